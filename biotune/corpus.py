@@ -1,0 +1,62 @@
+"""Config-level data access: turn `data:` settings into lists of `Sentence`s per split.
+
+A split is named `train` / `dev` / `test` (a file of the configured corpus), `<corpus>:<split>`
+(a split of another registry corpus or folder, e.g. `bc2gm:test`), or a file path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from biotune.config import DataConfig
+from biotune.data.readers import EXTENSIONS, read_corpus_file
+from biotune.data.registry import CORPORA, resolve_corpus
+from biotune.data.sentence import Sentence
+from biotune.errors import BiotuneError
+
+
+@dataclass(frozen=True)
+class Split:
+    """A named, read split plus the entity types its gold labels annotate."""
+
+    name: str
+    path: Path
+    sentences: list[Sentence]
+    annotated_types: tuple[str, ...]
+
+
+def _split_file(corpus: str, split: str, data: DataConfig) -> Path:
+    paths = resolve_corpus(corpus, data_dir=data.data_dir)
+    path = {"train": paths.train, "dev": paths.dev, "devel": paths.dev, "test": paths.test}.get(split)
+    if path is None:
+        raise BiotuneError(f"corpus {corpus!r} has no {split!r} split (looked in {paths.folder})")
+    return Path(path)
+
+
+def locate(spec: str, data: DataConfig) -> tuple[str, Path, str | None]:
+    """(display name, file, registry corpus or None) for a split spec."""
+    if spec in ("train", "dev", "devel", "test"):
+        return spec, _split_file(data.corpus, spec, data), data.corpus
+    if ":" in spec and not Path(spec).exists():
+        corpus, split = spec.split(":", 1)
+        return f"{Path(corpus).name}_{split}", _split_file(corpus, split, data), corpus
+    path = Path(spec)
+    if not path.exists():
+        raise BiotuneError(f"split {spec!r} is neither train/dev/test, <corpus>:<split>, nor an existing file")
+    return path.stem, path, None
+
+
+def read_split(spec: str, data: DataConfig) -> Split:
+    """Read one split with the config's format options; record which types it annotates."""
+    name, path, corpus = locate(spec, data)
+    options: dict[str, object] = {"scheme": data.scheme}
+    if (data.format or EXTENSIONS.get(path.suffix.lower())) == "jsonl":
+        options["tag_field"] = data.tag_field
+    sentences = read_corpus_file(path, format=data.format, **options)
+    info = CORPORA.get(corpus) if corpus else None
+    if info is not None:
+        annotated = tuple(info.entity_types)
+    else:
+        annotated = tuple(sorted({t[2:] for s in sentences for t in (s.tags or []) if t != "O"}))
+    return Split(name, path, sentences, annotated)

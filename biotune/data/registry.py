@@ -1,0 +1,219 @@
+"""Corpus registry: the public biomedical NER corpora biotune knows by name, and where to find them.
+
+`resolve_corpus("bc5cdr")` looks in the data folder (argument, then `$BIOTUNE_DATA_DIR`), then
+the download cache (`$BIOTUNE_CACHE_DIR/corpora`, default `~/.cache/biotune/corpora`), and
+downloads into the cache only when asked. A folder path is used as is. When nothing is found
+the single error says where it looked, which files it expects and where to get them.
+
+Download locations are the MTL-Bioinformatics-2016 collection (Crichton et al., 2017), the
+CoNLL-style train/devel/test splits the biomedical NER literature (BioBERT, BLURB) reports on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from biotune.errors import BiotuneError
+
+MTL_RAW = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data"
+SPLIT_FILES = ("train.tsv", "devel.tsv", "test.tsv")
+TRAIN_NAMES = ("train.tsv", "train_dev.tsv")
+DEV_NAMES = ("devel.tsv", "dev.tsv")
+TEST_NAMES = ("test.tsv",)
+DOWNLOAD_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    """A registered corpus: its entity types (exactly as its tags spell them) and source.
+
+    `url` is the base URL of the folder holding `SPLIT_FILES`; `downloadable` is False when
+    that folder cannot be fetched file by file and the user must place the files by hand.
+    """
+
+    name: str
+    entity_types: tuple[str, ...]
+    url: str
+    description: str
+    citation: str
+    downloadable: bool = True
+
+
+@dataclass(frozen=True)
+class CorpusPaths:
+    """The split files of one corpus folder; `dev` is None when the folder has none."""
+
+    name: str
+    folder: Path
+    train: Path
+    dev: Path | None
+    test: Path
+
+
+def _mtl(folder: str) -> str:
+    return f"{MTL_RAW}/{folder}"
+
+
+CORPORA: dict[str, CorpusInfo] = {
+    info.name: info
+    for info in (
+        CorpusInfo(
+            "bc5cdr",
+            ("Chemical", "Disease"),
+            _mtl("BC5CDR-IOB"),
+            "BioCreative V CDR: chemicals and diseases in 1,500 PubMed abstracts.",
+            "Li et al. (2016), BioCreative V CDR task corpus, Database 2016:baw068.",
+        ),
+        CorpusInfo(
+            "ncbi_disease",
+            ("Disease",),
+            _mtl("NCBI-disease-IOB"),
+            "NCBI disease corpus: disease mentions in 793 PubMed abstracts.",
+            "Dogan, Leaman and Lu (2014), NCBI disease corpus, J Biomed Inform 47:1-10.",
+        ),
+        CorpusInfo(
+            "bc2gm",
+            ("GENE",),
+            _mtl("BC2GM-IOB"),
+            "BioCreative II gene mention: gene and protein names in 20,000 sentences.",
+            "Smith et al. (2008), Overview of BioCreative II gene mention recognition, Genome Biol 9:S2.",
+        ),
+        CorpusInfo(
+            "jnlpba",
+            ("DNA", "RNA", "cell_line", "cell_type", "protein"),
+            _mtl("JNLPBA"),
+            "JNLPBA 2004 shared task (GENIA 3.02): five molecular-biology entity types.",
+            "Kim et al. (2004), Introduction to the bio-entity recognition task at JNLPBA, JNLPBA workshop.",
+        ),
+        CorpusInfo(
+            "bc4chemd",
+            ("Chemical",),
+            _mtl("BC4CHEMD"),
+            "BioCreative IV CHEMDNER: chemicals and drugs in 10,000 PubMed abstracts.",
+            "Krallinger et al. (2015), The CHEMDNER corpus of chemicals and drugs, J Cheminform 7:S2.",
+        ),
+        CorpusInfo(
+            "linnaeus",
+            ("Species",),
+            _mtl("linnaeus-IOB"),
+            "LINNAEUS: species names in 100 PMC full-text articles.",
+            "Gerner, Nenadic and Bergman (2010), LINNAEUS: a species name identification system, "
+            "BMC Bioinformatics 11:85.",
+        ),
+        CorpusInfo(
+            "species800",
+            ("Species",),
+            "https://species.jensenlab.org/",
+            "S800: species names in 800 PubMed abstracts from eight taxonomic categories. Not in the "
+            "MTL collection; the train/devel/test TSV split is BioBERT's (its 's800' folder).",
+            "Pafilis et al. (2013), The SPECIES and ORGANISMS resources for fast and accurate "
+            "identification of taxonomic names in text, PLoS ONE 8:e65390.",
+            downloadable=False,
+        ),
+    )
+}
+
+
+def corpus_info(name: str) -> CorpusInfo:
+    """The registered corpus called `name` (case, `-` and `_` are forgiven)."""
+    key = name.strip().lower().replace("-", "_")
+    if key not in CORPORA:
+        close = difflib.get_close_matches(key, CORPORA, n=1)
+        suggestion = f"; did you mean {close[0]!r}?" if close else ""
+        raise BiotuneError(
+            f"unknown corpus {name!r} and no such folder (known corpora: {', '.join(CORPORA)}){suggestion}"
+        )
+    return CORPORA[key]
+
+
+def corpus_paths(folder: str | Path, name: str | None = None) -> CorpusPaths | None:
+    """The split files in `folder`, or None unless it has a train and a test file.
+
+    `train_dev.tsv` (BioBERT's train+dev merge) counts as train only without a `train.tsv`.
+    """
+    folder = Path(folder)
+    train, dev, test = (_first_file(folder, names) for names in (TRAIN_NAMES, DEV_NAMES, TEST_NAMES))
+    if train is None or test is None:
+        return None
+    return CorpusPaths(name or folder.name, folder, train, dev, test)
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded corpora live: `$BIOTUNE_CACHE_DIR/corpora`, else `~/.cache/biotune/corpora`."""
+    root = os.environ.get("BIOTUNE_CACHE_DIR")
+    return (Path(root) if root else Path.home() / ".cache" / "biotune") / "corpora"
+
+
+def resolve_corpus(name_or_path: str | Path, data_dir: str | Path | None = None, download: bool = False) -> CorpusPaths:
+    """The split files of a corpus given as a folder path or a registered name.
+
+    Search order for a name: `data_dir/<name>`, `$BIOTUNE_DATA_DIR/<name>`, the cache, then a
+    download into the cache if `download` is True. Raises one `BiotuneError` that lists the
+    folders searched, the expected file names and the download URL when nothing is found.
+    """
+    given = Path(name_or_path)
+    if given.is_dir():
+        found = corpus_paths(given)
+        if found is None:
+            raise BiotuneError(f"corpus folder {given} lacks {_expected_files()}")
+        return found
+    info = corpus_info(str(name_or_path))
+    cached = default_cache_dir() / info.name
+    folders = [Path(root) / info.name for root in (data_dir, os.environ.get("BIOTUNE_DATA_DIR")) if root]
+    for folder in [*folders, cached]:
+        found = corpus_paths(folder, info.name)
+        if found is not None:
+            return found
+    problem = "download=True was not given"
+    if download and info.downloadable:
+        try:
+            return _download(info, cached)
+        except (OSError, ValueError) as error:
+            problem = f"download failed: {error}"
+    elif download:
+        problem = "this corpus cannot be downloaded automatically"
+    searched = ", ".join(str(folder) for folder in [*folders, cached])
+    raise BiotuneError(
+        f"corpus {info.name!r} not found; searched: {searched} ({problem}). A corpus folder needs "
+        f"{_expected_files()}. Get {', '.join(SPLIT_FILES)} from {info.url} into one of those folders, "
+        f"pass data_dir= or set BIOTUNE_DATA_DIR"
+        + (", or pass download=True (--download)." if info.downloadable else ".")
+    )
+
+
+def _download(info: CorpusInfo, target: Path) -> CorpusPaths:
+    """Fetch `SPLIT_FILES` from `info.url` into `target`, atomically: all files or none.
+
+    Files go to a temporary sibling folder that is renamed onto `target` only when every
+    file has arrived, so an interrupted download never looks like a corpus.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for file_name in SPLIT_FILES:
+            with urllib.request.urlopen(f"{info.url}/{file_name}", timeout=DOWNLOAD_TIMEOUT_S) as response:
+                (staging / file_name).write_bytes(response.read())
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    train, dev, test = (target / file_name for file_name in SPLIT_FILES)
+    return CorpusPaths(info.name, target, train, dev, test)
+
+
+def _first_file(folder: Path, names: tuple[str, ...]) -> Path | None:
+    return next((folder / name for name in names if (folder / name).is_file()), None)
+
+
+def _expected_files() -> str:
+    return (
+        f"a train file ({' or '.join(TRAIN_NAMES)}), a test file ({' or '.join(TEST_NAMES)}) "
+        f"and optionally a dev file ({' or '.join(DEV_NAMES)})"
+    )

@@ -1,0 +1,122 @@
+"""The Tagger: one object that turns token lists into tags and scored spans.
+
+Training-time evaluation, `biotune evaluate`, `biotune predict` and the library API all go
+through it, so they share the training alignment exactly (`biotune.data.align`): a word's
+prediction is its first subword's, later subwords never override it, long sentences are
+windowed, never truncated.
+
+Speed comes from three things, none of which changes a prediction: windows are sorted by
+length so a batch carries almost no padding, batches run under `torch.inference_mode`, and
+bf16 autocast is on where the hardware supports it.
+
+Span score: the mean, over the span's words, of the probability the model gave to the tag
+that decoding chose for the word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from biotune.data.align import Aligner, Window
+from biotune.data.sentence import Span
+from biotune.hardware import default_device, use_bf16
+from biotune.inference.decode import transition_mask, viterbi
+
+
+def labels_of(model: PreTrainedModel) -> list[str]:
+    """The model's label list in id order (from its self-describing config)."""
+    id2label = model.config.id2label
+    return [id2label[i] for i in range(len(id2label))]
+
+
+def spans_from_tags(tags: Sequence[str], probs: Sequence[float] | None = None) -> list[Span]:
+    """Spans of a *valid* BIO sequence, scored by the mean of the words' tag probabilities."""
+    spans: list[Span] = []
+    start: int | None = None
+    for i, tag in enumerate([*tags, "O"]):
+        if start is not None and not (tag.startswith("I-") and tag[2:] == tags[start][2:]):
+            score = float(np.mean(probs[start:i])) if probs is not None else None
+            spans.append(Span(start, i, tags[start][2:], score))
+            start = None
+        if tag.startswith("B-") or (tag.startswith("I-") and start is None):
+            start = i
+    return spans
+
+
+class Tagger:
+    """Batched, length-bucketed, windowed token classification with constrained decoding."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        max_length: int | None = None,
+        batch_size: int = 64,
+        bf16: bool | str = "auto",
+        device: torch.device | str | None = None,
+    ) -> None:
+        self.device = torch.device(device) if device is not None else default_device()
+        self.model = model.to(self.device).eval()
+        self.labels = labels_of(model)
+        window = max_length or getattr(model.config, "biotune", {}).get("max_length", 128)
+        self.aligner = Aligner(tokenizer, window)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.batch_size = batch_size
+        self.bf16 = use_bf16(bf16, self.device)
+        self.allowed, self.start = transition_mask(self.labels)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, **options: object) -> Tagger:
+        """Load a checkpoint folder written by `biotune train` (model + its own tokenizer)."""
+        from biotune.models.backbones import load_tokenizer
+        from biotune.models.factory import load_model
+
+        return cls(load_model(str(path)), load_tokenizer(str(path)), **options)  # type: ignore[arg-type]
+
+    def _forward(self, windows: Sequence[Window]) -> list[np.ndarray]:
+        """Log-probabilities at the owned words' first subwords, one (words, labels) array per window."""
+        width = max(len(w.input_ids) for w in windows)
+        ids = torch.full((len(windows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(windows), width), dtype=torch.long)
+        for row, w in enumerate(windows):
+            ids[row, : len(w.input_ids)] = torch.tensor(w.input_ids)
+            mask[row, : len(w.input_ids)] = 1
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+        rows = torch.cat([torch.full((len(w.positions),), r, dtype=torch.long) for r, w in enumerate(windows)])
+        cols = torch.cat([torch.tensor(w.positions, dtype=torch.long) for w in windows])
+        picked = torch.log_softmax(logits[rows.to(self.device), cols.to(self.device)].float(), dim=-1).cpu().numpy()
+        out, k = [], 0
+        for w in windows:
+            out.append(picked[k : k + len(w.positions)])
+            k += len(w.positions)
+        return out
+
+    def word_log_probs(self, token_lists: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """(words, labels) log-probabilities for every sentence; windows batched by length."""
+        windows = self.aligner.windows(token_lists)
+        result = [np.zeros((len(tokens), len(self.labels)), dtype=np.float32) for tokens in token_lists]
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        for b in range(0, len(order), self.batch_size):
+            batch = [windows[i] for i in order[b : b + self.batch_size]]
+            for w, lp in zip(batch, self._forward(batch)):
+                result[w.sentence_index][w.own_start : w.own_end] = lp
+        return result
+
+    def predict(self, token_lists: Sequence[Sequence[str]]) -> list[tuple[list[str], list[Span]]]:
+        """Valid BIO tags and scored spans for each sentence."""
+        out = []
+        for lp in self.word_log_probs(token_lists):
+            path = viterbi(lp, self.allowed, self.start)
+            tags = [self.labels[j] for j in path]
+            probs = np.exp(lp[np.arange(len(path)), path]) if path else np.zeros(0)
+            out.append((tags, spans_from_tags(tags, probs.tolist())))
+        return out
+
+    def predict_tags(self, token_lists: Iterable[Sequence[str]]) -> list[list[str]]:
+        return [tags for tags, _ in self.predict(list(token_lists))]

@@ -1,0 +1,62 @@
+"""The run folder contract that training writes and evaluation, prediction and aggregation read.
+
+    <output_dir>/checkpoints/<name>/seed_<seed>/best_model/       Hugging Face folder (pipeline-ready)
+    <output_dir>/results/<name>/seed_<seed>/config_snapshot.yaml  resolved config of the run
+    <output_dir>/results/<name>/seed_<seed>/eval_<test_set>.json  metrics (+ .md table)
+    <output_dir>/results/<name>/seed_<seed>/train_summary.json    dev F1 per epoch, timings
+    <output_dir>/logs/<name>/seed_<seed>/train.log                log of the run
+
+A run is finished when `train_summary.json` exists (written last). A folder that already holds
+a run is never overwritten unless the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from biotune.errors import BiotuneError
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+    name: str
+    seed: int
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoints" / self.name / f"seed_{self.seed}"
+
+    @property
+    def best_model(self) -> Path:
+        return self.checkpoint / "best_model"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results" / self.name / f"seed_{self.seed}"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs" / self.name / f"seed_{self.seed}"
+
+    @property
+    def summary(self) -> Path:
+        return self.results / "train_summary.json"
+
+    def folders(self) -> tuple[Path, Path, Path]:
+        return self.checkpoint, self.results, self.logs
+
+    def prepare(self, overwrite: bool) -> None:
+        """Create the run folders; refuse to touch an existing run unless `overwrite`."""
+        existing = [p for p in self.folders() if p.exists() and any(p.iterdir())]
+        if existing and not overwrite:
+            raise BiotuneError(
+                f"run folder {existing[0]} already exists; pass --overwrite to replace it, "
+                "or choose another --seed / --output-dir / name"
+            )
+        for folder in existing:
+            shutil.rmtree(folder)
+        for folder in self.folders():
+            folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,63 @@
+"""Sentences -> training features (windows with first-subword labels and a loss weight)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from biotune.data.align import Aligner
+from biotune.data.sentence import Sentence
+from biotune.errors import BiotuneError
+
+
+def label_space(splits: Sequence[Sequence[Sentence]]) -> list[str]:
+    """`O` then `B-X`, `I-X` for every entity type seen in the given splits, types sorted."""
+    types = sorted({tag[2:] for split in splits for s in split for tag in (s.tags or []) if tag != "O"})
+    return ["O"] + [f"{p}-{t}" for t in types for p in ("B", "I")]
+
+
+def encode(sentences: Sequence[Sentence], aligner: Aligner, label2id: Mapping[str, int]) -> list[dict[str, object]]:
+    """One feature dict per window: `input_ids`, `labels` (first subword of owned words), `weight`.
+
+    `weight` travels with every example into the loss (see `NerTrainer.compute_loss`).
+    """
+    features: list[dict[str, object]] = []
+    for s in sentences:
+        if s.tags is None:
+            raise BiotuneError(f"sentence {s.id}: training data must be tagged")
+        unknown = {t for t in s.tags if t not in label2id}
+        if unknown:
+            raise BiotuneError(f"sentence {s.id}: tags {sorted(unknown)} are not in the label space {list(label2id)}")
+    for start in range(0, len(sentences), 1024):
+        chunk = sentences[start : start + 1024]
+        for window in aligner.windows([s.tokens for s in chunk], first_index=start):
+            s = sentences[window.sentence_index]
+            features.append(
+                {
+                    "input_ids": window.input_ids,
+                    "labels": window.labels([label2id[t] for t in s.tags or []]),
+                    "weight": float(s.weight),
+                }
+            )
+    return features
+
+
+class PaddingCollator:
+    """Pads a batch to its longest window (dynamic padding) and stacks weights."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, batch: Sequence[Mapping[str, object]]) -> dict[str, object]:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in batch)  # type: ignore[arg-type]
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, f in enumerate(batch):
+            n = len(f["input_ids"])  # type: ignore[arg-type]
+            ids[row, :n] = torch.tensor(f["input_ids"])
+            labels[row, :n] = torch.tensor(f["labels"])
+            mask[row, :n] = 1
+        weight = torch.tensor([float(f["weight"]) for f in batch])  # type: ignore[arg-type]
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weight": weight}

@@ -1,0 +1,74 @@
+"""Hugging Face Trainer with biotune's loss and biotune's dev evaluation.
+
+Why a subclass:
+- The loss multiplies each example's token losses by its `weight` (a per-source weight for
+  gold/silver mixing). The reference code this replaces lost its weights because the Trainer
+  silently removed the unused column; here `remove_unused_columns=False` is forced and the
+  weight is popped from the batch inside `compute_loss`, so it cannot be dropped.
+  Reduction is per token: sum over labelled words of weight * cross-entropy, divided by the
+  number of labelled words in the batch. It is the same for every training strategy, so
+  losses are comparable across them.
+- Evaluation on the dev split runs the real `Tagger` (windows, first-subword rule,
+  constrained BIO decoding) and span-level F1, so checkpoint selection uses exactly the
+  metric that will be reported, never the test split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from transformers import Trainer
+
+from biotune.data.sentence import Sentence
+from biotune.evaluation.metrics import evaluate_tags
+from biotune.inference.tagger import Tagger
+
+
+def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean over labelled tokens of weight[example] * CE. logits (B, T, L), labels (B, T), weight (B,)."""
+    ce = torch.nn.functional.cross_entropy(
+        logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
+    )  # (B, T)
+    labelled = labels != -100
+    weighted = ce * weight.to(ce.dtype)[:, None]
+    return weighted[labelled].sum() / labelled.sum().clamp(min=1)
+
+
+class NerTrainer(Trainer):
+    """Trainer with a per-example weighted loss and span-F1 dev evaluation."""
+
+    def __init__(self, *args: Any, dev_sentences: Sequence[Sentence] = (), dev_types: Sequence[str] | None = None,
+                 eval_batch_size: int = 64, max_length: int = 128, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dev_sentences = list(dev_sentences)
+        self.dev_types = dev_types
+        self.eval_batch = eval_batch_size
+        self.max_length = max_length
+
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        weight = inputs.pop("weight")
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = weighted_token_loss(outputs.logits, labels, weight)
+        return (loss, outputs) if return_outputs else loss
+
+    def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        model = self.accelerator.unwrap_model(self.model)
+        was_training = model.training
+        tagger = Tagger(model, self.processing_class, max_length=self.max_length, batch_size=self.eval_batch,
+                        bf16=self.args.bf16, device=self.args.device)
+        gold = [s.tags or [] for s in self.dev_sentences]
+        pred = tagger.predict_tags([s.tokens for s in self.dev_sentences])
+        model.train(was_training)
+        result = evaluate_tags(gold, pred, annotated_types=self.dev_types)
+        metrics = {
+            f"{metric_key_prefix}_f1": result.micro.f1,
+            f"{metric_key_prefix}_precision": result.micro.precision,
+            f"{metric_key_prefix}_recall": result.micro.recall,
+        }
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics

@@ -1,0 +1,74 @@
+"""Shared fixtures: a tiny random BERT backbone and a tiny tagged corpus, built per session.
+
+Everything is made here, offline, in a temporary folder: training-logic tests take seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+CHEMICALS = ["aspirin", "cisplatin", "heparin", "lithium", "naloxone", "warfarin"]
+DISEASES = ["hypotension", "nephrotoxicity", "bleeding", "tremor", "seizures", "asthma"]
+FILLER = ["the", "patient", "developed", "after", "treatment", "with", "and", "was", "given", "severe", "acute", "."]
+
+
+def _sentences(n: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        chem, dis = rng.choice(CHEMICALS), rng.choice(DISEASES)
+        if rng.random() < 0.5:
+            tokens = ["the", "patient", "developed", "acute", dis, "after", chem, "."]
+            tags = ["O", "O", "O", "B-Disease", "I-Disease", "O", "B-Chemical", "O"]
+        else:
+            tokens = [chem, "and", "severe", dis, "was", "given", "."]
+            tags = ["B-Chemical", "O", "B-Disease", "I-Disease", "O", "O", "O"]
+        out.append((tokens, tags))
+    return out
+
+
+def write_tsv(path: Path, sentences: list[tuple[list[str], list[str]]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for tokens, tags in sentences:
+            for token, tag in zip(tokens, tags):
+                f.write(f"{token}\t{tag}\n")
+            f.write("\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-hidden random BERT with a word-level vocabulary of the toy corpus."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *CHEMICALS, *DISEASES, *FILLER,
+             *"abcdefghijklmnopqrstuvwxyz0123456789", *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def toy_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """train/devel/test TSV files of templated Chemical/Disease sentences."""
+    folder = tmp_path_factory.mktemp("toy_corpus")
+    write_tsv(folder / "train.tsv", _sentences(64, seed=1))
+    write_tsv(folder / "devel.tsv", _sentences(16, seed=2))
+    write_tsv(folder / "test.tsv", _sentences(16, seed=3))
+    return folder
