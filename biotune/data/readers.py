@@ -166,7 +166,8 @@ def _jsonl_sentences(
             )
         bad = invalid_tags(tags, scheme)
         if bad:
-            raise BiotuneError(f"{where}: sentence {sentence_id!r}: unknown tag {bad[0][1]!r} {_allowed(scheme)}")
+            tag = bad[0][1]
+            raise BiotuneError(f"{where}: sentence {sentence_id!r}: unknown tag {tag!r} {_allowed(scheme)}")
         sentence = _labelled(tokens, tags, scheme, id=sentence_id, source=str(path))
         sentence.annotated_types = annotated
         yield sentence

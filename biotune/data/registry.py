@@ -150,7 +150,9 @@ def default_cache_dir() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "biotune") / "corpora"
 
 
-def resolve_corpus(name_or_path: str | Path, data_dir: str | Path | None = None, download: bool = False) -> CorpusPaths:
+def resolve_corpus(
+    name_or_path: str | Path, data_dir: str | Path | None = None, download: bool = False
+) -> CorpusPaths:
     """The split files of a corpus given as a folder path or a registered name.
 
     Search order for a name: `data_dir/<name>`, `$BIOTUNE_DATA_DIR/<name>`, the cache, then a

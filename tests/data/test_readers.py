@@ -232,3 +232,19 @@ def test_iter_corpus_file_streams(tmp_path: Path) -> None:
     assert next(stream).tokens == ["y"]
     with pytest.raises(StopIteration):
         next(stream)
+
+
+SHARED_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "data" / "corpora"
+
+
+@pytest.mark.skipif(not (SHARED_CORPORA / "bc5cdr" / "devel.tsv").is_file(), reason="shared corpora absent")
+def test_shared_bc5cdr_dev_reads_clean_with_registered_types() -> None:
+    from biotune.data.registry import CORPORA, resolve_corpus
+    from biotune.data.schemes import entity_types
+
+    paths = resolve_corpus("bc5cdr", data_dir=SHARED_CORPORA)
+    assert paths.dev is not None
+    sentences = read_corpus_file(paths.dev)
+    assert len(sentences) > 1000
+    assert sum(int(s.meta["repaired"]) for s in sentences) == 0
+    assert tuple(entity_types(tag for s in sentences for tag in s.tags or [])) == CORPORA["bc5cdr"].entity_types
