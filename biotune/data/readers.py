@@ -52,8 +52,8 @@ def iter_jsonl(
 ) -> Iterator[Sentence]:
     """Stream one sentence per JSON object line (blank lines are skipped).
 
-    `tag_field=None` reads unlabelled data; `id_field=None` numbers records
-    `"<file name>:<line>"` instead of reading an id. An optional `"annotated_types"` list
+    `tag_field=None` reads unlabelled data. A record without `id_field` (or with
+    `id_field=None`) is numbered `"<file name>:<line>"`, so ids are optional. An optional `"annotated_types"` list
     sets `Sentence.annotated_types` (partially annotated corpora).
     """
     path = _existing_file(path)
@@ -149,7 +149,7 @@ def _jsonl_sentences(
         where = f"{path}:{number}"
         record = _json_object(where, line)
         tokens = _string_list(where, record, tokens_field)
-        sentence_id = f"{path.name}:{number}" if id_field is None else str(_field(where, record, id_field))
+        sentence_id = str(record[id_field]) if id_field in record else f"{path.name}:{number}"
         for index, token in enumerate(tokens):
             if not token.strip():
                 raise BiotuneError(f"{where}: sentence {sentence_id!r}: token {index} is empty or whitespace")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from seqeval.metrics.sequence_labeling import get_entities
+
 from biotune.data.sentence import Span
 
 OUTSIDE = "O"
@@ -100,22 +102,14 @@ def tags_to_spans(tags: Sequence[str]) -> list[Span]:
     """Half-open token spans of BIO `tags`, in order, read the conlleval way.
 
     `B-X` starts a span; `I-X` continues the open span if it has type `X` and starts a new
-    one otherwise. Raises `ValueError` for tags that are not BIO (convert IOBES first).
+    one otherwise. Extraction is seqeval's (default mode), the reference implementation of
+    these semantics, so training, decoding and scoring read spans identically.
+    Raises `ValueError` for tags that are not BIO (convert IOBES first).
     """
-    spans: list[Span] = []
-    start, open_type = 0, ""
-    for i, tag in enumerate(tags):
-        if not is_valid_tag(tag, "bio"):
-            raise ValueError(f"not a BIO tag at position {i}: {tag!r}")
-        prefix, entity_type = split_tag(tag)
-        continues = prefix == "I" and entity_type == open_type
-        if open_type and not continues:
-            spans.append(Span(start, i, open_type))
-        if not continues:
-            start, open_type = i, entity_type
-    if open_type:
-        spans.append(Span(start, len(tags), open_type))
-    return spans
+    bad = invalid_tags(tags, "bio")
+    if bad:
+        raise ValueError(f"not a BIO tag at position {bad[0][0]}: {bad[0][1]!r}")
+    return [Span(start, end + 1, entity_type) for entity_type, start, end in get_entities(list(tags))]
 
 
 def spans_to_tags(spans: Iterable[Span], n: int, scheme: str = "bio") -> list[str]:

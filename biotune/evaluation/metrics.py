@@ -1,6 +1,6 @@
 """Strict span-level NER metrics with conlleval semantics, plus word-level metrics.
 
-Spans are extracted per sentence by seqeval's `get_entities`, which follows conlleval: an
+Spans are extracted per sentence by `schemes.tags_to_spans` (seqeval's `get_entities`), which follows conlleval: an
 ``I-X`` after ``O`` or after another type opens a new entity. A predicted span is correct only
 when its type, start and end all equal a gold span's, so a boundary error costs one false
 positive and one false negative.
@@ -27,8 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from seqeval.metrics.sequence_labeling import get_entities
-
+from biotune.data.schemes import tags_to_spans
 from biotune.data.sentence import Span
 from biotune.errors import BiotuneError
 
@@ -110,8 +109,8 @@ def evaluate_tags(
     if isinstance(annotated_types, str):
         raise TypeError("annotated_types must be a collection of type names, not a single string")
     _check_lengths(gold, pred)
-    gold_spans = [tag_spans(tags) for tags in gold]
-    pred_spans = [tag_spans(tags) for tags in pred]
+    gold_spans = [tags_to_spans(tags) for tags in gold]
+    pred_spans = [tags_to_spans(tags) for tags in pred]
     predicted_types = {span.type for spans in pred_spans for span in spans}
     if annotated_types is None:
         scored = frozenset({span.type for spans in gold_spans for span in spans} | predicted_types)
@@ -129,11 +128,6 @@ def evaluate_tags(
         n_words=sum(len(tags) for tags in gold),
         scored_types=tuple(sorted(scored)),
     )
-
-
-def tag_spans(tags: Sequence[str]) -> list[Span]:
-    """Entity spans of one sentence's tags, conlleval-style, as half-open `Span`s."""
-    return [Span(start, end + 1, type_) for type_, start, end in get_entities(list(tags))]
 
 
 def _check_lengths(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> None:

@@ -23,6 +23,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from biotune.data.align import Aligner, Window
+from biotune.data.schemes import tags_to_spans
 from biotune.data.sentence import Span
 from biotune.hardware import default_device, use_bf16
 from biotune.inference.decode import transition_mask, viterbi
@@ -34,18 +35,9 @@ def labels_of(model: PreTrainedModel) -> list[str]:
     return [id2label[i] for i in range(len(id2label))]
 
 
-def spans_from_tags(tags: Sequence[str], probs: Sequence[float] | None = None) -> list[Span]:
-    """Spans of a *valid* BIO sequence, scored by the mean of the words' tag probabilities."""
-    spans: list[Span] = []
-    start: int | None = None
-    for i, tag in enumerate([*tags, "O"]):
-        if start is not None and not (tag.startswith("I-") and tag[2:] == tags[start][2:]):
-            score = float(np.mean(probs[start:i])) if probs is not None else None
-            spans.append(Span(start, i, tags[start][2:], score))
-            start = None
-        if tag.startswith("B-") or (tag.startswith("I-") and start is None):
-            start = i
-    return spans
+def spans_from_tags(tags: Sequence[str], probs: Sequence[float]) -> list[Span]:
+    """Spans of a BIO sequence, scored by the mean of the words' tag probabilities."""
+    return [Span(s.start, s.end, s.type, float(np.mean(probs[s.start : s.end]))) for s in tags_to_spans(tags)]
 
 
 class Tagger:

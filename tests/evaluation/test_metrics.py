@@ -10,7 +10,8 @@ from seqeval.metrics import classification_report, f1_score, precision_score, re
 
 from biotune.data.sentence import Span
 from biotune.errors import BiotuneError
-from biotune.evaluation.metrics import EvalResult, Scores, evaluate_tags, tag_spans
+from biotune.data.schemes import tags_to_spans as tag_spans
+from biotune.evaluation.metrics import EvalResult, Scores, evaluate_tags
 
 # Three sentences with one exact match per kind of error, worked out by hand below.
 GOLD = [
