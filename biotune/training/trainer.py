@@ -15,6 +15,7 @@ Why a subclass:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +47,7 @@ class NerTrainer(Trainer):
         self.dev_types = dev_types
         self.eval_batch = eval_batch_size
         self.max_length = max_length
+        self.eval_seconds = 0.0  # time spent in dev evaluation, reported apart from training time
 
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
@@ -56,6 +58,7 @@ class NerTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        started = time.perf_counter()
         model = self.accelerator.unwrap_model(self.model)
         was_training = model.training
         tagger = Tagger(model, self.processing_class, max_length=self.max_length, batch_size=self.eval_batch,
@@ -69,6 +72,7 @@ class NerTrainer(Trainer):
             f"{metric_key_prefix}_precision": result.micro.precision,
             f"{metric_key_prefix}_recall": result.micro.recall,
         }
+        self.eval_seconds += time.perf_counter() - started
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
