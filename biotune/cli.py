@@ -61,6 +61,7 @@ def train(
     batch_size: Annotated[int | None, typer.Option(help="override training.batch_size")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="override training.learning_rate")] = None,
     data_dir: Annotated[str | None, typer.Option(help="override data.data_dir")] = None,
+    download: Annotated[bool, typer.Option(help="download a registry corpus that is not found locally")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
 ) -> None:
     """Fine-tune on the config's corpus, keep the best dev epoch, evaluate on its test sets."""
@@ -70,7 +71,7 @@ def train(
 
     cfg = load_config(config, {"training.seed": seed, "output_dir": output_dir, "training.epochs": epochs,
                                "training.batch_size": batch_size, "training.learning_rate": learning_rate,
-                               "data.data_dir": data_dir})
+                               "data.data_dir": data_dir, "data.download": download or None})
     result = run_training(cfg, overwrite=overwrite)
     console.print(Markdown(render_markdown(result.results, title=f"{cfg.name} seed {cfg.training.seed}")))
     console.print(f"model: {result.paths.best_model}\nresults: {result.paths.results}")
@@ -130,6 +131,7 @@ def check_data(
     data_dir: Annotated[str | None, typer.Option(help="folder holding corpus folders")] = None,
     backbone: Annotated[str | None, typer.Option(help="tokenizer for window lengths (default: config's or MiniLM)")] = None,
     max_length: Annotated[int | None, typer.Option(help="window size in subwords")] = None,
+    download: Annotated[bool, typer.Option(help="download a registry corpus that is not found locally")] = False,
 ) -> None:
     """Report sentences, spans per type, ill-formed tags, long sentences, split overlap — before training."""
     from biotune.config import DataConfig, ModelConfig, load_config
@@ -139,11 +141,11 @@ def check_data(
     from biotune.models.backbones import load_tokenizer
 
     if target.endswith((".yaml", ".yml")):
-        cfg = load_config(target, {"data.data_dir": data_dir})
+        cfg = load_config(target, {"data.data_dir": data_dir, "data.download": download or None})
         data, model = cfg.data, cfg.model
         specs = [data.train, *([data.dev] if data.dev else []), *data.test]
     else:
-        data, model = DataConfig(corpus=target, data_dir=data_dir), ModelConfig()
+        data, model = DataConfig(corpus=target, data_dir=data_dir, download=download), ModelConfig()
         specs = ["train", "dev", "test"]
     aligner = Aligner(load_tokenizer(backbone or model.backbone), max_length or model.max_length)
     splits = {}
@@ -152,8 +154,6 @@ def check_data(
         splits[split.name] = split.sentences
     report = run_check(splits, subword_length=aligner.subword_length, max_length=aligner.max_length)
     print(report.render_markdown())
-    for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 @app.command()

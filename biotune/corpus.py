@@ -27,7 +27,7 @@ class Split:
 
 
 def _split_file(corpus: str, split: str, data: DataConfig) -> Path:
-    paths = resolve_corpus(corpus, data_dir=data.data_dir)
+    paths = resolve_corpus(corpus, data_dir=data.data_dir, download=data.download)
     path = {"train": paths.train, "dev": paths.dev, "devel": paths.dev, "test": paths.test}.get(split)
     if path is None:
         raise BiotuneError(f"corpus {corpus!r} has no {split!r} split (looked in {paths.folder})")

@@ -1,0 +1,152 @@
+"""NER core benchmark: biotune vs the plain Hugging Face recipe, same machine, same run.
+
+For each corpus, with the default backbone (bundled MiniLM-L6), the same epochs, learning
+rate and batch size:
+  1. the plain recipe (`../shared/bench/hf_baseline.py`) trains and reports test span-F1
+     (seqeval) and training sentences/s;
+  2. `biotune.train` trains (dev-selected epoch) and reports test span-F1 and training
+     sentences/s (training steps only; dev evaluation time is reported apart);
+  3. on biotune's checkpoint, `pipeline("token-classification")` and biotune's `Tagger` tag
+     the same test sentences; sentences/s of each.
+Writes the table into BENCHMARKS.md (its own section) and raw JSON under bench/runs/.
+
+usage: python bench/ner_core.py [--corpora bc5cdr ncbi_disease] [--epochs 3] [--lr 1e-4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import pipeline
+
+from biotune.config import validate
+from biotune.data.readers import read_corpus_file
+from biotune.data.text import tokenize
+from biotune.inference.tagger import Tagger
+from biotune.models.backbones import resolve_backbone
+from biotune.training.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+PIPELINE_SENTENCES = 500
+
+
+def run_baseline(corpus_dir: Path, out: Path, epochs: float, lr: float, batch: int) -> dict:
+    cmd = [sys.executable, str(SHARED / "bench" / "hf_baseline.py"), str(corpus_dir), resolve_backbone("minilm"),
+           str(out), "--epochs", str(epochs), "--lr", str(lr), "--bs", str(batch)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())
+
+
+def rate(func, n: int, repeats: int = 1) -> float:
+    """Best-of-`repeats` sentences/s of `func()` over `n` sentences."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def prediction_speed(checkpoint: Path, test_file: Path) -> dict:
+    sentences = read_corpus_file(test_file)
+    texts = [" ".join(s.tokens) for s in sentences[:PIPELINE_SENTENCES]]
+    tagger = Tagger.from_checkpoint(checkpoint)
+    nlp = pipeline("token-classification", model=str(checkpoint), aggregation_strategy="first", device=-1)
+    nlp(texts[:32], batch_size=32)
+    tagger.predict([[t for t, _, _ in tokenize(x)] for x in texts[:32]])
+    pipe = rate(lambda: nlp(texts, batch_size=32), len(texts))
+    ours = rate(lambda: tagger.predict([[t for t, _, _ in tokenize(x)] for x in texts]), len(texts), repeats=2)
+    full = rate(lambda: tagger.predict([s.tokens for s in sentences]), len(sentences))
+    return {"pipeline_sents_per_s": pipe, "biotune_sents_per_s": ours, "biotune_full_test_sents_per_s": full}
+
+
+def bench_corpus(name: str, args: argparse.Namespace, runs: Path) -> dict:
+    corpus_dir = SHARED / "data" / "corpora" / name
+    baseline = run_baseline(corpus_dir, runs / f"{name}_hf_baseline.json", args.epochs, args.lr, args.batch)
+    config = validate({"name": f"bench_{name}", "output_dir": str(runs), "data": {"corpus": str(corpus_dir)},
+                       "training": {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch}},
+                      "bench")
+    result = train(config, overwrite=True)
+    speed = prediction_speed(result.paths.best_model, corpus_dir / "test.tsv")
+    row = {"corpus": name, "baseline": baseline, "biotune": result.summary,
+           "biotune_test": {k: v.to_dict() for k, v in result.results.items()}, "prediction": speed}
+    (runs / f"{name}_result.json").write_text(json.dumps(row, indent=1, default=str))
+    return row
+
+
+def table(rows: list[dict], args: argparse.Namespace) -> str:
+    lines = [
+        "| corpus | test span-F1 HF recipe | test span-F1 biotune | ΔF1 (points) | train sents/s HF | train sents/s biotune | ratio | predict sents/s pipeline | predict sents/s biotune | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        b, s, p = r["baseline"], r["biotune"], r["prediction"]
+        f1 = s["test"]["test"]
+        lines.append(
+            f"| {r['corpus']} | {100 * b['f1']:.2f} | {100 * f1:.2f} | {100 * (f1 - b['f1']):+.2f} "
+            f"| {b['train_sents_per_s']:.1f} | {s['train_sentences_per_second']:.1f} "
+            f"| {s['train_sentences_per_second'] / b['train_sents_per_s']:.2f}x "
+            f"| {p['pipeline_sents_per_s']:.1f} | {p['biotune_sents_per_s']:.1f} "
+            f"| {p['biotune_sents_per_s'] / p['pipeline_sents_per_s']:.2f}x |"
+        )
+    extra = [
+        "",
+        f"Settings: bundled MiniLM-L6, {args.epochs:g} epochs, learning rate {args.lr:g}, batch {args.batch}, "
+        f"both sides; biotune keeps the best dev epoch ({', '.join(f'{r['corpus']}: epoch {best_epoch(r)}' for r in rows)}).",
+        "Training sents/s: training steps only, sentences x epochs / seconds (biotune's per-epoch dev evaluation, "
+        + ", ".join(f"{r['corpus']} {r['biotune']['dev_eval_seconds']:.0f} s" for r in rows)
+        + ", is excluded as the recipe does none; HF recipe: `trainer.train()` wall time).",
+        f"Prediction: the first {PIPELINE_SENTENCES} test sentences as text through "
+        "`pipeline(\"token-classification\", aggregation_strategy=\"first\", batch_size=32)` vs biotune's `Tagger` "
+        "(tokenise + tag), both on biotune's checkpoint. biotune on the whole test set: "
+        + ", ".join(f"{r['corpus']} {r['prediction']['biotune_full_test_sents_per_s']:.0f} sents/s" for r in rows) + ".",
+        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, bf16 {'on' if rows and rows[0]['biotune']['bf16'] else 'off'}; run {datetime.date.today()}.",
+    ]
+    return "\n".join(lines + extra)
+
+
+def best_epoch(row: dict) -> str:
+    history = row["biotune"]["dev_history"]
+    best = max(history, key=lambda h: h["dev_f1"]) if history else None
+    return f"{best['epoch']:g}" if best else "-"
+
+
+def write_section(path: Path, key: str, title: str, body: str) -> None:
+    """Replace (or append) the `key` section of BENCHMARKS.md, leaving other sections alone."""
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nEvery number here was produced by the script named in its section.\n"
+    section = f"{start}\n## {title}\n\n{body}\n{end}"
+    if start in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpora", nargs="+", default=["bc5cdr", "ncbi_disease"])
+    ap.add_argument("--epochs", type=float, default=3)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--batch", type=int, default=32)
+    args = ap.parse_args()
+    runs = ROOT / "bench" / "runs" / "ner_core"
+    runs.mkdir(parents=True, exist_ok=True)
+    rows = [bench_corpus(name, args, runs) for name in args.corpora]
+    body = table(rows, args)
+    write_section(ROOT / "BENCHMARKS.md", "ner_core", "NER core vs the plain Hugging Face recipe (`bench/ner_core.py`)", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
