@@ -98,10 +98,11 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
             f"| {p['pipeline_sents_per_s']:.1f} | {p['biotune_sents_per_s']:.1f} "
             f"| {p['biotune_sents_per_s'] / p['pipeline_sents_per_s']:.2f}x |"
         )
+    epochs_note = ", ".join(f"{r['corpus']}: epoch {best_epoch(r)}" for r in rows)
     extra = [
         "",
         f"Settings: bundled MiniLM-L6, {args.epochs:g} epochs, learning rate {args.lr:g}, batch {args.batch}, "
-        f"both sides; biotune keeps the best dev epoch ({', '.join(f'{r['corpus']}: epoch {best_epoch(r)}' for r in rows)}).",
+        f"both sides; biotune keeps the best dev epoch ({epochs_note}).",
         "Training sents/s: training steps only, sentences x epochs / seconds (biotune's per-epoch dev evaluation, "
         + ", ".join(f"{r['corpus']} {r['biotune']['dev_eval_seconds']:.0f} s" for r in rows)
         + ", is excluded as the recipe does none; HF recipe: `trainer.train()` wall time).",

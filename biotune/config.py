@@ -9,12 +9,13 @@ Every key has a default, documented in `Field(description=...)` and in the READM
 
 from __future__ import annotations
 
+import copy
 import difflib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from biotune.errors import BiotuneError
 
@@ -40,11 +41,14 @@ class DataConfig(Section):
     train: str = Field("train", description="split used for training")
     dev: str | None = Field("dev", description="split used for model selection (never the test split)")
     test: list[str] = Field(default_factory=lambda: ["test"], description="splits or file paths to evaluate on")
+    rename_types: dict[str, str] = Field(default_factory=dict, description="entity type renames applied to every split and source read, e.g. {GENE: Gene}, so corpora that spell a type differently share it")
+    limit: int | None = Field(None, ge=1, description="read at most N sentences of each split and source (smoke/debug runs; such runs get their own folder)")
 
 
 class TrainingConfig(Section):
     epochs: float = Field(3.0, gt=0, description="training epochs")
     learning_rate: float = Field(5e-5, gt=0, description="peak AdamW learning rate (linear decay)")
+    head_lr_scale: float = Field(1.0, gt=0, description="the classification head's learning rate = this x learning_rate (it starts from random weights)")
     batch_size: int = Field(32, ge=1, description="training sentences (windows) per step")
     eval_batch_size: int = Field(64, ge=1, description="windows per batch at evaluation/prediction")
     warmup: float = Field(0.1, ge=0, lt=1, description="fraction of steps with linear warm-up")
@@ -55,6 +59,26 @@ class TrainingConfig(Section):
     bf16: Literal["auto", True, False] = Field("auto", description="bf16 autocast: auto = where the CPU/GPU supports it")
     group_by_length: bool = Field(True, description="batch sentences of similar length (less padding)")
     logging_steps: int = Field(50, ge=1, description="log the loss every N steps")
+    strategy: Literal["single", "sequential", "joint"] = Field(
+        "single", description="how `sources` are used: single (one source), sequential (one phase per source, "
+        "in order, each starting from the previous phase's best model), joint (all sources in one shuffled stream)")
+    unannotated_o: Literal["marginal", "o"] = Field(
+        "marginal", description="loss on an O tag of a source that does not annotate every type: marginal = the "
+        "word is O or an entity of a type the source does not annotate (partial-label loss); o = plain O")
+
+
+class SourceConfig(Section):
+    """One training source: a split or file, the types it annotates, its loss weight."""
+
+    name: str = Field(..., description="source name (used for sequential phase folders and reports)")
+    split: str = Field(..., description="train/dev/test of data.corpus, <corpus>:<split>, or a file path")
+    format: str | None = Field(None, description="tsv | jsonl (default: data.format, then the file extension)")
+    tag_field: str | None = Field(None, description="JSONL tag field (default: data.tag_field)")
+    types: list[str] | None = Field(None, description="entity types the source annotates (default: the registry's, else the types in its tags)")
+    weight: float = Field(1.0, ge=0, description="multiplies each of the source's examples' loss (noise-aware: silver < 1)")
+    sample_ratio: float | None = Field(None, gt=0, description="use ratio x (reference source's sentences) sentences, drawn with the seed; the reference is the first source without a sample_ratio; null = all")
+    epochs: float | None = Field(None, gt=0, description="sequential: this phase's epochs (default training.epochs)")
+    learning_rate: float | None = Field(None, gt=0, description="sequential: this phase's learning rate (default training.learning_rate)")
 
 
 class ExperimentConfig(Section):
@@ -63,6 +87,7 @@ class ExperimentConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    sources: list[SourceConfig] = Field(default_factory=list, description="training sources; empty = data.train alone")
 
     @field_validator("name")
     @classmethod
@@ -70,6 +95,23 @@ class ExperimentConfig(Section):
         if not value or "/" in value or value.startswith("."):
             raise ValueError("must be a plain folder name")
         return value
+
+    @model_validator(mode="after")
+    def _strategy_fits_sources(self) -> ExperimentConfig:
+        n = len(self.sources)
+        if self.training.strategy == "single" and n > 1:
+            raise ValueError(f"training.strategy 'single' takes one source, {n} are given (use sequential or joint)")
+        if self.training.strategy in ("sequential", "joint") and n < 2:
+            raise ValueError(f"training.strategy {self.training.strategy!r} needs at least two sources, {n} given")
+        names = [source.name for source in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source names must be unique: {names}")
+        return self
+
+    @property
+    def run_name(self) -> str:
+        """The run folder name: `name`, suffixed for a limited (smoke/debug) run so it never lands in a real run's folder."""
+        return f"{self.name}__limit{self.data.limit}" if self.data.limit else self.name
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -121,7 +163,7 @@ def validate(data: dict[str, Any], origin: str) -> ExperimentConfig:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = ".".join(map(str, err["loc"]))
+            key = ".".join(map(str, err["loc"])) or "config"
             if err["type"] == "extra_forbidden":
                 lines.append(f"unknown key {key!r}{_suggest(err['loc'])}")
             else:
@@ -129,20 +171,40 @@ def validate(data: dict[str, Any], origin: str) -> ExperimentConfig:
         raise BiotuneError(f"{origin}: invalid config:\n  " + "\n  ".join(lines)) from None
 
 
-def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Set dotted keys (`training.seed`) in a raw config mapping; None values are skipped."""
-    out = _merge({}, data)
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], keep_none: bool = False) -> dict[str, Any]:
+    """Set dotted keys (`training.seed`, `sources.1.sample_ratio`) in a raw config mapping.
+
+    A numeric part indexes a list (`sources.1` is the second source). None values are skipped
+    unless `keep_none` (a sweep may set a key to null on purpose).
+    """
+    out = copy.deepcopy(data)
     for dotted, value in overrides.items():
-        if value is None:
+        if value is None and not keep_none:
             continue
-        node = out
+        node: Any = out
         *parents, last = dotted.split(".")
         for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
+            if isinstance(node, list):
+                node = _list_item(node, part, dotted)
+            else:
+                node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
                 raise BiotuneError(f"override {dotted!r}: {part!r} is not a section")
-        node[last] = value
+        if isinstance(node, list):
+            node[_index(node, last, dotted)] = value
+        else:
+            node[last] = value
     return out
+
+
+def _index(items: list[Any], part: str, dotted: str) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise BiotuneError(f"override {dotted!r}: {part!r} is not an index of a list of {len(items)}")
+    return int(part)
+
+
+def _list_item(items: list[Any], part: str, dotted: str) -> Any:
+    return items[_index(items, part, dotted)]
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

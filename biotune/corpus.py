@@ -7,10 +7,11 @@ A split is named `train` / `dev` / `test` (a file of the configured corpus), `<c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from biotune.config import DataConfig
-from biotune.data.readers import EXTENSIONS, read_corpus_file
+from biotune.data.readers import EXTENSIONS, iter_corpus_file
 from biotune.data.registry import CORPORA, resolve_corpus
 from biotune.data.sentence import Sentence
 from biotune.errors import BiotuneError
@@ -53,10 +54,16 @@ def read_split(spec: str, data: DataConfig) -> Split:
     options: dict[str, object] = {"scheme": data.scheme}
     if (data.format or EXTENSIONS.get(path.suffix.lower())) == "jsonl":
         options["tag_field"] = data.tag_field
-    sentences = read_corpus_file(path, format=data.format, **options)
+    sentences = list(islice(iter_corpus_file(path, format=data.format, **options), data.limit))
     info = CORPORA.get(corpus) if corpus else None
     if info is not None:
         annotated = tuple(info.entity_types)
     else:
         annotated = tuple(sorted({t[2:] for s in sentences for t in (s.tags or []) if t != "O"}))
+    if data.rename_types:
+        rename = data.rename_types
+        for s in sentences:
+            if s.tags is not None:
+                s.tags = [t if t == "O" else f"{t[:2]}{rename.get(t[2:], t[2:])}" for t in s.tags]
+        annotated = tuple(sorted({rename.get(t, t) for t in annotated}))
     return Split(name, path, sentences, annotated)

@@ -6,6 +6,9 @@
     <output_dir>/results/<name>/seed_<seed>/train_summary.json    dev F1 per epoch, timings
     <output_dir>/logs/<name>/seed_<seed>/train.log                log of the run
 
+A sequential run keeps every earlier phase too, in a `phase_<k>_<source>/` folder inside each
+of the seed folders above (same files; the last phase's are the run's own).
+
 A run is finished when `train_summary.json` exists (written last). A folder that already holds
 a run is never overwritten unless the caller asks for it.
 """
@@ -13,7 +16,7 @@ a run is never overwritten unless the caller asks for it.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from biotune.errors import BiotuneError
@@ -24,10 +27,22 @@ class RunPaths:
     root: Path
     name: str
     seed: int
+    phase: str = ""
+
+    def _folder(self, kind: str) -> Path:
+        folder = self.root / kind / self.name / f"seed_{self.seed}"
+        return folder / self.phase if self.phase else folder
+
+    def for_phase(self, phase: str) -> RunPaths:
+        """The folders of an intermediate phase of this run (created on demand)."""
+        paths = replace(self, phase=phase)
+        for folder in paths.folders():
+            folder.mkdir(parents=True, exist_ok=True)
+        return paths
 
     @property
     def checkpoint(self) -> Path:
-        return self.root / "checkpoints" / self.name / f"seed_{self.seed}"
+        return self._folder("checkpoints")
 
     @property
     def best_model(self) -> Path:
@@ -35,11 +50,11 @@ class RunPaths:
 
     @property
     def results(self) -> Path:
-        return self.root / "results" / self.name / f"seed_{self.seed}"
+        return self._folder("results")
 
     @property
     def logs(self) -> Path:
-        return self.root / "logs" / self.name / f"seed_{self.seed}"
+        return self._folder("logs")
 
     @property
     def summary(self) -> Path:

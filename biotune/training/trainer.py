@@ -27,13 +27,21 @@ from biotune.evaluation.metrics import evaluate_tags
 from biotune.inference.tagger import Tagger
 
 
-def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Mean over labelled tokens of weight[example] * CE. logits (B, T, L), labels (B, T), weight (B,)."""
-    ce = torch.nn.functional.cross_entropy(
-        logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
-    )  # (B, T)
+def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor,
+                        o_allowed: torch.Tensor | None = None, o_id: int = 0) -> torch.Tensor:
+    """Mean over labelled tokens of weight[example] * negative log-likelihood.
+
+    logits (B, T, L), labels (B, T) with -100 = ignored, weight (B,), o_allowed (B, L) bool.
+    A token labelled `o_id` scores -log P(any label in o_allowed[example]) (the partial-label
+    loss of `features.o_alternatives`); with o_allowed = {O} that is plain cross-entropy.
+    """
+    log_probs = torch.log_softmax(logits.float(), dim=-1)  # (B, T, L)
     labelled = labels != -100
-    weighted = ce * weight.to(ce.dtype)[:, None]
+    nll = -log_probs.gather(-1, labels.clamp(min=0)[..., None]).squeeze(-1)  # (B, T)
+    if o_allowed is not None:
+        masked = log_probs.masked_fill(~o_allowed[:, None, :], float("-inf"))  # (B, T, L)
+        nll = torch.where(labels == o_id, -torch.logsumexp(masked, dim=-1), nll)
+    weighted = nll * weight.to(nll.dtype)[:, None]
     return weighted[labelled].sum() / labelled.sum().clamp(min=1)
 
 
@@ -41,20 +49,46 @@ class NerTrainer(Trainer):
     """Trainer with a per-example weighted loss and span-F1 dev evaluation."""
 
     def __init__(self, *args: Any, dev_sentences: Sequence[Sentence] = (), dev_types: Sequence[str] | None = None,
-                 eval_batch_size: int = 64, max_length: int = 128, **kwargs: Any) -> None:
+                 eval_batch_size: int = 64, max_length: int = 128, head_lr_scale: float = 1.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.head_lr_scale = head_lr_scale
         self.dev_sentences = list(dev_sentences)
         self.dev_types = dev_types
         self.eval_batch = eval_batch_size
         self.max_length = max_length
         self.eval_seconds = 0.0  # time spent in dev evaluation, reported apart from training time
 
+    def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
+        """The Trainer's optimizer, with the freshly initialised head at `head_lr_scale` x the learning rate.
+
+        The head starts from random weights while the encoder is pretrained; a larger step for
+        the head lets it catch up within the few epochs of fine-tuning. Scale 1.0 is the plain recipe.
+        """
+        opt_model = self.model if model is None else model
+        if self.optimizer is None and self.head_lr_scale != 1.0:
+            decay = set(self.get_decay_parameter_names(opt_model))
+            prefix = getattr(opt_model, "base_model_prefix", "") + "."
+            groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+            for name, param in opt_model.named_parameters():
+                if param.requires_grad:
+                    groups.setdefault((not name.startswith(prefix), name in decay), []).append(param)
+            lr = self.args.learning_rate
+            param_groups = [
+                {"params": params, "weight_decay": self.args.weight_decay if decays else 0.0,
+                 "lr": lr * (self.head_lr_scale if head else 1.0)}
+                for (head, decays), params in groups.items()
+            ]
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
+        return super().create_optimizer(model)
+
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
         weight = inputs.pop("weight")
         labels = inputs.pop("labels")
+        o_allowed = inputs.pop("o_allowed", None)
         outputs = model(**inputs)
-        loss = weighted_token_loss(outputs.logits, labels, weight)
+        loss = weighted_token_loss(outputs.logits, labels, weight, o_allowed)
         return (loss, outputs) if return_outputs else loss
 
     def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:

@@ -1,0 +1,41 @@
+"""Plots for papers: F1 against a swept config value, mean ± std bands over seeds."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def plot_sweep(result: dict[str, Any], path: str | Path) -> Path:
+    """One line per test set (micro span-F1 mean), a shaded band of ± one sample std; PNG, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = result["points"]
+    x = list(range(len(points)))
+    tests = sorted({t for p in points for t in p["test_sets"]})
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for test in tests:
+        mean = [100 * p["test_sets"][test]["mean"] for p in points]
+        std = [100 * p["test_sets"][test]["std"] for p in points]
+        ax.plot(x, mean, marker="o", label=test)
+        ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)], alpha=0.2)
+    ax.set_xticks(x, [p["label"] for p in points])
+    ax.set_xlabel(result["key"])
+    ax.set_ylabel("micro span-F1 (%)")
+    ax.set_title(f"F1 vs {result['key']} (mean ± std, {len(result['seeds'])} seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+    os.close(fd)
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

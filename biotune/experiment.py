@@ -1,0 +1,108 @@
+"""Experiments: one config over several seeds, and sweeps of one config key.
+
+`run_seeds` trains every seed that has no finished run yet (a finished run has its
+`train_summary.json`; an unfinished folder left by a crash is replaced), keeps going when a
+seed fails, then aggregates what finished. `sweep` does that for each value of one dotted
+config key, in runs named `<name>__<key>=<value>`, and plots F1 against the value.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biotune.config import ExperimentConfig, apply_overrides, validate
+from biotune.errors import BiotuneError
+from biotune.evaluation.aggregate import aggregate
+from biotune.runs import RunPaths
+
+log = logging.getLogger("biotune")
+
+
+@dataclass
+class SeedsOutcome:
+    """What `run_seeds` did: seeds trained now, skipped as finished, failed (with the error)."""
+
+    results_dir: Path
+    trained: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    aggregated: dict[str, Any] | None = None
+
+
+def with_seed(config: ExperimentConfig, seed: int) -> ExperimentConfig:
+    return validate(apply_overrides(config.model_dump(mode="json"), {"training.seed": seed}), config.name)
+
+
+def results_dir(config: ExperimentConfig) -> Path:
+    return Path(config.output_dir) / "results" / config.run_name
+
+
+def run_seeds(config: ExperimentConfig, seeds: list[int], overwrite: bool = False) -> SeedsOutcome:
+    """Train each seed (skipping finished ones unless `overwrite`), then aggregate the finished runs."""
+    from biotune.training.train import train
+
+    outcome = SeedsOutcome(results_dir(config))
+    for seed in seeds:
+        paths = RunPaths(Path(config.output_dir), config.run_name, seed)
+        if paths.summary.is_file() and not overwrite:
+            log.info("seed %d: finished run found, skipped", seed)
+            outcome.skipped.append(seed)
+            continue
+        try:
+            train(with_seed(config, seed), overwrite=True)  # an unfinished folder is a crashed run: replace it
+            outcome.trained.append(seed)
+        except Exception as exc:  # one seed's failure must not lose the others
+            log.error("seed %d failed: %s", seed, exc)
+            log.debug("%s", traceback.format_exc())
+            outcome.failed[seed] = f"{type(exc).__name__}: {exc}"
+    if outcome.trained or outcome.skipped:
+        outcome.aggregated = aggregate(outcome.results_dir)
+    return outcome
+
+
+def parse_value(text: str) -> Any:
+    """A sweep value from the command line: YAML scalar, with `all` meaning null (no subsampling)."""
+    import yaml
+
+    return None if text.strip().lower() == "all" else yaml.safe_load(text)
+
+
+def sweep(config: ExperimentConfig, key: str, values: list[Any], seeds: list[int],
+          overwrite: bool = False) -> dict[str, Any]:
+    """Run `run_seeds` for each value of `key`; write sweep JSON/Markdown and an F1 plot."""
+    from biotune.evaluation.plots import plot_sweep
+    from biotune.io import write_json, write_text
+
+    base = config.model_dump(mode="json")
+    points: list[dict[str, Any]] = []
+    for value in values:
+        label = "all" if value is None else str(value)
+        data = apply_overrides(base, {key: value, "name": f"{config.name}__{key}={label}"}, keep_none=True)
+        outcome = run_seeds(validate(data, f"{config.name} with {key}={label}"), seeds, overwrite)
+        if outcome.aggregated is None:
+            raise BiotuneError(f"sweep {key}={label}: every seed failed: {outcome.failed}")
+        points.append({"value": value, "label": label, "results_dir": str(outcome.results_dir),
+                       "test_sets": {t: r["micro"]["f1"] for t, r in outcome.aggregated["test_sets"].items()},
+                       "failed": outcome.failed})
+    out_dir = Path(config.output_dir) / "results" / config.run_name
+    stem = f"sweep_{key}"
+    result = {"key": key, "seeds": seeds, "points": points}
+    write_json(out_dir / f"{stem}.json", result)
+    write_text(out_dir / f"{stem}.md", render_sweep(result))
+    plot_sweep(result, out_dir / f"{stem}.png")
+    return result
+
+
+def render_sweep(result: dict[str, Any]) -> str:
+    tests = sorted({t for p in result["points"] for t in p["test_sets"]})
+    lines = [f"# Sweep of `{result['key']}` (micro span-F1, mean ± std over seeds {result['seeds']})", "",
+             "| value | " + " | ".join(tests) + " |", "|---|" + "---:|" * len(tests)]
+    for p in result["points"]:
+        cells = [f"{100 * p['test_sets'][t]['mean']:.2f} ± {100 * p['test_sets'][t]['std']:.2f}"
+                 if t in p["test_sets"] else "-" for t in tests]
+        lines.append(f"| {p['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,69 @@
+"""Multi-seed runs: every seed trained and aggregated, crashes isolated, finished seeds skipped; sweeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import biotune.training.train as train_module
+from biotune.config import apply_overrides, load_config
+from biotune.errors import BiotuneError
+from biotune.experiment import parse_value, run_seeds, sweep
+from tests.conftest import tiny_experiment
+
+
+def test_seeds_are_trained_then_aggregated_and_reruns_skip_finished(word_backbone: Path, toy_corpus: Path,
+                                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
+    real_train = train_module.train
+    calls: list[int] = []
+
+    def flaky(config, overwrite=False):
+        calls.append(config.training.seed)
+        if config.training.seed == 2 and calls.count(2) == 1:
+            raise RuntimeError("simulated crash")
+        return real_train(config, overwrite)
+
+    monkeypatch.setattr(train_module, "train", flaky)
+    first = run_seeds(cfg, [1, 2, 3])
+    assert first.trained == [1, 3] and list(first.failed) == [2]
+    assert first.aggregated is not None and first.aggregated["seeds"] == [1, 3]
+    second = run_seeds(cfg, [1, 2, 3])
+    assert second.skipped == [1, 3] and second.trained == [2] and not second.failed
+    saved = json.loads((second.results_dir / "aggregated_results.json").read_text())
+    assert saved["seeds"] == [1, 2, 3]
+    assert set(saved["test_sets"]["test"]["micro"]["f1"]["values"]) == {"1", "2", "3"}
+
+
+def test_a_limited_debug_run_never_writes_into_the_real_run(word_backbone: Path, toy_corpus: Path, tmp_path: Path) -> None:
+    cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
+    data = apply_overrides(cfg.model_dump(mode="json"), {"data.limit": 8})
+    from biotune.config import validate
+
+    smoke = validate(data, "smoke")
+    outcome = run_seeds(smoke, [42])
+    assert outcome.results_dir.name == "toy__limit8"
+    assert not (tmp_path / "results" / "toy").exists()
+    assert json.loads((outcome.results_dir / "seed_42" / "train_summary.json").read_text())["train_sentences"] == 8
+
+
+def test_sweep_writes_table_and_plot(word_backbone: Path, toy_corpus: Path, tmp_path: Path) -> None:
+    cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
+    result = sweep(cfg, "training.learning_rate", [1e-3, 5e-3], seeds=[1, 2])
+    assert [p["label"] for p in result["points"]] == ["0.001", "0.005"]
+    out = tmp_path / "results" / "toy"
+    png = (out / "sweep_training.learning_rate.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "± " in (out / "sweep_training.learning_rate.md").read_text()
+    assert (tmp_path / "results" / "toy__training.learning_rate=0.005" / "aggregated_results.json").is_file()
+
+
+def test_parse_value_and_list_overrides(tmp_path: Path) -> None:
+    assert parse_value("all") is None and parse_value("2") == 2 and parse_value("0.5") == 0.5
+    data = {"sources": [{"name": "a", "split": "x"}, {"name": "b", "split": "y"}]}
+    assert apply_overrides(data, {"sources.1.sample_ratio": 2})["sources"][1]["sample_ratio"] == 2
+    assert "sample_ratio" not in data["sources"][1], "overrides never mutate their input"
+    with pytest.raises(BiotuneError, match="index"):
+        apply_overrides(data, {"sources.5.weight": 1})
