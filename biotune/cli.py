@@ -37,7 +37,7 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except BiotuneError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)  # paths stay unbroken
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -154,6 +154,132 @@ def check_data(
         splits[split.name] = split.sentences
     report = run_check(splits, subword_length=aligner.subword_length, max_length=aligner.max_length)
     print(report.render_markdown())
+
+
+@app.command()
+@friendly
+def silver(
+    input: Annotated[Path, typer.Argument(help="corpus to label: .tsv, .jsonl, or .txt (one sentence a line)")],
+    output: Annotated[Path, typer.Option(help="labelled corpus to write: .jsonl or .tsv")],
+    dictionary: Annotated[list[str], typer.Option(
+        "--dict", help="dictionary PATH[:KEY=VALUE,...], repeatable. KEYs are the options below (term_column, "
+        "type_column, type, category_column, category, case_sensitive, min_length, stop_list, stop_words, "
+        "default_stop_words) plus format=tsv|list; they override the options for this dictionary. Lists "
+        "take '|': genes.tsv:type=GENE,category=protein_coding|lincRNA")],
+    term_column: Annotated[str | None, typer.Option(help="TSV column with the terms (default: term)")] = None,
+    type_column: Annotated[str | None, typer.Option(help="TSV column with the entity types (default: type)")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="one entity type for every term (overrides "
+                                              "--type-column; needed for a plain term list)")] = None,
+    category_column: Annotated[str | None, typer.Option(help="TSV column of categories (default: category)")] = None,
+    category: Annotated[list[str] | None, typer.Option(help="keep only rows of this category; repeatable")] = None,
+    case_sensitive: Annotated[bool | None, typer.Option("--case-sensitive/--ignore-case",
+                                                        help="match exact case (default: ignore case)")] = None,
+    min_length: Annotated[int | None, typer.Option(help="drop terms shorter than this (default: 2)")] = None,
+    stop_list: Annotated[Path | None, typer.Option(help="file of extra stop words, one a line")] = None,
+    stop_word: Annotated[list[str] | None, typer.Option(help="an extra stop word; repeatable")] = None,
+    default_stop_words: Annotated[bool | None, typer.Option(
+        "--default-stop-words/--no-default-stop-words",
+        help="drop terms that are common English words (WAS, SET, MICE...) (default: on)")] = None,
+    tag_field: Annotated[str, typer.Option(help="JSONL field for the new tags")] = "silver_tags",
+    drop_tags: Annotated[bool, typer.Option(help="ignore the input's tags: labels from the dictionaries only")] = False,
+    input_tag_field: Annotated[str | None, typer.Option(
+        help="JSONL input: the field holding its tags, 'none' for untagged input (default: tags)")] = None,
+    report: Annotated[Path | None, typer.Option(help="folder for the report (default: the output's folder)")] = None,
+    top: Annotated[int, typer.Option(help="most frequent terms listed per type")] = 20,
+) -> None:
+    """Label a corpus from dictionaries (distant supervision): silver tags where the input has O.
+
+    Writes --output and a report (<output stem>.report.md/.json: labels per type, frequent
+    terms, and the dictionary's P/R/F1 against the input's gold tags when it has them).
+    """
+    from biotune.silver.label import label_corpus
+    from biotune.silver.spec import parse_spec
+
+    shared = {"term_column": term_column, "type_column": type_column, "type": type_, "category_column": category_column,
+              "category": category or None, "case_sensitive": case_sensitive, "min_length": min_length,
+              "stop_list": stop_list, "stop_words": stop_word or None, "default_stop_words": default_stop_words}
+    specs = [parse_spec(text, shared) for text in dictionary]
+    options = {} if input_tag_field is None else {"tag_field": None if input_tag_field == "none" else input_tag_field}
+    result = label_corpus(input, output, specs, tag_field=tag_field, drop_tags=drop_tags, input_options=options,
+                          report_dir=report, top=top)
+    print(result.report.render_markdown())
+    console.print(f"{result.report.sentences} sentences, {result.report.labelled_sentences} with new labels"
+                  f" -> {output}\nreport: {result.report_markdown}")
+
+
+SeedsOpt = Annotated[list[int] | None, typer.Option("--seeds", help="seeds to run (default: the config's seed)")]
+
+
+def _print_outcome(outcome: object) -> None:
+    from biotune.evaluation.aggregate import render_markdown
+
+    trained, skipped, failed = outcome.trained, outcome.skipped, outcome.failed  # type: ignore[attr-defined]
+    console.print(f"trained seeds {trained}, skipped (finished) {skipped}, failed {sorted(failed)}")
+    for seed, message in failed.items():
+        console.print(f"[red]seed {seed} failed:[/] {message}", highlight=False)
+    if outcome.aggregated is not None:  # type: ignore[attr-defined]
+        console.print(Markdown(render_markdown(outcome.aggregated)))  # type: ignore[attr-defined]
+        console.print(f"aggregated: {outcome.results_dir / 'aggregated_results.json'}")  # type: ignore[attr-defined]
+
+
+@app.command()
+@friendly
+def run(
+    config: ConfigArg,
+    seeds: SeedsOpt = None,
+    output_dir: Annotated[str | None, typer.Option(help="override output_dir")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="override data.data_dir")] = None,
+    limit: Annotated[int | None, typer.Option(help="smoke/debug run: at most N sentences per split (own run folder)")] = None,
+    epochs: Annotated[float | None, typer.Option(help="override training.epochs")] = None,
+    overwrite: Annotated[bool, typer.Option(help="retrain seeds that already finished")] = False,
+) -> None:
+    """Train every seed (finished seeds are skipped, a failed seed does not stop the others), then aggregate."""
+    from biotune.config import load_config
+    from biotune.experiment import run_seeds
+
+    cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit,
+                               "training.epochs": epochs})
+    outcome = run_seeds(cfg, seeds or [cfg.training.seed], overwrite=overwrite)
+    _print_outcome(outcome)
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def aggregate(
+    config: ConfigArg,
+    output_dir: Annotated[str | None, typer.Option(help="override output_dir")] = None,
+) -> None:
+    """Aggregate the finished seeds of a config: aggregated_results.json (raw, mean, std) and .md (mean ± std)."""
+    from biotune.config import load_config
+    from biotune.evaluation.aggregate import aggregate as run_aggregate, render_markdown
+    from biotune.experiment import results_dir
+
+    cfg = load_config(config, {"output_dir": output_dir})
+    out = run_aggregate(results_dir(cfg))
+    console.print(Markdown(render_markdown(out)))
+
+
+@app.command()
+@friendly
+def sweep(
+    config: ConfigArg,
+    key: Annotated[str, typer.Option(help="dotted config key, e.g. sources.1.sample_ratio")],
+    values: Annotated[list[str], typer.Option("--value", help="a value of the key (repeatable); 'all' = null")],
+    seeds: SeedsOpt = None,
+    output_dir: Annotated[str | None, typer.Option(help="override output_dir")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="override data.data_dir")] = None,
+    limit: Annotated[int | None, typer.Option(help="smoke/debug run: at most N sentences per split")] = None,
+    overwrite: Annotated[bool, typer.Option(help="retrain seeds that already finished")] = False,
+) -> None:
+    """Run the config for each value of one key over the seeds; table and F1 plot (mean ± std)."""
+    from biotune.config import load_config
+    from biotune.experiment import parse_value, render_sweep, sweep as run_sweep
+
+    cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit})
+    result = run_sweep(cfg, key, [parse_value(v) for v in values], seeds or [cfg.training.seed], overwrite)
+    console.print(Markdown(render_sweep(result)))
 
 
 @app.command()
