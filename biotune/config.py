@@ -29,6 +29,7 @@ class ModelConfig(Section):
     head: str = Field("softmax", description="classification head, by name (softmax)")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout before the classifier")
     max_length: int = Field(128, ge=8, description="window size in subwords incl. special tokens; longer sentences are split into overlapping windows")
+    pack_sentences: bool = Field(False, description="consecutive sentences share a window (cross-sentence context at no extra compute); training and prediction both")
 
 
 class DataConfig(Section):
@@ -48,7 +49,6 @@ class DataConfig(Section):
 class TrainingConfig(Section):
     epochs: float = Field(3.0, gt=0, description="training epochs")
     learning_rate: float = Field(5e-5, gt=0, description="peak AdamW learning rate (linear decay)")
-    head_lr_scale: float = Field(1.0, gt=0, description="the classification head's learning rate = this x learning_rate (it starts from random weights)")
     batch_size: int = Field(32, ge=1, description="training sentences (windows) per step")
     eval_batch_size: int = Field(64, ge=1, description="windows per batch at evaluation/prediction")
     warmup: float = Field(0.1, ge=0, lt=1, description="fraction of steps with linear warm-up")

@@ -5,9 +5,13 @@ through it, so they share the training alignment exactly (`biotune.data.align`):
 prediction is its first subword's, later subwords never override it, long sentences are
 windowed, never truncated.
 
-Speed comes from three things, none of which changes a prediction: windows are sorted by
+Speed comes from three things, none of which changes a prediction: inputs are sorted by
 length so a batch carries almost no padding, batches run under `torch.inference_mode`, and
 bf16 autocast is on where the hardware supports it.
+
+Context: when the checkpoint was trained with sentence packing (`model.pack_sentences`),
+consecutive sentences of the input list share model inputs exactly as in training, so a
+sentence's prediction depends on its neighbours in the list (not on the batch size).
 
 Span score: the mean, over the span's words, of the probability the model gave to the tag
 that decoding chose for the word.
@@ -22,7 +26,8 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from biotune.data.align import Aligner, Window
+from biotune.data.align import Aligner
+from biotune.data.packing import Packed, pack_windows
 from biotune.data.schemes import tags_to_spans
 from biotune.data.sentence import Span
 from biotune.hardware import default_device, use_bf16
@@ -51,11 +56,14 @@ class Tagger:
         batch_size: int = 64,
         bf16: bool | str = "auto",
         device: torch.device | str | None = None,
+        pack: bool | None = None,
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.model = model.to(self.device).eval()
         self.labels = labels_of(model)
-        window = max_length or getattr(model.config, "biotune", {}).get("max_length", 128)
+        recorded = getattr(model.config, "biotune", None) or {}
+        window = max_length or recorded.get("max_length", 128)
+        self.pack = recorded.get("pack", False) if pack is None else pack
         self.aligner = Aligner(tokenizer, window)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size = batch_size
@@ -70,34 +78,42 @@ class Tagger:
 
         return cls(load_model(str(path)), load_tokenizer(str(path)), **options)  # type: ignore[arg-type]
 
-    def _forward(self, windows: Sequence[Window]) -> list[np.ndarray]:
-        """Log-probabilities at the owned words' first subwords, one (words, labels) array per window."""
-        width = max(len(w.input_ids) for w in windows)
-        ids = torch.full((len(windows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(windows), width), dtype=torch.long)
-        for row, w in enumerate(windows):
-            ids[row, : len(w.input_ids)] = torch.tensor(w.input_ids)
-            mask[row, : len(w.input_ids)] = 1
+    def _forward(self, batch: Sequence[Packed]) -> list[list[np.ndarray]]:
+        """Log-probabilities at the owned words' first subwords: per input, one (words, labels) array per member."""
+        width = max(len(p.input_ids) for p in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        rows: list[int] = []
+        cols: list[int] = []
+        for row, p in enumerate(batch):
+            ids[row, : len(p.input_ids)] = torch.tensor(p.input_ids)
+            mask[row, : len(p.input_ids)] = 1
+            for _, positions in p.owned():
+                rows.extend([row] * len(positions))
+                cols.extend(positions)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-        rows = torch.cat([torch.full((len(w.positions),), r, dtype=torch.long) for r, w in enumerate(windows)])
-        cols = torch.cat([torch.tensor(w.positions, dtype=torch.long) for w in windows])
-        picked = torch.log_softmax(logits[rows.to(self.device), cols.to(self.device)].float(), dim=-1).cpu().numpy()
+        index = (torch.tensor(rows, device=self.device), torch.tensor(cols, device=self.device))
+        picked = torch.log_softmax(logits[index].float(), dim=-1).cpu().numpy()  # (owned words, labels)
         out, k = [], 0
-        for w in windows:
-            out.append(picked[k : k + len(w.positions)])
-            k += len(w.positions)
+        for p in batch:
+            arrays = []
+            for window in p.members:
+                arrays.append(picked[k : k + len(window.positions)])
+                k += len(window.positions)
+            out.append(arrays)
         return out
 
     def word_log_probs(self, token_lists: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """(words, labels) log-probabilities for every sentence; windows batched by length."""
-        windows = self.aligner.windows(token_lists)
+        """(words, labels) log-probabilities for every sentence; inputs batched by length."""
+        packed = pack_windows(self.aligner.windows(token_lists), self.aligner, self.pack)
         result = [np.zeros((len(tokens), len(self.labels)), dtype=np.float32) for tokens in token_lists]
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        order = sorted(range(len(packed)), key=lambda i: len(packed[i].input_ids))
         for b in range(0, len(order), self.batch_size):
-            batch = [windows[i] for i in order[b : b + self.batch_size]]
-            for w, lp in zip(batch, self._forward(batch)):
-                result[w.sentence_index][w.own_start : w.own_end] = lp
+            batch = [packed[i] for i in order[b : b + self.batch_size]]
+            for p, arrays in zip(batch, self._forward(batch)):
+                for window, lp in zip(p.members, arrays):
+                    result[window.sentence_index][window.own_start : window.own_end] = lp
         return result
 
     def predict(self, token_lists: Sequence[Sequence[str]]) -> list[tuple[list[str], list[Span]]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from biotune.data.align import Aligner
+from biotune.data.align import Aligner, Window
+from biotune.data.packing import pack_windows
 from biotune.data.sentence import Sentence
 from biotune.errors import BiotuneError
 
@@ -33,8 +34,10 @@ def o_alternatives(annotated: frozenset[str] | None, label2id: Mapping[str, int]
 
 
 def encode(sentences: Sequence[Sentence], aligner: Aligner, label2id: Mapping[str, int],
-           marginal_o: bool = True) -> list[dict[str, object]]:
-    """One feature dict per window: `input_ids`, `labels` (first subword of owned words), `weight`, `o_allowed`.
+           marginal_o: bool = True, pack: bool = False) -> list[dict[str, object]]:
+    """One feature dict per model input: `input_ids`, `labels` (first subword of owned words), `weight`, `o_allowed`.
+
+    With `pack`, consecutive sentences share inputs (see `biotune.data.packing`).
 
     `weight` and `o_allowed` travel with every example into the loss (see `NerTrainer.compute_loss`).
     """
@@ -45,16 +48,23 @@ def encode(sentences: Sequence[Sentence], aligner: Aligner, label2id: Mapping[st
         unknown = {t for t in s.tags if t not in label2id}
         if unknown:
             raise BiotuneError(f"sentence {s.id}: tags {sorted(unknown)} are not in the label space {list(label2id)}")
+
+    def example_key(window: Window) -> tuple[float, frozenset[str] | None]:
+        s = sentences[window.sentence_index]  # only sentences with the same weight and types share an input
+        return s.weight, s.annotated_types
+
     for start in range(0, len(sentences), 1024):
         chunk = sentences[start : start + 1024]
-        for window in aligner.windows([s.tokens for s in chunk], first_index=start):
-            s = sentences[window.sentence_index]
+        windows = aligner.windows([s.tokens for s in chunk], first_index=start)
+        for packed in pack_windows(windows, aligner, pack, key=example_key):
+            first = sentences[packed.members[0].sentence_index]
+            word_labels = [[label2id[t] for t in sentences[w.sentence_index].tags or []] for w in packed.members]
             features.append(
                 {
-                    "input_ids": window.input_ids,
-                    "labels": window.labels([label2id[t] for t in s.tags or []]),
-                    "weight": float(s.weight),
-                    "o_allowed": o_alternatives(s.annotated_types, label2id, marginal_o),
+                    "input_ids": packed.input_ids,
+                    "labels": packed.labels(word_labels),
+                    "weight": float(first.weight),
+                    "o_allowed": o_alternatives(first.annotated_types, label2id, marginal_o),
                 }
             )
     return features

@@ -123,13 +123,15 @@ def _run_phase(config: ExperimentConfig, phase: Phase, init: str, labels: list[s
     label2id = {label: i for i, label in enumerate(labels)}
     aligner = Aligner(tokenizer, config.model.max_length)  # type: ignore[arg-type]
     sentences = phase.sentences
-    features = encode(sentences, aligner, label2id, marginal_o=t.unannotated_o == "marginal")
+    features = encode(sentences, aligner, label2id, marginal_o=t.unannotated_o == "marginal",
+                      pack=config.model.pack_sentences)
     log.info("phase %s: %d sentences -> %d windows; labels %s", phase.name, len(sentences), len(features), labels)
     dev_types = tuple(sorted(set(dev_split.annotated_types) & phase.types)) if dev_split else ()
     if dev_split and not dev_types:
         log.info("phase %s: dev annotates none of %s; keeping the last epoch", phase.name, sorted(phase.types))
     model = build_model(init, labels, config.model.head, config.model.dropout)
-    model.config.biotune = {"max_length": config.model.max_length, "word_tokenizer": "biotune.data.text"}
+    model.config.biotune = {"max_length": config.model.max_length, "pack": config.model.pack_sentences,
+                            "word_tokenizer": "biotune.data.text"}
     bf16 = use_bf16(t.bf16, default_device())
     work = paths.checkpoint / "trainer"
     select = bool(dev_types)
@@ -145,7 +147,6 @@ def _run_phase(config: ExperimentConfig, phase: Phase, init: str, labels: list[s
         dev_types=dev_types,
         eval_batch_size=t.eval_batch_size,
         max_length=config.model.max_length,
-        head_lr_scale=t.head_lr_scale,
     )
     start = time.perf_counter()
     trainer.train()
@@ -159,7 +160,7 @@ def _run_phase(config: ExperimentConfig, phase: Phase, init: str, labels: list[s
     shutil.rmtree(work, ignore_errors=True)
 
     tagger = Tagger(trainer.model, tokenizer, max_length=config.model.max_length,  # type: ignore[arg-type]
-                    batch_size=t.eval_batch_size, bf16=bf16)
+                    batch_size=t.eval_batch_size, bf16=bf16, pack=config.model.pack_sentences)
     results = evaluate_splits(tagger, test_splits, paths.results)
     history = [
         {"epoch": e["epoch"], "dev_f1": e["eval_f1"]} for e in trainer.state.log_history if "eval_f1" in e

@@ -49,38 +49,13 @@ class NerTrainer(Trainer):
     """Trainer with a per-example weighted loss and span-F1 dev evaluation."""
 
     def __init__(self, *args: Any, dev_sentences: Sequence[Sentence] = (), dev_types: Sequence[str] | None = None,
-                 eval_batch_size: int = 64, max_length: int = 128, head_lr_scale: float = 1.0, **kwargs: Any) -> None:
+                 eval_batch_size: int = 64, max_length: int = 128, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.head_lr_scale = head_lr_scale
         self.dev_sentences = list(dev_sentences)
         self.dev_types = dev_types
         self.eval_batch = eval_batch_size
         self.max_length = max_length
         self.eval_seconds = 0.0  # time spent in dev evaluation, reported apart from training time
-
-    def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
-        """The Trainer's optimizer, with the freshly initialised head at `head_lr_scale` x the learning rate.
-
-        The head starts from random weights while the encoder is pretrained; a larger step for
-        the head lets it catch up within the few epochs of fine-tuning. Scale 1.0 is the plain recipe.
-        """
-        opt_model = self.model if model is None else model
-        if self.optimizer is None and self.head_lr_scale != 1.0:
-            decay = set(self.get_decay_parameter_names(opt_model))
-            prefix = getattr(opt_model, "base_model_prefix", "") + "."
-            groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-            for name, param in opt_model.named_parameters():
-                if param.requires_grad:
-                    groups.setdefault((not name.startswith(prefix), name in decay), []).append(param)
-            lr = self.args.learning_rate
-            param_groups = [
-                {"params": params, "weight_decay": self.args.weight_decay if decays else 0.0,
-                 "lr": lr * (self.head_lr_scale if head else 1.0)}
-                for (head, decays), params in groups.items()
-            ]
-            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
-            self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
-        return super().create_optimizer(model)
 
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
@@ -96,7 +71,7 @@ class NerTrainer(Trainer):
         model = self.accelerator.unwrap_model(self.model)
         was_training = model.training
         tagger = Tagger(model, self.processing_class, max_length=self.max_length, batch_size=self.eval_batch,
-                        bf16=self.args.bf16, device=self.args.device)
+                        bf16=self.args.bf16, device=self.args.device)  # packing: read from model.config.biotune
         gold = [s.tags or [] for s in self.dev_sentences]
         pred = tagger.predict_tags([s.tokens for s in self.dev_sentences])
         model.train(was_training)
