@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random BERT backbone and a tiny tagged corpus, built per session.
+"""Shared fixtures: a tiny random BERT backbone (word-level vocabulary) and a tiny tagged corpus, built per session.
 
 Everything is made here, offline, in a temporary folder: training-logic tests take seconds.
 """
@@ -43,25 +43,6 @@ def write_tsv(path: Path, sentences: list[tuple[list[str], list[str]]]) -> Path:
                 f.write(f"{token}\t{tag}\n")
             f.write("\n")
     return path
-
-
-@pytest.fixture(scope="session")
-def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-hidden random BERT with a word-level vocabulary of the toy corpus."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *CHEMICALS, *DISEASES, *FILLER,
-             *"abcdefghijklmnopqrstuvwxyz0123456789", *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]]
-    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    BertModel(config).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="session")
@@ -110,15 +91,16 @@ def word_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_word_backbone(tmp_path_factory.mktemp("word_bert"))
 
 
-def tiny_experiment(backbone: Path, corpus: Path, output_dir: Path, **training: object):
-    """An `ExperimentConfig` that trains `backbone` on a toy corpus folder in seconds."""
+def tiny_experiment(backbone: Path, corpus: Path, output_dir: Path, sources: list[dict] | None = None,
+                    **training: object):
+    """An `ExperimentConfig` that trains `backbone` on a toy corpus folder (or `sources`) in seconds."""
     from biotune.config import validate
 
     settings = {"epochs": 4, "learning_rate": 5e-3, "batch_size": 8, "warmup": 0.0, "seed": 42, "bf16": False,
                 "logging_steps": 1000, **training}
     return validate({"name": "toy", "output_dir": str(output_dir),
                      "model": {"backbone": str(backbone), "max_length": 32, "dropout": 0.1},
-                     "data": {"corpus": str(corpus)}, "training": settings}, "test")
+                     "data": {"corpus": str(corpus)}, "training": settings, "sources": sources or []}, "test")
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from biotune.config import validate
 from biotune.errors import BiotuneError
 from biotune.training.features import label_space, o_alternatives
 from biotune.training.sources import read_sources
 from biotune.training.train import train
 from biotune.training.trainer import weighted_token_loss
-from tests.conftest import _sentences, write_tsv
+from tests.conftest import _sentences, tiny_experiment, write_tsv
 
 
 def chemical_only(sentences):
@@ -25,11 +24,7 @@ def chemical_only(sentences):
 
 
 def experiment(backbone: Path, corpus: Path, out: Path, sources: list[dict], **training: object):
-    settings = {"epochs": 2, "learning_rate": 5e-3, "batch_size": 8, "warmup": 0.0, "seed": 42, "bf16": False,
-                "logging_steps": 1000, "weight_decay": 0.0, **training}
-    return validate({"name": "mix", "output_dir": str(out),
-                     "model": {"backbone": str(backbone), "max_length": 32, "dropout": 0.1},
-                     "data": {"corpus": str(corpus)}, "training": settings, "sources": sources}, "test")
+    return tiny_experiment(backbone, corpus, out, sources, **{"epochs": 2, "weight_decay": 0.0, **training})
 
 
 @pytest.fixture(scope="module")
