@@ -98,7 +98,9 @@ def main() -> None:
         f"Dictionary alone (gene_symbols.tsv, case-insensitive, default stop list) on BC2GM test, Gene spans: "
         f"P {100 * gene['precision']:.2f} / R {100 * gene['recall']:.2f} / F1 {100 * gene['f1']:.2f}.\n\n"
         f"Settings: bundled MiniLM-L6, {args.epochs:g} epochs, seeds {args.seeds}, silver:gold ratio "
-        f"{'all' if args.ratio is None else args.ratio}; mean ± sample std over seeds; model selection on BC5CDR dev "
+        f"{'all' if args.ratio is None else args.ratio}; "
+        f"{'mean ± sample std over seeds' if len(args.seeds) > 1 else 'ONE seed: preliminary, no error bars (± 0.00 is not a std)'}; "
+        f"model selection on BC5CDR dev "
         f"(Chemical, Disease). Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; "
         f"run {datetime.date.today()}."
     )
