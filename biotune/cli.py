@@ -207,7 +207,19 @@ def silver(
                   f" -> {output}\nreport: {result.report_markdown}")
 
 
-SeedsOpt = Annotated[list[int] | None, typer.Option("--seeds", help="seeds to run (default: the config's seed)")]
+SeedsOpt = Annotated[list[int] | None, typer.Option("--seeds", help="seeds to run: --seeds 42 1337 2024 (default: the config's seed)")]
+SEEDS_CONTEXT = {"allow_extra_args": True}  # `--seeds 42 1337 2024`: the values after the first arrive as extra args
+
+
+def _seeds(first: list[int] | None, ctx: typer.Context, default: int) -> list[int]:
+    """All seeds of `--seeds A B C` (typer takes A; B and C are extra arguments)."""
+    rest = []
+    for arg in ctx.args:
+        if not arg.lstrip("-").isdigit():
+            raise BiotuneError(f"unexpected argument {arg!r} (seeds are integers: --seeds 42 1337 2024)")
+        rest.append(int(arg))
+    seeds = [*(first or []), *rest] or [default]
+    return list(dict.fromkeys(seeds))
 
 
 def _print_outcome(outcome: object) -> None:
@@ -222,9 +234,10 @@ def _print_outcome(outcome: object) -> None:
         console.print(f"aggregated: {outcome.results_dir / 'aggregated_results.json'}")  # type: ignore[attr-defined]
 
 
-@app.command()
+@app.command(context_settings=SEEDS_CONTEXT)
 @friendly
 def run(
+    ctx: typer.Context,
     config: ConfigArg,
     seeds: SeedsOpt = None,
     output_dir: Annotated[str | None, typer.Option(help="override output_dir")] = None,
@@ -239,7 +252,7 @@ def run(
 
     cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit,
                                "training.epochs": epochs})
-    outcome = run_seeds(cfg, seeds or [cfg.training.seed], overwrite=overwrite)
+    outcome = run_seeds(cfg, _seeds(seeds, ctx, cfg.training.seed), overwrite=overwrite)
     _print_outcome(outcome)
     if outcome.failed:
         raise typer.Exit(1)
@@ -261,9 +274,10 @@ def aggregate(
     console.print(Markdown(render_markdown(out)))
 
 
-@app.command()
+@app.command(context_settings=SEEDS_CONTEXT)
 @friendly
 def sweep(
+    ctx: typer.Context,
     config: ConfigArg,
     key: Annotated[str, typer.Option(help="dotted config key, e.g. sources.1.sample_ratio")],
     values: Annotated[list[str], typer.Option("--value", help="a value of the key (repeatable); 'all' = null")],
@@ -278,7 +292,7 @@ def sweep(
     from biotune.experiment import parse_value, render_sweep, sweep as run_sweep
 
     cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit})
-    result = run_sweep(cfg, key, [parse_value(v) for v in values], seeds or [cfg.training.seed], overwrite)
+    result = run_sweep(cfg, key, [parse_value(v) for v in values], _seeds(seeds, ctx, cfg.training.seed), overwrite)
     console.print(Markdown(render_sweep(result)))
 
 

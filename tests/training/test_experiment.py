@@ -67,3 +67,22 @@ def test_parse_value_and_list_overrides(tmp_path: Path) -> None:
     assert "sample_ratio" not in data["sources"][1], "overrides never mutate their input"
     with pytest.raises(BiotuneError, match="index"):
         apply_overrides(data, {"sources.5.weight": 1})
+
+
+def test_cli_run_takes_several_seeds_after_one_flag(word_backbone: Path, toy_corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from biotune.cli import app
+
+    cfg = tmp_path / "toy.yaml"
+    cfg.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{backbone: {word_backbone}, max_length: 32}}\n"
+                   f"data: {{corpus: {toy_corpus}}}\n"
+                   "training: {epochs: 1, learning_rate: 5.0e-3, batch_size: 8, warmup: 0.0, bf16: false}\n")
+    result = CliRunner().invoke(app, ["run", str(cfg), "--seeds", "3", "4"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "results" / "toy" / "aggregated_results.json").read_text())
+    assert saved["seeds"] == [3, 4]
+    again = CliRunner().invoke(app, ["aggregate", str(cfg)])
+    assert again.exit_code == 0 and "Seeds: 3, 4" in again.output
+    bad = CliRunner().invoke(app, ["run", str(cfg), "--seeds", "3", "four"])
+    assert bad.exit_code == 2 and "four" in bad.output
