@@ -38,7 +38,7 @@ def iter_tsv(path: str | Path, scheme: str = "auto", tag_column: int = -1) -> It
     a tab are split on whitespace. `-DOCSTART-` lines are skipped. A sentence's id is
     `"<file name>:<line of its first token>"`.
     """
-    path = _existing_file(path)
+    path = existing_file(path)
     _check_scheme(scheme)
     return _with_repair_warning(path, _tsv_sentences(path, scheme, tag_column))
 
@@ -56,7 +56,7 @@ def iter_jsonl(
     `id_field=None`) is numbered `"<file name>:<line>"`, so ids are optional. An optional `"annotated_types"` list
     sets `Sentence.annotated_types` (partially annotated corpora).
     """
-    path = _existing_file(path)
+    path = existing_file(path)
     _check_scheme(scheme)
     return _with_repair_warning(path, _jsonl_sentences(path, tag_field, tokens_field, id_field, scheme))
 
@@ -68,7 +68,7 @@ def iter_text(path: str | Path) -> Iterator[Sentence]:
     the id is `"<file name>:<line>"`. Lines without any token (whitespace, zero-width
     characters) are skipped.
     """
-    path = _existing_file(path)
+    path = existing_file(path)
     return _text_sentences(path)
 
 
@@ -105,7 +105,7 @@ def read_corpus_file(path: str | Path, format: str | None = None, **options: Any
 
 def _tsv_sentences(path: Path, scheme: str, tag_column: int) -> Iterator[Sentence]:
     rows: list[tuple[int, str, str]] = []
-    for number, line in _numbered_lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip() or line.startswith(DOCSTART):
             if rows:
                 yield _tsv_sentence(path, rows, scheme)
@@ -143,11 +143,11 @@ def _tsv_sentence(path: Path, rows: list[tuple[int, str, str]], scheme: str) -> 
 def _jsonl_sentences(
     path: Path, tag_field: str | None, tokens_field: str, id_field: str | None, scheme: str
 ) -> Iterator[Sentence]:
-    for number, line in _numbered_lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip():
             continue
         where = f"{path}:{number}"
-        record = _json_object(where, line)
+        record = json_object(where, line)
         tokens = _string_list(where, record, tokens_field)
         sentence_id = str(record[id_field]) if id_field in record else f"{path.name}:{number}"
         for index, token in enumerate(tokens):
@@ -174,7 +174,7 @@ def _jsonl_sentences(
 
 
 def _text_sentences(path: Path) -> Iterator[Sentence]:
-    for number, line in _numbered_lines(path):
+    for number, line in numbered_lines(path):
         tokens = tokenize(line)
         if tokens:
             yield Sentence(
@@ -192,7 +192,7 @@ def _labelled(tokens: list[str], tags: list[str], scheme: str, id: str, source: 
     return Sentence(tokens, bio, id=id, source=source, meta={"repaired": repaired})
 
 
-def _json_object(where: str, line: str) -> dict[str, Any]:
+def json_object(where: str, line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
@@ -216,7 +216,7 @@ def _string_list(where: str, record: dict[str, Any], name: str) -> list[str]:
     return value
 
 
-def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     """`(line number from 1, line without its line break)`; UTF-8 (a BOM is dropped).
 
     Lines are decoded one by one so a decoding error names its exact line, and only `\\n`
@@ -250,7 +250,7 @@ def _non_empty(path: Path, sentences: Iterator[Sentence]) -> Iterator[Sentence]:
         raise BiotuneError(f"file {path} contains no sentences")
 
 
-def _existing_file(path: str | Path) -> Path:
+def existing_file(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
         problem = "is a folder, not a file" if path.is_dir() else "does not exist"
