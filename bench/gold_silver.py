@@ -5,6 +5,7 @@ dropped and Gene labels from `gene_symbols.tsv` (`biotune silver`). Every strate
 default backbone over the same seeds and is scored on BC5CDR test (Chemical, Disease) and BC2GM
 test (Gene), each on the types it annotates. Also reported: the dictionary alone on BC2GM test,
 and a sweep of the silver:gold ratio for the remedy (joint with the partial-label loss).
+Seeds that already finished (same config, same output folder) are not trained again.
 Writes its section of BENCHMARKS.md, the sweep plot and raw JSON under bench/runs/gold_silver/.
 
 usage: python bench/gold_silver.py [--seeds 42 1337 2024] [--epochs 3] [--ratio 1]
@@ -36,6 +37,7 @@ STRATEGIES = {
     "joint_uniform": "minilm_joint_uniform.yaml",
     "joint_noise_aware": "minilm_joint_noise_aware.yaml",
     "joint_marginal": "minilm_joint_marginal.yaml",
+    "joint_marginal_labelled": "minilm_joint_marginal_labelled.yaml",
 }
 
 

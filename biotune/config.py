@@ -76,6 +76,7 @@ class SourceConfig(Section):
     tag_field: str | None = Field(None, description="JSONL tag field (default: data.tag_field)")
     types: list[str] | None = Field(None, description="entity types the source annotates (default: the registry's, else the types in its tags)")
     weight: float = Field(1.0, ge=0, description="multiplies each of the source's examples' loss (noise-aware: silver < 1)")
+    only_labelled: bool = Field(False, description="keep only sentences with at least one entity (for silver from a low-recall dictionary, whose other sentences teach mostly false O)")
     sample_ratio: float | None = Field(None, gt=0, description="use ratio x (reference source's sentences) sentences, drawn with the seed; the reference is the first source without a sample_ratio; null = all")
     epochs: float | None = Field(None, gt=0, description="sequential: this phase's epochs (default training.epochs)")
     learning_rate: float | None = Field(None, gt=0, description="sequential: this phase's learning rate (default training.learning_rate)")

@@ -56,10 +56,13 @@ def read_sources(config: ExperimentConfig) -> list[Source]:
         tagged = sorted({t[2:] for s in split.sentences for t in s.tags or [] if t != "O"} - set(types))
         if tagged:
             raise BiotuneError(f"source {spec.name!r}: tags of types {tagged} but `types` says it annotates {list(types)}")
-        for s in split.sentences:
+        sentences = [s for s in split.sentences if any(t != "O" for t in s.tags or [])] if spec.only_labelled else split.sentences
+        if not sentences:
+            raise BiotuneError(f"source {spec.name!r}: no sentence has an entity (only_labelled)")
+        for s in sentences:
             s.weight = spec.weight
             s.annotated_types = frozenset(types)
-        sources.append(Source(spec, split.sentences, types))
+        sources.append(Source(spec, sentences, types))
     reference = next((s for s in sources if s.config.sample_ratio is None), None)
     sampled = []
     for source in sources:

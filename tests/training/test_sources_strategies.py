@@ -115,6 +115,14 @@ def test_sources_are_marked_weighted_and_sampled_reproducibly(mix_corpus: Path, 
     assert label_space([gold.sentences], extra_types=["Gene"])[-2:] == ["B-Gene", "I-Gene"]
 
 
+def test_only_labelled_keeps_sentences_with_an_entity(mix_corpus: Path, word_backbone: Path, tmp_path: Path) -> None:
+    write_tsv(tmp_path / "sparse.tsv", [(["aspirin", "."], ["B-Chemical", "O"]), (["the", "."], ["O", "O"])] * 3)
+    sources = [{"name": "gold", "split": "train"},
+               {"name": "silver", "split": str(tmp_path / "sparse.tsv"), "types": ["Chemical"], "only_labelled": True}]
+    silver = read_sources(experiment(word_backbone, mix_corpus, tmp_path, sources, strategy="joint"))[1]
+    assert [s.tokens for s in silver.sentences] == [["aspirin", "."]] * 3
+
+
 def test_a_source_whose_tags_exceed_its_declared_types_is_refused(mix_corpus: Path, word_backbone: Path, tmp_path: Path) -> None:
     sources = [{"name": "gold", "split": "train", "types": ["Chemical"]}]
     with pytest.raises(BiotuneError, match=r"source 'gold'.*Disease"):
