@@ -88,7 +88,7 @@ def sweep(config: ExperimentConfig, key: str, values: list[Any], seeds: list[int
         points.append({"value": value, "label": label, "results_dir": str(outcome.results_dir),
                        "test_sets": {t: r["micro"]["f1"] for t, r in outcome.aggregated["test_sets"].items()},
                        "failed": outcome.failed})
-    out_dir = Path(config.output_dir) / "results" / config.run_name
+    out_dir = results_dir(config)
     stem = f"sweep_{key}"
     result = {"key": key, "seeds": seeds, "points": points}
     write_json(out_dir / f"{stem}.json", result)

@@ -94,7 +94,6 @@ def train(config: ExperimentConfig, overwrite: bool = False) -> TrainResult:
 
 def _train(config: ExperimentConfig, paths: RunPaths, sources: list[Source], dev_split: Split | None,
            test_splits: list[Split]) -> TrainResult:
-    set_seed(config.training.seed)
     labels = label_space([s.sentences for s in sources] + ([dev_split.sentences] if dev_split else []),
                          extra_types=[t for s in sources for t in s.types])
     phases = plan_phases(config.training.strategy, sources, config.training)
