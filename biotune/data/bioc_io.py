@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,15 +28,20 @@ from biotune.io import atomic_open
 
 def read_bioc_xml(path: str | Path) -> list[Document]:
     """The documents of a BioC XML collection; syntax errors name the file and line."""
+    return list(iter_bioc_xml(path))
+
+
+def iter_bioc_xml(path: str | Path) -> Iterator[Document]:
+    """Stream the documents of a BioC XML collection one at a time (bounded memory for big files)."""
     path = existing_file(path)
     try:
         with path.open("rb") as handle:
-            collection = biocxml.load(handle)
+            for doc in biocxml.BioCXMLDocumentReader(handle):
+                yield _document(path, doc)
     except etree.XMLSyntaxError as error:
         raise BiotuneError(f"{path}:{error.lineno}: invalid XML: {error.msg}") from None
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise BiotuneError(f"{path}: not a BioC XML collection ({type(error).__name__}: {error})") from None
-    return [_document(path, doc) for doc in collection.documents]
 
 
 def read_bioc_json(path: str | Path) -> list[Document]:

@@ -172,7 +172,12 @@ def document_record(doc: Document) -> dict[str, Any]:
 
 
 def iter_jsonl_documents(path: str | Path) -> Iterator[Document]:
-    """Stream documents written as `document_record` lines (blank lines are skipped)."""
+    """Stream documents from JSONL, one object per line (blank lines are skipped).
+
+    A line is a `document_record` (`id`, `passages`, optional `entities`), or a plain record
+    for tagging: `{"id", "text"}` (one passage) or `{"id", "title", "abstract"}` (two
+    passages, the abstract one character after the title, as in PubTator).
+    """
     path = existing_file(path)
     for number, line in numbered_lines(path):
         if line.strip():
@@ -181,17 +186,32 @@ def iter_jsonl_documents(path: str | Path) -> Iterator[Document]:
 
 def _from_record(where: str, record: dict[str, Any]) -> Document:
     try:
-        passages = [Passage(str(p["type"]), p["text"], int(p["offset"])) for p in record["passages"]]
+        if "passages" in record:
+            passages = [Passage(str(p["type"]), p["text"], int(p["offset"])) for p in record["passages"]]
+        elif "text" in record:
+            passages = [Passage("text", _string(record, "text"))]
+        elif "title" in record or "abstract" in record:
+            title = _string(record, "title") if "title" in record else ""
+            passages = [Passage("title", title), Passage("abstract", _string(record, "abstract"), len(title) + 1)]
+        else:
+            raise BiotuneError(f"{where}: a document needs 'passages', 'text' or 'title'/'abstract'")
         located = [
             (where, Annotation(int(e["start_char"]), int(e["end_char"]), e["type"], e["text"], e.get("score"),
                                e.get("concept_id")))
-            for e in record["entities"]
+            for e in record.get("entities", [])
         ]
         return assemble(str(record["id"]), passages, located, where)
     except KeyError as error:
         raise BiotuneError(f"{where}: missing field {error.args[0]!r}") from None
     except (TypeError, ValueError) as error:
         raise BiotuneError(f"{where}: not a document record ({error})") from None
+
+
+def _string(record: dict[str, Any], key: str) -> str:
+    value = record[key]
+    if not isinstance(value, str):
+        raise TypeError(f"field {key!r} must be a string, not {type(value).__name__}")
+    return value
 
 
 def document_json(doc: Document) -> str:

@@ -5,9 +5,10 @@ through it, so they share the training alignment exactly (`biotune.data.align`):
 prediction is its first subword's, later subwords never override it, long sentences are
 windowed, never truncated.
 
-Speed comes from three things, none of which changes a prediction: inputs are sorted by
-length so a batch carries almost no padding, batches run under `torch.inference_mode`, and
-bf16 autocast is on where the hardware supports it.
+Speed comes from inputs sorted by length, so a batch carries almost no padding, batches run
+under `torch.inference_mode`, and the numeric precision (`biotune.inference.precision`): bf16
+autocast by default, bf16 weights (`Tagger.from_checkpoint`'s default where the hardware has
+bf16) or int8 on request.
 
 Context: when the checkpoint was trained with sentence packing (`model.pack_sentences`),
 consecutive sentences of the input list share model inputs exactly as in training, so a
@@ -30,8 +31,9 @@ from biotune.data.align import Aligner
 from biotune.data.packing import Packed, pack_windows
 from biotune.data.schemes import tags_to_spans
 from biotune.data.sentence import Span
-from biotune.hardware import default_device, use_bf16
+from biotune.hardware import default_device
 from biotune.inference.decode import transition_mask, viterbi
+from biotune.inference.precision import prepare
 
 
 def labels_of(model: PreTrainedModel) -> list[str]:
@@ -53,13 +55,13 @@ class Tagger:
         model: PreTrainedModel,
         tokenizer: PreTrainedTokenizerBase,
         max_length: int | None = None,
-        batch_size: int = 64,
-        bf16: bool | str = "auto",
+        batch_size: int = 32,
+        precision: str = "autocast",
         device: torch.device | str | None = None,
         pack: bool | None = None,
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
-        self.model = model.to(self.device).eval()
+        self.model, self.bf16 = prepare(model, precision, self.device)
         self.labels = labels_of(model)
         recorded = getattr(model.config, "biotune", None) or {}
         window = max_length or recorded.get("max_length", 128)
@@ -67,16 +69,19 @@ class Tagger:
         self.aligner = Aligner(tokenizer, window)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size = batch_size
-        self.bf16 = use_bf16(bf16, self.device)
         self.allowed, self.start = transition_mask(self.labels)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **options: object) -> Tagger:
-        """Load a checkpoint folder written by `biotune train` (model + its own tokenizer)."""
+    def from_checkpoint(cls, path: str | Path, precision: str = "auto", **options: object) -> Tagger:
+        """Load a checkpoint folder written by `biotune train` (model + its own tokenizer).
+
+        The Tagger owns the loaded model, so `precision` defaults to `auto` (bf16 weights where
+        the hardware has bf16).
+        """
         from biotune.models.backbones import load_tokenizer
         from biotune.models.factory import load_model
 
-        return cls(load_model(str(path)), load_tokenizer(str(path)), **options)  # type: ignore[arg-type]
+        return cls(load_model(str(path)), load_tokenizer(str(path)), precision=precision, **options)  # type: ignore[arg-type]
 
     def _forward(self, batch: Sequence[Packed]) -> list[list[np.ndarray]]:
         """Log-probabilities at the owned words' first subwords: per input, one (words, labels) array per member."""

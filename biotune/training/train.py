@@ -159,7 +159,7 @@ def _run_phase(config: ExperimentConfig, phase: Phase, init: str, labels: list[s
     shutil.rmtree(work, ignore_errors=True)
 
     tagger = Tagger(trainer.model, tokenizer, max_length=config.model.max_length,  # type: ignore[arg-type]
-                    batch_size=t.eval_batch_size, bf16=bf16, pack=config.model.pack_sentences)
+                    batch_size=t.eval_batch_size, precision="autocast" if bf16 else "fp32", pack=config.model.pack_sentences)
     results = evaluate_splits(tagger, test_splits, paths.results)
     history = [
         {"epoch": e["epoch"], "dev_f1": e["eval_f1"]} for e in trainer.state.log_history if "eval_f1" in e

@@ -71,7 +71,7 @@ class NerTrainer(Trainer):
         model = self.accelerator.unwrap_model(self.model)
         was_training = model.training
         tagger = Tagger(model, self.processing_class, max_length=self.max_length, batch_size=self.eval_batch,
-                        bf16=self.args.bf16, device=self.args.device)  # packing: read from model.config.biotune
+                        precision="autocast" if self.args.bf16 else "fp32", device=self.args.device)  # packing: read from model.config.biotune
         gold = [s.tags or [] for s in self.dev_sentences]
         pred = tagger.predict_tags([s.tokens for s in self.dev_sentences])
         model.train(was_training)

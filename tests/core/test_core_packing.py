@@ -60,7 +60,7 @@ def test_disabled_or_different_keys_do_not_pack(aligner: Aligner) -> None:
 
 
 def test_packed_tagger_is_batch_size_invariant_and_covers_every_word(trained_run) -> None:
-    tagger = Tagger.from_checkpoint(trained_run.paths.best_model, bf16=False, pack=True)
+    tagger = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32", pack=True)
     sentences = corpus()
     together = tagger.word_log_probs(sentences)
     tagger.batch_size = 1
@@ -68,7 +68,7 @@ def test_packed_tagger_is_batch_size_invariant_and_covers_every_word(trained_run
     for a, b in zip(together, small):
         np.testing.assert_allclose(a, b, atol=1e-4)
         assert a.shape[0] and np.all(a < 0)  # every word got log-probabilities
-    alone = Tagger.from_checkpoint(trained_run.paths.best_model, bf16=False, pack=False).word_log_probs(sentences[:1])
+    alone = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32", pack=False).word_log_probs(sentences[:1])
     np.testing.assert_allclose(tagger.word_log_probs(sentences[:1])[0], alone[0], atol=1e-4)
 
 

@@ -14,7 +14,7 @@ from biotune.inference.tagger import Tagger
 
 @pytest.fixture(scope="module")
 def tagger(trained_run) -> Tagger:
-    return Tagger.from_checkpoint(trained_run.paths.best_model, bf16=False)
+    return Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
 
 
 def test_text_input_gets_character_offsets_that_round_trip(tagger: Tagger, tmp_path: Path) -> None:

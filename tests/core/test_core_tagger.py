@@ -14,7 +14,7 @@ from tests.conftest import _sentences
 
 @pytest.fixture(scope="module")
 def tagger(trained_run) -> Tagger:
-    return Tagger.from_checkpoint(trained_run.paths.best_model, bf16=False)
+    return Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
 
 
 def sentences() -> list[list[str]]:
@@ -58,7 +58,7 @@ def test_span_score_is_the_mean_word_probability(tagger: Tagger) -> None:
 
 
 def test_reloaded_checkpoint_predicts_identically(trained_run, tagger: Tagger) -> None:
-    again = Tagger.from_checkpoint(trained_run.paths.best_model, bf16=False)
+    again = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
     texts = sentences()
     assert again.predict_tags(texts) == tagger.predict_tags(texts)
     assert again.aligner.max_length == 32, "the window size travels with the checkpoint"
@@ -67,13 +67,32 @@ def test_reloaded_checkpoint_predicts_identically(trained_run, tagger: Tagger) -
 def test_bf16_and_fp32_agree_on_tags(trained_run, tagger: Tagger) -> None:
     import torch
 
-    half = Tagger.from_checkpoint(trained_run.paths.best_model, bf16=True)
-    if not half.bf16:
+    from biotune.hardware import bf16_supported
+
+    if not bf16_supported(torch.device("cpu")):
         pytest.skip("no bf16 on this machine")
+    half = Tagger.from_checkpoint(trained_run.paths.best_model, precision="bf16")
     texts = sentences()[:20]
     agree = np.mean([a == b for x, y in zip(half.predict_tags(texts), tagger.predict_tags(texts)) for a, b in zip(x, y)])
     assert agree > 0.95
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_int8_agrees_with_fp32_and_leaves_no_float_linear(trained_run, tagger: Tagger) -> None:
+    import torch
+
+    small = Tagger.from_checkpoint(trained_run.paths.best_model, precision="int8")
+    assert not any(type(m) is torch.nn.Linear for m in small.model.modules()), "every linear layer is quantised"
+    texts = sentences()[:20]
+    agree = np.mean([a == b for x, y in zip(small.predict_tags(texts), tagger.predict_tags(texts)) for a, b in zip(x, y)])
+    assert agree > 0.95
+
+
+def test_unknown_precision_is_a_clear_error(trained_run) -> None:
+    from biotune.errors import BiotuneError
+
+    with pytest.raises(BiotuneError, match="unknown precision 'fp8'.*int8"):
+        Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp8")
 
 
 def test_best_model_loads_in_a_transformers_pipeline(trained_run, tagger: Tagger) -> None:

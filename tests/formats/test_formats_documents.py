@@ -91,7 +91,9 @@ def test_formats_jsonl_round_trip(tmp_path: Path, documents: list[Document]) -> 
     ("line", "message"),
     [
         ('{"id": "x", "passages": []', "invalid JSON"),
-        ('{"id": "x", "passages": []}', "missing field 'entities'"),
+        ('{"passages": []}', "missing field 'id'"),
+        ('{"id": "x"}', "needs 'passages', 'text' or 'title'/'abstract'"),
+        ('{"id": "x", "text": 5}', "field 'text' must be a string"),
         ('{"id": "x", "passages": [{"type": "t", "offset": 0, "text": "ab"}], '
          '"entities": [{"start_char": 0, "end_char": 1, "type": "G", "text": "b"}]}', "not the mention 'b'"),
     ],
@@ -102,3 +104,14 @@ def test_formats_jsonl_errors_name_file_and_line(tmp_path: Path, line: str, mess
     with pytest.raises(BiotuneError, match=message) as error:
         list(iter_jsonl_documents(path))
     assert str(error.value).startswith(f"{path}:3:")
+
+
+def test_formats_jsonl_plain_records_become_documents(tmp_path: Path) -> None:
+    path = tmp_path / "plain.jsonl"
+    path.write_text('{"id": "a", "text": "Aspirin helps."}\n'
+                    '{"id": 7, "title": "Heparin", "abstract": "It bleeds."}\n', encoding="utf-8")
+    first, second = iter_jsonl_documents(path)
+    assert [(p.type, p.offset, p.text) for p in first.passages] == [("text", 0, "Aspirin helps.")]
+    assert second.id == "7"
+    assert [(p.type, p.offset) for p in second.passages] == [("title", 0), ("abstract", 8)]
+    assert second.text == "Heparin It bleeds."

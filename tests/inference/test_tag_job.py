@@ -1,0 +1,140 @@
+"""`biotune tag`'s job: sharded output, resumption without loss or duplicates, settings guard, formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from biotune.data.document_formats import iter_documents
+from biotune.data.documents import iter_jsonl_documents
+from biotune.errors import BiotuneError
+from biotune.inference.annotate import tag_documents
+from biotune.inference.tag_job import MANIFEST, TagSettings, run_tag
+from biotune.inference.tagger import Tagger
+
+LINES = [
+    "The patient developed acute bleeding after heparin.",
+    "Cisplatin and severe nephrotoxicity were given.",
+    "Naloxone and asthma; lithium-induced tremor.",
+    "Warfarin was given and the patient developed seizures.",
+    "Aspirin and severe hypotension.",
+]
+
+
+@pytest.fixture(scope="module")
+def tagger(trained_run) -> Tagger:
+    return Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
+
+
+def corpus(folder: Path) -> Path:
+    """Two text files (7 and 3 documents) and a PubTator file in a sub-folder, plus a file to ignore."""
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("\n".join(LINES + LINES[:2]) + "\n", encoding="utf-8")
+    (folder / "b.txt").write_text("\n\n".join(LINES[2:]) + "\n", encoding="utf-8")
+    (folder / "sub" / "c.pubtator").write_text(
+        "11|t|Heparin and bleeding.\n11|a|The patient developed tremor after lithium.\n\n", encoding="utf-8")
+    (folder / "notes.md").write_text("not a corpus file\n", encoding="utf-8")
+    return folder
+
+
+def settings(tmp_path: Path, trained_run, **options) -> TagSettings:
+    return TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out",
+                       checkpoint=trained_run.paths.best_model, precision="fp32", **options)
+
+
+def entities(documents: list, scores: bool = True) -> list:
+    """What a KG reads from tagged documents; scores rounded, as batch composition moves them by ~1e-7."""
+    return [(d.id, [(a.start_char, a.end_char, a.type, a.text, round(a.score, 4) if scores else None)
+                            for a in d.annotations]) for d in documents]
+
+
+def read_output(folder: Path) -> list:
+    return [doc for path in sorted(folder.glob("*.jsonl")) for doc in iter_jsonl_documents(path)]
+
+
+def test_tag_job_writes_shards_in_input_order_with_the_tagger_entities(tmp_path, trained_run, tagger) -> None:
+    job = settings(tmp_path, trained_run, shard_size=3)
+    summary = run_tag(job, tagger)
+    names = sorted(p.name for p in job.output_dir.iterdir())
+    assert names == ["a.txt.00000.jsonl", "a.txt.00001.jsonl", "a.txt.00002.jsonl", "b.txt.00000.jsonl",
+                     "sub__c.pubtator.00000.jsonl", MANIFEST]
+    assert (summary.documents, summary.shards_written, summary.shards_skipped) == (11, 5, 0)
+    documents = read_output(job.output_dir)
+    expected = [doc for name in ("a.txt", "b.txt", "sub/c.pubtator") for doc in iter_documents(job.input / name)]
+    assert [d.id for d in documents] == [d.id for d in expected]
+    assert entities(documents) == entities(tag_documents(tagger, expected))
+    assert any(d.annotations for d in documents), "the toy model finds entities"
+    for doc in documents:
+        assert all(doc.text[a.start_char : a.end_char] == a.text for a in doc.annotations)
+    manifest = json.loads((job.output_dir / MANIFEST).read_text())
+    assert manifest["complete"] is True
+    assert manifest["files"] == {"a.txt": {"documents": 7, "shards": 3}, "b.txt": {"documents": 3, "shards": 1},
+                                 "sub/c.pubtator": {"documents": 1, "shards": 1}}
+
+
+def test_tag_job_resumes_without_losing_or_duplicating(tmp_path, trained_run, tagger) -> None:
+    job = settings(tmp_path, trained_run, shard_size=2)
+    run_tag(job, tagger)
+    complete = {p.name: p.read_bytes() for p in job.output_dir.glob("*.jsonl")}
+    lost = sorted(complete)[1:4]
+    for name in lost:  # as if the job had been killed before writing these shards
+        (job.output_dir / name).unlink()
+    (job.output_dir / ".a.txt.00003.jsonl.tmp").write_text("half a shard", encoding="utf-8")
+    calls = []
+    summary = run_tag(job, tagger, on_progress=calls.append)
+    assert (summary.shards_written, summary.shards_skipped) == (len(lost), len(complete) - len(lost))
+    assert sum(calls) == summary.documents == 11
+    assert {p.name: p.read_bytes() for p in job.output_dir.glob("*.jsonl")} == complete
+
+
+def test_tag_job_refuses_other_settings_and_foreign_folders(tmp_path, trained_run, tagger) -> None:
+    job = settings(tmp_path, trained_run, shard_size=4)
+    run_tag(job, tagger)
+    other = TagSettings(input=job.input, output_dir=job.output_dir, checkpoint=job.checkpoint, precision="fp32",
+                        shard_size=5, output_format="pubtator")
+    with pytest.raises(BiotuneError, match=r"other settings \(output_format, shard_size differ\)"):
+        run_tag(other, tagger)
+    assert run_tag(other, tagger, overwrite=True).shards_written == 4
+    assert not list(job.output_dir.glob("*.jsonl"))
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(BiotuneError, match="not empty and holds no tag_manifest.json"):
+        run_tag(TagSettings(input=job.input, output_dir=foreign, checkpoint=job.checkpoint), tagger)
+    assert (foreign / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("output_format", ["pubtator", "bioc-xml", "bioc-json", "conll", "brat"])
+def test_tag_job_writes_every_output_format(tmp_path, trained_run, tagger, output_format: str) -> None:
+    job = settings(tmp_path, trained_run, shard_size=4, output_format=output_format)
+    run_tag(job, tagger)
+    outputs = sorted(p for p in job.output_dir.iterdir() if p.name != MANIFEST)
+    assert len(outputs) == 4 and not [p for p in job.output_dir.iterdir() if p.name.startswith(".")]
+    if output_format == "brat":
+        assert all(p.is_dir() for p in outputs)
+        assert len(list(outputs[0].glob("*.ann"))) == 4
+    elif output_format in ("pubtator", "bioc-xml", "bioc-json"):
+        back = [doc for p in outputs for doc in iter_documents(p, output_format)]
+        expected = tag_documents(tagger, [d for n in ("a.txt", "b.txt", "sub/c.pubtator") for d in iter_documents(job.input / n)])
+        assert entities(back, scores=False) == entities(expected, scores=False)
+
+
+def test_tag_job_input_errors_are_clear(tmp_path, trained_run, tagger) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(BiotuneError, match="holds no files in a known document format"):
+        run_tag(TagSettings(input=empty, output_dir=tmp_path / "o", checkpoint=Path("x")), tagger)
+    odd = tmp_path / "data.csv"
+    odd.write_text("x\n", encoding="utf-8")
+    with pytest.raises(BiotuneError, match="cannot tell the document format from the extension '.csv'"):
+        run_tag(TagSettings(input=odd, output_dir=tmp_path / "o", checkpoint=Path("x")), tagger)
+    with pytest.raises(BiotuneError, match="unknown output format 'xml'"):
+        TagSettings(input=odd, output_dir=tmp_path / "o", checkpoint=Path("x"), output_format="xml")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "text": "ok"}\n{"id": 2}\n', encoding="utf-8")
+    with pytest.raises(BiotuneError, match=r"bad.jsonl:2: a document needs"):
+        run_tag(TagSettings(input=bad, output_dir=tmp_path / "o2", checkpoint=Path("x"), shard_size=1), tagger)
+    assert [p.name for p in (tmp_path / "o2").iterdir()] == [MANIFEST, "bad.jsonl.00000.jsonl"] or \
+        sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["bad.jsonl.00000.jsonl", MANIFEST]
