@@ -1,10 +1,10 @@
 """Load test of the HTTP service on loopback: requests/s, texts/s, p50/p99 latency, failed requests.
 
 Starts the service (`biotune.inference.service.serve`) on a free loopback port in its own
-process, so the load client does not share the server's GIL or cores' worth of Python, waits
-for /health, sends --warmup requests (not counted), then --requests requests from
---concurrency concurrent clients (httpx.AsyncClient). Each request holds 1-4 texts, each a
-BC5CDR test sentence (tokens joined by spaces), drawn with a fixed seed. The run is bounded in
+process, so the load client does not share the server's GIL, waits for /health, sends
+--warmup requests (not counted), then --requests requests from --concurrency concurrent
+clients (httpx.AsyncClient). Each request holds 1-4 texts, each a BC5CDR test sentence
+(tokens joined by spaces), drawn with a fixed seed. The run is bounded in
 count and in time (--time-limit); a request fails unless it answers 200 with one result per
 text. The server's /health counters give the mean number of texts per tagging call, which shows
 how much the micro-batcher merged.
@@ -39,6 +39,7 @@ from ner_core import write_section
 
 from biotune.data.readers import read_corpus_file
 from biotune.hardware import bf16_supported
+from biotune.inference.service import ServiceLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "bench" / "runs" / "ner_core" / "checkpoints" / "bench_bc5cdr" / "seed_42" / "best_model"
@@ -137,6 +138,8 @@ def served(url: str) -> dict[str, int]:
 def report(outcome: Outcome, batching: dict[str, int], args: argparse.Namespace) -> str:
     ms = np.percentile(np.array(outcome.latencies) * 1000, [50, 99]) if outcome.latencies else [float("nan")] * 2
     done = len(outcome.latencies)
+    limits = ServiceLimits()
+    checkpoint = args.checkpoint.relative_to(ROOT) if args.checkpoint.is_relative_to(ROOT) else args.checkpoint
     precision = args.precision
     if precision == "auto":
         precision += f" (bf16 {'on' if bf16_supported(torch.device('cpu')) else 'off'} here)"
@@ -149,9 +152,10 @@ def report(outcome: Outcome, batching: dict[str, int], args: argparse.Namespace)
         f"Micro-batching: {batching['texts']} texts in {batching['batches']} tagging calls "
         f"({batching['texts'] / max(batching['batches'], 1):.1f} texts per call).",
         f"Settings: `python bench/serve_load.py --requests {args.requests} --concurrency {args.concurrency}`; "
-        f"checkpoint `{args.checkpoint.relative_to(ROOT) if args.checkpoint.is_relative_to(ROOT) else args.checkpoint}`, "
-        f"precision {precision}, default service limits (batch wait 5 ms, up to 64 texts per call); each request "
-        f"holds 1-4 BC5CDR test sentences (seed {args.seed}); {args.warmup} warm-up requests not counted; "
+        f"checkpoint `{checkpoint}`, precision {precision}, default service limits (batch wait "
+        f"{limits.batch_wait_ms:g} ms, up to {limits.max_batch_texts} texts per tagging call); each request "
+        f"holds 1-4 sentences of `{args.sentences.parent.name}/{args.sentences.name}` (seed {args.seed}); "
+        f"{args.warmup} warm-up requests not counted; "
         f"server in its own process, client httpx.AsyncClient, both on loopback; {outcome.seconds:.1f} s.",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}; run {datetime.date.today()}.",
@@ -195,7 +199,7 @@ def main() -> None:
     if outcome.failures or outcome.timed_out:
         problems = sorted(set(outcome.failures))[:5]
         unsent = args.requests - len(outcome.latencies) - len(outcome.failures)
-        print(f"FAILED: {len(outcome.failures)} failed requests {problems}, {unsent} not sent within "
+        print(f"FAILED: {len(outcome.failures)} failed requests {problems}, {unsent} not completed within "
               f"{args.time_limit:g} s", file=sys.stderr)
         sys.exit(1)
     if not args.no_write:

@@ -49,6 +49,7 @@ def progress() -> Progress:
 
 
 ConfigArg = Annotated[Path, typer.Argument(help="experiment config (YAML)")]
+PrecisionOption = Annotated[str, typer.Option(help="auto (bf16 weights where supported, else fp32) | bf16 | int8 | fp32 | autocast")]
 
 
 @app.command()
@@ -84,7 +85,8 @@ def evaluate(
     test: Annotated[list[str], typer.Option(help="test set: <corpus>:<split> (e.g. bc5cdr:test) or a file; repeatable")],
     output_dir: Annotated[Path | None, typer.Option(help="write eval_<test>.json/.md here")] = None,
     data_dir: Annotated[str | None, typer.Option(help="folder holding corpus folders")] = None,
-    batch_size: Annotated[int, typer.Option(help="windows per batch")] = 64,
+    batch_size: Annotated[int, typer.Option(help="windows per batch")] = 32,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Score a trained model on one or more test sets (span-level strict + token-level)."""
     from biotune.config import DataConfig
@@ -95,7 +97,7 @@ def evaluate(
 
     data = DataConfig(corpus=str(checkpoint), data_dir=data_dir)
     splits = [read_split(spec, data) for spec in test]
-    tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size)
+    tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size, precision=precision)
     results = evaluate_splits(tagger, splits, output_dir)
     print(render_markdown(results))
 
@@ -107,7 +109,8 @@ def predict(
     input: Annotated[Path, typer.Option(help="JSONL with tokens, plain text (one sentence per line) or TSV")],
     output: Annotated[Path, typer.Option(help="output JSONL")],
     format: Annotated[str | None, typer.Option(help="jsonl | text | tsv (default: by extension)")] = None,
-    batch_size: Annotated[int, typer.Option(help="windows per batch")] = 64,
+    batch_size: Annotated[int, typer.Option(help="windows per batch")] = 32,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Tag a file into JSONL with entity spans, types, scores (and character offsets for text)."""
     from biotune.data.readers import EXTENSIONS
@@ -116,12 +119,78 @@ def predict(
 
     if not input.is_file():
         raise BiotuneError(f"input file {input} not found")
-    tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size)
+    tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size, precision=precision)
     fmt = format or EXTENSIONS.get(input.suffix.lower(), "text")
     with progress() as bar:
         task = bar.add_task("tagging", total=count_units(input, fmt))
         n = predict_file(tagger, input, output, fmt, on_progress=lambda k: bar.advance(task, k))
     console.print(f"{n} sentences tagged -> {output}")
+
+
+@app.command()
+@friendly
+def tag(
+    checkpoint: Annotated[Path, typer.Option(help="a best_model/ folder")],
+    input: Annotated[Path, typer.Option(help="a document file, or a folder of them (searched recursively)")],
+    output_dir: Annotated[Path, typer.Option(help="folder for the output shards and tag_manifest.json")],
+    format: Annotated[str | None, typer.Option(help="input: text | jsonl | pubtator | bioc-xml | bioc-json (default: by extension)")] = None,
+    output_format: Annotated[str, typer.Option(help="jsonl | pubtator | bioc-xml | bioc-json | conll | brat")] = "jsonl",
+    shard_size: Annotated[int, typer.Option(help="documents per output shard (the unit of resumption)")] = 1000,
+    precision: PrecisionOption = "auto",
+    batch_size: Annotated[int, typer.Option(help="windows per batch")] = 32,
+    ray: Annotated[bool, typer.Option("--ray", help="run on Ray Data, one model replica per worker")] = False,
+    ray_address: Annotated[str | None, typer.Option(help="an existing Ray cluster (e.g. auto, ray://head:10001); default: local Ray")] = None,
+    workers: Annotated[int, typer.Option(help="Ray workers (model replicas)")] = 2,
+    gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker")] = 0.0,
+    overwrite: Annotated[bool, typer.Option(help="delete a previous job in --output-dir first")] = False,
+) -> None:
+    """Tag a corpus into sharded, resumable output; rerun the same command to finish an interrupted job."""
+    from biotune.inference.tag_job import TagSettings, run_tag
+
+    settings = TagSettings(input=input, output_dir=output_dir, checkpoint=checkpoint, input_format=format,
+                           output_format=output_format, shard_size=shard_size, precision=precision, batch_size=batch_size)
+    with progress() as bar:
+        task = bar.add_task("documents", total=None)
+
+        def advance(documents: int) -> None:
+            bar.advance(task, documents)
+
+        if ray:
+            from biotune.inference.distributed import run_tag_ray
+
+            summary = run_tag_ray(settings, ray_address, workers, gpus_per_worker, overwrite, advance)
+        else:
+            summary = run_tag(settings, overwrite=overwrite, on_progress=advance)
+    console.print(f"{summary.documents} documents in {summary.shards_written + summary.shards_skipped} shards "
+                  f"({summary.shards_written} written, {summary.shards_skipped} already done) -> {output_dir}")
+
+
+@app.command()
+@friendly
+def serve(
+    checkpoint: Annotated[Path, typer.Option(help="a best_model/ folder")],
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    precision: PrecisionOption = "auto",
+    max_texts: Annotated[int, typer.Option(help="texts per request")] = 64,
+    max_chars: Annotated[int, typer.Option(help="characters per text")] = 100_000,
+    max_request_bytes: Annotated[int, typer.Option(help="request body size")] = 2_000_000,
+    max_batch_texts: Annotated[int, typer.Option(help="texts the batcher merges into one model call")] = 64,
+    batch_wait_ms: Annotated[float, typer.Option(help="how long the batcher waits for more requests")] = 5.0,
+) -> None:
+    """HTTP tagging service: POST /tag, GET /health, and a page at / to try the model."""
+    from biotune.inference.service import ServiceLimits
+    from biotune.inference.service import serve as run_service
+
+    from pydantic import ValidationError
+
+    try:
+        limits = ServiceLimits(max_texts=max_texts, max_chars=max_chars, max_request_bytes=max_request_bytes,
+                               max_batch_texts=max_batch_texts, batch_wait_ms=batch_wait_ms)
+    except ValidationError as error:
+        problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
+        raise BiotuneError(f"invalid service limits: {problems}") from None
+    run_service(checkpoint, host=host, port=port, precision=precision, limits=limits)
 
 
 @app.command("check-data")

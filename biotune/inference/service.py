@@ -11,7 +11,7 @@ while a batch is being tagged are merged into the next one.
 
 Limits are checked before anything is tagged and each refusal names the limit or the field:
 413 for a body over `max_request_bytes` (judged from Content-Length, or counted while reading,
-so a large body is never buffered whole) or a text over `max_chars`; 422 for malformed JSON,
+so a body is never buffered past the limit) or a text over `max_chars`; 422 for malformed JSON,
 wrong types, an empty list or too many texts. Every error body is `{"detail": "<message>"}`.
 """
 
@@ -28,6 +28,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -189,7 +190,8 @@ class MicroBatcher:
     async def submit(self, texts: list[str]) -> list[list[Annotation]]:
         """The annotations of each of `texts`, tagged together with other requests' texts."""
         if not self.running:
-            raise RuntimeError("the micro-batcher is not running: serve the app with its lifespan (uvicorn, or TestClient as a context manager)")
+            raise RuntimeError("the micro-batcher is not running: serve the app with its lifespan "
+                               "(uvicorn, or TestClient used as a context manager)")
         future: asyncio.Future[list[list[Annotation]]] = asyncio.get_running_loop().create_future()
         self._waiting.add(future)
         future.add_done_callback(self._waiting.discard)
@@ -221,6 +223,9 @@ class MicroBatcher:
         return jobs
 
     async def _tag(self, jobs: list[_Job]) -> None:
+        jobs = [job for job in jobs if not job.future.done()]  # a client that went away cancelled its future
+        if not jobs:
+            return
         texts = [text for job in jobs for text in job.texts]
         try:
             results = await asyncio.get_running_loop().run_in_executor(self._executor, self.tag, texts)
@@ -233,7 +238,7 @@ class MicroBatcher:
         self.texts += len(texts)
         offsets = itertools.accumulate((len(job.texts) for job in jobs), initial=0)
         for job, start in zip(jobs, offsets):
-            if not job.future.done():  # a client that went away cancelled its future
+            if not job.future.done():  # cancelled while its batch was being tagged
                 job.future.set_result(results[start : start + len(job.texts)])
 
 
@@ -323,6 +328,7 @@ def _error_message(error: Mapping[str, Any]) -> str:
 
 
 def entity_record(annotation: Annotation) -> dict[str, Any]:
+    """One entity as /tag answers it (the `Entity` schema)."""
     return {"start": annotation.start_char, "end": annotation.end_char, "type": annotation.type,
             "text": annotation.text, "score": annotation.score}
 
@@ -339,8 +345,6 @@ def serve(
     Binds to loopback by default: the service has no authentication, so exposing it is a
     deliberate choice (`host="0.0.0.0"`).
     """
-    import uvicorn
-
     if not checkpoint.is_dir():
         raise BiotuneError(f"checkpoint folder {checkpoint} not found")
     tagger = Tagger.from_checkpoint(checkpoint, precision=precision)

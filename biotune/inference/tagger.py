@@ -20,7 +20,7 @@ that decoding chose for the word.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -109,9 +109,14 @@ class Tagger:
             out.append(arrays)
         return out
 
-    def word_log_probs(self, token_lists: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """(words, labels) log-probabilities for every sentence; inputs batched by length."""
-        packed = pack_windows(self.aligner.windows(token_lists), self.aligner, self.pack)
+    def word_log_probs(self, token_lists: Sequence[Sequence[str]], groups: Sequence[Hashable] | None = None) -> list[np.ndarray]:
+        """(words, labels) log-probabilities for every sentence; inputs batched by length.
+
+        With packing, consecutive sentences share context only while their `groups` entries
+        are equal (e.g. the document each sentence comes from); by default the whole list is one group.
+        """
+        key = None if groups is None else (lambda window: groups[window.sentence_index])
+        packed = pack_windows(self.aligner.windows(token_lists), self.aligner, self.pack, key)
         result = [np.zeros((len(tokens), len(self.labels)), dtype=np.float32) for tokens in token_lists]
         order = sorted(range(len(packed)), key=lambda i: len(packed[i].input_ids))
         for b in range(0, len(order), self.batch_size):
@@ -121,10 +126,12 @@ class Tagger:
                     result[window.sentence_index][window.own_start : window.own_end] = lp
         return result
 
-    def predict(self, token_lists: Sequence[Sequence[str]]) -> list[tuple[list[str], list[Span]]]:
-        """Valid BIO tags and scored spans for each sentence."""
+    def predict(
+        self, token_lists: Sequence[Sequence[str]], groups: Sequence[Hashable] | None = None
+    ) -> list[tuple[list[str], list[Span]]]:
+        """Valid BIO tags and scored spans for each sentence (`groups`: see `word_log_probs`)."""
         out = []
-        for lp in self.word_log_probs(token_lists):
+        for lp in self.word_log_probs(token_lists, groups):
             path = viterbi(lp, self.allowed, self.start)
             tags = [self.labels[j] for j in path]
             probs = np.exp(lp[np.arange(len(path)), path]) if path else np.zeros(0)

@@ -85,3 +85,20 @@ def test_training_with_packing_records_it_in_the_checkpoint(word_backbone: Path,
     assert run.summary["train_windows"] < run.summary["train_sentences"]
     assert Tagger.from_checkpoint(run.paths.best_model).pack is True
     assert run.results["test"].micro.f1 > 0.8
+
+
+def test_packed_tagging_of_documents_never_crosses_documents(trained_run) -> None:
+    from biotune.inference.annotate import tag_documents, text_document
+
+    tagger = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32", pack=True)
+    texts = ["The patient developed acute bleeding after heparin.", "Cisplatin and severe nephrotoxicity.",
+             "Naloxone and asthma. Lithium was given."]
+    documents = [text_document(str(i), text) for i, text in enumerate(texts)]
+    together = tagger.word_log_probs([["heparin", "."], ["asthma"], ["lithium", "."]], groups=[0, 1, 1])
+    assert np.allclose(together[0], tagger.word_log_probs([["heparin", "."]])[0], atol=1e-5)
+    assert not np.allclose(together[1], tagger.word_log_probs([["asthma"]])[0], atol=1e-5), "same group: packed"
+    for doc, tagged in zip(documents, tag_documents(tagger, documents)):
+        (alone,) = tag_documents(tagger, [doc])
+        assert [(a.start_char, a.end_char, a.type) for a in tagged.annotations] == \
+               [(a.start_char, a.end_char, a.type) for a in alone.annotations]
+        assert [a.score for a in tagged.annotations] == pytest.approx([a.score for a in alone.annotations], abs=1e-5)

@@ -9,12 +9,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from biotune.inference.service import ServiceLimits, annotate_texts, create_app, entity_record
+from biotune.errors import BiotuneError
+from biotune.inference.service import ServiceLimits, annotate_texts, create_app, entity_record, serve
 from biotune.inference.tagger import Tagger
 from tests.awkward import AWKWARD_TEXTS
 
@@ -128,7 +130,8 @@ def small(tagger: Tagger) -> Iterator[TestClient]:
     [
         ({"texts": ["a", "b", "c", "d"]}, 422, "the request has 4 texts; the limit is 3 (max_texts)"),
         ({"texts": ["short", "x" * 51]}, 413, "texts[1] has 51 characters; the limit is 50 (max_chars)"),
-        ({"texts": ["x" * 40] * 30}, 413, "the request body has 1331 bytes; the limit is 1000 bytes (max_request_bytes)"),
+        ({"texts": ["x" * 40] * 30}, 413,
+         "the request body has 1331 bytes; the limit is 1000 bytes (max_request_bytes)"),
         ({"texts": []}, 422, "texts: List should have at least 1 item after validation, not 0"),
         ({"texts": ["fine", 3]}, 422, "texts[1]: Input should be a valid string"),
         ({"texts": "one text"}, 422, "texts: Input should be a valid list"),
@@ -218,3 +221,8 @@ def test_without_lifespan_the_error_says_so(tagger: Tagger) -> None:
     with pytest.raises(RuntimeError, match="lifespan"):
         client.post("/tag", json={"texts": ["x"]})
     assert client.get("/health").status_code == 503
+
+
+def test_serve_names_a_missing_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(BiotuneError, match="checkpoint folder .*missing not found"):
+        serve(tmp_path / "missing")

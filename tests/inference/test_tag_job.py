@@ -138,3 +138,21 @@ def test_tag_job_input_errors_are_clear(tmp_path, trained_run, tagger) -> None:
         run_tag(TagSettings(input=bad, output_dir=tmp_path / "o2", checkpoint=Path("x"), shard_size=1), tagger)
     assert [p.name for p in (tmp_path / "o2").iterdir()] == [MANIFEST, "bad.jsonl.00000.jsonl"] or \
         sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["bad.jsonl.00000.jsonl", MANIFEST]
+
+
+def test_tag_command_runs_and_resumes_and_reports_errors(tmp_path, trained_run) -> None:
+    from typer.testing import CliRunner
+
+    from biotune.cli import app
+
+    source = corpus(tmp_path / "in")
+    args = ["tag", "--checkpoint", str(trained_run.paths.best_model), "--input", str(source),
+            "--output-dir", str(tmp_path / "out"), "--shard-size", "4", "--precision", "fp32"]
+    runner = CliRunner()
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "11 documents in 4 shards (4 written, 0 already done)" in first.output
+    again = runner.invoke(app, args)
+    assert "(0 written, 4 already done)" in again.output
+    other = runner.invoke(app, args[:-4] + ["--shard-size", "5"])
+    assert other.exit_code == 2 and "shard_size differ" in other.output
