@@ -61,13 +61,13 @@ class GatedTagger:
         self.release = threading.Event()
         self.fail_on = fail_on
 
-    def predict(self, token_lists: Sequence[Sequence[str]]) -> list:
+    def predict(self, token_lists: Sequence[Sequence[str]], groups: Sequence[int] | None = None) -> list:
         self.calls.append(len(token_lists))
         self.entered.set()
         assert self.release.wait(30)
         if any(self.fail_on in tokens for tokens in token_lists):
             raise ValueError("the model broke")
-        return self.tagger.predict(token_lists)
+        return self.tagger.predict(token_lists, groups)
 
 
 def test_tag_equals_tag_documents_with_exact_offsets(client: TestClient, tagger: Tagger) -> None:
