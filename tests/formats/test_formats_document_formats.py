@@ -1,0 +1,54 @@
+"""Document formats by name: text documents, extension detection, folder expansion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from biotune.data.document_formats import document_format, input_files, iter_documents, iter_text_documents
+from biotune.errors import BiotuneError
+
+
+def test_text_lines_become_documents_with_line_ids(tmp_path: Path) -> None:
+    path = tmp_path / "abstracts.txt"
+    path.write_text("Aspirin helps.\r\n\n   \nHeparin \u223c bleeding 😀.\n", encoding="utf-8")
+    docs = list(iter_text_documents(path))
+    assert [d.id for d in docs] == ["abstracts-1", "abstracts-4"]
+    assert [d.text for d in docs] == ["Aspirin helps.", "Heparin \u223c bleeding 😀."]
+
+
+@pytest.mark.parametrize(("name", "expected"), [("a.txt", "text"), ("a.JSONL", "jsonl"), ("a.pubtator", "pubtator"),
+                                                ("a.xml", "bioc-xml"), ("a.json", "bioc-json")])
+def test_format_follows_the_extension(name: str, expected: str) -> None:
+    assert document_format(name) == expected
+
+
+def test_unknown_extension_or_format_is_a_clear_error() -> None:
+    with pytest.raises(BiotuneError, match=r"a\.csv: cannot tell the document format.*pass --format"):
+        document_format("a.csv")
+    with pytest.raises(BiotuneError, match="unknown document format 'pdf'; choose one of text, jsonl"):
+        document_format("a.txt", "pdf")
+    assert document_format("a.csv", "text") == "text"
+
+
+def test_folders_expand_recursively_in_stable_order_skipping_hidden_and_unknown(tmp_path: Path) -> None:
+    for name in ["b.txt", "a/z.pubtator", "a/c.jsonl", ".hidden/x.txt", "a/.y.txt", "notes.md"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n", encoding="utf-8")
+    assert [rel for _, rel in input_files(tmp_path)] == ["a/c.jsonl", "a/z.pubtator", "b.txt"]
+    assert [rel for _, rel in input_files(tmp_path, "text")] == ["a/c.jsonl", "a/z.pubtator", "b.txt", "notes.md"]
+    assert input_files(tmp_path / "b.txt") == [(tmp_path / "b.txt", "b.txt")]
+    with pytest.raises(BiotuneError, match="input .*missing not found"):
+        input_files(tmp_path / "missing")
+
+
+def test_iter_documents_streams_bioc_xml(tmp_path: Path) -> None:
+    from biotune.data.bioc_io import write_bioc_xml
+    from biotune.data.documents import Document, Passage
+
+    docs = [Document(str(i), [Passage("abstract", f"Text number {i}.")]) for i in range(3)]
+    write_bioc_xml(docs, tmp_path / "c.xml")
+    stream = iter_documents(tmp_path / "c.xml")
+    assert next(stream).id == "0"
+    assert [d.id for d in stream] == ["1", "2"]
