@@ -9,7 +9,8 @@ Seeds that already finished (same config, same output folder) are not trained ag
 Writes its section of BENCHMARKS.md, the sweep plot and raw JSON under bench/runs/gold_silver/.
 
 usage: python bench/gold_silver.py [--seeds 42 1337 2024] [--epochs 3] [--ratio 1]
-                                   [--sweep 0.5 1 2 all] [--strategies gold sequential ...]
+                                   [--sweep 0.5 1 2 all] [--sweep-seeds 42]
+                                   [--strategies gold sequential ...]
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def main() -> None:
     ap.add_argument("--ratio", type=float, default=None, help="silver:gold sentence ratio (default: all silver)")
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
     ap.add_argument("--sweep", nargs="*", default=["0.5", "1", "2", "all"], help="silver ratios for the remedy; none = skip")
+    ap.add_argument("--sweep-seeds", type=int, nargs="+", default=None,
+                    help="seeds of the sweep (default: --seeds); rerun with more to add seeds, finished ones are kept")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "runs" / "gold_silver")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -112,10 +115,13 @@ def main() -> None:
         from biotune.experiment import parse_value
 
         key = next(f"sources.{i}.sample_ratio" for i, s in enumerate(cfg.sources) if s.name == "silver")
-        result = sweep(cfg, key, [parse_value(v) for v in args.sweep], args.seeds)
+        sweep_seeds = args.sweep_seeds or args.seeds
+        result = sweep(cfg, key, [parse_value(v) for v in args.sweep], sweep_seeds)
         png = args.out / "results" / cfg.run_name / f"sweep_{key}.png"
         shutil.copy(png, ROOT / "bench" / "gold_silver_sweep.png")
-        body += "\n\nSilver-ratio sweep (joint, partial-label loss):\n\n![sweep](bench/gold_silver_sweep.png)\n"
+        body += (f"\n\nSilver-ratio sweep (joint, partial-label loss; micro span-F1 per test set, seeds {sweep_seeds}"
+                 f"{': ONE seed, no error bars yet' if len(sweep_seeds) == 1 else ', mean ± sample std'}):"
+                 "\n\n![sweep](bench/gold_silver_sweep.png)\n")
         body += "\n" + "\n".join(f"- ratio {p['label']}: " + ", ".join(
             f"{t} {100 * v['mean']:.2f} ± {100 * v['std']:.2f}" for t, v in p["test_sets"].items()) for p in result["points"])
     from ner_core import write_section  # bench/ is on sys.path when run as a script

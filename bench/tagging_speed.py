@@ -66,27 +66,38 @@ def bench_pipeline(checkpoint: Path, sentences: list[Sentence], texts: list[str]
     return {"sents_per_s": len(texts) / seconds, "f1": f1(sentences, pred), "dtype": str(nlp.model.dtype)}
 
 
+def linear_flops_per_token(tagger: Tagger) -> int:
+    """Multiply-adds x 2 of the encoder's linear layers for one token (attention scores excluded)."""
+    config = tagger.model.config
+    hidden, inner = config.hidden_size, config.intermediate_size
+    return 2 * config.num_hidden_layers * (4 * hidden * hidden + 2 * hidden * inner)
+
+
 def bench_tagger(checkpoint: Path, precision: str, sentences: list[Sentence], texts: list[str], repeats: int) -> dict:
     tagger = Tagger.from_checkpoint(checkpoint, precision=precision)
     tagger.predict([s.tokens for s in sentences[:64]])
+    token_lists = [[t for t, _, _ in tokenize(text)] for text in texts]
+    subwords = sum(len(window.input_ids) for window in tagger.aligner.windows(token_lists))
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         tagger.predict([[t for t, _, _ in tokenize(text)] for text in texts])
         best = min(best, time.perf_counter() - start)
     pred = tagger.predict_tags([s.tokens for s in sentences])
-    return {"sents_per_s": len(texts) / best, "f1": f1(sentences, pred)}
+    return {"sents_per_s": len(texts) / best, "f1": f1(sentences, pred), "subwords_per_s": subwords / best,
+            "linear_gflop_per_s": subwords * linear_flops_per_token(tagger) / best / 1e9}
 
 
 def table(result: dict) -> str:
     pipe = result["pipeline"]
-    lines = ["| tagger | precision | sentences/s | speed vs pipeline | span-F1 | ΔF1 vs pipeline (points) |",
-             "|---|---|---:|---:|---:|---:|",
-             f"| `transformers.pipeline` (batch 32) | fp32 | {pipe['sents_per_s']:.1f} | 1.00x | {pipe['f1']:.2f} | - |"]
+    lines = ["| tagger | precision | sentences/s | speed vs pipeline | span-F1 | ΔF1 vs pipeline (points) | subword tokens/s | linear-layer GFLOP/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|",
+             f"| `transformers.pipeline` (batch 32) | fp32 | {pipe['sents_per_s']:.1f} | 1.00x | {pipe['f1']:.2f} | - | - | - |"]
     for precision in PRECISIONS:
         row = result["biotune"][precision]
         lines.append(f"| biotune `Tagger` | {precision} | {row['sents_per_s']:.1f} | "
-                     f"{row['sents_per_s'] / pipe['sents_per_s']:.2f}x | {row['f1']:.2f} | {row['f1'] - pipe['f1']:+.2f} |")
+                     f"{row['sents_per_s'] / pipe['sents_per_s']:.2f}x | {row['f1']:.2f} | {row['f1'] - pipe['f1']:+.2f} | "
+                     f"{row['subwords_per_s']:.0f} | {row['linear_gflop_per_s']:.0f} |")
     return "\n".join(lines)
 
 
@@ -110,7 +121,8 @@ def main() -> None:
         f"{len(sentences)} sentences of BC5CDR test, given as text; checkpoint: bench/ner_core.py's BC5CDR MiniLM model. "
         f"Machine: {result['machine']}, {result['threads']} threads (AVX512-BF16, no AMX); run {result['date']}. "
         "Sentences/s is text in to entities out, the whole test set; the pipeline's entities are mapped to the corpus "
-        "tokens they overlap for its F1.")
+        "tokens they overlap for its F1. Linear-layer GFLOP/s = subword tokens/s x the encoder's linear-layer FLOPs "
+        "per token: the end-to-end rate of useful matrix math, which the CPU's bf16 peak bounds.")
     print(body)
     if not args.no_write:
         out = ROOT / "bench" / "runs" / "tagging_speed.json"
