@@ -145,12 +145,12 @@ def tag(
     overwrite: Annotated[bool, typer.Option(help="delete a previous job in --output-dir first")] = False,
 ) -> None:
     """Tag a corpus into sharded, resumable output; rerun the same command to finish an interrupted job."""
-    from biotune.inference.tag_job import TagSettings, run_tag
+    from biotune.inference.tag_job import TagSettings, expected_documents, run_tag
 
     settings = TagSettings(input=input, output_dir=output_dir, checkpoint=checkpoint, input_format=format,
                            output_format=output_format, shard_size=shard_size, precision=precision, batch_size=batch_size)
     with progress() as bar:
-        task = bar.add_task("documents", total=None)
+        task = bar.add_task("documents", total=expected_documents(settings))
 
         def advance(documents: int) -> None:
             bar.advance(task, documents)

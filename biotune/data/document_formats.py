@@ -9,6 +9,7 @@ order the file system lists them in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -68,6 +69,22 @@ def document_format(path: str | Path, format: str | None = None) -> str:
 def iter_documents(path: str | Path, format: str | None = None) -> Iterator[Document]:
     """Stream the documents of one file in `format` (default: by extension)."""
     return DOCUMENT_READERS[document_format(path, format)](path)
+
+
+_PUBTATOR_TITLE = re.compile(r"[^|\t]+\|t\|")
+
+
+def count_documents(path: str | Path, format: str) -> int | None:
+    """A quick document count for progress bars, by scanning lines (no parsing); None for BioC.
+
+    Text and JSONL count non-blank lines, PubTator its title lines (`id|t|`).
+    """
+    if format not in ("text", "jsonl", "pubtator"):
+        return None
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        if format == "pubtator":
+            return sum(1 for line in handle if _PUBTATOR_TITLE.match(line))
+        return sum(1 for line in handle if line.strip())
 
 
 def input_files(path: str | Path, format: str | None = None) -> list[tuple[Path, str]]:

@@ -14,6 +14,7 @@ nodes see the input and output paths.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -75,9 +76,11 @@ def run_tag_ray(
         try:
             rows = [{"position": i, "file": str(s.file), "relative": s.relative, "format": s.format, "index": s.index}
                     for i, s in pending]
+            ray.data.DataContext.get_current().enable_progress_bars = False  # the caller shows progress
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
             done = ray.data.from_items(rows).map(
-                _ShardWorker, fn_constructor_kwargs={"settings": settings}, concurrency=workers, num_cpus=1,
-                num_gpus=gpus_per_worker or None,
+                _ShardWorker, fn_constructor_kwargs={"settings": settings}, compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=1, num_gpus=gpus_per_worker or None,
             )
             for row in done.iter_rows():
                 if on_progress is not None:

@@ -25,7 +25,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from biotune.data.document_formats import document_format, input_files, iter_documents
+from biotune.data.document_formats import count_documents, document_format, input_files, iter_documents
 from biotune.data.documents import Document
 from biotune.errors import BiotuneError
 from biotune.inference.annotate import tag_documents
@@ -139,7 +139,11 @@ def open_output(settings: TagSettings, overwrite: bool = False) -> None:
     if overwrite and manifest.is_file():
         shutil.rmtree(out)
     if manifest.is_file():
-        previous = json.loads(manifest.read_text(encoding="utf-8")).get("settings", {})
+        try:
+            previous = json.loads(manifest.read_text(encoding="utf-8"))["settings"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise BiotuneError(f"{manifest}: not a biotune tagging manifest ({error}); use another output folder, "
+                               "or --overwrite to delete that job") from None
         differing = sorted(key for key in set(previous) | set(settings.record())
                            if previous.get(key) != settings.record().get(key))
         if differing:
@@ -155,6 +159,17 @@ def open_output(settings: TagSettings, overwrite: bool = False) -> None:
 def close_output(settings: TagSettings, summary: TagSummary) -> None:
     """Mark the job complete in its manifest, with per-file counts."""
     write_json(settings.output_dir / MANIFEST, {"settings": settings.record(), "complete": True, **asdict(summary)})
+
+
+def expected_documents(settings: TagSettings) -> int | None:
+    """The job's document count from a quick line scan (for a progress bar's total), or None when unknown."""
+    total = 0
+    for file, _ in input_files(settings.input, settings.input_format):
+        count = count_documents(file, document_format(file, settings.input_format))
+        if count is None:
+            return None
+        total += count
+    return total
 
 
 def run_tag(

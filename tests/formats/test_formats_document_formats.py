@@ -52,3 +52,15 @@ def test_iter_documents_streams_bioc_xml(tmp_path: Path) -> None:
     stream = iter_documents(tmp_path / "c.xml")
     assert next(stream).id == "0"
     assert [d.id for d in stream] == ["1", "2"]
+
+
+def test_quick_document_counts_match_the_readers(tmp_path: Path) -> None:
+    from biotune.data.document_formats import count_documents
+
+    text = tmp_path / "a.txt"
+    text.write_text("one\n\n  \ntwo\nthree", encoding="utf-8")
+    pubtator = tmp_path / "b.pubtator"
+    pubtator.write_text("1|t|T one\n1|a|A.\n\n2|t|T two\n2|a|A|b|t|c.\n2\t0\t1\tT\tX\n\n", encoding="utf-8")
+    for path, format in [(text, "text"), (pubtator, "pubtator")]:
+        assert count_documents(path, format) == len(list(iter_documents(path, format))) > 1
+    assert count_documents(tmp_path / "c.xml", "bioc-xml") is None

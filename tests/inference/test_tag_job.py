@@ -156,3 +156,11 @@ def test_tag_command_runs_and_resumes_and_reports_errors(tmp_path, trained_run) 
     assert "(0 written, 4 already done)" in again.output
     other = runner.invoke(app, args[:-4] + ["--shard-size", "5"])
     assert other.exit_code == 2 and "shard_size differ" in other.output
+
+
+def test_a_corrupt_manifest_is_a_clear_error(tmp_path, trained_run, tagger) -> None:
+    job = settings(tmp_path, trained_run)
+    job.output_dir.mkdir()
+    (job.output_dir / MANIFEST).write_text("{not json", encoding="utf-8")
+    with pytest.raises(BiotuneError, match="tag_manifest.json: not a biotune tagging manifest"):
+        run_tag(job, tagger)
