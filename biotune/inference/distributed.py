@@ -78,8 +78,8 @@ def run_tag_ray(
                     for i, s in pending]
             ray.data.DataContext.get_current().enable_progress_bars = False  # the caller shows progress
             logging.getLogger("ray.data").setLevel(logging.WARNING)
-            done = ray.data.from_items(rows).map(
-                _ShardWorker, fn_constructor_kwargs={"settings": settings}, compute=ray.data.ActorPoolStrategy(size=workers),
+            done = ray.data.from_items(rows, override_num_blocks=len(rows)).map(  # one block per shard: all workers busy
+                _ShardWorker, fn_constructor_kwargs={"settings": settings}, compute=ray.data.ActorPoolStrategy(size=min(workers, len(rows))),
                 num_cpus=1, num_gpus=gpus_per_worker or None,
             )
             for row in done.iter_rows():
