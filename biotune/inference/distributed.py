@@ -47,7 +47,7 @@ class _ShardWorker:
         shard = Shard(Path(row["file"]), row["relative"], row["format"], int(row["index"]))
         documents = shard.read(self.settings.shard_size)
         tag_shard(self.tagger, shard, documents, self.settings)
-        return {"position": row["position"], "documents": len(documents)}
+        return {"documents": len(documents)}
 
 
 def run_tag_ray(
@@ -74,13 +74,13 @@ def run_tag_ray(
             local = {"num_cpus": workers, "num_gpus": math.ceil(workers * gpus_per_worker)} if address is None else {}
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
         try:
-            rows = [{"position": i, "file": str(s.file), "relative": s.relative, "format": s.format, "index": s.index}
-                    for i, s in pending]
+            rows = [{"file": str(s.file), "relative": s.relative, "format": s.format, "index": s.index} for _, s in pending]
             ray.data.DataContext.get_current().enable_progress_bars = False  # the caller shows progress
             logging.getLogger("ray.data").setLevel(logging.WARNING)
+            pool = ray.data.ActorPoolStrategy(size=min(workers, len(rows)))
             done = ray.data.from_items(rows, override_num_blocks=len(rows)).map(  # one block per shard: all workers busy
-                _ShardWorker, fn_constructor_kwargs={"settings": settings}, compute=ray.data.ActorPoolStrategy(size=min(workers, len(rows))),
-                num_cpus=1, num_gpus=gpus_per_worker or None,
+                _ShardWorker, fn_constructor_kwargs={"settings": settings}, compute=pool, num_cpus=1,
+                num_gpus=gpus_per_worker or None,
             )
             for row in done.iter_rows():
                 if on_progress is not None:
