@@ -117,7 +117,7 @@ def main() -> None:
     )
     if args.sweep:
         path = CONFIGS / STRATEGIES["joint_marginal"]
-        cfg = load_config(path, {k: v for k, v in overrides(path, silver, args).items() if "sample_ratio" not in k})
+        cfg = load_config(path, overrides(path, silver, args))  # the --ratio point is the table's own joint_marginal run
         from biotune.experiment import parse_value
 
         key = next(f"sources.{i}.sample_ratio" for i, s in enumerate(cfg.sources) if s.name == "silver")

@@ -3,7 +3,8 @@
 `run_seeds` trains every seed that has no finished run yet (a finished run has its
 `train_summary.json`; an unfinished folder left by a crash is replaced), keeps going when a
 seed fails, then aggregates what finished. `sweep` does that for each value of one dotted
-config key, in runs named `<name>__<key>=<value>`, and plots F1 against the value.
+config key, in runs named `<name>__<key>=<value>` (the config's own value is the config's own
+run), and plots F1 against the value.
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ def sweep(config: ExperimentConfig, key: str, values: list[Any], seeds: list[int
     points: list[dict[str, Any]] = []
     for value in values:
         label = "all" if value is None else str(value)
-        data = apply_overrides(base, {key: value, "name": f"{config.name}__{key}={label}"}, keep_none=True)
-        outcome = run_seeds(validate(data, f"{config.name} with {key}={label}"), seeds, overwrite)
+        data = apply_overrides(base, {key: value}, keep_none=True)
+        if data == base:  # the config's own value: its own runs are this point (finished seeds are reused)
+            point = config
+        else:
+            point = validate(apply_overrides(data, {"name": f"{config.name}__{key}={label}"}), f"{config.name} with {key}={label}")
+        outcome = run_seeds(point, seeds, overwrite)
         if outcome.aggregated is None:
             raise BiotuneError(f"sweep {key}={label}: every seed failed: {outcome.failed}")
         points.append({"value": value, "label": label, "results_dir": str(outcome.results_dir),

@@ -51,13 +51,26 @@ def test_a_limited_debug_run_never_writes_into_the_real_run(word_backbone: Path,
 
 def test_sweep_writes_table_and_plot(word_backbone: Path, toy_corpus: Path, tmp_path: Path) -> None:
     cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
-    result = sweep(cfg, "training.learning_rate", [1e-3, 5e-3], seeds=[1, 2])
-    assert [p["label"] for p in result["points"]] == ["0.001", "0.005"]
+    result = sweep(cfg, "training.learning_rate", [1e-3, 2e-3], seeds=[1, 2])
+    assert [p["label"] for p in result["points"]] == ["0.001", "0.002"]
     out = tmp_path / "results" / "toy"
     png = (out / "sweep_training.learning_rate.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "± " in (out / "sweep_training.learning_rate.md").read_text()
-    assert (tmp_path / "results" / "toy__training.learning_rate=0.005" / "aggregated_results.json").is_file()
+    assert (tmp_path / "results" / "toy__training.learning_rate=0.002" / "aggregated_results.json").is_file()
+
+
+def test_a_sweep_point_at_the_config_own_value_reuses_its_runs(word_backbone: Path, toy_corpus: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
+    run_seeds(cfg, [1])
+    trained: list[str] = []
+    real_train = train_module.train
+    monkeypatch.setattr(train_module, "train", lambda config, overwrite=False: trained.append(config.name) or
+                        real_train(config, overwrite))
+    result = sweep(cfg, "training.learning_rate", [cfg.training.learning_rate, 1e-3], seeds=[1])
+    assert trained == ["toy__training.learning_rate=0.001"], "the config's own run is reused, not retrained"
+    assert result["points"][0]["results_dir"] == str(tmp_path / "results" / "toy")
 
 
 def test_parse_value_and_list_overrides(tmp_path: Path) -> None:
