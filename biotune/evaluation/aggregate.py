@@ -46,6 +46,14 @@ def config_differences(snapshots: Mapping[int, Mapping[str, Any]]) -> list[str]:
     return sorted(k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1)
 
 
+def resolved_snapshot(path: Path) -> dict[str, Any]:
+    """A run's config snapshot re-validated with today's schema, so a key added since (at its
+    default) does not make an older run look different; a key that no longer exists is an error."""
+    from biotune.config import validate
+
+    return validate(yaml.safe_load(path.read_text(encoding="utf-8")), str(path)).model_dump(mode="json")
+
+
 def finished_seeds(results_dir: Path) -> dict[int, Path]:
     """{seed: folder} of the finished runs under `results/<name>/`."""
     seeds = {}
@@ -71,7 +79,7 @@ def aggregate(results_dir: str | Path) -> dict[str, Any]:
     seeds = finished_seeds(results_dir)
     if not seeds:
         raise BiotuneError(f"no finished run (seed_*/train_summary.json) under {results_dir}")
-    snapshots = {seed: yaml.safe_load((f / "config_snapshot.yaml").read_text(encoding="utf-8")) for seed, f in seeds.items()}
+    snapshots = {seed: resolved_snapshot(f / "config_snapshot.yaml") for seed, f in seeds.items()}
     differing = config_differences(snapshots)
     if differing:
         raise BiotuneError(f"{results_dir}: runs differ in more than the seed; keys: {', '.join(differing)}")

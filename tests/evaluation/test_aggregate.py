@@ -21,7 +21,8 @@ def fake_run(root: Path, seed: int, pred_disease: list[str], lr: float = 5e-5, f
     pred = [["B-Chemical", "O", tag] for tag in pred_disease] + [["B-Gene", "O", "O"]]
     result = evaluate_tags(gold, pred, annotated_types=["Chemical", "Disease", "Gene"])
     (folder / "eval_test.json").write_text(json.dumps({"test": result.to_dict()}))
-    (folder / "config_snapshot.yaml").write_text(yaml.safe_dump({"training": {"seed": seed, "learning_rate": lr}}))
+    snapshot = {"name": "toy", "data": {"corpus": "bc5cdr"}, "training": {"seed": seed, "learning_rate": lr}}
+    (folder / "config_snapshot.yaml").write_text(yaml.safe_dump(snapshot))
     if finished:
         (folder / "train_summary.json").write_text(json.dumps({"best_dev_f1": 0.5 + seed / 100}))
 
@@ -51,6 +52,19 @@ def test_runs_with_different_configs_are_refused(tmp_path: Path) -> None:
     with pytest.raises(BiotuneError, match="training.learning_rate"):
         aggregate(tmp_path)
     assert not (tmp_path / "aggregated_results.json").exists()
+
+
+def test_a_key_added_since_an_older_run_counts_at_its_default(tmp_path: Path) -> None:
+    fake_run(tmp_path, 1, ["B-Disease"] * 12)
+    fake_run(tmp_path, 2, ["B-Disease"] * 12)
+    newer = yaml.safe_load((tmp_path / "seed_2" / "config_snapshot.yaml").read_text())
+    newer["model"] = {"pack_sentences": False}  # written out by a newer biotune, at its default
+    (tmp_path / "seed_2" / "config_snapshot.yaml").write_text(yaml.safe_dump(newer))
+    assert aggregate(tmp_path)["seeds"] == [1, 2]
+    newer["model"] = {"pack_sentences": True}
+    (tmp_path / "seed_2" / "config_snapshot.yaml").write_text(yaml.safe_dump(newer))
+    with pytest.raises(BiotuneError, match="model.pack_sentences"):
+        aggregate(tmp_path)
 
 
 def test_config_differences_ignores_the_seed() -> None:
