@@ -126,9 +126,10 @@ def main() -> None:
         png = args.out / "results" / cfg.run_name / f"sweep_{key}.png"
         shutil.copy(png, ROOT / "bench" / "gold_silver_sweep.png")
         body += (f"\n\nSilver-ratio sweep (joint, partial-label loss; micro span-F1 per test set, seeds {sweep_seeds}"
-                 f"{': ONE seed, no error bars yet' if len(sweep_seeds) == 1 else ', mean ± sample std'}):"
+                 f"{': ONE seed, no error bars yet' if len(sweep_seeds) == 1 else ', mean ± sample std'}; a point reuses "
+                 f"every finished seed of its run, so the table's own ratio has the table's seeds):"
                  "\n\n![sweep](bench/gold_silver_sweep.png)\n")
-        body += "\n" + "\n".join(f"- ratio {p['label']}: " + ", ".join(
+        body += "\n" + "\n".join(f"- ratio {p['label']} ({next(iter(p['test_sets'].values()))['n']} seeds): " + ", ".join(
             f"{t} {100 * v['mean']:.2f} ± {100 * v['std']:.2f}" for t, v in p["test_sets"].items()) for p in result["points"])
     from ner_core import write_section  # bench/ is on sys.path when run as a script
 
