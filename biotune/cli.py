@@ -49,6 +49,8 @@ def progress() -> Progress:
 
 
 ConfigArg = Annotated[Path, typer.Argument(help="experiment config (YAML)")]
+CheckpointOption = Annotated[Path, typer.Option(help="a best_model/ folder")]
+BatchSizeOption = Annotated[int, typer.Option(help="windows per batch")]
 PrecisionOption = Annotated[str, typer.Option(help="auto (bf16 weights where supported, else fp32) | bf16 | int8 | fp32 | autocast")]
 
 
@@ -81,11 +83,11 @@ def train(
 @app.command()
 @friendly
 def evaluate(
-    checkpoint: Annotated[Path, typer.Option(help="a best_model/ folder")],
+    checkpoint: CheckpointOption,
     test: Annotated[list[str], typer.Option(help="test set: <corpus>:<split> (e.g. bc5cdr:test) or a file; repeatable")],
     output_dir: Annotated[Path | None, typer.Option(help="write eval_<test>.json/.md here")] = None,
     data_dir: Annotated[str | None, typer.Option(help="folder holding corpus folders")] = None,
-    batch_size: Annotated[int, typer.Option(help="windows per batch")] = 32,
+    batch_size: BatchSizeOption = 32,
     precision: PrecisionOption = "auto",
 ) -> None:
     """Score a trained model on one or more test sets (span-level strict + token-level)."""
@@ -105,11 +107,11 @@ def evaluate(
 @app.command()
 @friendly
 def predict(
-    checkpoint: Annotated[Path, typer.Option(help="a best_model/ folder")],
+    checkpoint: CheckpointOption,
     input: Annotated[Path, typer.Option(help="JSONL with tokens, plain text (one sentence per line) or TSV")],
     output: Annotated[Path, typer.Option(help="output JSONL")],
     format: Annotated[str | None, typer.Option(help="jsonl | text | tsv (default: by extension)")] = None,
-    batch_size: Annotated[int, typer.Option(help="windows per batch")] = 32,
+    batch_size: BatchSizeOption = 32,
     precision: PrecisionOption = "auto",
 ) -> None:
     """Tag a file into JSONL with entity spans, types, scores (and character offsets for text)."""
@@ -130,14 +132,14 @@ def predict(
 @app.command()
 @friendly
 def tag(
-    checkpoint: Annotated[Path, typer.Option(help="a best_model/ folder")],
+    checkpoint: CheckpointOption,
     input: Annotated[Path, typer.Option(help="a document file, or a folder of them (searched recursively)")],
     output_dir: Annotated[Path, typer.Option(help="folder for the output shards and tag_manifest.json")],
     format: Annotated[str | None, typer.Option(help="input: text | jsonl | pubtator | bioc-xml | bioc-json (default: by extension)")] = None,
     output_format: Annotated[str, typer.Option(help="jsonl | pubtator | bioc-xml | bioc-json | conll | brat")] = "jsonl",
     shard_size: Annotated[int, typer.Option(help="documents per output shard (the unit of resumption)")] = 1000,
     precision: PrecisionOption = "auto",
-    batch_size: Annotated[int, typer.Option(help="windows per batch")] = 32,
+    batch_size: BatchSizeOption = 32,
     ray: Annotated[bool, typer.Option("--ray", help="run on Ray Data, one model replica per worker")] = False,
     ray_address: Annotated[str | None, typer.Option(help="an existing Ray cluster (e.g. auto, ray://head:10001); default: local Ray")] = None,
     workers: Annotated[int, typer.Option(help="Ray workers (model replicas)")] = 2,
@@ -168,7 +170,7 @@ def tag(
 @app.command()
 @friendly
 def serve(
-    checkpoint: Annotated[Path, typer.Option(help="a best_model/ folder")],
+    checkpoint: CheckpointOption,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     precision: PrecisionOption = "auto",
