@@ -4,13 +4,14 @@ For each corpus, with the default backbone (bundled MiniLM-L6), the same epochs,
 rate and batch size:
   1. the plain recipe (`../shared/bench/hf_baseline.py`) trains and reports test span-F1
      (seqeval) and training sentences/s;
-  2. `biotune.train` trains (dev-selected epoch) and reports test span-F1 and training
-     sentences/s (training steps only; dev evaluation time is reported apart);
-  3. on biotune's checkpoint, `pipeline("token-classification")` and biotune's `Tagger` tag
+  2. `biotune.train` trains (dev-selected epoch) once per head (`--heads`: the default
+     softmax head, like for like with the recipe, and the CRF head) and reports test span-F1
+     and training sentences/s (training steps only; dev evaluation time is reported apart);
+  3. on each biotune checkpoint, `pipeline("token-classification")` and biotune's `Tagger` tag
      the same test sentences; sentences/s of each.
 Writes the table into BENCHMARKS.md (its own section) and raw JSON under bench/runs/.
 
-usage: python bench/ner_core.py [--corpora bc5cdr ncbi_disease] [--epochs 3] [--lr 1e-4]
+usage: python bench/ner_core.py [--corpora bc5cdr ncbi_disease] [--heads softmax crf] [--epochs 3] [--lr 1e-4]
 """
 
 from __future__ import annotations
@@ -69,47 +70,55 @@ def prediction_speed(checkpoint: Path, test_file: Path) -> dict:
     return {"pipeline_sents_per_s": pipe, "biotune_sents_per_s": ours, "biotune_full_test_sents_per_s": full}
 
 
-def bench_corpus(name: str, args: argparse.Namespace, runs: Path) -> dict:
+def bench_corpus(name: str, args: argparse.Namespace, runs: Path) -> list[dict]:
+    """One row per head: the recipe's numbers (one run) beside biotune's with that head."""
     corpus_dir = SHARED / "data" / "corpora" / name
     baseline = run_baseline(corpus_dir, runs / f"{name}_hf_baseline.json", args.epochs, args.lr, args.batch)
-    config = validate({"name": f"bench_{name}", "output_dir": str(runs), "data": {"corpus": str(corpus_dir)},
-                       "training": {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch}},
-                      "bench")
-    result = train(config, overwrite=True)
-    speed = prediction_speed(result.paths.best_model, corpus_dir / "test.tsv")
-    row = {"corpus": name, "baseline": baseline, "biotune": result.summary,
-           "biotune_test": {k: v.to_dict() for k, v in result.results.items()}, "prediction": speed}
-    (runs / f"{name}_result.json").write_text(json.dumps(row, indent=1, default=str))
-    return row
+    rows = []
+    for head in args.heads:
+        run_name = f"bench_{name}" if head == "softmax" else f"bench_{name}_{head}"
+        config = validate({"name": run_name, "output_dir": str(runs), "data": {"corpus": str(corpus_dir)},
+                           "model": {"head": head},
+                           "training": {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch}},
+                          "bench")
+        result = train(config, overwrite=True)
+        speed = prediction_speed(result.paths.best_model, corpus_dir / "test.tsv")
+        row = {"corpus": name, "head": head, "baseline": baseline, "biotune": result.summary,
+               "biotune_test": {k: v.to_dict() for k, v in result.results.items()}, "prediction": speed}
+        (runs / f"{run_name}_result.json").write_text(json.dumps(row, indent=1, default=str))
+        rows.append(row)
+    return rows
 
 
 def table(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        "| corpus | test span-F1 HF recipe | test span-F1 biotune | ΔF1 (points) | train sents/s HF | train sents/s biotune | ratio | predict sents/s pipeline | predict sents/s biotune | ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| corpus | biotune head | test span-F1 HF recipe | test span-F1 biotune | ΔF1 (points) | train sents/s HF | train sents/s biotune | ratio | predict sents/s pipeline | predict sents/s biotune | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         b, s, p = r["baseline"], r["biotune"], r["prediction"]
         f1 = s["test"]["test"]
         lines.append(
-            f"| {r['corpus']} | {100 * b['f1']:.2f} | {100 * f1:.2f} | {100 * (f1 - b['f1']):+.2f} "
+            f"| {r['corpus']} | {r['head']} | {100 * b['f1']:.2f} | {100 * f1:.2f} | {100 * (f1 - b['f1']):+.2f} "
             f"| {b['train_sents_per_s']:.1f} | {s['train_sentences_per_second']:.1f} "
             f"| {s['train_sentences_per_second'] / b['train_sents_per_s']:.2f}x "
             f"| {p['pipeline_sents_per_s']:.1f} | {p['biotune_sents_per_s']:.1f} "
             f"| {p['biotune_sents_per_s'] / p['pipeline_sents_per_s']:.2f}x |"
         )
-    epochs_note = ", ".join(f"{r['corpus']}: epoch {best_epoch(r)}" for r in rows)
+    epochs_note = ", ".join(f"{r['corpus']} {r['head']}: epoch {best_epoch(r)}" for r in rows)
     extra = [
         "",
         f"Settings: bundled MiniLM-L6, {args.epochs:g} epochs, learning rate {args.lr:g}, batch {args.batch}, "
         f"both sides; biotune keeps the best dev epoch ({epochs_note}).",
         "Training sents/s: training steps only, sentences x epochs / seconds (biotune's per-epoch dev evaluation, "
-        + ", ".join(f"{r['corpus']} {r['biotune']['dev_eval_seconds']:.0f} s" for r in rows)
+        + ", ".join(f"{r['corpus']} {r['head']} {r['biotune']['dev_eval_seconds']:.0f} s" for r in rows)
         + ", is excluded as the recipe does none; HF recipe: `trainer.train()` wall time).",
         f"Prediction: the first {PIPELINE_SENTENCES} test sentences as text through "
         "`pipeline(\"token-classification\", aggregation_strategy=\"first\", batch_size=32)` vs biotune's `Tagger` "
         "(tokenise + tag), both on biotune's checkpoint. biotune on the whole test set: "
-        + ", ".join(f"{r['corpus']} {r['prediction']['biotune_full_test_sents_per_s']:.0f} sents/s" for r in rows) + ".",
+        + ", ".join(f"{r['corpus']} {r['head']} {r['prediction']['biotune_full_test_sents_per_s']:.0f} sents/s" for r in rows) + ".",
+        "The recipe trains once per corpus; its row repeats beside each biotune head. The CRF head's "
+        "transition scores learn at `training.crf_learning_rate` (default 0.01); everything else is the same.",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, bf16 {'on' if rows and rows[0]['biotune']['bf16'] else 'off'}; run {datetime.date.today()}.",
     ]
@@ -140,10 +149,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=3)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--heads", nargs="+", default=["softmax", "crf"], choices=["softmax", "crf"])
     args = ap.parse_args()
     runs = ROOT / "bench" / "runs" / "ner_core"
     runs.mkdir(parents=True, exist_ok=True)
-    rows = [bench_corpus(name, args, runs) for name in args.corpora]
+    rows = [row for name in args.corpora for row in bench_corpus(name, args, runs)]
     body = table(rows, args)
     write_section(ROOT / "BENCHMARKS.md", "ner_core", "NER core vs the plain Hugging Face recipe (`bench/ner_core.py`)", body)
     print(body)

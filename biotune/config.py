@@ -26,10 +26,20 @@ class Section(BaseModel):
 
 class ModelConfig(Section):
     backbone: str = Field("minilm", description="hub id or local folder of the encoder; 'minilm' = the bundled MiniLM-L6")
-    head: str = Field("softmax", description="classification head, by name (softmax)")
+    head: str = Field("softmax", description="classification head, by name: softmax | crf (linear-chain CRF over words, learned transitions)")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout before the classifier")
     max_length: int = Field(128, ge=8, description="window size in subwords incl. special tokens; longer sentences are split into overlapping windows")
     pack_sentences: bool = Field(False, description="consecutive sentences share a window (cross-sentence context at no extra compute); training and prediction both")
+
+    @field_validator("head")
+    @classmethod
+    def _known_head(cls, value: str) -> str:
+        from biotune.models.factory import HEADS  # the registry of heads is the factory's
+
+        if value not in HEADS:
+            hint = difflib.get_close_matches(value, HEADS, n=1)
+            raise ValueError(f"unknown head {value!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {sorted(HEADS)}"))
+        return value
 
 
 class DataConfig(Section):
@@ -54,6 +64,7 @@ class TrainingConfig(Section):
     warmup: float = Field(0.1, ge=0, lt=1, description="fraction of steps with linear warm-up")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
+    crf_learning_rate: float = Field(1e-2, gt=0, description="learning rate of a CRF head's transition scores (they start at zero)")
     seed: int = Field(42, description="random seed (model init, shuffling)")
     early_stopping_patience: int | None = Field(None, ge=1, description="stop after this many epochs without dev F1 gain")
     bf16: Literal["auto", True, False] = Field("auto", description="bf16 autocast: auto = where the CPU/GPU supports it")

@@ -15,7 +15,8 @@ consecutive sentences of the input list share model inputs exactly as in trainin
 sentence's prediction depends on its neighbours in the list (not on the batch size).
 
 Span score: the mean, over the span's words, of the probability the model gave to the tag
-that decoding chose for the word.
+that decoding chose for the word (softmax head: the word's softmax probability; CRF head: the
+tag's marginal probability under the chain).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from biotune.data.packing import Packed, pack_windows
 from biotune.data.schemes import tags_to_spans
 from biotune.data.sentence import Span
 from biotune.hardware import default_device
-from biotune.inference.decode import transition_mask, viterbi
+from biotune.inference.decode import LearnedScores, marginals, transition_mask, viterbi
 from biotune.inference.precision import prepare
 
 
@@ -70,6 +71,8 @@ class Tagger:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size = batch_size
         self.allowed, self.start = transition_mask(self.labels)
+        crf = getattr(model, "crf", None)
+        self.learned = LearnedScores.from_mapping(crf.scores()) if crf is not None else None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, precision: str = "auto", **options: object) -> Tagger:
@@ -132,9 +135,10 @@ class Tagger:
         """Valid BIO tags and scored spans for each sentence (`groups`: see `word_log_probs`)."""
         out = []
         for lp in self.word_log_probs(token_lists, groups):
-            path = viterbi(lp, self.allowed, self.start)
+            path = viterbi(lp, self.allowed, self.start, self.learned)
             tags = [self.labels[j] for j in path]
-            probs = np.exp(lp[np.arange(len(path)), path]) if path else np.zeros(0)
+            word_probs = np.exp(lp) if self.learned is None else marginals(lp, self.allowed, self.start, self.learned)
+            probs = word_probs[np.arange(len(path)), path] if path else np.zeros(0)
             out.append((tags, spans_from_tags(tags, probs.tolist())))
         return out
 

@@ -4,7 +4,9 @@ Contract of a head builder: given a backbone path, the label list and the head o
 returns a `transformers.PreTrainedModel` whose forward takes `input_ids`/`attention_mask` and
 returns `.logits` of shape (batch, subwords, labels), and whose config carries `id2label` /
 `label2id`, so that a saved folder is self-describing and loads with
-`transformers.pipeline("token-classification")`. A CRF head will register here.
+`transformers.pipeline("token-classification")`. The `crf` head is the softmax model plus a
+`crf` submodule (`biotune.models.crf`); `save_model` moves its scores into the config and
+`load_model` puts them back.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from transformers import AutoConfig, AutoModelForTokenClassification, PreTrainedModel
+from transformers import AutoConfig, AutoModelForTokenClassification, PretrainedConfig, PreTrainedModel
 
 from biotune.errors import BiotuneError
 from biotune.models.backbones import resolve_backbone
+from biotune.models.crf import CRF
 
 log = logging.getLogger("biotune")
 
@@ -46,7 +50,20 @@ def build_softmax(backbone: str, labels: Sequence[str], dropout: float) -> PreTr
     return AutoModelForTokenClassification.from_pretrained(path, config=config, trust_remote_code=False)
 
 
-HEADS: dict[str, Callable[[str, Sequence[str], float], PreTrainedModel]] = {"softmax": build_softmax}
+def build_crf(backbone: str, labels: Sequence[str], dropout: float) -> PreTrainedModel:
+    """The softmax model's emissions under a linear-chain CRF (sequence-level loss, learned transitions).
+
+    Starting from a biotune CRF checkpoint with the same labels (a sequential strategy's next
+    phase), the learned transition scores carry over; otherwise they start at zero.
+    """
+    model = build_softmax(backbone, labels, dropout)
+    previous = _crf_scores(AutoConfig.from_pretrained(resolve_backbone(backbone), trust_remote_code=False))
+    same_labels = previous is not None and len(previous["start"]) == len(labels)
+    model.crf = CRF.from_scores(previous) if same_labels else CRF(len(labels))
+    return model
+
+
+HEADS: dict[str, Callable[[str, Sequence[str], float], PreTrainedModel]] = {"softmax": build_softmax, "crf": build_crf}
 
 
 def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dropout: float = 0.3) -> PreTrainedModel:
@@ -63,4 +80,21 @@ def load_model(checkpoint: str) -> PreTrainedModel:
         model = AutoModelForTokenClassification.from_pretrained(checkpoint, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise BiotuneError(f"cannot load checkpoint {checkpoint!r}: {exc}") from exc
+    scores = _crf_scores(model.config)
+    if scores is not None:
+        model.crf = CRF.from_scores(scores)
     return model.eval()
+
+
+def save_model(model: PreTrainedModel, folder: str | Path) -> None:
+    """Write `model` as a standard Hugging Face folder; a CRF's scores go into `config.biotune["crf"]`."""
+    crf = getattr(model, "crf", None)
+    state = model.state_dict()
+    if isinstance(crf, CRF):
+        model.config.biotune = {**(getattr(model.config, "biotune", None) or {}), "crf": crf.scores()}
+        state = {k: v for k, v in state.items() if not k.startswith("crf.")}
+    model.save_pretrained(str(folder), state_dict=state)
+
+
+def _crf_scores(config: PretrainedConfig) -> dict | None:
+    return (getattr(config, "biotune", None) or {}).get("crf")

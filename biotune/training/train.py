@@ -30,7 +30,7 @@ from biotune.inference.tagger import Tagger
 from biotune.io import write_json, write_text
 from biotune.logs import log_to_file
 from biotune.models.backbones import load_tokenizer
-from biotune.models.factory import build_model
+from biotune.models.factory import build_model, save_model
 from biotune.runs import RunPaths
 from biotune.training.features import PaddingCollator, encode, label_space
 from biotune.training.sources import Source, read_sources
@@ -146,6 +146,7 @@ def _run_phase(config: ExperimentConfig, phase: Phase, init: str, labels: list[s
         dev_types=dev_types,
         eval_batch_size=t.eval_batch_size,
         max_length=config.model.max_length,
+        crf_learning_rate=t.crf_learning_rate,
     )
     start = time.perf_counter()
     trainer.train()
@@ -153,7 +154,7 @@ def _run_phase(config: ExperimentConfig, phase: Phase, init: str, labels: list[s
 
     staging = paths.checkpoint / ".best_model.tmp"
     shutil.rmtree(staging, ignore_errors=True)
-    trainer.save_model(str(staging))
+    save_model(trainer.model, staging)
     tokenizer.save_pretrained(str(staging))  # type: ignore[attr-defined]
     staging.rename(paths.best_model)
     shutil.rmtree(work, ignore_errors=True)
