@@ -62,6 +62,8 @@ class Tagger:
         pack: bool | None = None,
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
+        crf = getattr(model, "crf", None)  # read in full precision, before `prepare` may cast the model
+        self.learned = LearnedScores.from_mapping(crf.scores()) if crf is not None else None
         self.model, self.bf16 = prepare(model, precision, self.device)
         self.labels = labels_of(model)
         recorded = getattr(model.config, "biotune", None) or {}
@@ -71,8 +73,6 @@ class Tagger:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size = batch_size
         self.allowed, self.start = transition_mask(self.labels)
-        crf = getattr(model, "crf", None)
-        self.learned = LearnedScores.from_mapping(crf.scores()) if crf is not None else None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, precision: str = "auto", **options: object) -> Tagger:
