@@ -34,11 +34,11 @@ class ModelConfig(Section):
     @field_validator("head")
     @classmethod
     def _known_head(cls, value: str) -> str:
-        from biotune.models.factory import HEADS  # the registry of heads is the factory's
+        from biotune.models.factory import unknown_head  # the registry of heads is the factory's
 
-        if value not in HEADS:
-            hint = difflib.get_close_matches(value, HEADS, n=1)
-            raise ValueError(f"unknown head {value!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {sorted(HEADS)}"))
+        message = unknown_head(value)
+        if message:
+            raise ValueError(message)
         return value
 
 

@@ -137,8 +137,13 @@ class Tagger:
         for lp in self.word_log_probs(token_lists, groups):
             path = viterbi(lp, self.allowed, self.start, self.learned)
             tags = [self.labels[j] for j in path]
-            word_probs = np.exp(lp) if self.learned is None else marginals(lp, self.allowed, self.start, self.learned)
-            probs = word_probs[np.arange(len(path)), path] if path else np.zeros(0)
+            chosen = (np.arange(len(path)), path)
+            if not path:
+                probs = np.zeros(0)
+            elif self.learned is None:
+                probs = np.exp(lp[chosen])
+            else:
+                probs = marginals(lp, self.allowed, self.start, self.learned)[chosen]
             out.append((tags, spans_from_tags(tags, probs.tolist())))
         return out
 

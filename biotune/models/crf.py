@@ -25,6 +25,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+SCORES = ("transitions", "start", "end")  # the CRF's parameters, by name, as a checkpoint stores them
+
 
 class CRF(nn.Module):
     """Transition (`from`, `to`), start and end scores for `num_labels` tags."""
@@ -37,13 +39,13 @@ class CRF(nn.Module):
 
     def scores(self) -> dict[str, list]:
         """The learned scores as plain lists (what a checkpoint's config stores)."""
-        return {name: getattr(self, name).detach().float().cpu().tolist() for name in ("transitions", "start", "end")}
+        return {name: getattr(self, name).detach().float().cpu().tolist() for name in SCORES}
 
     @classmethod
     def from_scores(cls, scores: Mapping[str, list]) -> CRF:
         crf = cls(len(scores["start"]))
         with torch.no_grad():
-            for name in ("transitions", "start", "end"):
+            for name in SCORES:
                 getattr(crf, name).copy_(torch.tensor(scores[name], dtype=torch.float32))
         return crf
 

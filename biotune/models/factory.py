@@ -57,7 +57,7 @@ def build_crf(backbone: str, labels: Sequence[str], dropout: float) -> PreTraine
     phase), the learned transition scores carry over; otherwise they start at zero.
     """
     model = build_softmax(backbone, labels, dropout)
-    previous = _crf_scores(AutoConfig.from_pretrained(resolve_backbone(backbone), trust_remote_code=False))
+    previous = _crf_scores(model.config)  # the config read from `backbone` keeps its `biotune` entry
     same_labels = previous is not None and len(previous["start"]) == len(labels)
     model.crf = CRF.from_scores(previous) if same_labels else CRF(len(labels))
     return model
@@ -66,11 +66,19 @@ def build_crf(backbone: str, labels: Sequence[str], dropout: float) -> PreTraine
 HEADS: dict[str, Callable[[str, Sequence[str], float], PreTrainedModel]] = {"softmax": build_softmax, "crf": build_crf}
 
 
+def unknown_head(head: str) -> str | None:
+    """The error message for a head name that is not registered (with "did you mean"), else None."""
+    if head in HEADS:
+        return None
+    hint = difflib.get_close_matches(head, HEADS, n=1)
+    return f"unknown head {head!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {sorted(HEADS)}")
+
+
 def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dropout: float = 0.3) -> PreTrainedModel:
     """Build a fresh token classifier for `labels` on `backbone` with the named head."""
-    if head not in HEADS:
-        hint = difflib.get_close_matches(head, HEADS, n=1)
-        raise BiotuneError(f"unknown head {head!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {sorted(HEADS)}"))
+    message = unknown_head(head)
+    if message:
+        raise BiotuneError(message)
     return HEADS[head](backbone, labels, dropout)
 
 

@@ -177,3 +177,16 @@ def test_trainer_checkpoints_keep_the_crf_so_the_best_epoch_restores_it(word_bac
     fresh = build_model(str(word_backbone), ["O", "B-X", "I-X"], "crf", 0.1)
     result = fresh.load_state_dict(load_file(str(tmp_path / "model.safetensors")), False)
     assert not result.missing_keys and float(fresh.crf.transitions[1, 2].detach()) == 3.0
+
+
+def test_a_next_phase_starts_from_the_previous_phase_crf(word_backbone: Path, tmp_path: Path) -> None:
+    from biotune.models.factory import build_model, save_model
+
+    labels = ["O", "B-X", "I-X"]
+    first = build_model(str(word_backbone), labels, "crf", 0.1)
+    assert not first.crf.transitions.detach().any(), "a CRF on a plain backbone starts at zero"
+    with torch.no_grad():
+        first.crf.transitions.fill_(2.0)
+    save_model(first, tmp_path / "phase_1")
+    second = build_model(str(tmp_path / "phase_1"), labels, "crf", 0.1)
+    assert torch.equal(second.crf.transitions.detach(), torch.full((3, 3), 2.0))
