@@ -76,6 +76,8 @@ def train(
                                "training.batch_size": batch_size, "training.learning_rate": learning_rate,
                                "data.data_dir": data_dir, "data.download": download or None})
     result = run_training(cfg, overwrite=overwrite)
+    if not result.main_process:  # torchrun / accelerate launch: the main process reports
+        return
     console.print(Markdown(render_markdown(result.results, title=f"{cfg.name} seed {cfg.training.seed}")))
     console.print(f"model: {result.paths.best_model}\nresults: {result.paths.results}")
 
@@ -177,8 +179,11 @@ def serve(
     max_texts: Annotated[int, typer.Option(help="texts per request")] = 64,
     max_chars: Annotated[int, typer.Option(help="characters per text")] = 100_000,
     max_request_bytes: Annotated[int, typer.Option(help="request body size")] = 2_000_000,
-    max_batch_texts: Annotated[int, typer.Option(help="texts the batcher merges into one model call")] = 64,
+    max_batch_chars: Annotated[int, typer.Option(help="characters the batcher merges into one model call")] = 8_000,
     batch_wait_ms: Annotated[float, typer.Option(help="how long the batcher waits for more requests")] = 5.0,
+    max_queue: Annotated[int, typer.Option(help="requests waiting or being tagged; more get 503")] = 64,
+    request_timeout_s: Annotated[float, typer.Option(help="seconds a request may wait; then 504")] = 60.0,
+    model_name: Annotated[str | None, typer.Option(help="name in answers (default: run/seed of the checkpoint)")] = None,
 ) -> None:
     """HTTP tagging service: POST /tag, GET /health, and a page at / to try the model."""
     from biotune.inference.service import ServiceLimits
@@ -188,11 +193,12 @@ def serve(
 
     try:
         limits = ServiceLimits(max_texts=max_texts, max_chars=max_chars, max_request_bytes=max_request_bytes,
-                               max_batch_texts=max_batch_texts, batch_wait_ms=batch_wait_ms)
+                               max_batch_chars=max_batch_chars, batch_wait_ms=batch_wait_ms, max_queue=max_queue,
+                               request_timeout_s=request_timeout_s)
     except ValidationError as error:
         problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
         raise BiotuneError(f"invalid service limits: {problems}") from None
-    run_service(checkpoint, host=host, port=port, precision=precision, limits=limits)
+    run_service(checkpoint, host=host, port=port, precision=precision, limits=limits, model_name=model_name)
 
 
 @app.command("check-data")
@@ -298,8 +304,6 @@ def _print_outcome(outcome: object) -> None:
 
     trained, skipped, failed = outcome.trained, outcome.skipped, outcome.failed  # type: ignore[attr-defined]
     console.print(f"trained seeds {trained}, skipped (finished) {skipped}, failed {sorted(failed)}")
-    for seed, message in failed.items():
-        console.print(f"[red]seed {seed} failed:[/] {message}", highlight=False)
     if outcome.aggregated is not None:  # type: ignore[attr-defined]
         console.print(Markdown(render_markdown(outcome.aggregated)))  # type: ignore[attr-defined]
         console.print(f"aggregated: {outcome.results_dir / 'aggregated_results.json'}")  # type: ignore[attr-defined]
@@ -324,7 +328,8 @@ def run(
     cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit,
                                "training.epochs": epochs})
     outcome = run_seeds(cfg, _seeds(seeds, ctx, cfg.training.seed), overwrite=overwrite)
-    _print_outcome(outcome)
+    if outcome.main_process:
+        _print_outcome(outcome)
     if outcome.failed:
         raise typer.Exit(1)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +29,7 @@ class Section(BaseModel):
 class ModelConfig(Section):
     backbone: str = Field("minilm", description="hub id or local folder of the encoder; 'minilm' = the bundled MiniLM-L6")
     head: str = Field("softmax", description="classification head, by name: softmax | crf (linear-chain CRF over words, learned transitions)")
-    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout before the classifier")
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, allow_inf_nan=False, description="dropout before the classifier")
     max_length: int = Field(128, ge=8, description="window size in subwords incl. special tokens; longer sentences are split into overlapping windows")
     pack_sentences: bool = Field(False, description="consecutive sentences share a window (cross-sentence context at no extra compute); training and prediction both")
 
@@ -50,26 +52,28 @@ class DataConfig(Section):
     tag_field: str = Field("tags", description="JSONL field holding the tags")
     scheme: Literal["auto", "bio", "iobes"] = Field("auto", description="tag scheme of the input files")
     train: str = Field("train", description="split used for training")
-    dev: str | None = Field("dev", description="split used for model selection (never the test split)")
+    dev: str | None = Field("dev", description="split used for model selection; refused when it is one of the test files, unless allow_test_as_dev")
+    allow_test_as_dev: bool = Field(False, description="accept a dev split that is also a test split (model selection on the test set: its scores are then optimistic)")
     test: list[str] = Field(default_factory=lambda: ["test"], description="splits or file paths to evaluate on")
     rename_types: dict[str, str] = Field(default_factory=dict, description="entity type renames applied to every split and source read, e.g. {GENE: Gene}, so corpora that spell a type differently share it")
     limit: int | None = Field(None, ge=1, description="read at most N sentences of each split and source (smoke/debug runs; such runs get their own folder)")
 
 
 class TrainingConfig(Section):
-    epochs: float = Field(3.0, gt=0, description="training epochs")
-    learning_rate: float = Field(5e-5, gt=0, description="peak AdamW learning rate (linear decay)")
+    epochs: float = Field(3.0, gt=0, allow_inf_nan=False, description="training epochs")
+    learning_rate: float = Field(5e-5, gt=0, allow_inf_nan=False, description="peak AdamW learning rate (linear decay)")
     batch_size: int = Field(32, ge=1, description="training sentences (windows) per step")
     eval_batch_size: int = Field(64, ge=1, description="windows per batch at evaluation/prediction")
-    warmup: float = Field(0.1, ge=0, lt=1, description="fraction of steps with linear warm-up")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
-    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
-    crf_learning_rate: float = Field(1e-2, gt=0, description="learning rate of a CRF head's transition scores (they start at zero)")
+    warmup: float = Field(0.1, ge=0, lt=1, allow_inf_nan=False, description="fraction of steps with linear warm-up")
+    weight_decay: float = Field(0.01, ge=0, allow_inf_nan=False, description="AdamW weight decay")
+    max_grad_norm: float = Field(1.0, gt=0, allow_inf_nan=False, description="gradient clipping")
+    crf_learning_rate: float = Field(1e-2, gt=0, allow_inf_nan=False, description="learning rate of a CRF head's transition scores (they start at zero)")
     seed: int = Field(42, description="random seed (model init, shuffling)")
     early_stopping_patience: int | None = Field(None, ge=1, description="stop after this many epochs without dev F1 gain")
     bf16: Literal["auto", True, False] = Field("auto", description="bf16 autocast: auto = where the CPU/GPU supports it")
     group_by_length: bool = Field(True, description="batch sentences of similar length (less padding)")
     logging_steps: int = Field(50, ge=1, description="log the loss every N steps")
+    checkpoint_steps: int | None = Field(None, ge=1, description="save a resumable checkpoint (model, optimizer, scheduler, RNG, data position) every N steps; null = at the end of every epoch. A killed run resumes from the last one when rerun with the same command")
     strategy: Literal["single", "sequential", "joint"] = Field(
         "single", description="how `sources` are used: single (one source), sequential (one phase per source, "
         "in order, each starting from the previous phase's best model), joint (all sources in one shuffled stream)")
@@ -86,11 +90,11 @@ class SourceConfig(Section):
     format: str | None = Field(None, description="tsv | jsonl (default: data.format, then the file extension)")
     tag_field: str | None = Field(None, description="JSONL tag field (default: data.tag_field)")
     types: list[str] | None = Field(None, description="entity types the source annotates (default: the registry's, else the types in its tags)")
-    weight: float = Field(1.0, ge=0, description="multiplies each of the source's examples' loss (noise-aware: silver < 1)")
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False, description="multiplies each of the source's examples' loss (noise-aware: silver < 1)")
     only_labelled: bool = Field(False, description="keep only sentences with at least one entity (for silver from a low-recall dictionary, whose other sentences teach mostly false O)")
-    sample_ratio: float | None = Field(None, gt=0, description="use ratio x (reference source's sentences) sentences, drawn with the seed; the reference is the first source without a sample_ratio; null = all")
-    epochs: float | None = Field(None, gt=0, description="sequential: this phase's epochs (default training.epochs)")
-    learning_rate: float | None = Field(None, gt=0, description="sequential: this phase's learning rate (default training.learning_rate)")
+    sample_ratio: float | None = Field(None, gt=0, allow_inf_nan=False, description="use ratio x (reference source's sentences) sentences, drawn with the seed; the reference is the first source without a sample_ratio; null = all")
+    epochs: float | None = Field(None, gt=0, allow_inf_nan=False, description="sequential: this phase's epochs (default training.epochs)")
+    learning_rate: float | None = Field(None, gt=0, allow_inf_nan=False, description="sequential: this phase's learning rate (default training.learning_rate)")
 
 
 class ExperimentConfig(Section):
@@ -127,6 +131,43 @@ class ExperimentConfig(Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+# Keys that say where things are, not what is computed: two runs that differ only here are the
+# same experiment (a corpus folder moved, another output root, a corpus fetched with --download).
+PATH_ONLY_KEYS = frozenset({"output_dir", "data.data_dir", "data.download"})
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mapping -> {dotted key: leaf value}."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def differing_keys(configs: Sequence[Mapping[str, Any]], ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Dotted keys whose values differ between resolved configs, except those in `ignore` and `PATH_ONLY_KEYS`."""
+    flat = [flatten(c) for c in configs]
+    keys = set().union(*flat) - ignore - PATH_ONLY_KEYS
+    return sorted(k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1)
+
+
+def read_snapshot(path: Path) -> dict[str, Any]:
+    """A run's `config_snapshot.yaml` re-validated with today's schema, as a plain mapping, so a key
+    added since (at its default) does not make an older run look different; a key that no longer
+    exists is an error naming the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise BiotuneError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BiotuneError(f"{path}: not a config snapshot")
+    return validate(data, str(path)).model_dump(mode="json")
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

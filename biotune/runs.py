@@ -9,8 +9,12 @@
 A sequential run keeps every earlier phase too, in a `phase_<k>_<source>/` folder inside each
 of the seed folders above (same files; the last phase's are the run's own).
 
-A run is finished when `train_summary.json` exists (written last). A folder that already holds
-a run is never overwritten unless the caller asks for it.
+    <output_dir>/checkpoints/<name>/seed_<seed>/trainer/checkpoint-<step>/  resumable Trainer
+                                   checkpoints while the run trains (removed once it finished)
+
+A run is finished when `train_summary.json` exists (written last). A run folder without it is
+unfinished (a crash, a kill): rerunning the same config resumes it from its last checkpoint.
+A folder that already holds a run is never overwritten unless the caller asks for it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from biotune.errors import BiotuneError
 
@@ -60,11 +65,31 @@ class RunPaths:
     def summary(self) -> Path:
         return self.results / "train_summary.json"
 
+    @property
+    def snapshot(self) -> Path:
+        return self.results / "config_snapshot.yaml"
+
+    @property
+    def trainer_dir(self) -> Path:
+        """The Trainer's resumable `checkpoint-<step>/` folders of this (phase of the) run."""
+        return self.checkpoint / "trainer"
+
+    def status(self) -> Literal["empty", "unfinished", "finished"]:
+        """finished: the summary exists; unfinished: something else is in the run folders."""
+        if self.summary.is_file():
+            return "finished"
+        return "unfinished" if any(p.exists() and any(p.iterdir()) for p in self.folders()) else "empty"
+
     def folders(self) -> tuple[Path, Path, Path]:
         return self.checkpoint, self.results, self.logs
 
-    def prepare(self, overwrite: bool) -> None:
-        """Create the run folders; refuse to touch an existing run unless `overwrite`."""
+    def prepare(self, overwrite: bool, resume: bool = False) -> None:
+        """Create the run folders; refuse to touch an existing run unless `overwrite` (delete it) or
+        `resume` (keep an unfinished run's folders to continue it)."""
+        if resume and not overwrite and self.status() != "finished":
+            for folder in self.folders():
+                folder.mkdir(parents=True, exist_ok=True)
+            return
         existing = [p for p in self.folders() if p.exists() and any(p.iterdir())]
         if existing and not overwrite:
             raise BiotuneError(

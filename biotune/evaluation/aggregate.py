@@ -2,8 +2,8 @@
 
 Reads the run-folder contract (`biotune.runs`): `results/<name>/seed_*/` holding a finished run
 (`train_summary.json`), its `config_snapshot.yaml` and its `eval_<test>.json` files. Runs whose
-resolved configs differ in anything but the seed are refused, naming the keys, so a table never
-mixes two experiments. Writes `aggregated_results.json` (raw per-seed values, mean, std) and
+resolved configs differ in anything but the seed and the path-only keys (`data.data_dir`,
+`output_dir`, ...) are refused, naming the keys, so a table never mixes two experiments. Writes `aggregated_results.json` (raw per-seed values, mean, std) and
 `aggregated_results.md` (mean ± std; a type with fewer than `MIN_SUPPORT` gold spans in a test
 set shows N/A there, because its F1 swings by whole points from one span to the next; the JSON
 keeps the raw values).
@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from biotune.config import differing_keys, read_snapshot
 from biotune.errors import BiotuneError
 from biotune.io import write_json, write_text
 
@@ -27,31 +26,10 @@ SEED_KEY = "training.seed"
 METRICS = ("precision", "recall", "f1")
 
 
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mapping -> {dotted key: leaf value}."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, dotted + "."))
-        else:
-            out[dotted] = value
-    return out
-
-
 def config_differences(snapshots: Mapping[int, Mapping[str, Any]]) -> list[str]:
-    """Dotted keys (other than the seed) whose values differ between the runs' snapshots."""
-    flat = [flatten(s) for s in snapshots.values()]
-    keys = set().union(*flat) - {SEED_KEY}
-    return sorted(k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1)
-
-
-def resolved_snapshot(path: Path) -> dict[str, Any]:
-    """A run's config snapshot re-validated with today's schema, so a key added since (at its
-    default) does not make an older run look different; a key that no longer exists is an error."""
-    from biotune.config import validate
-
-    return validate(yaml.safe_load(path.read_text(encoding="utf-8")), str(path)).model_dump(mode="json")
+    """Dotted keys whose values differ between the runs' snapshots, other than the seed and the
+    path-only keys (`biotune.config.PATH_ONLY_KEYS`: a corpus read from another folder is the same run)."""
+    return differing_keys(list(snapshots.values()), ignore=frozenset({SEED_KEY}))
 
 
 def finished_seeds(results_dir: Path) -> dict[int, Path]:
@@ -79,7 +57,7 @@ def aggregate(results_dir: str | Path) -> dict[str, Any]:
     seeds = finished_seeds(results_dir)
     if not seeds:
         raise BiotuneError(f"no finished run (seed_*/train_summary.json) under {results_dir}")
-    snapshots = {seed: resolved_snapshot(f / "config_snapshot.yaml") for seed, f in seeds.items()}
+    snapshots = {seed: read_snapshot(f / "config_snapshot.yaml") for seed, f in seeds.items()}
     differing = config_differences(snapshots)
     if differing:
         raise BiotuneError(f"{results_dir}: runs differ in more than the seed; keys: {', '.join(differing)}")

@@ -53,14 +53,21 @@ def build_softmax(backbone: str, labels: Sequence[str], dropout: float) -> PreTr
 def build_crf(backbone: str, labels: Sequence[str], dropout: float) -> PreTrainedModel:
     """The softmax model's emissions under a linear-chain CRF (sequence-level loss, learned transitions).
 
-    Starting from a biotune CRF checkpoint with the same labels (a sequential strategy's next
-    phase), the learned transition scores carry over; otherwise they start at zero.
+    Starting from a biotune CRF checkpoint with the same `id2label` (a sequential strategy's next
+    phase), the learned transition scores carry over; otherwise they start at zero. The same
+    label count is not enough: a transition score belongs to a pair of labels, not of indices.
     """
     model = build_softmax(backbone, labels, dropout)
     previous = _crf_scores(model.config)  # the config read from `backbone` keeps its `biotune` entry
-    same_labels = previous is not None and len(previous["start"]) == len(labels)
-    model.crf = CRF.from_scores(previous) if same_labels else CRF(len(labels))
+    model.crf = CRF.from_scores(previous) if previous is not None and _saved_labels(backbone) == list(labels) \
+        else CRF(len(labels))
     return model
+
+
+def _saved_labels(backbone: str) -> list[str]:
+    """The label list a checkpoint was saved with (`build_softmax` replaces it in the model's config)."""
+    id2label = AutoConfig.from_pretrained(resolve_backbone(backbone), trust_remote_code=False).id2label
+    return [label for _, label in sorted((int(i), label) for i, label in id2label.items())]
 
 
 HEADS: dict[str, Callable[[str, Sequence[str], float], PreTrainedModel]] = {"softmax": build_softmax, "crf": build_crf}

@@ -11,6 +11,12 @@ Why a subclass:
   replaces the sum of its words' cross-entropies, with the same weight and the same divisor.
 - A CRF head's transition scores start at zero and get their own learning rate
   (`training.crf_learning_rate`): at the encoder's rate they would barely move in a few epochs.
+- Resumable checkpoints: the Trainer's own checkpoints hold the model, optimizer, scheduler and
+  RNG states, and on resume it skips the batches already seen. The order of a length-grouped
+  epoch is drawn from the global torch RNG when the epoch starts, which the Trainer restores
+  only at epoch boundaries, so each checkpoint also keeps the RNG state of its epoch's start
+  (`epoch_rng_state*.pth`), put back before a resumed epoch draws its order: a run resumed
+  mid-epoch sees the same batches and the same dropout masks as one that never stopped.
 - Evaluation on the dev split runs the real `Tagger` (windows, first-subword rule,
   constrained BIO decoding) and span-level F1, so checkpoint selection uses exactly the
   metric that will be reported, never the test split.
@@ -18,17 +24,26 @@ Why a subclass:
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import shutil
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from biotune.data.sentence import Sentence
 from biotune.evaluation.metrics import evaluate_tags
 from biotune.inference.tagger import Tagger
 from biotune.models.crf import CRF
+
+log = logging.getLogger("biotune")
+
+TRAINER_STATE = "trainer_state.json"  # written last into a Trainer checkpoint: its presence marks it complete
 
 
 def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor,
@@ -63,6 +78,63 @@ def weighted_crf_loss(crf: CRF, logits: torch.Tensor, labels: torch.Tensor, weig
     return (nll * weight.to(nll.dtype)).sum() / (labels != -100).sum().clamp(min=1)
 
 
+def _epoch_rng_file(args: TrainingArguments) -> str:
+    return "epoch_rng_state.pth" if args.world_size <= 1 else f"epoch_rng_state_{args.process_index}.pth"
+
+
+class EpochStartRng(TrainerCallback):
+    """Remembers the torch RNG state at each epoch's start; on a mid-epoch resume, restores it
+    before the epoch's batch order is drawn (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.state: torch.Tensor | None = None
+        self.resume_from: str | None = None
+
+    def on_epoch_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                       **kwargs: Any) -> None:
+        self.epoch = int(state.epoch or 0)
+        saved = os.path.join(self.resume_from, _epoch_rng_file(args)) if self.resume_from else None
+        self.resume_from = None
+        if saved and os.path.isfile(saved):
+            record = torch.load(saved, weights_only=True)
+            if int(record["epoch"]) == self.epoch:  # resumed inside the epoch the checkpoint was saved in
+                torch.random.set_rng_state(record["cpu"])
+        self.state = torch.random.get_rng_state()
+
+
+class SaveAtEpochEnd(TrainerCallback):
+    """With step checkpoints (`training.checkpoint_steps`), also save where each epoch ends:
+    best-epoch selection loads the best epoch's checkpoint, so it must exist."""
+
+    def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                     **kwargs: Any) -> None:
+        control.should_save = True
+
+
+def complete_checkpoints(folder: Path) -> list[Path]:
+    """The Trainer checkpoints in `folder` whose state file was written, newest first."""
+    found = []
+    for path in folder.glob("checkpoint-*"):
+        step = path.name.removeprefix("checkpoint-")
+        if step.isdigit() and (path / TRAINER_STATE).is_file():
+            try:
+                json.loads((path / TRAINER_STATE).read_text(encoding="utf-8"))
+            except ValueError:
+                continue
+            found.append((int(step), path))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def drop_incomplete_checkpoints(folder: Path) -> None:
+    """Delete checkpoint folders a kill left half-written (no readable state file), naming them."""
+    complete = set(complete_checkpoints(folder))
+    for path in sorted(folder.glob("checkpoint-*")):
+        if path.is_dir() and path not in complete:
+            log.warning("removing incomplete checkpoint %s (interrupted while it was written)", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
 class NerTrainer(Trainer):
     """Trainer with a per-example weighted loss and span-F1 dev evaluation."""
 
@@ -75,6 +147,19 @@ class NerTrainer(Trainer):
         self.eval_batch = eval_batch_size
         self.max_length = max_length
         self.eval_seconds = 0.0  # time spent in dev evaluation, reported apart from training time
+        self.epoch_rng = EpochStartRng()
+        self.add_callback(self.epoch_rng)
+
+    def train(self, resume_from_checkpoint: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.epoch_rng.resume_from = resume_from_checkpoint
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    def _save_rng_state(self, output_dir: str) -> None:
+        """The Trainer's RNG states, plus the state at the start of the current epoch."""
+        super()._save_rng_state(output_dir)
+        if self.epoch_rng.state is not None:
+            torch.save({"epoch": self.epoch_rng.epoch, "cpu": self.epoch_rng.state},
+                       os.path.join(output_dir, _epoch_rng_file(self.args)))
 
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
