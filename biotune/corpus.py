@@ -11,7 +11,7 @@ from itertools import islice
 from pathlib import Path
 
 from biotune.config import DataConfig
-from biotune.data.readers import EXTENSIONS, iter_corpus_file
+from biotune.data.readers import EXTENSIONS, iter_corpus_file, reader_options
 from biotune.data.registry import CORPORA, resolve_corpus
 from biotune.data.sentence import Sentence
 from biotune.errors import BiotuneError
@@ -31,8 +31,16 @@ def _split_file(corpus: str, split: str, data: DataConfig) -> Path:
     paths = resolve_corpus(corpus, data_dir=data.data_dir, download=data.download)
     path = {"train": paths.train, "dev": paths.dev, "devel": paths.dev, "test": paths.test}.get(split)
     if path is None:
-        raise BiotuneError(f"corpus {corpus!r} has no {split!r} split (looked in {paths.folder})")
+        hint = "; set data.dev: null to train without model selection (the last epoch is kept)" if split in (
+            "dev", "devel") else ""
+        raise BiotuneError(f"corpus {corpus!r} has no {split!r} split (looked in {paths.folder}){hint}")
     return Path(path)
+
+
+def corpus_splits(data: DataConfig) -> list[str]:
+    """The splits the configured corpus has: train, dev when it has a dev file, test."""
+    paths = resolve_corpus(data.corpus, data_dir=data.data_dir, download=data.download)
+    return ["train", *(["dev"] if paths.dev is not None else []), "test"]
 
 
 def locate(spec: str, data: DataConfig) -> tuple[str, Path, str | None]:
@@ -51,9 +59,9 @@ def locate(spec: str, data: DataConfig) -> tuple[str, Path, str | None]:
 def read_split(spec: str, data: DataConfig) -> Split:
     """Read one split with the config's format options; record which types it annotates."""
     name, path, corpus = locate(spec, data)
-    options: dict[str, object] = {"scheme": data.scheme}
-    if (data.format or EXTENSIONS.get(path.suffix.lower())) == "jsonl":
-        options["tag_field"] = data.tag_field
+    accepted = reader_options(data.format or EXTENSIONS.get(path.suffix.lower()))
+    wanted = {"scheme": data.scheme, "tag_field": data.tag_field}  # a text file takes neither: it has no tags
+    options = {key: value for key, value in wanted.items() if key in accepted}
     sentences = list(islice(iter_corpus_file(path, format=data.format, **options), data.limit))
     info = CORPORA.get(corpus) if corpus else None
     if info is not None:

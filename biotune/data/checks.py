@@ -17,7 +17,6 @@ from biotune.data.schemes import tags_to_spans
 from biotune.data.sentence import Sentence
 
 TRAIN = "train"
-SPECIAL_TOKENS = 2  # [CLS] and [SEP] share the window with the sentence's subwords
 
 
 @dataclass
@@ -74,8 +73,10 @@ def check_data(
 ) -> DataReport:
     """Inspect `splits` (e.g. `{"train": ..., "dev": ..., "test": ...}`) and report.
 
-    `subword_length(tokens)` counts a sentence's subwords (e.g. from the model's tokenizer);
-    without it the window check is skipped. Overlap and missing-type checks compare every
+    `subword_length(tokens)` counts the subwords a sentence needs in one model input, special
+    tokens included (`Aligner.subword_length`); a sentence is too long when that exceeds
+    `max_length`, exactly when the Aligner cuts it into windows. Without it the window check
+    is skipped. Overlap and missing-type checks compare every
     other split with the split named `"train"` and are skipped when there is none.
     """
     train = splits.get(TRAIN)
@@ -101,7 +102,7 @@ def _split_stats(
     repairs = [_repairs(s) for s in sentences]
     long = None
     if subword_length is not None:
-        long = sum(subword_length(s.tokens) + SPECIAL_TOKENS > max_length for s in sentences)
+        long = sum(subword_length(s.tokens) > max_length for s in sentences)
     overlap = None if train_keys is None else sum(tuple(s.tokens) in train_keys for s in sentences)
     return SplitStats(
         sentences=len(sentences),

@@ -285,8 +285,18 @@ def _reader_for(path: Path, format: str | None) -> Reader:
     return READERS[format]
 
 
+def reader_options(format: str | None) -> list[str]:
+    """The options the reader of `format` takes (none for an unknown format)."""
+    reader = READERS.get(format or "")
+    return [] if reader is None else _accepted(reader)
+
+
+def _accepted(reader: Reader) -> list[str]:
+    return [name for name in inspect.signature(reader).parameters if name != "path"]
+
+
 def _check_options(reader: Reader, format: str, options: dict[str, Any]) -> None:
-    accepted = [name for name in inspect.signature(reader).parameters if name != "path"]
+    accepted = _accepted(reader)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise BiotuneError(

@@ -31,20 +31,28 @@ def render_markdown(results: Mapping[str, EvalResult | dict[str, Any]], title: s
 
 
 def write_report(
-    results: Mapping[str, EvalResult], json_path: str | Path, md_path: str | Path, title: str = ""
+    results: Mapping[str, EvalResult], json_path: str | Path, md_path: str | Path, title: str = "",
+    precision: str | None = None,
 ) -> None:
-    """Write `results` as JSON (``{test set: EvalResult.to_dict()}``) and as Markdown, atomically."""
-    write_json(json_path, {name: result.to_dict() for name, result in results.items()})
-    write_text(md_path, render_markdown(results, title))
+    """Write `results` as JSON (``{test set: EvalResult.to_dict()}``) and as Markdown, atomically.
+
+    `precision`, the numeric precision the model computed in (`Tagger.precision`), is recorded
+    in each test set's entry, since results differ slightly between precisions.
+    """
+    extra = {} if precision is None else {"precision": precision}
+    data = {name: {**result.to_dict(), **extra} for name, result in results.items()}
+    write_json(json_path, data)
+    write_text(md_path, render_markdown(data, title))
 
 
 def _render_set(name: str, result: Mapping[str, Any]) -> str:
     rows = [_row(_escape(type_), scores) for type_, scores in result["per_type"].items()]
     rows += [_row(label, result[key]) for key, label in _SUMMARY_ROWS]
+    computed = f" Precision: {result['precision']}." if "precision" in result else ""
     lines = [
         f"## {name}",
         "",
-        f"{result['n_sentences']} sentences, {result['n_words']} words.",
+        f"{result['n_sentences']} sentences, {result['n_words']} words.{computed}",
         "",
         _HEADER,
         *rows,

@@ -17,7 +17,7 @@ import warnings
 from typing import Literal
 
 import torch
-from transformers import PreTrainedModel
+from transformers import PretrainedConfig, PreTrainedModel
 
 from biotune.errors import BiotuneError
 from biotune.hardware import bf16_supported
@@ -26,24 +26,46 @@ Precision = Literal["auto", "autocast", "bf16", "int8", "fp32"]
 PRECISIONS: tuple[str, ...] = ("auto", "autocast", "bf16", "int8", "fp32")
 
 
-def prepare(model: PreTrainedModel, precision: str, device: torch.device) -> tuple[PreTrainedModel, bool]:
-    """`(model ready for inference, whether to run it under bf16 autocast)`.
+# Training evaluates with "autocast" when it trains in bf16, else "fp32" (and records which in
+# the checkpoint's `config.biotune["precision"]`); a checkpoint from before that record was
+# trained with the default `training.bf16: auto`, i.e. autocast wherever bf16 is native.
+DEFAULT_TRAINING_PRECISION = "autocast"
 
-    `bf16` and `int8` change the model (cast or replace its linear layers): pass a model the
-    caller owns. Raises `BiotuneError` for an unknown name or int8 on a non-CPU device.
+
+def training_precision(config: PretrainedConfig) -> str:
+    """The precision a checkpoint was evaluated with during training: what reproduces its results."""
+    return (getattr(config, "biotune", None) or {}).get("precision", DEFAULT_TRAINING_PRECISION)
+
+
+def resolve(precision: str, device: torch.device) -> str:
+    """What `precision` computes in on `device`: ``fp32``, ``autocast`` (bf16 autocast really on), ``bf16`` or ``int8``.
+
+    Raises `BiotuneError` for an unknown name or int8 on a non-CPU device.
     """
     if precision not in PRECISIONS:
         raise BiotuneError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        precision = "bf16" if bf16_supported(device) else "fp32"
+        return "bf16" if bf16_supported(device) else "fp32"
+    if precision == "autocast":
+        return "autocast" if bf16_supported(device) else "fp32"
+    if precision == "int8" and device.type != "cpu":
+        raise BiotuneError("precision int8 (dynamic quantisation) runs on CPU only; use bf16 on a GPU")
+    return precision
+
+
+def prepare(model: PreTrainedModel, precision: str, device: torch.device) -> tuple[PreTrainedModel, bool]:
+    """`(model ready for inference, whether to run it under bf16 autocast)`.
+
+    `bf16` and `int8` change the model (cast or replace its linear layers): pass a model the
+    caller owns. Raises `BiotuneError` as `resolve` does.
+    """
+    precision = resolve(precision, device)
     model = model.to(device).eval()
     if precision == "autocast":
-        return model, bf16_supported(device)
+        return model, True
     if precision == "bf16":
         return model.to(torch.bfloat16), False
     if precision == "int8":
-        if device.type != "cpu":
-            raise BiotuneError("precision int8 (dynamic quantisation) runs on CPU only; use bf16 on a GPU")
         return _quantize_int8(model), False
     return model.float(), False
 

@@ -22,7 +22,7 @@ from typing import Any
 from biotune.data.readers import EXTENSIONS, iter_corpus_file
 from biotune.data.sentence import Sentence, Span
 from biotune.inference.tagger import Tagger
-from biotune.io import atomic_open
+from biotune.io import atomic_open, check_output
 
 
 def record(sentence: Sentence, spans: Sequence[Span]) -> dict[str, Any]:
@@ -69,9 +69,15 @@ def predict_file(
     format: str | None = None,
     chunk_size: int = 2048,
     on_progress: Callable[[int], None] | None = None,
+    overwrite: bool = False,
 ) -> int:
-    """Tag every sentence of `input_path` into JSONL at `output_path`; returns the count."""
+    """Tag every sentence of `input_path` into JSONL at `output_path`; returns the count.
+
+    The output may not be the input, and an existing output is replaced only with
+    `overwrite` (`biotune.io.check_output`); both are checked before anything is tagged.
+    """
     input_path = Path(input_path)
+    check_output(output_path, [input_path], overwrite)
     fmt = format or EXTENSIONS.get(input_path.suffix.lower(), "text")
     options = {"tag_field": None} if fmt == "jsonl" else {}
     sentences = iter_corpus_file(input_path, fmt, **options)

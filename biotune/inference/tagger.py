@@ -32,9 +32,10 @@ from biotune.data.align import Aligner
 from biotune.data.packing import Packed, pack_windows
 from biotune.data.schemes import tags_to_spans
 from biotune.data.sentence import Span
+from biotune.errors import BiotuneError
 from biotune.hardware import default_device
 from biotune.inference.decode import LearnedScores, marginals, transition_mask, viterbi
-from biotune.inference.precision import prepare
+from biotune.inference.precision import prepare, resolve
 
 
 def labels_of(model: PreTrainedModel) -> list[str]:
@@ -61,7 +62,10 @@ class Tagger:
         device: torch.device | str | None = None,
         pack: bool | None = None,
     ) -> None:
+        if batch_size < 1:
+            raise BiotuneError(f"batch size must be at least 1, got {batch_size}")
         self.device = torch.device(device) if device is not None else default_device()
+        self.precision = resolve(precision, self.device)  # what the forward pass really computes in
         crf = getattr(model, "crf", None)  # read in full precision, before `prepare` may cast the model
         self.learned = LearnedScores.from_mapping(crf.scores()) if crf is not None else None
         self.model, self.bf16 = prepare(model, precision, self.device)
@@ -79,7 +83,8 @@ class Tagger:
         """Load a checkpoint folder written by `biotune train` (model + its own tokenizer).
 
         The Tagger owns the loaded model, so `precision` defaults to `auto` (bf16 weights where
-        the hardware has bf16).
+        the hardware has bf16). A folder that is not a usable biotune model is a `BiotuneError`
+        naming it and what is wrong (`biotune.models.factory.load_model`).
         """
         from biotune.models.backbones import load_tokenizer
         from biotune.models.factory import load_model

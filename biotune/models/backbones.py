@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tokenizers import pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from biotune.data.align import require_fast
@@ -34,4 +35,35 @@ def load_tokenizer(name: str | None) -> PreTrainedTokenizerBase:
     except (OSError, ValueError) as exc:
         raise BiotuneError(f"cannot load a tokenizer from {name!r}: {exc}") from exc
     require_fast(tokenizer)
+    _prefix_space_for_words(tokenizer)
     return tokenizer
+
+
+def _prefix_space_for_words(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Make a byte-level BPE tokenizer (RoBERTa, GPT-2, BART) see each pre-split word as a word.
+
+    biotune calls the tokenizer with `is_split_into_words=True`. A byte-level pre-tokenizer
+    without `add_prefix_space` then encodes every word as if it continued the previous one
+    (`heparin` -> `he pa rin` instead of `Ġhe pa rin`), which is not how the model saw words
+    in pre-training. Setting it on the pre-tokenizer itself covers every tokenizer class
+    (the `add_prefix_space` argument of `from_pretrained` is ignored by the generic one).
+    """
+    pre = tokenizer.backend_tokenizer.pre_tokenizer
+    parts = [pre] if isinstance(pre, pre_tokenizers.ByteLevel) else _members(pre)
+    for part in parts:
+        if isinstance(part, pre_tokenizers.ByteLevel) and not part.add_prefix_space:
+            part.add_prefix_space = True
+            if hasattr(tokenizer, "add_prefix_space"):
+                tokenizer.add_prefix_space = True  # saved with the checkpoint's tokenizer_config
+
+
+def _members(pre: object) -> list[object]:
+    """The pre-tokenizers of a `pre_tokenizers.Sequence` (it can be indexed, not iterated)."""
+    if not isinstance(pre, pre_tokenizers.Sequence):
+        return []
+    members = []
+    while True:
+        try:
+            members.append(pre[len(members)])
+        except IndexError:
+            return members

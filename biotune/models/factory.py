@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import difflib
 import logging
+import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForTokenClassification, PretrainedConfig, PreTrainedModel
 
+from biotune.data.schemes import invalid_tags
 from biotune.errors import BiotuneError
 from biotune.models.backbones import resolve_backbone
 from biotune.models.crf import CRF
@@ -89,12 +92,60 @@ def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dro
     return HEADS[head](backbone, labels, dropout)
 
 
-def load_model(checkpoint: str) -> PreTrainedModel:
-    """Load a trained biotune (or any token-classification) checkpoint folder."""
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
+                   "sentencepiece.bpe.model")
+# What a damaged weights file raises while loading (truncated safetensors, a cut-off pickle or zip).
+_BROKEN_WEIGHTS = (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError)
+
+
+def check_checkpoint(checkpoint: str | Path) -> Path:
+    """The checkpoint folder, or a `BiotuneError` naming it and what it lacks.
+
+    Checked before anything loads: a folder, with `config.json`, a weights file and the
+    tokenizer files it was trained with (without them transformers would silently build an
+    empty-vocabulary tokenizer from the model type, and every word would become [UNK]).
+    """
+    folder = Path(checkpoint)
+    if not folder.exists():
+        raise BiotuneError(f"checkpoint {folder} does not exist")
+    if not folder.is_dir():
+        raise BiotuneError(f"checkpoint {folder} is a file; pass the model folder (a run's best_model/)")
+    if not (folder / "config.json").is_file():
+        raise BiotuneError(f"checkpoint {folder} has no config.json: not a model folder "
+                           "(a run's model is checkpoints/<name>/seed_<seed>/best_model/)")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise BiotuneError(f"checkpoint {folder} has no weights file ({' or '.join(WEIGHT_FILES[::2])})")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise BiotuneError(f"checkpoint {folder} has no tokenizer (tokenizer.json / tokenizer_config.json); "
+                           "save the tokenizer it was trained with into the folder")
+    return folder
+
+
+def load_model(checkpoint: str | Path) -> PreTrainedModel:
+    """Load a trained biotune (or any BIO token-classification) checkpoint folder.
+
+    Every problem is a `BiotuneError` naming the folder: see `check_checkpoint`; weights that
+    do not load (truncated, damaged) or do not cover the model (a backbone without its
+    classifier would tag at random); labels that are not BIO tags (`LABEL_0`: not a NER model).
+    """
+    folder = check_checkpoint(checkpoint)
     try:
-        model = AutoModelForTokenClassification.from_pretrained(checkpoint, trust_remote_code=False)
-    except (OSError, ValueError) as exc:
-        raise BiotuneError(f"cannot load checkpoint {checkpoint!r}: {exc}") from exc
+        model, info = AutoModelForTokenClassification.from_pretrained(str(folder), trust_remote_code=False,
+                                                                      output_loading_info=True)
+    except _BROKEN_WEIGHTS as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BiotuneError(f"cannot load checkpoint {folder}: its weights or config are damaged ({reason})") from None
+    labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    bad = invalid_tags(labels, "bio")
+    if bad:
+        shown = ", ".join(label for _, label in bad[:3])
+        raise BiotuneError(f"checkpoint {folder} is not a biotune NER model: its labels ({shown}"
+                           f"{', ...' if len(bad) > 3 else ''}) are not O / B-TYPE / I-TYPE tags")
+    missing = info.get("missing_keys") or []
+    if missing:
+        raise BiotuneError(f"checkpoint {folder}: the weights lack {len(missing)} tensor(s) of the model "
+                           f"({', '.join(sorted(missing)[:3])}); it is not a trained token classifier")
     scores = _crf_scores(model.config)
     if scores is not None:
         model.crf = CRF.from_scores(scores)

@@ -29,10 +29,10 @@ from typing import Any
 from biotune.data.readers import EXTENSIONS, iter_corpus_file
 from biotune.data.sentence import Sentence
 from biotune.errors import BiotuneError
-from biotune.io import atomic_open
+from biotune.io import atomic_open, check_output
 from biotune.silver.dictionary import load_dictionary
 from biotune.silver.matcher import Match, Matcher, longest_first
-from biotune.silver.report import SilverReport, SilverStats, write_report
+from biotune.silver.report import SilverReport, SilverStats, report_paths, write_report
 from biotune.silver.spec import DictionarySpec
 
 RESERVED_FIELDS = ("id", "tokens", "annotated_types")
@@ -81,6 +81,7 @@ def label_corpus(
     output_format: str | None = None,
     report_dir: str | Path | None = None,
     top: int = 20,
+    overwrite: bool = False,
 ) -> SilverResult:
     """Label every sentence of `input_path` with `dictionaries` into `output_path`, and report.
 
@@ -88,8 +89,14 @@ def label_corpus(
     for JSONL without tags). The report, `<output stem>.report.json` and `.md`, goes into
     `report_dir` (default: the output's folder) and lists the `top` terms per type. Raises
     `BiotuneError` for bad dictionaries, input, or options; the output is then not written.
+    Neither the output nor the report may be the input or a dictionary file, and existing
+    ones are replaced only with `overwrite` (`biotune.io.check_output`).
     """
     input_path, output_path = Path(input_path), Path(output_path)
+    json_path, md_path = report_paths(report_dir or output_path.parent, f"{output_path.stem}.report")
+    sources = [input_path, *(p for spec in dictionaries for p in (spec.path, spec.stop_list) if p is not None)]
+    for path, what in ((output_path, "output"), (json_path, "report"), (md_path, "report")):
+        check_output(path, sources, overwrite, what=what)
     if not dictionaries:
         raise BiotuneError("no dictionary given")
     if not tag_field.strip() or tag_field in RESERVED_FIELDS:
@@ -105,7 +112,7 @@ def label_corpus(
             stats.add(len(sentence), labelled.added, labelled.found, sentence.tags, sentence.annotated_types)
             out.write(write(sentence, labelled.tags, tag_field, not drop_tags, matcher.types))
     report = stats.report(str(input_path), str(output_path), tag_field, loaded, top)
-    json_path, md_path = write_report(report, report_dir or output_path.parent, f"{output_path.stem}.report")
+    write_report(report, json_path, md_path)
     return SilverResult(report, output_path, json_path, md_path)
 
 

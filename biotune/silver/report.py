@@ -187,13 +187,16 @@ class SilverStats:
         )
 
 
-def write_report(report: SilverReport, folder: str | Path, stem: str) -> tuple[Path, Path]:
-    """Write `<stem>.json` and `<stem>.md` into `folder`, atomically; return their paths."""
+def report_paths(folder: str | Path, stem: str) -> tuple[Path, Path]:
+    """`<folder>/<stem>.json` and `<folder>/<stem>.md`: where a report goes."""
     folder = Path(folder)
-    json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
+    return folder / f"{stem}.json", folder / f"{stem}.md"
+
+
+def write_report(report: SilverReport, json_path: Path, md_path: Path) -> None:
+    """Write `report` as JSON and Markdown, atomically."""
     write_json(json_path, report.to_dict())
     write_text(md_path, report.render_markdown())
-    return json_path, md_path
 
 
 def _row(cells: Sequence[object]) -> str:

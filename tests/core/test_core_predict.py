@@ -77,5 +77,43 @@ def test_existing_output_survives_a_failed_run(tagger: Tagger, tmp_path: Path) -
     out.write_text("previous results\n")
     (tmp_path / "empty.txt").write_text("")
     with pytest.raises(BiotuneError, match="empty"):
-        predict_file(tagger, tmp_path / "empty.txt", out)
+        predict_file(tagger, tmp_path / "empty.txt", out, overwrite=True)
     assert out.read_text() == "previous results\n"
+
+
+@pytest.mark.parametrize("alias", ["same", "relative", "symlink", "hardlink"])
+def test_output_that_is_the_input_is_refused_and_the_input_survives(
+    tagger: Tagger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, alias: str
+) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("Aspirin and severe tremor.\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    out = {"same": src, "relative": Path("in.txt"), "symlink": tmp_path / "link.txt",
+           "hardlink": tmp_path / "hard.txt"}[alias]
+    if alias == "symlink":
+        out.symlink_to(src)
+    elif alias == "hardlink":
+        out.hardlink_to(src)
+    with pytest.raises(BiotuneError, match="is the input"):
+        predict_file(tagger, src, out, overwrite=True)
+    assert src.read_text(encoding="utf-8") == "Aspirin and severe tremor.\n"
+
+
+def test_existing_output_is_replaced_only_with_overwrite(tagger: Tagger, tmp_path: Path) -> None:
+    src, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    src.write_text("Aspirin and severe tremor.\n", encoding="utf-8")
+    out.write_text("previous results\n")
+    with pytest.raises(BiotuneError, match=r"out.jsonl already exists; pass --overwrite"):
+        predict_file(tagger, src, out)
+    assert out.read_text() == "previous results\n"
+    assert predict_file(tagger, src, out, overwrite=True) == 1
+    assert json.loads(out.read_text())["tokens"] == ["Aspirin", "and", "severe", "tremor", "."]
+
+
+def test_output_that_is_a_folder_or_under_a_file_is_refused(tagger: Tagger, tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("Aspirin.\n", encoding="utf-8")
+    with pytest.raises(BiotuneError, match="is a folder"):
+        predict_file(tagger, src, tmp_path, overwrite=True)
+    with pytest.raises(BiotuneError, match=r"in.txt is a file, not a folder"):
+        predict_file(tagger, src, src / "sub" / "out.jsonl")

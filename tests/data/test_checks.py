@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from biotune.data.checks import check_data
 from biotune.data.sentence import Sentence
 
@@ -24,7 +26,7 @@ SPLITS = {
 
 
 def test_check_data_counts_per_split() -> None:
-    report = check_data(SPLITS, subword_length=len, max_length=6)
+    report = check_data(SPLITS, subword_length=len, max_length=4)
     train, dev, test = report.splits["train"], report.splits["dev"], report.splits["test"]
     assert (train.sentences, train.tokens, train.spans) == (2, 8, {"Chem": 1, "Dis": 1})
     assert (train.repaired_sentences, train.repaired_tags) == (1, 1)
@@ -35,11 +37,11 @@ def test_check_data_counts_per_split() -> None:
 
 
 def test_check_data_warnings() -> None:
-    report = check_data(SPLITS, subword_length=len, max_length=6)
+    report = check_data(SPLITS, subword_length=len, max_length=4)
     assert report.warnings == [
         "train: 1 ill-formed tag sequences (1 tags) were repaired with the conlleval convention "
         "(I-X without a preceding B-X/I-X starts a span)",
-        "train: 1 sentences exceed 6 subwords with special tokens; "
+        "train: 1 sentences exceed 4 subwords with special tokens; "
         "they will be split into overlapping windows, not truncated",
         "dev: 1 sentences (50.0%) also occur in train",
         "dev: entity types absent from train: Gene",
@@ -74,3 +76,17 @@ def test_report_to_dict_is_json_and_markdown_renders() -> None:
     assert "| also in train | n/a | 1 | 0 |" in markdown
     assert "- dev: entity types absent from train: Gene" in markdown
     assert check_data({"train": [sent("x", "B-X")]}).render_markdown().endswith("## Warnings\n\nNone.\n")
+
+
+@pytest.mark.parametrize(("words", "too_long"), [(8, 0), (9, 1)])
+def test_window_check_agrees_with_the_aligner(word_backbone, words: int, too_long: int) -> None:
+    """A sentence of exactly the window (8 one-subword words + [CLS] + [SEP] = 10) fits; one subword more does not."""
+    from biotune.data.align import Aligner
+    from biotune.models.backbones import load_tokenizer
+
+    aligner = Aligner(load_tokenizer(str(word_backbone)), max_length=10)
+    sentence = Sentence(["aspirin"] * words, ["O"] * words)
+    assert aligner.subword_length(sentence.tokens) == words + 2
+    report = check_data({"train": [sentence]}, subword_length=aligner.subword_length, max_length=aligner.max_length)
+    assert report.splits["train"].long_sentences == too_long
+    assert len(aligner.windows([sentence.tokens])) == 1 + too_long  # reported exactly when it is windowed
