@@ -76,3 +76,17 @@ def test_config_differences_ignores_the_seed() -> None:
 def test_nothing_finished_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(BiotuneError, match="no finished run"):
         aggregate(tmp_path)
+
+
+def test_path_only_differences_are_the_same_experiment(tmp_path: Path) -> None:
+    fake_run(tmp_path, 1, ["B-Disease"] * 12)
+    fake_run(tmp_path, 2, ["B-Disease"] * 12)
+    moved = yaml.safe_load((tmp_path / "seed_2" / "config_snapshot.yaml").read_text())
+    moved["output_dir"] = "/elsewhere"
+    moved["data"] = {**moved["data"], "data_dir": "/mnt/corpora", "download": True}
+    (tmp_path / "seed_2" / "config_snapshot.yaml").write_text(yaml.safe_dump(moved))
+    assert aggregate(tmp_path)["seeds"] == [1, 2]
+    moved["data"]["corpus"] = "ncbi_disease"
+    (tmp_path / "seed_2" / "config_snapshot.yaml").write_text(yaml.safe_dump(moved))
+    with pytest.raises(BiotuneError, match="keys: data.corpus$"):
+        aggregate(tmp_path)

@@ -99,3 +99,53 @@ def test_cli_run_takes_several_seeds_after_one_flag(word_backbone: Path, toy_cor
     assert again.exit_code == 0 and "Seeds: 3, 4" in again.output
     bad = CliRunner().invoke(app, ["run", str(cfg), "--seeds", "3", "four"])
     assert bad.exit_code == 2 and "four" in bad.output
+
+
+def test_a_finished_seed_of_another_config_is_refused_not_reused(word_backbone: Path, toy_corpus: Path,
+                                                                 tmp_path: Path) -> None:
+    from biotune.config import validate
+
+    cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
+    run_seeds(cfg, [1])
+    before = (tmp_path / "results" / "toy" / "seed_1" / "eval_test.json").read_bytes()
+    changed = validate(apply_overrides(cfg.model_dump(mode="json"), {"training.learning_rate": 1e-3}), "changed")
+    with pytest.raises(BiotuneError, match=r"finished run of another config \(differs in training.learning_rate\)"
+                                           r".*--overwrite"):
+        run_seeds(changed, [1, 2])
+    assert not (tmp_path / "results" / "toy" / "seed_2").exists(), "refused before any seed trains"
+    with pytest.raises(BiotuneError, match="training.learning_rate"):
+        sweep(changed, "training.epochs", [1, 2], seeds=[1])
+    assert not (tmp_path / "results" / "toy__training.epochs=2").exists(), "every sweep point is checked first"
+    moved = validate(apply_overrides(cfg.model_dump(mode="json"), {"data.data_dir": str(tmp_path), "data.download": True}),
+                     "moved")
+    assert run_seeds(moved, [1]).skipped == [1], "a path-only difference is the same run"
+    assert (tmp_path / "results" / "toy" / "seed_1" / "eval_test.json").read_bytes() == before
+    redone = run_seeds(changed, [1], overwrite=True)
+    assert redone.trained == [1]
+
+
+def test_a_failed_seed_logs_its_traceback_to_its_file_and_one_line_to_the_console(
+        word_backbone: Path, toy_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    real_encode = train_module.encode
+
+    def encode(sentences, aligner, label2id, **kwargs):
+        if seeds_seen[-1] == 2:
+            raise ValueError("corrupt batch")
+        return real_encode(sentences, aligner, label2id, **kwargs)
+
+    seeds_seen: list[int] = []
+    real_set_seed = train_module.set_seed
+    monkeypatch.setattr(train_module, "set_seed", lambda seed: seeds_seen.append(seed) or real_set_seed(seed))
+    monkeypatch.setattr(train_module, "encode", encode)
+    cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
+    with caplog.at_level("ERROR", logger="biotune"):
+        outcome = run_seeds(cfg, [1, 2])
+    assert outcome.trained == [1] and outcome.failed == {2: "ValueError: corrupt batch"}
+    log = (tmp_path / "logs" / "toy" / "seed_2" / "train.log").read_text()
+    assert "Traceback (most recent call last)" in log and "ValueError: corrupt batch" in log
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].exc_info is None
+    message = errors[0].getMessage()
+    assert "\n" not in message and message.startswith("seed 2 failed: ValueError: corrupt batch")
+    assert "seed_2/train.log" in message
