@@ -22,6 +22,10 @@ def is_main_process() -> bool:
     return _state().is_main_process
 
 
+def process_count() -> int:
+    return _state().num_processes
+
+
 def wait_for_everyone() -> None:
     """Barrier: every rank waits here until all ranks arrive (no-op in one process)."""
     _state().wait_for_everyone()

@@ -46,7 +46,7 @@ from biotune.models.factory import build_model, load_model, save_model
 from biotune.runs import RunPaths
 from biotune.training.features import PaddingCollator, encode, label_space
 from biotune.training.preflight import Inputs, check_inputs
-from biotune.training.processes import is_main_process, wait_for_everyone
+from biotune.training.processes import is_main_process, process_count, wait_for_everyone
 from biotune.training.strategies import Phase, plan_phases
 from biotune.training.trainer import (NerTrainer, SaveAtEpochEnd, complete_checkpoints,
                                       drop_incomplete_checkpoints)
@@ -224,6 +224,7 @@ def _run_phase(config: ExperimentConfig, phase: Phase, init: str, labels: list[s
         **record,
         "bf16": bf16,
         "torch_threads": torch.get_num_threads(),
+        "processes": process_count(),
         "test": {name: r.f1 for name, r in results.items()},
     }
     return TrainResult(paths, record["best_dev_f1"], results, summary, main)  # type: ignore[arg-type]
@@ -236,7 +237,9 @@ def _fit(config: ExperimentConfig, phase: Phase, init: str, labels: list[str], f
     t = config.training
     model = build_model(init, labels, config.model.head, config.model.dropout)
     model.config.biotune = {"max_length": config.model.max_length, "pack": config.model.pack_sentences,
-                            "word_tokenizer": "biotune.data.text"}
+                            "word_tokenizer": "biotune.data.text",
+                            # how the run's own evaluation computes: `biotune evaluate` defaults to it
+                            "precision": "autocast" if bf16 else "fp32", "eval_batch_size": t.eval_batch_size}
     work = paths.trainer_dir
     select = bool(dev_types)
     callbacks: list[TrainerCallback] = []
