@@ -50,7 +50,8 @@ def progress() -> Progress:
 
 ConfigArg = Annotated[Path, typer.Argument(help="experiment config (YAML)")]
 CheckpointOption = Annotated[Path, typer.Option(help="a best_model/ folder")]
-BatchSizeOption = Annotated[int, typer.Option(help="windows per batch")]
+BatchSizeOption = Annotated[int, typer.Option(min=1, help="windows per batch")]
+OverwriteOutputOption = Annotated[bool, typer.Option(help="replace existing output files")]
 PrecisionOption = Annotated[str, typer.Option(help="auto (bf16 weights where supported, else fp32) | bf16 | int8 | fp32 | autocast")]
 
 
@@ -89,20 +90,20 @@ def evaluate(
     test: Annotated[list[str], typer.Option(help="test set: <corpus>:<split> (e.g. bc5cdr:test) or a file; repeatable")],
     output_dir: Annotated[Path | None, typer.Option(help="write eval_<test>.json/.md here")] = None,
     data_dir: Annotated[str | None, typer.Option(help="folder holding corpus folders")] = None,
-    batch_size: BatchSizeOption = 32,
-    precision: PrecisionOption = "auto",
+    batch_size: Annotated[int | None, typer.Option(min=1, help="windows per batch (default: training's)")] = None,
+    precision: Annotated[str | None, typer.Option(help="as for predict (default: the one training evaluated "
+                                                       "with, which reproduces the run's eval files)")] = None,
+    overwrite: OverwriteOutputOption = False,
 ) -> None:
     """Score a trained model on one or more test sets (span-level strict + token-level)."""
     from biotune.config import DataConfig
     from biotune.corpus import read_split
-    from biotune.evaluation.evaluate import evaluate_splits
+    from biotune.evaluation.evaluate import evaluate_checkpoint
     from biotune.evaluation.report import render_markdown
-    from biotune.inference.tagger import Tagger
 
     data = DataConfig(corpus=str(checkpoint), data_dir=data_dir)
     splits = [read_split(spec, data) for spec in test]
-    tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size, precision=precision)
-    results = evaluate_splits(tagger, splits, output_dir)
+    results = evaluate_checkpoint(checkpoint, splits, output_dir, batch_size, precision, overwrite)
     print(render_markdown(results))
 
 
@@ -115,19 +116,22 @@ def predict(
     format: Annotated[str | None, typer.Option(help="jsonl | text | tsv (default: by extension)")] = None,
     batch_size: BatchSizeOption = 32,
     precision: PrecisionOption = "auto",
+    overwrite: OverwriteOutputOption = False,
 ) -> None:
     """Tag a file into JSONL with entity spans, types, scores (and character offsets for text)."""
     from biotune.data.readers import EXTENSIONS
     from biotune.inference.predict import count_units, predict_file
     from biotune.inference.tagger import Tagger
+    from biotune.io import check_output
 
     if not input.is_file():
         raise BiotuneError(f"input file {input} not found")
+    check_output(output, [input], overwrite, what="--output")  # before the model loads
     tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size, precision=precision)
     fmt = format or EXTENSIONS.get(input.suffix.lower(), "text")
     with progress() as bar:
         task = bar.add_task("tagging", total=count_units(input, fmt))
-        n = predict_file(tagger, input, output, fmt, on_progress=lambda k: bar.advance(task, k))
+        n = predict_file(tagger, input, output, fmt, on_progress=lambda k: bar.advance(task, k), overwrite=overwrite)
     console.print(f"{n} sentences tagged -> {output}")
 
 
@@ -174,7 +178,7 @@ def tag(
 def serve(
     checkpoint: CheckpointOption,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     precision: PrecisionOption = "auto",
     max_texts: Annotated[int, typer.Option(help="texts per request")] = 64,
     max_chars: Annotated[int, typer.Option(help="characters per text")] = 100_000,
@@ -211,8 +215,10 @@ def check_data(
     download: Annotated[bool, typer.Option(help="download a registry corpus that is not found locally")] = False,
 ) -> None:
     """Report sentences, spans per type, ill-formed tags, long sentences, split overlap — before training."""
+    from pydantic import ValidationError
+
     from biotune.config import DataConfig, ModelConfig, load_config
-    from biotune.corpus import read_split
+    from biotune.corpus import corpus_splits, read_split
     from biotune.data.align import Aligner
     from biotune.data.checks import check_data as run_check
     from biotune.models.backbones import load_tokenizer
@@ -220,11 +226,16 @@ def check_data(
     if target.endswith((".yaml", ".yml")):
         cfg = load_config(target, {"data.data_dir": data_dir, "data.download": download or None})
         data, model = cfg.data, cfg.model
-        specs = [data.train, *([data.dev] if data.dev else []), *data.test]
+        specs = [data.train, *([data.dev] if data.dev else []), *data.test]  # as training reads them
     else:
         data, model = DataConfig(corpus=target, data_dir=data_dir, download=download), ModelConfig()
-        specs = ["train", "dev", "test"]
-    aligner = Aligner(load_tokenizer(backbone or model.backbone), max_length or model.max_length)
+        specs = corpus_splits(data)  # the dev file is optional
+    if max_length is not None:  # the config's rule for model.max_length
+        try:
+            model = ModelConfig.model_validate({**model.model_dump(), "max_length": max_length})
+        except ValidationError as error:
+            raise BiotuneError(f"--max-length {max_length}: {error.errors()[0]['msg']}") from None
+    aligner = Aligner(load_tokenizer(backbone or model.backbone), model.max_length)
     splits = {}
     for spec in specs:
         split = read_split(spec, data)
@@ -263,6 +274,7 @@ def silver(
         help="JSONL input: the field holding its tags, 'none' for untagged input (default: tags)")] = None,
     report: Annotated[Path | None, typer.Option(help="folder for the report (default: the output's folder)")] = None,
     top: Annotated[int, typer.Option(help="most frequent terms listed per type")] = 20,
+    overwrite: OverwriteOutputOption = False,
 ) -> None:
     """Label a corpus from dictionaries (distant supervision): silver tags where the input has O.
 
@@ -278,7 +290,7 @@ def silver(
     specs = [parse_spec(text, shared) for text in dictionary]
     options = {} if input_tag_field is None else {"tag_field": None if input_tag_field == "none" else input_tag_field}
     result = label_corpus(input, output, specs, tag_field=tag_field, drop_tags=drop_tags, input_options=options,
-                          report_dir=report, top=top)
+                          report_dir=report, top=top, overwrite=overwrite)
     print(result.report.render_markdown())
     console.print(f"{result.report.sentences} sentences, {result.report.labelled_sentences} with new labels"
                   f" -> {output}\nreport: {result.report_markdown}")

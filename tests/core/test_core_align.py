@@ -269,3 +269,40 @@ def test_slow_tokenizers_are_refused() -> None:
 
     with pytest.raises(BiotuneError, match="not a fast tokenizer"):
         require_fast(Slow())  # type: ignore[arg-type]
+
+
+# --- byte-level BPE (RoBERTa) ------------------------------------------------------------
+
+BPE_TEXTS = ["the patient developed acute bleeding after heparin .", "aspirin and severe tremor was given ."] * 10
+
+
+def _byte_level_bpe(folder: Path, generic: bool) -> Path:
+    """A tiny byte-level BPE tokenizer saved like a RoBERTa checkpoint (`generic`: the plain fast class)."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast, RobertaTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(BPE_TEXTS, vocab_size=300, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    folder.mkdir(parents=True)
+    if generic:
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>",
+                                            unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>")
+    else:
+        bpe.save_model(str(folder))
+        tokenizer = RobertaTokenizerFast(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_byte_level_bpe_words_are_tokenised_as_words(tmp_path: Path, generic: bool) -> None:
+    tokenizer = load_tokenizer(str(_byte_level_bpe(tmp_path / "bpe", generic)))
+    words = ["patient", "heparin", "tremor"]
+    pieces = word_pieces(tokenizer, [words])[0]
+    for word, ids in zip(words, pieces):
+        assert ids == tokenizer(" " + word, add_special_tokens=False)["input_ids"]  # as in running text
+        assert tokenizer.convert_ids_to_tokens(ids)[0].startswith("Ġ")
+    reloaded = tmp_path / "saved"  # a checkpoint's saved tokenizer keeps the setting
+    tokenizer.save_pretrained(str(reloaded))
+    assert word_pieces(load_tokenizer(str(reloaded)), [words])[0] == pieces

@@ -79,3 +79,59 @@ def test_corpora_lists_the_registry() -> None:
     assert result.exit_code == 0
     for name in ["bc5cdr", "ncbi_disease", "bc2gm", "jnlpba", "bc4chemd", "linnaeus", "species800"]:
         assert name in result.output
+
+
+def test_predict_refuses_its_input_as_output_and_an_existing_output(trained_run, tmp_path: Path) -> None:
+    best = str(trained_run.paths.best_model)
+    text = tmp_path / "in.txt"
+    text.write_text("The patient developed acute bleeding after heparin.\n")
+    same = runner.invoke(app, ["predict", "--checkpoint", best, "--input", str(text), "--output", str(text),
+                               "--overwrite"], env={"COLUMNS": "1000"})
+    assert same.exit_code == 2 and "would destroy the input" in same.output and "Traceback" not in same.output
+    assert text.read_text() == "The patient developed acute bleeding after heparin.\n"
+    out = tmp_path / "pred.jsonl"
+    out.write_text("earlier\n")
+    refused = runner.invoke(app, ["predict", "--checkpoint", best, "--input", str(text), "--output", str(out)],
+                            env={"COLUMNS": "1000"})
+    assert refused.exit_code == 2 and "--overwrite" in refused.output and out.read_text() == "earlier\n"
+    for target, message in ((tmp_path, "is a folder"), (text / "out.jsonl", "is a file, not a folder")):
+        bad = runner.invoke(app, ["predict", "--checkpoint", best, "--input", str(text), "--output", str(target)],
+                            env={"COLUMNS": "1000"})
+        assert bad.exit_code == 2 and message in bad.output and "Traceback" not in bad.output
+    replaced = runner.invoke(app, ["predict", "--checkpoint", best, "--input", str(text), "--output", str(out),
+                                   "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads(out.read_text())["tokens"][-1] == "."
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-5"])
+def test_serve_refuses_a_port_out_of_range(tmp_path: Path, port: str) -> None:
+    result = runner.invoke(app, ["serve", "--checkpoint", str(tmp_path), "--port", port], env={"COLUMNS": "1000"})
+    bound = "less than or equal to 65535" if port == "70000" else "greater than or equal to 1"
+    assert result.exit_code == 2 and f"Invalid value for '--port': Input should be {bound}" in result.output
+
+
+@pytest.mark.parametrize("length", ["0", "-1", "7"])
+def test_check_data_refuses_a_window_below_the_minimum(toy_corpus: Path, word_backbone: Path, length: str) -> None:
+    result = runner.invoke(app, ["check-data", str(toy_corpus), "--backbone", str(word_backbone),
+                                 "--max-length", length], env={"COLUMNS": "1000"})
+    assert result.exit_code == 2, result.output
+    assert f"--max-length {length}: Input should be greater than or equal to 8" in result.output
+
+
+def test_check_data_uses_the_given_window(toy_corpus: Path, word_backbone: Path) -> None:
+    """The toy sentences are 7-8 subwords + 2 special tokens: all fit 10, the 8-word ones exceed 9."""
+    fits = runner.invoke(app, ["check-data", str(toy_corpus), "--backbone", str(word_backbone), "--max-length", "10"])
+    assert fits.exit_code == 0 and "| longer than 10 subwords | 0 | 0 | 0 |" in fits.output, fits.output
+    tight = runner.invoke(app, ["check-data", str(toy_corpus), "--backbone", str(word_backbone), "--max-length", "9"])
+    assert tight.exit_code == 0 and "| longer than 9 subwords | 0 | 0 | 0 |" not in tight.output, tight.output
+
+
+def test_check_data_on_a_corpus_without_dev(toy_corpus: Path, word_backbone: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "no_dev"
+    folder.mkdir()
+    for name in ("train.tsv", "test.tsv"):
+        (folder / name).write_text((toy_corpus / name).read_text())
+    result = runner.invoke(app, ["check-data", str(folder), "--backbone", str(word_backbone)])
+    assert result.exit_code == 0, result.output
+    assert "|  | train | test |" in result.output and "| sentences | 64 | 16 |" in result.output

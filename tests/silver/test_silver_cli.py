@@ -73,3 +73,33 @@ def test_silver_missing_input_exits_2(inputs: Path) -> None:
     result = runner.invoke(app, ["silver", str(inputs / "nope.tsv"), "--output", str(inputs / "o.jsonl"),
                                  "--dict", f"{inputs / 'chemicals.txt'}:type=Chemical"], env={"COLUMNS": "1000"})
     assert result.exit_code == 2 and "nope.tsv does not exist" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("target", ["corpus.tsv", "genes.tsv", "link.tsv"])
+def test_silver_output_that_is_an_input_is_refused(inputs: Path, target: str) -> None:
+    """The corpus, a dictionary, or a link to the corpus: writing there would destroy an input."""
+    (inputs / "link.tsv").symlink_to(inputs / "corpus.tsv")
+    before = {name: (inputs / name).read_bytes() for name in ("corpus.tsv", "genes.tsv")}
+    result = runner.invoke(app, ["silver", str(inputs / "corpus.tsv"), "--output", str(inputs / target), "--overwrite",
+                                 "--dict", f"{inputs / 'genes.tsv'}:term_column=symbol,type=Gene"],
+                           env={"COLUMNS": "1000"})
+    assert result.exit_code == 2 and "would destroy the input" in " ".join(result.output.split()), result.output
+    assert {name: (inputs / name).read_bytes() for name in before} == before
+
+
+def test_silver_replaces_an_output_or_report_only_with_overwrite(inputs: Path) -> None:
+    out = inputs / "silver.tsv"
+    argv = ["silver", str(inputs / "corpus.tsv"), "--output", str(out),
+            "--dict", f"{inputs / 'genes.tsv'}:term_column=symbol,type=GENE"]
+    assert runner.invoke(app, argv).exit_code == 0
+    first = out.read_text(encoding="utf-8")
+    out.write_text("edited by hand\n", encoding="utf-8")
+    refused = runner.invoke(app, argv, env={"COLUMNS": "1000"})
+    assert refused.exit_code == 2 and "silver.tsv already exists; pass --overwrite" in " ".join(refused.output.split())
+    assert out.read_text(encoding="utf-8") == "edited by hand\n"
+    out.unlink()  # the report is an output too
+    refused = runner.invoke(app, argv, env={"COLUMNS": "1000"})
+    assert refused.exit_code == 2 and "silver.report.json already exists" in " ".join(refused.output.split())
+    assert not out.exists()
+    assert runner.invoke(app, [*argv, "--overwrite"]).exit_code == 0
+    assert out.read_text(encoding="utf-8") == first
