@@ -50,14 +50,36 @@ def test_a_limited_debug_run_never_writes_into_the_real_run(word_backbone: Path,
 
 
 def test_sweep_writes_table_and_plot(word_backbone: Path, toy_corpus: Path, tmp_path: Path) -> None:
+    import statistics
+
+    from matplotlib.image import imread
+
     cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
     result = sweep(cfg, "training.learning_rate", [1e-3, 2e-3], seeds=[1, 2])
     assert [p["label"] for p in result["points"]] == ["0.001", "0.002"]
-    out = tmp_path / "results" / "toy"
-    png = (out / "sweep_training.learning_rate.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "± " in (out / "sweep_training.learning_rate.md").read_text()
-    assert (tmp_path / "results" / "toy__training.learning_rate=0.002" / "aggregated_results.json").is_file()
+    results = tmp_path / "results"
+    points = [results / "toy__training.learning_rate=0.001", results / "toy__training.learning_rate=0.002"]
+    assert [p["results_dir"] for p in result["points"]] == [str(p) for p in points]
+    rows = []
+    for point, folder in zip(result["points"], points):
+        per_seed = []  # each seed's own test F1, from its eval files
+        for seed in (1, 2):
+            evals: dict = {}
+            for path in sorted((folder / f"seed_{seed}").glob("eval_*.json")):
+                evals.update(json.loads(path.read_text()))
+            per_seed.append(evals["test"]["micro"]["f1"])
+        aggregated = json.loads((folder / "aggregated_results.json").read_text())["test_sets"]["test"]["micro"]["f1"]
+        expected = {"values": {"1": per_seed[0], "2": per_seed[1]}, "mean": statistics.fmean(per_seed),
+                    "std": statistics.stdev(per_seed), "n": 2}
+        assert point["test_sets"] == {"test": expected} and aggregated == expected
+        rows.append(f"| {point['label']} | {100 * expected['mean']:.2f} ± {100 * expected['std']:.2f} |")
+    out = results / "toy"
+    assert json.loads((out / "sweep_training.learning_rate.json").read_text()) == json.loads(json.dumps(result))
+    table = (out / "sweep_training.learning_rate.md").read_text().splitlines()
+    assert table[-2:] == rows
+    assert table[2:4] == ["| value | test |", "|---|---:|"]
+    image = imread(out / "sweep_training.learning_rate.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0  # drawn, not blank
 
 
 def test_a_sweep_point_at_the_config_own_value_reuses_its_runs(word_backbone: Path, toy_corpus: Path, tmp_path: Path,
