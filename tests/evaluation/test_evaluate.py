@@ -98,3 +98,21 @@ def test_batch_size_below_one_is_refused(trained_run, toy_corpus: Path, tmp_path
     assert result.exit_code == 2, result.output
     assert "--batch-size" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "job").exists()
+
+
+def test_training_precision_is_read_from_the_checkpoint_config() -> None:
+    from transformers import BertConfig
+
+    from biotune.inference.precision import training_precision
+
+    assert training_precision(BertConfig(biotune={"precision": "fp32"})) == "fp32"
+    assert training_precision(BertConfig(biotune={"precision": "autocast"})) == "autocast"
+    assert training_precision(BertConfig()) == "autocast"  # older checkpoints: the default bf16: auto
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_tagger_refuses_a_batch_size_below_one(trained_run, size: int) -> None:
+    from biotune.inference.tagger import Tagger
+
+    with pytest.raises(BiotuneError, match=f"batch size must be at least 1, got {size}"):
+        Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32", batch_size=size)
