@@ -163,3 +163,34 @@ def test_a_phase_without_dev_types_keeps_its_last_epoch(word_backbone: Path, mix
     run = train(experiment(word_backbone, mix_corpus, tmp_path / "out", sources, epochs=1))
     assert run.summary["dev_history"] == [] and run.summary["dev_types"] == []
     assert "B-Gene" in run.summary["labels"]
+
+
+def test_a_sequential_run_that_crashed_in_phase_two_keeps_phase_one(word_backbone: Path, mix_corpus: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    import biotune.training.train as train_module
+
+    sources = [{"name": "silver", "split": str(mix_corpus / "silver.tsv"), "types": ["Chemical"], "epochs": 1},
+               {"name": "gold", "split": "train", "epochs": 1}]
+    config = experiment(word_backbone, mix_corpus, tmp_path / "crashed", sources, strategy="sequential")
+    real_fit = train_module._fit
+
+    def crash_in_gold(config, phase, *args, **kwargs):
+        if phase.name == "gold":
+            raise RuntimeError("killed in phase 2")
+        return real_fit(config, phase, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_fit", crash_in_gold)
+    with pytest.raises(RuntimeError):
+        train(config)
+    phase1 = train_module.RunPaths(tmp_path / "crashed", "toy", 42).for_phase("phase_1_silver")
+    first_model = (phase1.best_model / "model.safetensors").read_bytes()
+    monkeypatch.undo()
+    with caplog.at_level("INFO", logger="biotune"):
+        resumed = train(config)
+    assert "phase 1 (silver) finished before: kept" in caplog.text
+    assert (phase1.best_model / "model.safetensors").read_bytes() == first_model
+    reference = train(experiment(word_backbone, mix_corpus, tmp_path / "reference", sources, strategy="sequential"))
+    assert same(weights(resumed), weights(reference))
+    assert resumed.summary["phases"][0] == reference.summary["phases"][0] | {
+        k: resumed.summary["phases"][0][k] for k in ("train_seconds", "dev_eval_seconds", "train_sentences_per_second")}
