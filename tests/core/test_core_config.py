@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from biotune.config import load_config
+from biotune.config import apply_overrides, load_config, validate
 from biotune.errors import BiotuneError
 from biotune.runs import RunPaths
 
@@ -82,3 +82,27 @@ def test_run_paths_refuse_an_existing_run(tmp_path: Path) -> None:
     assert not (paths.results / "eval_test.json").exists()
     assert paths.best_model == tmp_path / "checkpoints" / "exp" / "seed_42" / "best_model"
     RunPaths(tmp_path, "exp", 7).prepare(overwrite=False)  # another seed is another run
+
+
+def test_run_paths_tell_unfinished_from_finished_and_resume_keeps_an_unfinished_run(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path, "exp", 42)
+    assert paths.status() == "empty"
+    paths.prepare(overwrite=False)
+    assert paths.status() == "empty", "empty folders hold no run"
+    (paths.trainer_dir / "checkpoint-4").mkdir(parents=True)
+    assert paths.status() == "unfinished"
+    paths.prepare(overwrite=False, resume=True)
+    assert (paths.trainer_dir / "checkpoint-4").is_dir(), "resuming keeps the checkpoints"
+    paths.summary.write_text("{}")
+    assert paths.status() == "finished"
+    with pytest.raises(BiotuneError, match="--overwrite"):
+        paths.prepare(overwrite=False, resume=True)
+
+
+def test_non_finite_numbers_are_refused(tmp_path: Path) -> None:
+    base = {"data": {"corpus": "x"}}
+    for key, value in [("training.epochs", float("inf")), ("training.learning_rate", float("nan")),
+                       ("training.warmup", float("nan")), ("sources.0.weight", float("inf"))]:
+        data = apply_overrides({**base, "sources": [{"name": "a", "split": "train"}]}, {key: value})
+        with pytest.raises(BiotuneError, match=key.replace(".", r"\.")):
+            validate(data, "cfg")

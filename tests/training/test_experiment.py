@@ -171,3 +171,7 @@ def test_a_failed_seed_logs_its_traceback_to_its_file_and_one_line_to_the_consol
     message = errors[0].getMessage()
     assert "\n" not in message and message.startswith("seed 2 failed: ValueError: corrupt batch")
     assert "seed_2/train.log" in message
+    monkeypatch.undo()
+    again = run_seeds(cfg, [1, 2])
+    assert again.skipped == [1] and again.trained == [2], "the failed seed's unfinished folder is resumed"
+    assert "ValueError: corrupt batch" in (tmp_path / "logs" / "toy" / "seed_2" / "train.log").read_text()
