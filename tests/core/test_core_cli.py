@@ -13,6 +13,14 @@ from biotune.cli import app
 runner = CliRunner()
 
 
+def tag_count(path: Path, tag: str) -> int:
+    """Lines of a TSV file whose tag is `tag`; with `tag=""`, its sentences (blank-line separated)."""
+    lines = path.read_text().splitlines()
+    if not tag:
+        return sum(1 for i, line in enumerate(lines) if line and (i + 1 == len(lines) or not lines[i + 1]))
+    return sum(1 for line in lines if line.endswith(f"\t{tag}"))
+
+
 def config_file(tmp_path: Path, backbone: Path, corpus: Path) -> Path:
     path = tmp_path / "toy.yaml"
     path.write_text(
@@ -40,7 +48,11 @@ def test_train_evaluate_predict(tmp_path: Path, word_backbone: Path, toy_corpus:
                                  "--test", str(toy_corpus / "devel.tsv"), "--output-dir", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "eval_test.json").is_file() and (out / "eval_devel.json").is_file()
-    assert "Chemical" in result.output
+    chemical = json.loads((out / "eval_test.json").read_text())["test"]["per_type"]["Chemical"]
+    assert chemical["support"] == tag_count(toy_corpus / "test.tsv", "B-Chemical")
+    row = ("| Chemical | " + " | ".join(f"{100 * chemical[k]:.2f}" for k in ("precision", "recall", "f1"))
+           + f" | {chemical['support']} | {chemical['predicted']} |")
+    assert row in result.output.splitlines()  # the printed table is the saved scores
 
     text = tmp_path / "in.txt"
     text.write_text("The patient developed acute bleeding after heparin.\n")
@@ -48,7 +60,8 @@ def test_train_evaluate_predict(tmp_path: Path, word_backbone: Path, toy_corpus:
                                  "--output", str(tmp_path / "pred.jsonl")])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "pred.jsonl").read_text())
-    assert record["tokens"][-1] == "." and "predictions" in record
+    assert record["tokens"] == ["The", "patient", "developed", "acute", "bleeding", "after", "heparin", "."]
+    assert set(record) == {"sentence_id", "tokens", "predictions", "text"}
 
 
 @pytest.mark.parametrize(
@@ -71,7 +84,11 @@ def test_user_errors_exit_2_without_traceback(tmp_path: Path, monkeypatch: pytes
 def test_check_data_reports_a_corpus(toy_corpus: Path, word_backbone: Path) -> None:
     result = runner.invoke(app, ["check-data", str(toy_corpus), "--backbone", str(word_backbone)])
     assert result.exit_code == 0, result.output
-    assert "Chemical" in result.output and "Disease" in result.output
+    files = [toy_corpus / name for name in ("train.tsv", "devel.tsv", "test.tsv")]
+    lines = result.output.splitlines()
+    for label, tag in (("sentences", ""), ("spans: Chemical", "B-Chemical"), ("spans: Disease", "B-Disease")):
+        counts = [str(tag_count(path, tag)) for path in files]
+        assert f"| {label} | " + " | ".join(counts) + " |" in lines
 
 
 def test_corpora_lists_the_registry() -> None:
