@@ -47,9 +47,9 @@ def make_silver(out: Path) -> tuple[Path, dict]:
     genes = SHARED / "dictionaries" / "gene_symbols.tsv"
     silver = out / "silver" / "bc2gm_train_gene.jsonl"
     label_corpus(SHARED / "corpora" / "bc2gm" / "train.tsv", silver, [DictionarySpec(path=genes, type="Gene")],
-                 drop_tags=True)
+                 drop_tags=True, overwrite=True)  # made afresh each run from fixed inputs
     scored = label_corpus(SHARED / "corpora" / "bc2gm" / "test.tsv", out / "silver" / "bc2gm_test_dictionary.jsonl",
-                          [DictionarySpec(path=genes, type="GENE")], drop_tags=True)
+                          [DictionarySpec(path=genes, type="GENE")], drop_tags=True, overwrite=True)
     return silver, scored.report.to_dict()
 
 
