@@ -11,6 +11,8 @@ of the seed folders above (same files; the last phase's are the run's own).
 
     <output_dir>/checkpoints/<name>/seed_<seed>/trainer/checkpoint-<step>/  resumable Trainer
                                    checkpoints while the run trains (removed once it finished)
+    <output_dir>/checkpoints/<name>/seed_<seed>/training.json     epochs, dev history, timings of
+                                   the finished Trainer run (read back by a rerun that only evaluates)
 
 A run is finished when `train_summary.json` exists (written last). A run folder without it is
 unfinished (a crash, a kill): rerunning the same config resumes it from its last checkpoint.

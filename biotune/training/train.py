@@ -87,7 +87,7 @@ def _training_args(config: ExperimentConfig, phase: Phase, out: Path, select: bo
         save_steps=t.checkpoint_steps or 500,
         save_total_limit=2 if select else 1,  # the latest (to resume) and the best epoch (rotation keeps it)
         restore_callback_states_from_checkpoint=True,  # early stopping's patience counter survives a resume
-        load_best_model_at_end=select and not t.checkpoint_steps,  # step saves: `_restore_best` loads it
+        load_best_model_at_end=select and not t.checkpoint_steps,  # with step saves `_fit` loads the best itself
         metric_for_best_model="f1" if select else None,
         greater_is_better=True,
         logging_steps=t.logging_steps,
