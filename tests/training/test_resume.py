@@ -63,23 +63,24 @@ def cli(*args: str, kill_at: int | None = None, script: Path | None = None) -> s
     return subprocess.run([*command, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
-@pytest.mark.parametrize(("checkpoint_steps", "kill_at", "resumed_from"), [
-    (3, 11, 9),      # step checkpoints: resumed mid-epoch 2 (8 steps an epoch), 2 steps redone
-    (None, 13, 8),   # default, one checkpoint an epoch: resumed at the end of epoch 1
+@pytest.mark.parametrize(("command", "checkpoint_steps", "kill_at", "resumed_from"), [
+    ("train", 3, 11, 9),      # step checkpoints: resumed mid-epoch 2 (8 steps an epoch), 2 steps redone
+    ("train", None, 13, 8),   # default, one checkpoint an epoch: resumed at the end of epoch 1
+    ("run", 3, 5, 3),         # a multi-seed run resumes its unfinished seed instead of deleting it
 ])
-def test_a_killed_run_resumes_to_the_same_results(tmp_path: Path, word_backbone: Path, toy_corpus: Path,
+def test_a_killed_run_resumes_to_the_same_results(tmp_path: Path, word_backbone: Path, toy_corpus: Path, command: str,
                                                   checkpoint_steps: int | None, kill_at: int, resumed_from: int) -> None:
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
     cfg = write_config(tmp_path / "toy.yaml", word_backbone, toy_corpus, tmp_path / "out",
                        checkpoint_steps=checkpoint_steps, early_stopping_patience=2)
-    killed = cli("train", str(cfg), kill_at=kill_at, script=script)
+    killed = cli(command, str(cfg), kill_at=kill_at, script=script)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     paths = RunPaths(tmp_path / "out", "toy", 42)
     assert paths.status() == "unfinished" and not paths.summary.exists()
     assert (paths.trainer_dir / f"checkpoint-{resumed_from}" / "optimizer.pt").is_file()
 
-    rerun = cli("train", str(cfg))
+    rerun = cli(command, str(cfg))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert f"resuming from step {resumed_from}" in " ".join(rerun.stderr.split())
 
