@@ -221,7 +221,7 @@ def validate(data: dict[str, Any], origin: str) -> ExperimentConfig:
                 lines.append(f"unknown key {key!r}{_suggest(err['loc'])}")
             else:
                 lines.append(f"{key}: {err['msg']}")
-        raise BiotuneError(f"{origin}: invalid config:\n  " + "\n  ".join(lines)) from None
+        raise BiotuneError(f"{origin}: invalid config: " + "; ".join(lines)) from None  # one line, every key
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], keep_none: bool = False) -> dict[str, Any]:
