@@ -177,7 +177,8 @@ def _rows(path: Path, labels: LabelSpace | None) -> Iterator[RelationExample]:
 def _example(path: Path, number: int, text: str, label: str | None, id: str) -> RelationExample:
     entities = [entity for match in MASK.finditer(text) for entity in _mask_entities(match)]
     if len(entities) != 2:
-        found = "no entity mask" if not entities else f"{len(entities)} entity mask(s)"
+        count = len(entities)
+        found = "no entity mask" if not count else f"masks for {count} entit{'y' if count == 1 else 'ies'}"
         raise BiotuneError(f"{path}:{number}: {found} (@TYPE$) in the sentence; a row marks exactly two entities")
     head, tail = entities
     return RelationExample(text=text, head=head, tail=tail, label=label, id=id, source=str(path), line=number)

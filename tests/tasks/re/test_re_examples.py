@@ -76,8 +76,8 @@ def test_re_cv_fold_without_test_file_is_named(write_file: Write, tmp_path: Path
     ("@GENE$ and @DISEASE$\tCPR:7", "unknown label 'CPR:7'"),
     ("@GENE$ and @DISEASE$\t3", "label id 3 is not in .*label2id.tsv"),
     ("no masks here\t1", "no entity mask"),
-    ("only @GENE$ here\t1", "1 entity mask"),
-    ("@GENE$ @GENE$ and @DISEASE$\t1", "3 entity mask"),
+    ("only @GENE$ here\t1", "masks for 1 entity"),
+    ("@GENE$ @GENE$ and @DISEASE$\t1", "masks for 3 entities"),
     ("@GENE$ and @DISEASE$\t1\textra", "3 tab-separated columns, expected 2"),
 ])
 def test_re_reader_errors_name_file_and_line(toy_split: tuple[Path, Path], write_file: Write, row: str,
