@@ -1,4 +1,4 @@
-"""Constrained BIO decoding (biotune.inference.decode)."""
+"""Constrained BIO decoding (biotune.inference.decode): the numpy reference, and the batched torch path against it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 
-from biotune.inference.decode import transition_mask, viterbi
+from biotune.inference.decode import LearnedScores, decode_batch, marginals, transition_mask, viterbi
 
 LABELS = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
 
@@ -109,3 +110,59 @@ def test_viterbi_repairs_specific_invalid_sequences() -> None:
 def test_viterbi_on_no_words() -> None:
     allowed, start = transition_mask(LABELS)
     assert viterbi(np.zeros((0, len(LABELS))), allowed, start) == []
+
+
+def ragged_scores(rng: np.random.Generator, count: int) -> list[np.ndarray]:
+    """Log-probabilities of sentences of 0 to 40 words, as the Tagger gives them (float32)."""
+    lengths = [0, 1, 40, *rng.integers(0, 41, size=count - 3)]
+    return [random_log_probs(rng, int(n), len(LABELS), sharpness=3.0).astype(np.float32) for n in lengths]
+
+
+def reference(scores: list[np.ndarray], learned: LearnedScores | None) -> list[tuple[list[int], np.ndarray]]:
+    """The per-sentence numpy decoding the Tagger did before the torch path."""
+    allowed, start = transition_mask(LABELS)
+    out = []
+    for lp in scores:
+        path = viterbi(lp, allowed, start, learned)
+        chosen = (np.arange(len(path)), path)
+        probs = np.exp(lp[chosen]) if learned is None else marginals(lp, allowed, start, learned)[chosen]
+        out.append((path, probs))
+    return out
+
+
+def random_learned(rng: np.random.Generator) -> LearnedScores:
+    n = len(LABELS)
+    return LearnedScores(rng.normal(size=(n, n)) * 2, rng.normal(size=n), rng.normal(size=n))
+
+
+@pytest.mark.parametrize("crf", [False, True], ids=["softmax", "crf"])
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
+def test_batched_torch_decoding_equals_the_numpy_reference(crf: bool, device: str) -> None:
+    rng = np.random.default_rng(7)
+    learned = random_learned(rng) if crf else None
+    scores = ragged_scores(rng, 300)
+    allowed, start = transition_mask(LABELS)
+    expected = reference(scores, learned)
+    for batch_size in (1, 7, 1024):  # padding, batch boundaries and one batch for all
+        got = decode_batch(scores, allowed, start, learned, with_marginals=crf, device=device, batch_size=batch_size)
+        assert [path for path, _ in got] == [path for path, _ in expected]
+        for (_, probs), (_, want) in zip(got, expected):
+            np.testing.assert_allclose(probs, want, rtol=1e-6, atol=1e-12)
+    assert any(len(set(path)) > 2 for path, _ in expected), "the random scores reach spans of both types"
+
+
+def test_batched_marginals_equal_the_reference_at_every_tag() -> None:
+    """All marginals, not only the chosen tags', through a one-label-per-word probe of each tag."""
+    rng = np.random.default_rng(8)
+    learned = random_learned(rng)
+    allowed, start = transition_mask(LABELS)
+    scores = ragged_scores(rng, 40)
+    from biotune.inference.decode import _chain, _marginals_torch, _padded
+
+    padded, lengths = _padded([s for s in scores if len(s)], torch.device("cpu"))
+    chain = [torch.as_tensor(a, dtype=torch.float64) for a in _chain(allowed, start, learned)]
+    batched = _marginals_torch(padded, lengths, *chain).numpy()
+    for row, lp in enumerate(s for s in scores if len(s)):
+        np.testing.assert_allclose(batched[row, : len(lp)], marginals(lp, allowed, start, learned), atol=1e-12)
+        np.testing.assert_allclose(batched[row, : len(lp)].sum(axis=1), 1.0, atol=1e-12)
