@@ -5,17 +5,24 @@ than memory is fine, except BioC JSON, which is one JSON object). `document_form
 format from a file's extension when none is given, and `input_files` expands a folder into the
 files a job reads, in a stable order, so that shard names and resumption do not depend on the
 order the file system lists them in.
+
+The line formats (text, JSONL, PubTator) can also be read by byte range: `plan_ranges` finds
+the documents' first lines with one byte scan (no parsing), and `read_range` parses only the
+bytes of one range, numbering its lines as in the whole file, so the documents (ids, error
+places) are exactly those a whole-file read gives. This is what lets a tagging job hand one
+shard of a PubMed-sized file to a worker without anyone reading the file from its start.
+BioC has no line structure to cut at: `plan_ranges` returns None for it.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from biotune.data.bioc_io import iter_bioc_xml, read_bioc_json
-from biotune.data.documents import Document, Passage, iter_jsonl_documents
-from biotune.data.pubtator import iter_pubtator
+from biotune.data.documents import Document, Passage, iter_jsonl_documents, jsonl_documents
+from biotune.data.pubtator import iter_pubtator, pubtator_documents, starts_document
 from biotune.data.readers import existing_file, numbered_lines
 from biotune.errors import BiotuneError
 
@@ -23,15 +30,25 @@ from biotune.errors import BiotuneError
 def iter_text_documents(path: str | Path) -> Iterator[Document]:
     """Plain text: every non-blank line is one document (one `text` passage), id `<file stem>-<line>`."""
     path = existing_file(path)
-    for number, line in numbered_lines(path):
-        text = line.rstrip("\r\n")
-        if text.strip():
-            yield Document(f"{path.stem}-{number}", [Passage("text", text)])
+    return text_documents(path, numbered_lines(path))
+
+
+def text_documents(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[Document]:
+    """The documents of `lines` (`(line number, line)`, a whole file or a byte range of `path`)."""
+    for number, line in lines:
+        if line.strip():
+            yield Document(f"{path.stem}-{number}", [Passage("text", line)])
 
 
 def _bioc_json(path: str | Path) -> Iterator[Document]:
     return iter(read_bioc_json(path))
 
+
+LINE_READERS: dict[str, Callable[[Path, Iterable[tuple[int, str]]], Iterator[Document]]] = {
+    "text": text_documents,
+    "jsonl": jsonl_documents,
+    "pubtator": pubtator_documents,
+}
 
 DOCUMENT_READERS: dict[str, Callable[[str | Path], Iterator[Document]]] = {
     "text": iter_text_documents,
@@ -71,20 +88,79 @@ def iter_documents(path: str | Path, format: str | None = None) -> Iterator[Docu
     return DOCUMENT_READERS[document_format(path, format)](path)
 
 
-_PUBTATOR_TITLE = re.compile(r"[^|\t]+\|t\|")
+def _non_blank(raw: bytes, first: bool) -> bool:
+    """The text and JSONL readers' document test (`line.strip()` after decoding) on a raw line."""
+    return bool(raw.strip()) and bool(raw.decode("utf-8-sig" if first else "utf-8", "replace").strip())
+
+
+def _document_starts(path: Path, format: str) -> Iterator[tuple[int, int]]:
+    """`(byte offset, line number)` of the first line of each document of a line-format file."""
+    offset = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if starts_document(raw) if format == "pubtator" else _non_blank(raw, first=number == 1):
+                yield offset, number
+            offset += len(raw)
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """Bytes `[start, end)` of a file, whose first line is line `first_line`, holding `documents` documents."""
+
+    start: int
+    end: int
+    first_line: int
+    documents: int
+
+
+def plan_ranges(path: str | Path, format: str, size: int) -> list[ByteRange] | None:
+    """Consecutive ranges of `size` documents (the last may hold fewer) covering the whole file.
+
+    The first range starts at byte 0 and each later one at the first line of its first
+    document, so every byte (blank lines, a stray line a reader rejects) is read by exactly one
+    range and in the place a whole-file read meets it. None for a format without lines (BioC).
+    """
+    if format not in LINE_READERS:
+        return None
+    path = existing_file(path)
+    cuts, total = [], 0
+    for offset, number in _document_starts(path, format):
+        if total % size == 0:
+            cuts.append((offset, number))
+        total += 1
+    starts = [(0, 1)] + cuts[1:]
+    ends = [offset for offset, _ in cuts[1:]] + [path.stat().st_size]
+    return [ByteRange(start, end, line, min(size, total - k * size))
+            for k, ((start, line), end) in enumerate(zip(starts, ends))] if cuts else []
+
+
+def _range_lines(path: Path, span: ByteRange) -> Iterator[tuple[int, str]]:
+    """`numbered_lines` of one range: the same lines, decoded and numbered as in the whole file."""
+    position = span.start
+    with path.open("rb") as handle:
+        handle.seek(span.start)
+        for number, raw in enumerate(handle, start=span.first_line):
+            if position >= span.end:
+                return
+            position += len(raw)
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise BiotuneError(f"{path}:{number}: not valid UTF-8 ({error.reason})") from None
+            yield number, line.rstrip("\r\n")
+
+
+def read_range(path: str | Path, format: str, span: ByteRange) -> Iterator[Document]:
+    """Stream the documents of one planned range of a line-format file."""
+    path = existing_file(path)
+    return LINE_READERS[format](path, _range_lines(path, span))
 
 
 def count_documents(path: str | Path, format: str) -> int | None:
-    """A quick document count for progress bars, by scanning lines (no parsing); None for BioC.
-
-    Text and JSONL count non-blank lines, PubTator its title lines (`id|t|`).
-    """
-    if format not in ("text", "jsonl", "pubtator"):
+    """A quick document count for progress bars, by the byte scan of `plan_ranges` (no parsing); None for BioC."""
+    if format not in LINE_READERS:
         return None
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        if format == "pubtator":
-            return sum(1 for line in handle if _PUBTATOR_TITLE.match(line))
-        return sum(1 for line in handle if line.strip())
+    return sum(1 for _ in _document_starts(existing_file(path), format))
 
 
 def input_files(path: str | Path, format: str | None = None) -> list[tuple[Path, str]]:

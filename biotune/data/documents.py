@@ -179,7 +179,12 @@ def iter_jsonl_documents(path: str | Path) -> Iterator[Document]:
     passages, the abstract one character after the title, as in PubTator).
     """
     path = existing_file(path)
-    for number, line in numbered_lines(path):
+    return jsonl_documents(path, numbered_lines(path))
+
+
+def jsonl_documents(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[Document]:
+    """The documents of `lines` (`(line number, line)`, a whole file or a byte range of `path`)."""
+    for number, line in lines:
         if line.strip():
             yield _from_record(f"{path}:{number}", json_object(f"{path}:{number}", line))
 

@@ -29,12 +29,23 @@ _FLATTEN = str.maketrans("\t\n\r", "   ")
 def iter_pubtator(path: str | Path) -> Iterator[Document]:
     """Stream the documents of a PubTator file; errors name the file and line."""
     path = existing_file(path)
-    return _documents(path)
+    return pubtator_documents(path, numbered_lines(path))
 
 
-def _documents(path: Path) -> Iterator[Document]:
+def starts_document(raw: bytes) -> bool:
+    """Whether a raw line is a title line (`id|t|...`), where `pubtator_documents` starts a document.
+
+    The reader's own test, on undecoded bytes (`|`, `t` and tab are single bytes in UTF-8), so
+    a byte scan finds exactly the reader's document boundaries without parsing.
+    """
+    head = raw.split(b"|", 2)
+    return len(head) == 3 and head[1] == b"t" and b"\t" not in head[0]
+
+
+def pubtator_documents(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[Document]:
+    """The documents of `lines` (`(line number, line)`, a whole file or a byte range of `path`)."""
     doc: _Pending | None = None
-    for number, line in numbered_lines(path):
+    for number, line in lines:
         where = f"{path}:{number}"
         if not line.strip():
             if doc is not None:

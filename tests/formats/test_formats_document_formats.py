@@ -1,7 +1,8 @@
-"""Document formats by name: text documents, extension detection, folder expansion."""
+"""Document formats by name: text documents, extension detection, folder expansion, byte-range reading."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,49 @@ def test_quick_document_counts_match_the_readers(tmp_path: Path) -> None:
     for path, format in [(text, "text"), (pubtator, "pubtator")]:
         assert count_documents(path, format) == len(list(iter_documents(path, format))) > 1
     assert count_documents(tmp_path / "c.xml", "bioc-xml") is None
+
+
+def awkward_files(folder: Path) -> dict[str, Path]:
+    """One file per line format: a BOM, CRLF, blank and whitespace-only lines (U+3000, NBSP, U+001C), emoji."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = folder / "a.txt"
+    text.write_bytes("\ufeffFirst 😀 line.\r\n\n\u3000\n\u00a0 \x1c\n".encode() +
+                     "".join(f"Line {i} \u223c.\n" if i % 3 else "\n" for i in range(17)).encode() + b"last, no newline")
+    jsonl = folder / "b.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"id": f"j{i}", "text": f"T{i} é"}) + ("\n\u3000" if i % 4 == 0 else "")
+                               for i in range(11)) + "\n", encoding="utf-8")
+    pubtator = folder / "c.pubtator"
+    pubtator.write_text("".join(f"{i}|t|Title {i} α|t|x\n{i}|a|Abstract.\n{i}\t0\t5\tTitle\tX\n" + ("\n" if i % 2 else "")
+                                for i in range(9)) + "\n\n", encoding="utf-8")
+    return {"text": text, "jsonl": jsonl, "pubtator": pubtator}
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 100])
+def test_byte_ranges_read_exactly_the_whole_file_documents(tmp_path: Path, size: int) -> None:
+    from biotune.data.document_formats import count_documents, plan_ranges, read_range
+
+    for format, path in awkward_files(tmp_path).items():
+        whole = list(iter_documents(path, format))
+        ranges = plan_ranges(path, format, size)
+        assert ranges is not None and ranges[0].start == 0 and ranges[-1].end == path.stat().st_size
+        assert all(a.end == b.start for a, b in zip(ranges, ranges[1:])), "contiguous, no byte read twice"
+        assert [r.documents for r in ranges] == [min(size, len(whole) - k * size) for k in range(len(ranges))]
+        parts = [list(read_range(path, format, r)) for r in ranges]
+        assert [len(p) for p in parts] == [r.documents for r in ranges]
+        assert [d for p in parts for d in p] == whole, format
+        assert count_documents(path, format) == len(whole) > size or size == 100
+
+
+def test_byte_ranges_keep_the_whole_file_line_numbers_in_errors(tmp_path: Path) -> None:
+    from biotune.data.document_formats import plan_ranges, read_range
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps({"id": str(i), "text": "ok"}) + "\n\n" for i in range(5)) + '{"id": 9}\n',
+                    encoding="utf-8")
+    last = plan_ranges(path, "jsonl", 2)[-1]
+    assert (last.first_line, last.documents) == (9, 2)
+    with pytest.raises(BiotuneError, match=r"bad.jsonl:11: a document needs"):
+        list(read_range(path, "jsonl", last))
+    assert plan_ranges(tmp_path / "c.xml", "bioc-xml", 2) is None
+    (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
+    assert plan_ranges(tmp_path / "empty.txt", "text", 2) == []
