@@ -150,6 +150,7 @@ def tag(
     ray_address: Annotated[str | None, typer.Option(help="an existing Ray cluster (e.g. auto, ray://head:10001); default: local Ray")] = None,
     workers: Annotated[int, typer.Option(help="Ray workers (model replicas)")] = 2,
     gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker")] = 0.0,
+    cpus_per_worker: Annotated[int, typer.Option(help="CPUs per Ray worker (its torch threads)", min=1)] = 1,
     overwrite: Annotated[bool, typer.Option(help="delete a previous job in --output-dir first")] = False,
 ) -> None:
     """Tag a corpus into sharded, resumable output; rerun the same command to finish an interrupted job."""
@@ -166,7 +167,7 @@ def tag(
         if ray:
             from biotune.inference.distributed import run_tag_ray
 
-            summary = run_tag_ray(settings, ray_address, workers, gpus_per_worker, overwrite, advance)
+            summary = run_tag_ray(settings, ray_address, workers, gpus_per_worker, overwrite, advance, cpus_per_worker)
         else:
             summary = run_tag(settings, overwrite=overwrite, on_progress=advance)
     console.print(f"{summary.documents} documents in {summary.shards_written + summary.shards_skipped} shards "

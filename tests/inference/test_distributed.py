@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from biotune.inference.tag_job import MANIFEST, TagSettings, run_tag
+from biotune.inference.tag_job import MANIFEST, TagSettings, plan_shards, run_tag
 
 ray = pytest.importorskip("ray")
 
-from biotune.inference.distributed import plan_shards, run_tag_ray  # noqa: E402
+from biotune.inference.distributed import run_tag_ray, use_assigned_cpus  # noqa: E402
 
 LINES = [
     "The patient developed acute bleeding after heparin.",
@@ -38,7 +38,7 @@ def test_ray_with_two_workers_equals_single_process_and_resumes(tmp_path, traine
                          precision="fp32", shard_size=3)
     distributed = TagSettings(input=source, output_dir=tmp_path / "ray", checkpoint=trained_run.paths.best_model,
                               precision="fp32", shard_size=3)
-    assert [(s.relative, s.index, n) for s, n in plan_shards(single)] == [
+    assert [(s.relative, s.index, s.size) for s in plan_shards(single)] == [
         ("one.txt", 0, 3), ("one.txt", 1, 3), ("one.txt", 2, 3), ("one.txt", 3, 3), ("two.jsonl", 0, 3), ("two.jsonl", 1, 1)]
     run_tag(single)
     first = tmp_path / "ray" / "one.txt.00002.jsonl"

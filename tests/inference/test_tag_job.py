@@ -135,7 +135,8 @@ def test_tag_job_input_errors_are_clear(tmp_path, trained_run, tagger) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "1", "text": "ok"}\n{"id": 2}\n', encoding="utf-8")
     with pytest.raises(BiotuneError, match=r"bad.jsonl:2: a document needs"):
-        run_tag(TagSettings(input=bad, output_dir=tmp_path / "o2", checkpoint=Path("x"), shard_size=1), tagger)
+        run_tag(TagSettings(input=bad, output_dir=tmp_path / "o2", checkpoint=trained_run.paths.best_model,
+                            shard_size=1), tagger)
     assert [p.name for p in (tmp_path / "o2").iterdir()] == [MANIFEST, "bad.jsonl.00000.jsonl"] or \
         sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["bad.jsonl.00000.jsonl", MANIFEST]
 
