@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
+
+from biotune.data.bioc_io import write_bioc_xml
+from biotune.data.documents import Document, Passage
 
 from biotune.inference.tag_job import MANIFEST, TagSettings, plan_shards, run_tag
 
@@ -34,28 +38,42 @@ def test_ray_with_two_workers_equals_single_process_and_resumes(tmp_path, traine
     (source / "one.txt").write_text("\n".join(LINES * 3) + "\n", encoding="utf-8")
     (source / "two.jsonl").write_text("".join(json.dumps({"id": f"d{i}", "title": line, "abstract": LINES[i - 1]}) + "\n"
                                               for i, line in enumerate(LINES)), encoding="utf-8")
+    write_bioc_xml([Document(f"x{i}", [Passage("abstract", line)]) for i, line in enumerate(LINES)], source / "three.xml")
     single = TagSettings(input=source, output_dir=tmp_path / "single", checkpoint=trained_run.paths.best_model,
                          precision="fp32", shard_size=3)
     distributed = TagSettings(input=source, output_dir=tmp_path / "ray", checkpoint=trained_run.paths.best_model,
                               precision="fp32", shard_size=3)
     assert [(s.relative, s.index, s.size) for s in plan_shards(single)] == [
-        ("one.txt", 0, 3), ("one.txt", 1, 3), ("one.txt", 2, 3), ("one.txt", 3, 3), ("two.jsonl", 0, 3), ("two.jsonl", 1, 1)]
+        ("one.txt", 0, 3), ("one.txt", 1, 3), ("one.txt", 2, 3), ("one.txt", 3, 3), ("three.xml", 0, 3),
+        ("three.xml", 1, 1), ("two.jsonl", 0, 3), ("two.jsonl", 1, 1)]
+    assert [s.span.start for s in plan_shards(single) if s.relative == "one.txt"] == [
+        0, *(sum(len(line) + 1 for line in (LINES * 3)[:k]) for k in (3, 6, 9))], "one.txt's shards start at byte offsets"
     run_tag(single)
     first = tmp_path / "ray" / "one.txt.00002.jsonl"
     progress: list[int] = []
     summary = run_tag_ray(distributed, workers=2, on_progress=progress.append)
-    assert (summary.documents, summary.shards_written, summary.shards_skipped) == (16, 6, 0)
-    assert sum(progress) == 16
+    assert (summary.documents, summary.shards_written, summary.shards_skipped) == (20, 8, 0)
+    assert sum(progress) == 20
 
     def files(folder):
         return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != MANIFEST}
 
     assert files(tmp_path / "ray") == files(tmp_path / "single")
-    assert len(files(tmp_path / "single")) == 6
+    assert len(files(tmp_path / "single")) == 8
 
-    first.unlink()  # an interrupted run: the Ray job redoes only the missing shard
+    first.unlink()  # an interrupted run: the Ray job redoes only the missing shards (one from BioC)
+    (tmp_path / "ray" / "three.xml.00001.jsonl").unlink()
     again = run_tag_ray(distributed, workers=2)
-    assert (again.shards_written, again.shards_skipped) == (1, 5)
+    assert (again.shards_written, again.shards_skipped) == (2, 6)
     assert files(tmp_path / "ray") == files(tmp_path / "single")
     manifest = json.loads((tmp_path / "ray" / MANIFEST).read_text())
     assert manifest["complete"] and manifest["files"]["one.txt"] == {"documents": 12, "shards": 4}
+
+
+def test_an_actor_sets_torch_threads_to_its_cpus(local_ray) -> None:
+    @ray.remote(num_cpus=2)
+    def threads_in_an_actor_of_two_cpus() -> tuple[int, int]:
+        torch.set_num_threads(7)  # whatever the process had
+        return use_assigned_cpus(), torch.get_num_threads()
+
+    assert ray.get(threads_in_an_actor_of_two_cpus.remote()) == (2, 2)

@@ -1,8 +1,15 @@
-"""`biotune tag`'s job: sharded output, resumption without loss or duplicates, settings guard, formats."""
+"""`biotune tag`'s job: sharded output, resumption without loss or duplicates, settings, input and model guards, lock, formats."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +18,7 @@ from biotune.data.document_formats import iter_documents
 from biotune.data.documents import iter_jsonl_documents
 from biotune.errors import BiotuneError
 from biotune.inference.annotate import tag_documents
+from biotune.inference.job_guard import LOCK
 from biotune.inference.tag_job import MANIFEST, TagSettings, run_tag
 from biotune.inference.tagger import Tagger
 
@@ -165,3 +173,103 @@ def test_a_corrupt_manifest_is_a_clear_error(tmp_path, trained_run, tagger) -> N
     (job.output_dir / MANIFEST).write_text("{not json", encoding="utf-8")
     with pytest.raises(BiotuneError, match="tag_manifest.json: not a biotune tagging manifest"):
         run_tag(job, tagger)
+
+
+def job_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_rerun_after_documents_were_appended_to_an_input_is_refused(tmp_path, trained_run, tagger) -> None:
+    job = settings(tmp_path, trained_run, shard_size=4)
+    run_tag(job, tagger)
+    before, size = job_files(job.output_dir), (job.input / "b.txt").stat().st_size
+    with open(job.input / "b.txt", "a", encoding="utf-8") as handle:
+        handle.write("Heparin and new bleeding.\n")
+    with pytest.raises(BiotuneError, match=rf"input b\.txt changed \(size {size} -> {size + 26} bytes\)") as error:
+        run_tag(job, tagger)
+    assert "a.txt" not in str(error.value) and "--overwrite" in str(error.value)
+    assert job_files(job.output_dir) == before, "a refused rerun leaves the job as it was"
+    (job.input / "b.txt").write_text("X" * size, encoding="utf-8")  # the first size, other bytes: still caught
+    with pytest.raises(BiotuneError, match=r"input b\.txt changed \(same size, different content\)"):
+        run_tag(job, tagger)
+    (job.input / "sub" / "new.txt").write_text("Aspirin.\n", encoding="utf-8")
+    with pytest.raises(BiotuneError, match=r"input sub/new\.txt was added"):
+        run_tag(job, tagger)
+    again = run_tag(job, tagger, overwrite=True)  # b.txt is now one line: one document
+    assert {name: counts["documents"] for name, counts in again.files.items()} == {
+        "a.txt": 7, "b.txt": 1, "sub/c.pubtator": 1, "sub/new.txt": 1}
+
+
+def test_a_touched_input_with_the_same_bytes_resumes_with_a_warning(tmp_path, trained_run, tagger, caplog) -> None:
+    job = settings(tmp_path, trained_run, shard_size=4)
+    run_tag(job, tagger)
+    recorded = json.loads((job.output_dir / MANIFEST).read_text())["inputs"]["a.txt"]
+    assert recorded["size"] == (job.input / "a.txt").stat().st_size and len(recorded["blake2b"]) == 128
+    os.utime(job.input / "a.txt", ns=(1, 1))
+    with caplog.at_level("WARNING", logger="biotune"):
+        assert run_tag(job, tagger).shards_skipped == 4
+    assert "input a.txt has a new modification time but the same content" in caplog.text
+    assert json.loads((job.output_dir / MANIFEST).read_text())["inputs"]["a.txt"]["mtime_ns"] == 1
+
+
+def test_a_checkpoint_retrained_in_place_is_refused(tmp_path, trained_run) -> None:
+    from safetensors.torch import load_file, save_file
+
+    checkpoint = Path(shutil.copytree(trained_run.paths.best_model, tmp_path / "model"))
+    job = TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out", checkpoint=checkpoint,
+                      precision="fp32", shard_size=4)
+    run_tag(job)
+    weights = load_file(checkpoint / "model.safetensors")
+    save_file({name: tensor + 0.01 for name, tensor in weights.items()}, checkpoint / "model.safetensors")
+    with pytest.raises(BiotuneError, match=rf"checkpoint {re.escape(str(checkpoint))} changed "
+                                           r"\(model\.safetensors differ\)"):
+        run_tag(job)
+
+
+def test_a_second_job_on_the_same_output_folder_is_refused(tmp_path, trained_run, tagger) -> None:
+    job = settings(tmp_path, trained_run, shard_size=4)
+    job.output_dir.mkdir()
+    with open(job.output_dir / LOCK, "w") as held:  # another job's lock, held as that job would hold it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("4242 on elsewhere\n")
+        held.flush()
+        with pytest.raises(BiotuneError, match=r"another tagging job is writing this output folder "
+                                               r"\(process 4242 on elsewhere"):
+            run_tag(job, tagger)
+    assert [p.name for p in job.output_dir.iterdir()] == [LOCK], "the refused job wrote nothing"
+    assert run_tag(job, tagger).shards_written == 4
+    assert not (job.output_dir / LOCK).exists(), "a finished job removes its lock file"
+
+
+def test_a_killed_job_leaves_no_lock_that_blocks(tmp_path, trained_run, tagger) -> None:
+    job = settings(tmp_path, trained_run, shard_size=4)
+    job.output_dir.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); "
+        "print('locked', flush=True); time.sleep(60)"), str(job.output_dir / LOCK)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(BiotuneError, match="another tagging job"):
+            run_tag(job, tagger)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (job.output_dir / LOCK).exists(), "SIGKILL left the lock file behind..."
+    assert run_tag(job, tagger).shards_written == 4, "...but not the lock"
+
+
+def test_bioc_inputs_are_streamed_into_the_same_shards(tmp_path, trained_run, tagger) -> None:
+    from biotune.data.bioc_io import write_bioc_xml
+    from biotune.data.documents import Document, Passage
+
+    source = tmp_path / "in"
+    source.mkdir()
+    documents = [Document(f"d{i}", [Passage("abstract", line)]) for i, line in enumerate(LINES)]
+    write_bioc_xml(documents, source / "c.xml")
+    job = TagSettings(input=source, output_dir=tmp_path / "out", checkpoint=trained_run.paths.best_model,
+                      precision="fp32", shard_size=2)
+    summary = run_tag(job, tagger)
+    assert (summary.documents, summary.shards_written) == (5, 3)
+    assert [[d.id for d in iter_jsonl_documents(p)] for p in sorted(job.output_dir.glob("*.jsonl"))] == [
+        ["d0", "d1"], ["d2", "d3"], ["d4"]]
+    assert entities(read_output(job.output_dir)) == entities(tag_documents(tagger, documents))
