@@ -395,8 +395,20 @@ def corpora() -> None:
         print(f"{info.name:14} {', '.join(info.entity_types):40} {info.url}")
 
 
-def main() -> None:
-    app(prog_name="biotune")
+def main() -> int:
+    """The `biotune` command: click's usage errors (bad option values, unknown options) become the same
+    one-line `error:` as every `BiotuneError`, exit 2, instead of typer's multi-line panel."""
+    try:
+        code = app(prog_name="biotune", standalone_mode=False)
+    except typer.Abort:
+        console.print("[bold red]aborted[/]")
+        return 1
+    except typer.TyperException as exc:  # typer's own click: UsageError, BadParameter, NoSuchOption...
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:  # empty for `biotune` alone, whose help is already printed
+            console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        return int(getattr(exc, "exit_code", 2))
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,23 @@ def test_check_data_on_a_corpus_without_dev(toy_corpus: Path, word_backbone: Pat
     result = runner.invoke(app, ["check-data", str(folder), "--backbone", str(word_backbone)])
     assert result.exit_code == 0, result.output
     assert "|  | train | test |" in result.output and "| sentences | 64 | 16 |" in result.output
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "--checkpoint", "x", "--input", "y", "--output", "z", "--batch-size", "0"],
+     "error: Invalid value for '--batch-size': Input should be greater than or equal to 1"),
+    (["serve", "--checkpoint", "x", "--port", "70000"],
+     "error: Invalid value for '--port': Input should be less than or equal to 65535"),
+    (["predict", "--bogus"], "error: No such option: --bogus"),
+    (["train"], "error: Missing argument 'config'."),
+])
+def test_the_biotune_command_prints_usage_errors_as_one_error_line(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   argv: list[str], message: str) -> None:
+    """`biotune` (the console script, `cli.main`) gives click's usage errors the one-line form of every error."""
+    from biotune.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["biotune", *argv])
+    assert main() == 2
+    captured = capsys.readouterr()
+    assert [line for line in (captured.out + captured.err).splitlines() if line.strip()] == [message]

@@ -44,7 +44,7 @@ trainer.NerTrainer.__init__ = patched
 
 from biotune.cli import main
 sys.argv = ["biotune", *sys.argv[1:]]
-main()
+sys.exit(main())
 """
 
 
