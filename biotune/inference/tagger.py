@@ -147,7 +147,7 @@ class Tagger:
         out = []
         for path, probs in decoded:
             tags = [self.labels[j] for j in path]
-            out.append((tags, spans_from_tags(tags, probs.tolist())))
+            out.append((tags, spans_from_tags(tags, probs)))
         return out
 
     def predict_tags(self, token_lists: Iterable[Sequence[str]]) -> list[list[str]]:
