@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-# Six pairs, two per class; the class is readable from the words between the masks.
+# Six pairs, two per class; each class has its own words (a tiny random BERT separates them in
+# a few dozen steps), and E1 is the disease in one class, the chemical in the others.
 TOY_ROWS = [
-    ("the patient developed @DISEASE$ after treatment with @CHEMICAL$ .", "1"),
-    ("the patient developed severe @DISEASE$ after treatment with @CHEMICAL$ .", "1"),
-    ("@CHEMICAL$ was given and the patient developed @DISEASE$ .", "2"),
-    ("@CHEMICAL$ was given and the patient developed acute @DISEASE$ .", "2"),
-    ("the patient was given @CHEMICAL$ and @DISEASE$ .", "0"),
-    ("the patient was given acute @CHEMICAL$ and severe @DISEASE$ .", "0"),
+    ("the patient developed @DISEASE$ after @CHEMICAL$ .", "1"),
+    ("the patient developed severe @DISEASE$ after @CHEMICAL$ .", "1"),
+    ("@CHEMICAL$ treatment was given with @DISEASE$ .", "2"),
+    ("@CHEMICAL$ treatment was given with acute @DISEASE$ .", "2"),
+    ("@CHEMICAL$ and @DISEASE$ .", "0"),
+    ("@CHEMICAL$ and severe @DISEASE$ .", "0"),
 ]
 TOY_LABELS = ("0", "CID", "TREAT")  # label2id order: id 1 is CID, id 2 is TREAT
 

@@ -21,7 +21,7 @@ def test_re_label2id_ids_are_decoded_to_names_and_masks_become_entities(toy_spli
     assert [e.label for e in examples] == ["CID", "CID", "TREAT", "TREAT", "0", "0"]
     first = examples[0]
     assert first.head == Entity(22, 31, "DISEASE") and first.text[22:31] == "@DISEASE$"
-    assert first.tail == Entity(53, 63, "CHEMICAL") and first.text[53:63] == "@CHEMICAL$"
+    assert first.tail == Entity(38, 48, "CHEMICAL") and first.text[38:48] == "@CHEMICAL$"
     assert (first.id, first.source, first.line) == ("train.tsv:1", str(train), 1)
     assert examples[2].head.type == "CHEMICAL"  # E1 is the entity that comes first in the text
 
