@@ -24,7 +24,9 @@ The marked text is a plain string, so a saved `cls` model given that string by
 Windows: nothing is silently truncated. A marked text longer than `max_length` tokens gets
 a window of `max_length` tokens centred on the pair (from the first start marker to the last
 end marker); `Featurised.centred` lists those examples so the caller can report how many.
-A pair that cannot fit in any window is a `BiotuneError` naming its file and line.
+A pair that cannot fit in any window is a `BiotuneError` naming the first such file and line,
+how many pairs do not fit, and the max_length that fits them all: cutting the text between two
+entities would change what the model reads without anyone asking for it.
 """
 
 from __future__ import annotations
@@ -156,14 +158,24 @@ def featurise(
     end_ids = {_token_id(tokenizer, markers(role, type_)[1]) for role in ROLES for type_ in scheme.types}
     encodings = backend.encode_batch([mark(example, scheme) for example in examples], add_special_tokens=False)
     result = Featurised([])
+    too_wide: list[tuple[RelationExample, int]] = []  # (example, tokens its marked pair spans)
     for example, encoding in zip(examples, encodings):
         starts = (start_ids[("E1", example.head.type)], start_ids[("E2", example.tail.type)])
         if len(encoding.ids) > budget:
-            _centre(encoding, starts, end_ids, budget, example)
+            width = _centre(encoding, starts, end_ids, budget)
+            if width:
+                too_wide.append((example, width))
+                continue
             result.centred.append(example.id)
         ids = backend.post_process(encoding, None, add_special_tokens=True).ids
         label = None if label2id is None or example.label is None else _label_id(example, label2id)
         result.features.append(RelationFeature(ids, (ids.index(starts[0]), ids.index(starts[1])), label, example.id))
+    if too_wide:
+        example, width = too_wide[0]
+        widest = max(width for _, width in too_wide) + max_length - budget
+        raise BiotuneError(f"{example.source}:{example.line}: the marked pair spans {width} tokens, more than "
+                           f"max_length {max_length} holds besides special tokens; {len(too_wide)} of {len(examples)} "
+                           f"pairs do not fit (max_length {widest} fits them all): raise max_length")
     return result
 
 
@@ -186,18 +198,20 @@ def collate(features: Sequence[RelationFeature], pad_token_id: int, entity_start
     return batch
 
 
-def _centre(encoding: Encoding, starts: tuple[int, int], end_ids: set[int], budget: int,
-            example: RelationExample) -> None:
-    """Cut `encoding` (no special tokens yet) in place to `budget` tokens centred on the marked pair."""
+def _centre(encoding: Encoding, starts: tuple[int, int], end_ids: set[int], budget: int) -> int:
+    """Cut `encoding` (no special tokens yet) in place to `budget` tokens centred on the marked pair.
+
+    Returns 0 when done, or the pair's width in tokens when it is wider than `budget` (left uncut).
+    """
     ids = encoding.ids
     first = min(ids.index(starts[0]), ids.index(starts[1]))
     last = max(index for index, token in enumerate(ids) if token in end_ids)
     if last - first + 1 > budget:
-        raise BiotuneError(f"{example.source}:{example.line}: the marked pair spans {last - first + 1} tokens, more "
-                           f"than a window of max_length allows ({budget} besides special tokens); raise max_length")
+        return last - first + 1
     window_start = min(max((first + last + 1 - budget) // 2, 0, last - budget + 1), first, len(ids) - budget)
     encoding.truncate(window_start + budget)
     encoding.truncate(budget, direction="left")
+    return 0
 
 
 def _token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:

@@ -1,8 +1,4 @@
-"""Fixtures for the relation-extraction tests: tiny pre-masked files and a marker-aware tokenizer.
-
-Sentences use the words of the shared tiny BERT's vocabulary (`tests/conftest.py`), so each
-word is one subword and the tests can count tokens.
-"""
+"""Fixtures for the relation-extraction tests: tiny pre-masked files written per test (data in `toy.py`)."""
 
 from __future__ import annotations
 
@@ -11,17 +7,7 @@ from pathlib import Path
 
 import pytest
 
-# Six pairs, two per class; each class has its own words (a tiny random BERT separates them in
-# a few dozen steps), and E1 is the disease in one class, the chemical in the others.
-TOY_ROWS = [
-    ("the patient developed @DISEASE$ after @CHEMICAL$ .", "1"),
-    ("the patient developed severe @DISEASE$ after @CHEMICAL$ .", "1"),
-    ("@CHEMICAL$ treatment was given with @DISEASE$ .", "2"),
-    ("@CHEMICAL$ treatment was given with acute @DISEASE$ .", "2"),
-    ("@CHEMICAL$ and @DISEASE$ .", "0"),
-    ("@CHEMICAL$ and severe @DISEASE$ .", "0"),
-]
-TOY_LABELS = ("0", "CID", "TREAT")  # label2id order: id 1 is CID, id 2 is TREAT
+from tests.tasks.re.toy import TOY_LABELS, TOY_ROWS
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from biotune.tasks.re.heads import (RelationModel, build_relation_model, load_re
                                     save_relation_model)
 from biotune.tasks.re.markers import MarkerScheme, RelationFeature, featurise, mark
 from tests.conftest import build_word_backbone
-from tests.tasks.re.conftest import TOY_LABELS, TOY_ROWS
+from tests.tasks.re.toy import TOY_LABELS, TOY_ROWS
 
 HEADS = ("cls", "entity_start")
 STEPS = 120

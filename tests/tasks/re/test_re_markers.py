@@ -101,9 +101,13 @@ def test_re_window_of_a_pair_at_the_start_begins_at_the_text(tokenizer: PreTrain
 
 
 def test_re_pair_wider_than_the_window_names_file_and_line(tokenizer: PreTrainedTokenizerBase, write_file: Write) -> None:
-    example = _example(" ".join(["@GENE$", *["the"] * 40, "@DISEASE$"]), write_file)
-    with pytest.raises(BiotuneError, match=r"rows.tsv:1: the marked pair spans 46 tokens.*raise max_length"):
-        featurise([example], tokenizer, SCHEME, max_length=32)
+    rows = [" ".join(["@GENE$", *["the"] * n, "@DISEASE$"]) + "\t0" for n in (10, 40, 50)]
+    examples = read_examples(write_file("rows.tsv", rows))
+    # Row 2's pair is 3 + 40 + 3 = 46 tokens, row 3's 56: max_length 56 + [CLS] + [SEP] = 58 fits both.
+    message = r"rows.tsv:2: the marked pair spans 46 tokens.*2 of 3 pairs do not fit \(max_length 58 fits them all\)"
+    with pytest.raises(BiotuneError, match=message):
+        featurise(examples, tokenizer, SCHEME, max_length=32)
+    assert len(featurise(examples, tokenizer, SCHEME, max_length=58).features) == 3
 
 
 def test_re_unknown_type_and_missing_markers_are_errors(tokenizer: PreTrainedTokenizerBase, word_backbone: Path,
