@@ -6,8 +6,9 @@ sharding, tagging calls, writing), so the model is a tiny random checkpoint buil
 1-layer, hidden-32 BERT with the MiniLM tokenizer, saved in the biotune checkpoint layout.
 Tagging real abstracts with MiniLM on 2 cores would take hours and measure only the encoder.
 
-Each size goes through `run_tag` (one process, torch at `--workers` threads) and `run_tag_ray`
-(`--workers` actors of one CPU each, on a Ray started once beforehand, its start timed
+Each size goes through `run_tag` (one process, torch at `--threads` threads, default 1: on a
+small machine shared with other work a 2-thread OpenMP run spin-waits and times swing 2x) and
+`run_tag_ray` (`--workers` actors of one CPU each, so one torch thread each, on a Ray started once beforehand, its start timed
 separately); the seconds are wall-clock for the whole job, model loading included. Linear
 scaling shows as a constant time per document: the table reports docs/s and the ratio of time
 per document at the largest size to the smallest. The fingerprint (content hash) and byte-scan
@@ -15,7 +16,8 @@ planning passes are timed on their own, to show they stay a small part of the jo
 
 Writes its section of BENCHMARKS.md and raw JSON under bench/runs/.
 
-usage: python bench/tag_scale.py [--sizes 10000 50000 100000] [--workers 2] [--shard-size 1000] [--no-write]
+usage: python bench/tag_scale.py [--sizes 10000 50000 100000] [--workers 2] [--threads 1] [--shard-size 1000]
+                                 [--no-write]
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the single-process job")
     ap.add_argument("--shard-size", type=int, default=1000)
     ap.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
     args = ap.parse_args()
@@ -110,7 +113,7 @@ def main() -> None:
 
     from biotune.inference.distributed import run_tag_ray
 
-    torch.set_num_threads(args.workers)  # the single-process job gets the cores the Ray workers share
+    torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="tag_scale."))
     runner_ray = f"Ray, {args.workers} workers"
     try:
@@ -148,7 +151,7 @@ def main() -> None:
         f"documents, JSONL output. The model is a tiny random checkpoint (1-layer, hidden-32 BERT, MiniLM tokenizer, "
         f"biotune checkpoint layout), so the seconds measure the job machinery (fingerprinting, byte-range planning, "
         f"reading, sentence splitting and alignment, decoding, writing), not an encoder: with MiniLM the encoder "
-        f"dominates and the job scales with it. Single process: torch at {args.workers} threads; Ray: {args.workers} "
+        f"dominates and the job scales with it. Single process: torch at {args.threads} thread(s); Ray: {args.workers} "
         f"actors of 1 CPU on a local Ray started once ({ray_start:.1f} s, not counted). Seconds are wall-clock per job, "
         f"model loading included; the Ray output was checked byte-identical to the single-process output at every "
         f"size. Fingerprint = hashing the input and checkpoint; plan = the byte scan for shard boundaries "

@@ -31,7 +31,8 @@ from typing import Any
 import torch
 
 from biotune.data.document_formats import ByteRange
-from biotune.inference.tag_job import Shard, TagSettings, TagSummary, close_output, output_folder, plan_shards, tag_shard
+from biotune.inference.tag_job import (Shard, TagSettings, TagSummary, check_model, close_output, output_folder, plan_shards,
+                                       tag_shard)
 
 
 def use_assigned_cpus() -> int:
@@ -94,6 +95,7 @@ def run_tag_ray(
 
     settings = replace(settings, input=settings.input.resolve(), output_dir=settings.output_dir.resolve(),
                        checkpoint=settings.checkpoint.resolve())  # workers may start in another directory
+    check_model(settings.checkpoint)  # before anything is written: the workers load it only later
     with output_folder(settings, overwrite) as record:
         summary = TagSummary()
         rows = []

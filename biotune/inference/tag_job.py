@@ -67,6 +67,8 @@ class TagSettings:
             raise BiotuneError(f"unknown output format {self.output_format!r}; choose one of {', '.join(OUTPUT_SUFFIX)}")
         if self.shard_size < 1:
             raise BiotuneError(f"shard size must be at least 1, not {self.shard_size}")
+        if self.batch_size < 1:
+            raise BiotuneError(f"batch size must be at least 1, not {self.batch_size}")
 
     def record(self) -> dict[str, Any]:
         """The manifest's `settings`: paths resolved, batch size left out (it does not change the output)."""
@@ -189,6 +191,18 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
     return record
 
 
+def check_model(checkpoint: Path) -> None:
+    """Load the checkpoint once on CPU and drop it: a `BiotuneError` naming it if it is not a usable model.
+
+    The Ray driver calls it before creating anything, as its workers load the model only later.
+    """
+    from biotune.models.backbones import load_tokenizer
+    from biotune.models.factory import load_model
+
+    load_model(str(checkpoint))
+    load_tokenizer(str(checkpoint))
+
+
 def job_record(settings: TagSettings) -> dict[str, Any]:
     """The manifest's record of a job starting now: settings, input and checkpoint fingerprints.
 
@@ -272,15 +286,16 @@ def run_tag(
 ) -> TagSummary:
     """Tag every document under `settings.input` into `settings.output_dir`, skipping finished shards.
 
-    `tagger` defaults to the settings' checkpoint and precision. `on_progress(n)` is called
-    with the number of documents of each shard done (tagged or skipped).
+    `tagger` defaults to the settings' checkpoint and precision; it is loaded before the output
+    folder is touched, so a checkpoint that does not load leaves nothing behind. `on_progress(n)`
+    is called with the number of documents of each shard done (tagged or skipped).
     """
+    tagger = tagger or settings.tagger()
     with output_folder(settings, overwrite) as record:
         summary = TagSummary()
         for shard in plan_shards(settings):
             done = shard.output(settings).exists()
             if not done:
-                tagger = tagger or settings.tagger()
                 tag_shard(tagger, shard, shard.read(), settings)
             summary.add(shard.relative, shard.size, written=not done)
             if on_progress is not None:

@@ -273,3 +273,14 @@ def test_bioc_inputs_are_streamed_into_the_same_shards(tmp_path, trained_run, ta
     assert [[d.id for d in iter_jsonl_documents(p)] for p in sorted(job.output_dir.glob("*.jsonl"))] == [
         ["d0", "d1"], ["d2", "d3"], ["d4"]]
     assert entities(read_output(job.output_dir)) == entities(tag_documents(tagger, documents))
+
+
+def test_a_job_that_cannot_start_creates_nothing(tmp_path, trained_run) -> None:
+    broken = Path(shutil.copytree(trained_run.paths.best_model, tmp_path / "model"))
+    (broken / "model.safetensors").write_bytes((broken / "model.safetensors").read_bytes()[:100])  # truncated
+    job = TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out", checkpoint=broken)
+    with pytest.raises(BiotuneError, match=rf"checkpoint {re.escape(str(broken))}"):
+        run_tag(job)
+    assert not job.output_dir.exists()
+    with pytest.raises(BiotuneError, match="batch size must be at least 1, not 0"):
+        TagSettings(input=job.input, output_dir=job.output_dir, checkpoint=broken, batch_size=0)
