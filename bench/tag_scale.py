@@ -17,7 +17,7 @@ planning passes are timed on their own, to show they stay a small part of the jo
 Writes its section of BENCHMARKS.md and raw JSON under bench/runs/.
 
 usage: python bench/tag_scale.py [--sizes 10000 50000 100000] [--workers 2] [--threads 1] [--shard-size 1000]
-                                 [--no-write]
+                                 [--no-write] [--render]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from biotune.data.pubtator import iter_pubtator, write_pubtator
@@ -40,6 +41,8 @@ from biotune.inference.tag_job import TagSettings, job_record, plan_shards, run_
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared" / "data" / "documents" / "bc5cdr_pubtator" / "CDR_TestSet.PubTator.txt"
 LABELS = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
+DEFAULT_SIZES = [10_000, 50_000, 100_000]
+RAW = ROOT / "bench" / "runs" / "tag_scale.json"
 
 
 def tiny_checkpoint(folder: Path) -> Path:
@@ -92,21 +95,60 @@ def table(result: dict) -> str:
             lines.append(f"| {row['documents']} | {row['megabytes']:.0f} | {runner} | {seconds:.1f} | "
                          f"{row['documents'] / seconds:.0f} | {row['fingerprint_s']:.2f} | {row['plan_s']:.2f} |")
     first, last = result["rows"][0], result["rows"][-1]
+    runners = ("single process", f"Ray, {result['workers']} workers")
     ratios = ", ".join(f"{runner} {last[runner] / last['documents'] / (first[runner] / first['documents']):.2f}"
-                       for runner in ("single process", f"Ray, {result['workers']} workers"))
+                       for runner in runners)
+    fits = [f"{runner} {fixed:.1f} s + {1000 * per_document:.2f} ms/document"
+            for runner, (fixed, per_document) in zip(runners, line_fits(result))]
     lines.append("")
-    lines.append(f"Time per document at {last['documents']} vs {first['documents']} documents (1.00 = linear): {ratios}.")
+    lines.append(f"Time per document at {last['documents']} vs {first['documents']} documents (1.00 = linear): {ratios}. "
+                 f"Straight-line fit of seconds on documents: {'; '.join(fits)}: a ratio below 1 is a fixed per-job "
+                 "cost (model loading; for Ray also the Ray Data pipeline and actor start) spread over more documents.")
     return "\n".join(lines)
+
+
+def line_fits(result: dict) -> list[tuple[float, float]]:
+    """Per runner, (fixed seconds, seconds per document) of a least-squares line through the sizes."""
+    documents = [row["documents"] for row in result["rows"]]
+    out = []
+    for runner in ("single process", f"Ray, {result['workers']} workers"):
+        per_document, fixed = np.polyfit(documents, [row[runner] for row in result["rows"]], 1)
+        out.append((float(fixed), float(per_document)))
+    return out
+
+
+def section(result: dict) -> str:
+    """The BENCHMARKS.md section for one run's `result`."""
+    sizes = [row["documents"] for row in result["rows"]]
+    default_s = sum(fixed + per_document * n for fixed, per_document in line_fits(result) for n in DEFAULT_SIZES)
+    reduced = (f" Sizes {', '.join(map(str, sizes))} instead of the default {', '.join(map(str, DEFAULT_SIZES))}: at "
+               f"the rates measured the default would take about {default_s / 60:.0f} minutes here, over this bench's "
+               "15-minute budget." if sizes != DEFAULT_SIZES else "")
+    return table(result) + "\n\n" + (
+        f"One PubTator file per size: BC5CDR test abstracts repeated with new ids; shards of {result['shard_size']} "
+        f"documents, JSONL output. The model is a tiny random checkpoint (1-layer, hidden-32 BERT, MiniLM tokenizer, "
+        f"biotune checkpoint layout, +2.5 on the O logit so that most words are O, as with a trained model), so the seconds measure the "
+        f"job machinery (fingerprinting, byte-range planning, reading, sentence splitting and alignment, decoding, "
+        f"writing), not an encoder: with MiniLM the encoder dominates and the job scales with it. Single process: "
+        f"torch at {result['threads']} thread(s); Ray: {result['workers']} actors of 1 CPU on a local Ray started once "
+        f"({result['ray_start_s']:.1f} s, not counted). Seconds are wall-clock per job, model loading included; the "
+        f"Ray output was checked byte-identical to the single-process output at every size. Fingerprint = hashing "
+        f"the input and checkpoint; plan = the byte scan for shard boundaries (both are part of each job's seconds)."
+        f"{reduced} Machine: {result['machine']}, {result['cpus']} cores shared with other work; run {result['date']}.")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=DEFAULT_SIZES)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the single-process job")
     ap.add_argument("--shard-size", type=int, default=1000)
     ap.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
+    ap.add_argument("--render", action="store_true", help=f"rewrite the section from the last run's {RAW.name}, no run")
     args = ap.parse_args()
+    if args.render:
+        write(json.loads(RAW.read_text()), args.no_write)
+        return
     if not SOURCE.is_file():
         raise SystemExit(f"{SOURCE} not found")
     import ray
@@ -143,25 +185,19 @@ def main() -> None:
         ray.shutdown()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = {"rows": rows, "workers": args.workers, "shard_size": args.shard_size, "ray_start_s": ray_start,
-              "date": str(datetime.date.today()), "machine": platform.processor() or platform.machine(),
-              "cpus": os.cpu_count()}
-    body = table(result) + "\n\n" + (
-        f"One PubTator file per size: BC5CDR test abstracts repeated with new ids; shards of {args.shard_size} "
-        f"documents, JSONL output. The model is a tiny random checkpoint (1-layer, hidden-32 BERT, MiniLM tokenizer, "
-        f"biotune checkpoint layout), so the seconds measure the job machinery (fingerprinting, byte-range planning, "
-        f"reading, sentence splitting and alignment, decoding, writing), not an encoder: with MiniLM the encoder "
-        f"dominates and the job scales with it. Single process: torch at {args.threads} thread(s); Ray: {args.workers} "
-        f"actors of 1 CPU on a local Ray started once ({ray_start:.1f} s, not counted). Seconds are wall-clock per job, "
-        f"model loading included; the Ray output was checked byte-identical to the single-process output at every "
-        f"size. Fingerprint = hashing the input and checkpoint; plan = the byte scan for shard boundaries "
-        f"(both are part of each job's seconds). Machine: {result['machine']}, {result['cpus']} cores shared with "
-        f"other work; run {result['date']}.")
+    result = {"rows": rows, "workers": args.workers, "threads": args.threads, "shard_size": args.shard_size,
+              "ray_start_s": ray_start, "date": str(datetime.date.today()),
+              "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    write(result, args.no_write)
+
+
+def write(result: dict, no_write: bool) -> None:
+    """Print the section; unless `no_write`, save the raw JSON and write the section into BENCHMARKS.md."""
+    body = section(result)
     print(body)
-    if not args.no_write:
-        out = ROOT / "bench" / "runs" / "tag_scale.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1))
+    if not no_write:
+        RAW.parent.mkdir(parents=True, exist_ok=True)
+        RAW.write_text(json.dumps(result, indent=1))
         from ner_core import write_section  # bench/ is on sys.path when run as a script
 
         write_section(ROOT / "BENCHMARKS.md", "tag_scale", "Tagging jobs at scale (`bench/tag_scale.py`)", body)
