@@ -9,6 +9,18 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
+def logger_level(level: int, name: str = "biotune") -> Iterator[None]:
+    """Set a logger's level for the duration, then put the previous one back."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+@contextlib.contextmanager
 def log_to_file(path: Path) -> Iterator[None]:
     """Copy biotune's and transformers' log records into `path` for the duration."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -17,13 +29,10 @@ def log_to_file(path: Path) -> Iterator[None]:
     loggers = [logging.getLogger("biotune"), logging.getLogger("transformers")]
     for logger in loggers:
         logger.addHandler(handler)
-    biotune_logger = loggers[0]
-    previous = biotune_logger.level
-    biotune_logger.setLevel(logging.INFO)
     try:
-        yield
+        with logger_level(logging.INFO):
+            yield
     finally:
-        biotune_logger.setLevel(previous)
         for logger in loggers:
             logger.removeHandler(handler)
         handler.close()

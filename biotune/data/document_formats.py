@@ -134,26 +134,10 @@ def plan_ranges(path: str | Path, format: str, size: int) -> list[ByteRange] | N
             for k, ((start, line), end) in enumerate(zip(starts, ends))] if cuts else []
 
 
-def _range_lines(path: Path, span: ByteRange) -> Iterator[tuple[int, str]]:
-    """`numbered_lines` of one range: the same lines, decoded and numbered as in the whole file."""
-    position = span.start
-    with path.open("rb") as handle:
-        handle.seek(span.start)
-        for number, raw in enumerate(handle, start=span.first_line):
-            if position >= span.end:
-                return
-            position += len(raw)
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                raise BiotuneError(f"{path}:{number}: not valid UTF-8 ({error.reason})") from None
-            yield number, line.rstrip("\r\n")
-
-
 def read_range(path: str | Path, format: str, span: ByteRange) -> Iterator[Document]:
     """Stream the documents of one planned range of a line-format file."""
     path = existing_file(path)
-    return LINE_READERS[format](path, _range_lines(path, span))
+    return LINE_READERS[format](path, numbered_lines(path, span.start, span.end, span.first_line))
 
 
 def count_documents(path: str | Path, format: str) -> int | None:

@@ -216,14 +216,22 @@ def _string_list(where: str, record: dict[str, Any], name: str) -> list[str]:
     return value
 
 
-def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+def numbered_lines(path: Path, start: int = 0, end: int | None = None,
+                   first_line: int = 1) -> Iterator[tuple[int, str]]:
     """`(line number from 1, line without its line break)`; UTF-8 (a BOM is dropped).
 
     Lines are decoded one by one so a decoding error names its exact line, and only `\\n`
-    ends a line, so text containing U+2028 or form feeds keeps its line numbering.
+    ends a line, so text containing U+2028 or form feeds keeps its line numbering. A byte range
+    `[start, end)` that begins at line `first_line` reads only those bytes, numbered as in the
+    whole file (the shards of a tagging job).
     """
+    position = start
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        handle.seek(start)
+        for number, raw in enumerate(handle, start=first_line):
+            if end is not None and position >= end:
+                return
+            position += len(raw)
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as error:

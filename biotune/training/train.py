@@ -19,13 +19,11 @@ other ranks train and wait at barriers.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
 import time
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +39,7 @@ from biotune.evaluation.metrics import EvalResult
 from biotune.hardware import default_device, use_bf16
 from biotune.inference.tagger import Tagger
 from biotune.io import write_json, write_text
-from biotune.logs import log_to_file
+from biotune.logs import log_to_file, logger_level
 from biotune.models.factory import build_model, load_model, save_model
 from biotune.runs import RunPaths
 from biotune.training.features import PaddingCollator, encode, label_space
@@ -118,7 +116,7 @@ def train(config: ExperimentConfig, overwrite: bool = False) -> TrainResult:
     wait_for_everyone()
     log_file = paths.logs / "train.log"
     try:
-        with log_to_file(log_file) if main else _quiet():
+        with log_to_file(log_file) if main else logger_level(logging.WARNING):  # a non-main rank: warnings only
             if resume:
                 log.info("unfinished run found in %s: resuming it", paths.results)
             if main and not paths.snapshot.is_file():
@@ -141,18 +139,6 @@ def check_same_config(paths: RunPaths, config: ExperimentConfig) -> None:
         raise BiotuneError(f"{paths.results} holds a {kind} run of another config (differs in "
                            f"{', '.join(differing)}); pass --overwrite to replace it, or choose another "
                            "--seed / --output-dir / name")
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """A non-main rank logs warnings only: the main process's log is the run's."""
-    logger = logging.getLogger("biotune")
-    previous = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
 
 
 def _train(config: ExperimentConfig, paths: RunPaths, inputs: Inputs, main: bool) -> TrainResult:

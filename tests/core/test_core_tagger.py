@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -109,3 +107,31 @@ def test_best_model_loads_in_a_transformers_pipeline(trained_run, tagger: Tagger
     for word, tag in zip(tokens, ours):
         if tag != "O":
             assert by_word.get(word) == tag
+
+
+@pytest.mark.parametrize("crf", [False, True], ids=["softmax", "crf"])
+def test_batched_decoding_gives_the_numpy_reference_tags_and_scores(tagger: Tagger, crf: bool) -> None:
+    """The Tagger decodes in torch; its tags and span scores are those of the per-sentence numpy reference."""
+    from dataclasses import replace
+
+    from biotune.inference.decode import LearnedScores, marginals, viterbi
+
+    rng = np.random.default_rng(3)
+    n = len(tagger.labels)
+    learned = LearnedScores(rng.normal(size=(n, n)) * 3, rng.normal(size=n), rng.normal(size=n)) if crf else None
+    saved = tagger.learned
+    tagger.learned = learned  # a CRF head's decoding, over this model's word scores
+    try:
+        texts = sentences() + [[]]
+        got = tagger.predict(texts)
+        for tokens, log_probs, (tags, spans) in zip(texts, tagger.word_log_probs(texts), got):
+            path = viterbi(log_probs, tagger.allowed, tagger.start, learned)
+            assert tags == [tagger.labels[j] for j in path]
+            chosen = (np.arange(len(path)), path)
+            probs = (marginals(log_probs, tagger.allowed, tagger.start, learned) if crf else np.exp(log_probs))[chosen]
+            want = [replace(s, score=float(np.mean(probs[s.start : s.end]))) for s in tags_to_spans(tags)]
+            assert [(s.start, s.end, s.type) for s in spans] == [(s.start, s.end, s.type) for s in want]
+            np.testing.assert_allclose([s.score for s in spans], [s.score for s in want], rtol=1e-6)
+    finally:
+        tagger.learned = saved
+    assert sum(len(spans) for _, spans in got) > 3, "the toy model tags spans to compare"

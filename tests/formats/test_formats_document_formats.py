@@ -111,3 +111,34 @@ def test_byte_ranges_keep_the_whole_file_line_numbers_in_errors(tmp_path: Path) 
     assert plan_ranges(tmp_path / "c.xml", "bioc-xml", 2) is None
     (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
     assert plan_ranges(tmp_path / "empty.txt", "text", 2) == []
+
+
+@pytest.mark.parametrize("format", ["text", "jsonl", "pubtator"])
+def test_a_range_is_read_without_the_bytes_before_it(tmp_path: Path, format: str) -> None:
+    """Shard k's reader never touches the earlier shards' bytes: garbage there changes nothing for it."""
+    from biotune.data.document_formats import plan_ranges, read_range
+
+    path = awkward_files(tmp_path)[format]
+    whole = list(iter_documents(path, format))
+    ranges = plan_ranges(path, format, 3)
+    assert len(ranges) >= 3
+    data = bytearray(path.read_bytes())
+    cut = ranges[2].start
+    data[:cut] = b"\xff{" * (cut // 2) + b"\xff" * (cut % 2)  # same length: invalid UTF-8, not JSON, not PubTator
+    path.write_bytes(bytes(data))
+    with pytest.raises(BiotuneError, match=rf"{path.name}:1: "):
+        list(iter_documents(path, format))  # a whole-file read (or shard 0's) meets the garbage...
+    for k in range(2, len(ranges)):  # ...shards 2.. do not: the same documents as the intact file's whole read
+        assert list(read_range(path, format, ranges[k])) == whole[3 * k : 3 * k + 3]
+
+
+def test_planning_ranges_parses_no_document(tmp_path: Path) -> None:
+    """The plan is a byte scan: a JSONL file whose lines are not JSON plans fine (the error comes at its shard's read)."""
+    from biotune.data.document_formats import plan_ranges, read_range
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(f"not json {i}\n" for i in range(7)), encoding="utf-8")
+    ranges = plan_ranges(path, "jsonl", 3)
+    assert [(r.first_line, r.documents) for r in ranges] == [(1, 3), (4, 3), (7, 1)]
+    with pytest.raises(BiotuneError, match=r"bad.jsonl:4: "):
+        list(read_range(path, "jsonl", ranges[1]))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import biotune.training.train as train_module
-from biotune.config import apply_overrides, load_config
+from biotune.config import apply_overrides
 from biotune.errors import BiotuneError
 from biotune.experiment import parse_value, run_seeds, sweep
 from tests.conftest import tiny_experiment
