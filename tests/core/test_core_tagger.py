@@ -118,13 +118,13 @@ def test_batched_decoding_gives_the_numpy_reference_tags_and_scores(tagger: Tagg
 
     rng = np.random.default_rng(3)
     n = len(tagger.labels)
-    learned = LearnedScores(rng.normal(size=(n, n)) * 3, rng.normal(size=n), rng.normal(size=n)) if crf else None
+    learned = LearnedScores(rng.normal(size=(n, n)), rng.normal(size=n), rng.normal(size=n)) if crf else None
     saved = tagger.learned
     tagger.learned = learned  # a CRF head's decoding, over this model's word scores
     try:
         texts = sentences() + [[]]
         got = tagger.predict(texts)
-        for tokens, log_probs, (tags, spans) in zip(texts, tagger.word_log_probs(texts), got):
+        for log_probs, (tags, spans) in zip(tagger.word_log_probs(texts), got):
             path = viterbi(log_probs, tagger.allowed, tagger.start, learned)
             assert tags == [tagger.labels[j] for j in path]
             chosen = (np.arange(len(path)), path)
