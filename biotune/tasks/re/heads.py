@@ -179,17 +179,24 @@ def predict_probabilities(relation_model: RelationModel, features: Sequence[Rela
     """Class probabilities (examples, labels) on the CPU, in the order of `features`.
 
     Batches are formed from features sorted by length, so little compute goes to padding;
-    the rows are put back in input order.
+    the rows are put back in input order. Dropout is off while predicting, and the model's
+    train/eval mode is restored afterwards, so dev evaluation inside a training loop does
+    not leave the rest of training without dropout.
     """
-    model = relation_model.model.eval()
+    model = relation_model.model
+    was_training = model.training
     device = next(model.parameters()).device
     order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
     probabilities = torch.empty((len(features), len(relation_model.labels)))
-    with torch.inference_mode():
-        for begin in range(0, len(order), batch_size):
-            rows = order[begin:begin + batch_size]
-            batch = relation_model.collate([features[i] for i in rows])
-            batch.pop("labels", None)
-            logits = model(**{name: tensor.to(device) for name, tensor in batch.items()}).logits  # (batch, labels)
-            probabilities[rows] = logits.float().softmax(dim=-1).cpu()
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for begin in range(0, len(order), batch_size):
+                rows = order[begin:begin + batch_size]
+                batch = relation_model.collate([features[i] for i in rows])
+                batch.pop("labels", None)
+                logits = model(**{name: tensor.to(device) for name, tensor in batch.items()}).logits  # (batch, labels)
+                probabilities[rows] = logits.float().softmax(dim=-1).cpu()
+    finally:
+        model.train(was_training)
     return probabilities

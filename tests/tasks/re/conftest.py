@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tasks.re.toy import TOY_LABELS, TOY_ROWS
+from tests.tasks.re.toy import write_toy_split
 
 
 @pytest.fixture
@@ -24,8 +24,6 @@ def write_file(tmp_path: Path) -> Callable[[str, list[str]], Path]:
 
 
 @pytest.fixture
-def toy_split(write_file: Callable[[str, list[str]], Path]) -> tuple[Path, Path]:
+def toy_split(tmp_path: Path) -> tuple[Path, Path]:
     """A BLURB-style `train.tsv` (`sentence<TAB>label id`, no header) and its `label2id.tsv`."""
-    train = write_file("toy/train.tsv", [f"{text}\t{label}" for text, label in TOY_ROWS])
-    label2id = write_file("toy/label2id.tsv", [f"{name}\t{i}" for i, name in enumerate(TOY_LABELS)])
-    return train, label2id
+    return write_toy_split(tmp_path / "toy")

@@ -15,7 +15,7 @@ from biotune.tasks.re.heads import (RelationModel, build_relation_model, load_re
                                     save_relation_model)
 from biotune.tasks.re.markers import MarkerScheme, RelationFeature, featurise, mark
 from tests.conftest import build_word_backbone
-from tests.tasks.re.toy import TOY_LABELS, TOY_ROWS
+from tests.tasks.re.toy import TOY_LABELS, write_toy_split
 
 HEADS = ("cls", "entity_start")
 STEPS = 120
@@ -31,9 +31,8 @@ class Trained:
 
 
 def _toy_examples(folder: Path) -> list[RelationExample]:
-    (folder / "train.tsv").write_text("".join(f"{t}\t{l}\n" for t, l in TOY_ROWS), encoding="utf-8")
-    (folder / "label2id.tsv").write_text("".join(f"{n}\t{i}\n" for i, n in enumerate(TOY_LABELS)), encoding="utf-8")
-    return read_examples(folder / "train.tsv", read_label2id(folder / "label2id.tsv"))
+    train, label2id = write_toy_split(folder)
+    return read_examples(train, read_label2id(label2id))
 
 
 @pytest.fixture(scope="module", params=HEADS)
@@ -45,7 +44,8 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     torch.manual_seed(0)
     relation_model = build_relation_model(str(backbone), request.param, TOY_LABELS,
                                           MarkerScheme.from_examples(examples), dropout=0.0)
-    label2id = {label: i for i, label in enumerate(TOY_LABELS)}
+    label2id = relation_model.model.config.label2id  # what the wiring passes: the model's own label ids
+    assert label2id == {label: i for i, label in enumerate(TOY_LABELS)}
     features = featurise(examples, relation_model.tokenizer, relation_model.scheme, 64, label2id).features
     batch = relation_model.collate(features)
     model = relation_model.model.train()
@@ -86,7 +86,8 @@ def test_re_save_load_gives_identical_predictions_and_keeps_marker_embeddings(tr
 def test_re_batched_predictions_equal_one_at_a_time(trained: Trained) -> None:
     batched = predict_probabilities(trained.relation_model, trained.features, batch_size=4)
     single = torch.cat([predict_probabilities(trained.relation_model, [f], batch_size=1) for f in trained.features])
-    assert len({len(f.input_ids) for f in trained.features}) > 1  # batches really carry padding
+    first_batch = sorted(len(f.input_ids) for f in trained.features)[:4]
+    assert len(set(first_batch)) > 1  # the first batch of 4 (sorted by length) really carries padding
     assert torch.allclose(batched, single, atol=1e-5)
     assert batched.argmax(dim=-1).tolist() == single.argmax(dim=-1).tolist()
 
@@ -110,6 +111,19 @@ def test_re_entity_start_keeps_the_backbone_weights(tmp_path: Path, word_backbon
         mine = built.model.encoder.state_dict()[name]
         assert torch.equal(mine[:vocab] if name.endswith("word_embeddings.weight") else mine, tensor), name
     assert built.model.get_input_embeddings().weight.shape[0] == vocab + 2 * 4 + 2
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_re_prediction_turns_dropout_off_and_restores_the_training_mode(tmp_path: Path, word_backbone: Path,
+                                                                        head: str) -> None:
+    examples = _toy_examples(tmp_path)
+    built = build_relation_model(str(word_backbone), head, TOY_LABELS, MarkerScheme.from_examples(examples),
+                                 dropout=0.5)
+    features = featurise(examples, built.tokenizer, built.scheme, 64).features
+    built.model.train()
+    first, second = predict_probabilities(built, features), predict_probabilities(built, features)
+    assert torch.equal(first, second)  # with dropout 0.5 active, two passes would differ
+    assert built.model.training
 
 
 def test_re_unknown_head_suggests_the_close_name(word_backbone: Path) -> None:
