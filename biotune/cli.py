@@ -148,8 +148,8 @@ def tag(
     batch_size: BatchSizeOption = 32,
     ray: Annotated[bool, typer.Option("--ray", help="run on Ray Data, one model replica per worker")] = False,
     ray_address: Annotated[str | None, typer.Option(help="an existing Ray cluster (e.g. auto, ray://head:10001); default: local Ray")] = None,
-    workers: Annotated[int, typer.Option(help="Ray workers (model replicas)")] = 2,
-    gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker")] = 0.0,
+    workers: Annotated[int, typer.Option(help="Ray workers (model replicas)", min=1)] = 2,
+    gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker", min=0.0)] = 0.0,
     cpus_per_worker: Annotated[int, typer.Option(help="CPUs per Ray worker (its torch threads)", min=1)] = 1,
     overwrite: Annotated[bool, typer.Option(help="delete a previous job in --output-dir first")] = False,
 ) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from biotune.data.document_formats import ByteRange
+from biotune.errors import BiotuneError
 from biotune.inference.tag_job import (Shard, TagSettings, TagSummary, check_model, close_output, output_folder, plan_shards,
                                        tag_shard)
 
@@ -90,9 +91,17 @@ def run_tag_ray(
     on_progress: Callable[[int], None] | None = None,
     cpus_per_worker: int = 1,
 ) -> TagSummary:
-    """Run the tagging job on Ray; the output equals `tag_job.run_tag`'s for the same settings."""
+    """Run the tagging job on Ray; the output equals `tag_job.run_tag`'s for the same settings.
+
+    Raises `BiotuneError` for a pool that cannot exist (no workers, no CPUs, negative GPUs)
+    before anything is read or written.
+    """
     import ray
 
+    for name, value, least in (("workers", workers, 1), ("cpus per worker", cpus_per_worker, 1),
+                               ("gpus per worker", gpus_per_worker, 0)):
+        if not value >= least:  # also catches NaN
+            raise BiotuneError(f"{name} must be at least {least}, not {value}")
     settings = replace(settings, input=settings.input.resolve(), output_dir=settings.output_dir.resolve(),
                        checkpoint=settings.checkpoint.resolve())  # workers may start in another directory
     check_model(settings.checkpoint)  # before anything is written: the workers load it only later

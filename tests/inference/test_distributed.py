@@ -9,7 +9,7 @@ import torch
 
 from biotune.data.bioc_io import write_bioc_xml
 from biotune.data.documents import Document, Passage
-
+from biotune.errors import BiotuneError
 from biotune.inference.tag_job import MANIFEST, TagSettings, plan_shards, run_tag
 
 ray = pytest.importorskip("ray")
@@ -77,3 +77,18 @@ def test_an_actor_sets_torch_threads_to_its_cpus(local_ray) -> None:
         return use_assigned_cpus(), torch.get_num_threads()
 
     assert ray.get(threads_in_an_actor_of_two_cpus.remote()) == (2, 2)
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("workers", 0, "workers must be at least 1, not 0"),
+    ("cpus_per_worker", 0, "cpus per worker must be at least 1, not 0"),
+    ("gpus_per_worker", -1.0, "gpus per worker must be at least 0, not -1.0"),
+    ("gpus_per_worker", float("nan"), "gpus per worker must be at least 0, not nan"),
+])
+def test_a_pool_that_cannot_exist_is_refused_before_anything_is_written(tmp_path, trained_run, option, value,
+                                                                        message) -> None:
+    (tmp_path / "a.txt").write_text("Aspirin.\n", encoding="utf-8")
+    job = TagSettings(input=tmp_path / "a.txt", output_dir=tmp_path / "out", checkpoint=trained_run.paths.best_model)
+    with pytest.raises(BiotuneError, match=f"^{message}$"):
+        run_tag_ray(job, **{option: value})
+    assert not job.output_dir.exists()
