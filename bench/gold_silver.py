@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from biotune.config import load_config
-from biotune.experiment import run_seeds, sweep
+from biotune.experiments.seeds import run_seeds, sweep
 from biotune.silver.label import label_corpus
 from biotune.silver.spec import DictionarySpec
 
@@ -118,7 +118,7 @@ def main() -> None:
     if args.sweep:
         path = CONFIGS / STRATEGIES["joint_marginal"]
         cfg = load_config(path, overrides(path, silver, args))  # the --ratio point is the table's own joint_marginal run
-        from biotune.experiment import parse_value
+        from biotune.experiments.seeds import parse_value
 
         key = next(f"sources.{i}.sample_ratio" for i, s in enumerate(cfg.sources) if s.name == "silver")
         sweep_seeds = args.sweep_seeds or args.seeds

@@ -29,9 +29,9 @@ import torch
 from transformers import pipeline
 
 from biotune.config import validate
-from biotune.data.readers import read_corpus_file
-from biotune.data.text import tokenize
-from biotune.inference.tagger import Tagger
+from biotune.formats.readers import read_corpus_file
+from biotune.formats.text import tokenize
+from biotune.tasks.ner.tagger import Tagger
 from biotune.models.backbones import resolve_backbone
 from biotune.training.train import train
 

@@ -1,6 +1,6 @@
 """Load test of the HTTP service on loopback: a normal phase, then an overload phase.
 
-Starts the service (`biotune.inference.service.serve`) on a free loopback port in its own
+Starts the service (`biotune.serving.service.serve`) on a free loopback port in its own
 process, so the load client does not share the server's GIL, with a queue of --queue requests,
 and waits for /health. Each request holds 1-4 texts, each a BC5CDR test sentence (tokens joined
 by spaces), drawn with a fixed seed; --warmup requests are sent first and not counted.
@@ -46,14 +46,14 @@ import numpy as np
 import torch
 from ner_core import write_section
 
-from biotune.data.readers import read_corpus_file
+from biotune.formats.readers import read_corpus_file
 from biotune.hardware import bf16_supported
-from biotune.inference.service import ServiceLimits
+from biotune.serving.service import ServiceLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "bench" / "runs" / "ner_core" / "checkpoints" / "bench_bc5cdr" / "seed_42" / "best_model"
 SENTENCES = ROOT.parent / "shared" / "data" / "corpora" / "bc5cdr" / "test.tsv"
-SERVER = ("import sys; from pathlib import Path; from biotune.inference.service import ServiceLimits, serve; "
+SERVER = ("import sys; from pathlib import Path; from biotune.serving.service import ServiceLimits, serve; "
           "serve(Path(sys.argv[1]), port=int(sys.argv[2]), precision=sys.argv[3], "
           "limits=ServiceLimits.model_validate_json(sys.argv[4]))")
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from biotune.data.readers import read_corpus_file
+from biotune.formats.readers import read_corpus_file
 from biotune.silver.dictionary import load_dictionary
 from biotune.silver.label import label_corpus, label_sentence
 from biotune.silver.matcher import Matcher

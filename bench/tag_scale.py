@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biotune.data.pubtator import iter_pubtator, write_pubtator
-from biotune.inference.tag_job import TagSettings, job_record, plan_shards, run_tag
+from biotune.formats.pubtator import iter_pubtator, write_pubtator
+from biotune.serving.tag_job import TagSettings, job_record, plan_shards, run_tag
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared" / "data" / "documents" / "bc5cdr_pubtator" / "CDR_TestSet.PubTator.txt"
@@ -50,7 +50,7 @@ def tiny_checkpoint(folder: Path) -> Path:
     from transformers import BertConfig, BertModel
 
     from biotune.models.backbones import load_tokenizer
-    from biotune.models.factory import build_model, save_model
+    from biotune.tasks.ner.factory import build_model, save_model
 
     tokenizer = load_tokenizer("minilm")
     backbone = folder / "backbone"
@@ -61,7 +61,7 @@ def tiny_checkpoint(folder: Path) -> Path:
     model = build_model(str(backbone), LABELS)
     with torch.no_grad():  # mostly O, as a trained model on abstracts: about one entity per sentence, not seven
         model.classifier.bias[LABELS.index("O")] += 2.5
-    model.config.biotune = {"max_length": 128, "pack": False, "word_tokenizer": "biotune.data.text"}
+    model.config.biotune = {"max_length": 128, "pack": False, "word_tokenizer": "biotune.formats.text"}
     checkpoint = folder / "tiny_model"
     save_model(model, checkpoint)
     tokenizer.save_pretrained(checkpoint)
@@ -153,7 +153,7 @@ def main() -> None:
         raise SystemExit(f"{SOURCE} not found")
     import ray
 
-    from biotune.inference.distributed import run_tag_ray
+    from biotune.serving.distributed import run_tag_ray
 
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="tag_scale."))

@@ -5,7 +5,7 @@ either tool would give it:
   - `pipeline("token-classification", aggregation_strategy="first")` (fp32, its default) tags
     the texts in batches of 32; its entities (character offsets) are mapped onto the corpus
     tokens they overlap, and span-F1 is scored against gold;
-  - biotune tokenises each text (`biotune.data.text.tokenize`) and tags it with `Tagger` at
+  - biotune tokenises each text (`biotune.formats.text.tokenize`) and tags it with `Tagger` at
     precision autocast, bf16 (weights), int8 and fp32; span-F1 is scored on the corpus tokens.
 Sentences/s is wall-clock over the whole test set, text in to entities out (best of
 `--repeats` for biotune; the pipeline runs once, its runs take minutes). Ratios are against
@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 from transformers import pipeline
 
-from biotune.data.readers import read_corpus_file
-from biotune.data.sentence import Sentence
-from biotune.data.text import tokenize
-from biotune.evaluation.metrics import evaluate_tags
-from biotune.inference.tagger import Tagger
+from biotune.formats.readers import read_corpus_file
+from biotune.formats.sentence import Sentence
+from biotune.formats.text import tokenize
+from biotune.tasks.ner.metrics import evaluate_tags
+from biotune.tasks.ner.tagger import Tagger
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

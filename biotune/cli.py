@@ -70,7 +70,7 @@ def train(
 ) -> None:
     """Fine-tune on the config's corpus, keep the best dev epoch, evaluate on its test sets."""
     from biotune.config import load_config
-    from biotune.evaluation.report import render_markdown
+    from biotune.tasks.ner.report import render_markdown
     from biotune.training.train import train as run_training
 
     cfg = load_config(config, {"training.seed": seed, "output_dir": output_dir, "training.epochs": epochs,
@@ -97,9 +97,9 @@ def evaluate(
 ) -> None:
     """Score a trained model on one or more test sets (span-level strict + token-level)."""
     from biotune.config import DataConfig
-    from biotune.corpus import read_split
-    from biotune.evaluation.evaluate import evaluate_checkpoint
-    from biotune.evaluation.report import render_markdown
+    from biotune.corpora.splits import read_split
+    from biotune.experiments.evaluate import evaluate_checkpoint
+    from biotune.tasks.ner.report import render_markdown
 
     data = DataConfig(corpus=str(checkpoint), data_dir=data_dir)
     splits = [read_split(spec, data) for spec in test]
@@ -119,9 +119,9 @@ def predict(
     overwrite: OverwriteOutputOption = False,
 ) -> None:
     """Tag a file into JSONL with entity spans, types, scores (and character offsets for text)."""
-    from biotune.data.readers import EXTENSIONS
-    from biotune.inference.predict import count_units, predict_file
-    from biotune.inference.tagger import Tagger
+    from biotune.formats.readers import EXTENSIONS
+    from biotune.tasks.ner.predict import count_units, predict_file
+    from biotune.tasks.ner.tagger import Tagger
     from biotune.io import check_output
 
     if not input.is_file():
@@ -154,7 +154,7 @@ def tag(
     overwrite: Annotated[bool, typer.Option(help="delete a previous job in --output-dir first")] = False,
 ) -> None:
     """Tag a corpus into sharded, resumable output; rerun the same command to finish an interrupted job."""
-    from biotune.inference.tag_job import TagSettings, expected_documents, run_tag
+    from biotune.serving.tag_job import TagSettings, expected_documents, run_tag
 
     settings = TagSettings(input=input, output_dir=output_dir, checkpoint=checkpoint, input_format=format,
                            output_format=output_format, shard_size=shard_size, precision=precision, batch_size=batch_size)
@@ -165,7 +165,7 @@ def tag(
             bar.advance(task, documents)
 
         if ray:
-            from biotune.inference.distributed import run_tag_ray
+            from biotune.serving.distributed import run_tag_ray
 
             summary = run_tag_ray(settings, ray_address, workers, gpus_per_worker, overwrite, advance, cpus_per_worker)
         else:
@@ -191,8 +191,8 @@ def serve(
     model_name: Annotated[str | None, typer.Option(help="name in answers (default: run/seed of the checkpoint)")] = None,
 ) -> None:
     """HTTP tagging service: POST /tag, GET /health, and a page at / to try the model."""
-    from biotune.inference.service import ServiceLimits
-    from biotune.inference.service import serve as run_service
+    from biotune.serving.service import ServiceLimits
+    from biotune.serving.service import serve as run_service
 
     from pydantic import ValidationError
 
@@ -219,9 +219,9 @@ def check_data(
     from pydantic import ValidationError
 
     from biotune.config import DataConfig, ModelConfig, load_config
-    from biotune.corpus import corpus_splits, read_split
-    from biotune.data.align import Aligner
-    from biotune.data.checks import check_data as run_check
+    from biotune.corpora.splits import corpus_splits, read_split
+    from biotune.tasks.ner.align import Aligner
+    from biotune.tasks.ner.checks import check_data as run_check
     from biotune.models.backbones import load_tokenizer
 
     if target.endswith((".yaml", ".yml")):
@@ -313,7 +313,7 @@ def _seeds(first: list[int] | None, ctx: typer.Context, default: int) -> list[in
 
 
 def _print_outcome(outcome: object) -> None:
-    from biotune.evaluation.aggregate import render_markdown
+    from biotune.experiments.aggregate import render_markdown
 
     trained, skipped, failed = outcome.trained, outcome.skipped, outcome.failed  # type: ignore[attr-defined]
     console.print(f"trained seeds {trained}, skipped (finished) {skipped}, failed {sorted(failed)}")
@@ -336,7 +336,7 @@ def run(
 ) -> None:
     """Train every seed (finished seeds are skipped, a failed seed does not stop the others), then aggregate."""
     from biotune.config import load_config
-    from biotune.experiment import run_seeds
+    from biotune.experiments.seeds import run_seeds
 
     cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit,
                                "training.epochs": epochs})
@@ -355,8 +355,8 @@ def aggregate(
 ) -> None:
     """Aggregate the finished seeds of a config: aggregated_results.json (raw, mean, std) and .md (mean ± std)."""
     from biotune.config import load_config
-    from biotune.evaluation.aggregate import aggregate as run_aggregate, render_markdown
-    from biotune.experiment import results_dir
+    from biotune.experiments.aggregate import aggregate as run_aggregate, render_markdown
+    from biotune.experiments.seeds import results_dir
 
     cfg = load_config(config, {"output_dir": output_dir})
     out = run_aggregate(results_dir(cfg))
@@ -378,7 +378,7 @@ def sweep(
 ) -> None:
     """Run the config for each value of one key over the seeds; table and F1 plot (mean ± std)."""
     from biotune.config import load_config
-    from biotune.experiment import parse_value, render_sweep, sweep as run_sweep
+    from biotune.experiments.seeds import parse_value, render_sweep, sweep as run_sweep
 
     cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit})
     result = run_sweep(cfg, key, [parse_value(v) for v in values], _seeds(seeds, ctx, cfg.training.seed), overwrite)
@@ -389,7 +389,7 @@ def sweep(
 @friendly
 def corpora() -> None:
     """List the corpus registry: names, entity types, download locations."""
-    from biotune.data.registry import CORPORA
+    from biotune.corpora.registry import CORPORA
 
     for info in CORPORA.values():
         print(f"{info.name:14} {', '.join(info.entity_types):40} {info.url}")

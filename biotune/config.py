@@ -36,7 +36,7 @@ class ModelConfig(Section):
     @field_validator("head")
     @classmethod
     def _known_head(cls, value: str) -> str:
-        from biotune.models.factory import unknown_head  # the registry of heads is the factory's
+        from biotune.tasks.ner.factory import unknown_head  # the registry of heads is the factory's
 
         message = unknown_head(value)
         if message:

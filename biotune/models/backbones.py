@@ -12,7 +12,7 @@ from pathlib import Path
 from tokenizers import pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from biotune.data.align import require_fast
+from biotune.tasks.ner.align import require_fast
 from biotune.errors import BiotuneError
 
 DEFAULT_BACKBONE = "minilm"

@@ -6,7 +6,7 @@ and the values to keep; other columns are ignored. A *list* has one term a line,
 gives the type, and the table options (columns, category) do not apply. Blank lines are
 skipped, and so are lines starting with ``#`` in a list.
 
-Each kept term is tokenised with `biotune.data.text.tokenize`, the tokenizer biotune applies
+Each kept term is tokenised with `biotune.formats.text.tokenize`, the tokenizer biotune applies
 to raw text (so ``IL-2`` is ``IL``, ``-``, ``2``), because matching compares token sequences.
 A term is dropped when it is shorter than `min_length` characters, or when it equals a stop
 word ignoring case; of several terms with the same tokens (the same lowercased tokens when
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from biotune.data.text import tokenize
+from biotune.formats.text import tokenize
 from biotune.errors import BiotuneError
 from biotune.silver.spec import DictionarySpec
 from biotune.silver.stopwords import GENE_STOP_WORDS

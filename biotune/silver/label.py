@@ -15,7 +15,7 @@ alone). Output tags are BIO. Formats, chosen by the output's extension or `outpu
   dictionaries' types (absent when the input's was absent).
 - ``tsv``: ``token<TAB>tag`` lines (the `tag_field` tags), a blank line after each sentence.
 
-Both read back with `biotune.data.readers` (JSONL with ``tag_field=<tag_field>``).
+Both read back with `biotune.formats.readers` (JSONL with ``tag_field=<tag_field>``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from biotune.data.readers import EXTENSIONS, iter_corpus_file
-from biotune.data.sentence import Sentence
+from biotune.formats.readers import EXTENSIONS, iter_corpus_file
+from biotune.formats.sentence import Sentence
 from biotune.errors import BiotuneError
 from biotune.io import atomic_open, check_output
 from biotune.silver.dictionary import load_dictionary

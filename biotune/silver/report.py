@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from biotune.data.schemes import tags_to_spans
-from biotune.evaluation.metrics import Scores
+from biotune.formats.schemes import tags_to_spans
+from biotune.tasks.ner.metrics import Scores
 from biotune.io import write_json, write_text
 from biotune.silver.dictionary import Dictionary
 from biotune.silver.matcher import Match

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from biotune.data.schemes import is_valid_tag
+from biotune.formats.schemes import is_valid_tag
 from biotune.errors import BiotuneError
 
 _LIST_FIELDS = ("category", "stop_words")

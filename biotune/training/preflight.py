@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from transformers import AutoConfig, PretrainedConfig, PreTrainedTokenizerBase
 
 from biotune.config import ExperimentConfig
-from biotune.corpus import Split, read_split
+from biotune.corpora.splits import Split, read_split
 from biotune.errors import BiotuneError
 from biotune.models.backbones import load_tokenizer, resolve_backbone
 from biotune.training.sources import Source, read_sources

@@ -18,8 +18,8 @@ import random
 from dataclasses import dataclass
 
 from biotune.config import ExperimentConfig, SourceConfig
-from biotune.corpus import read_split
-from biotune.data.sentence import Sentence
+from biotune.corpora.splits import read_split
+from biotune.formats.sentence import Sentence
 from biotune.errors import BiotuneError
 
 log = logging.getLogger("biotune")

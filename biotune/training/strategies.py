@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from biotune.config import TrainingConfig
-from biotune.data.sentence import Sentence
+from biotune.formats.sentence import Sentence
 from biotune.training.sources import Source
 
 

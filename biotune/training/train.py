@@ -31,18 +31,18 @@ import torch
 from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
 from biotune.config import ExperimentConfig, differing_keys, read_snapshot
-from biotune.corpus import Split
-from biotune.data.align import Aligner
+from biotune.corpora.splits import Split
+from biotune.tasks.ner.align import Aligner
 from biotune.errors import BiotuneError
-from biotune.evaluation.evaluate import evaluate_splits
-from biotune.evaluation.metrics import EvalResult
+from biotune.experiments.evaluate import evaluate_splits
+from biotune.tasks.ner.metrics import EvalResult
 from biotune.hardware import default_device, use_bf16
-from biotune.inference.tagger import Tagger
+from biotune.tasks.ner.tagger import Tagger
 from biotune.io import write_json, write_text
 from biotune.logs import log_to_file, logger_level
-from biotune.models.factory import build_model, load_model, save_model
-from biotune.runs import RunPaths
-from biotune.training.features import PaddingCollator, encode, label_space
+from biotune.tasks.ner.factory import build_model, load_model, save_model
+from biotune.experiments.run_folder import RunPaths
+from biotune.tasks.ner.features import PaddingCollator, encode, label_space
 from biotune.training.preflight import Inputs, check_inputs
 from biotune.training.processes import is_main_process, process_count, wait_for_everyone
 from biotune.training.strategies import Phase, plan_phases
@@ -223,7 +223,7 @@ def _fit(config: ExperimentConfig, phase: Phase, init: str, labels: list[str], f
     t = config.training
     model = build_model(init, labels, config.model.head, config.model.dropout)
     model.config.biotune = {"max_length": config.model.max_length, "pack": config.model.pack_sentences,
-                            "word_tokenizer": "biotune.data.text",
+                            "word_tokenizer": "biotune.formats.text",
                             # how the run's own evaluation computes: `biotune evaluate` defaults to it
                             "precision": "autocast" if bf16 else "fp32", "eval_batch_size": t.eval_batch_size}
     work = paths.trainer_dir

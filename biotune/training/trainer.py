@@ -36,10 +36,10 @@ from typing import Any
 import torch
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from biotune.data.sentence import Sentence
-from biotune.evaluation.metrics import evaluate_tags
-from biotune.inference.tagger import Tagger
-from biotune.models.crf import CRF
+from biotune.formats.sentence import Sentence
+from biotune.tasks.ner.metrics import evaluate_tags
+from biotune.tasks.ner.tagger import Tagger
+from biotune.tasks.ner.crf import CRF
 
 log = logging.getLogger("biotune")
 

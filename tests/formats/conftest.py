@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from biotune.data.documents import Annotation, Document, Passage, assemble
+from biotune.formats.documents import Annotation, Document, Passage, assemble
 
 TITLE = "TNF-α induces β-catenin 💊 signalling."
 ABSTRACT = "Aspirin reduced TNF-α in 👩\u200d🔬 labs. IL-2 rose sharply (p<0.05)."

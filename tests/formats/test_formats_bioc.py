@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from biotune.data.bioc_io import read_bioc_json, read_bioc_xml, write_bioc_json, write_bioc_xml
-from biotune.data.documents import Annotation, Document
+from biotune.formats.bioc_io import read_bioc_json, read_bioc_xml, write_bioc_json, write_bioc_xml
+from biotune.formats.documents import Annotation, Document
 from biotune.errors import BiotuneError
 
 FORMATS = [(write_bioc_xml, read_bioc_xml), (write_bioc_json, read_bioc_json)]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from biotune.data.document_formats import document_format, input_files, iter_documents, iter_text_documents
+from biotune.formats.document_formats import document_format, input_files, iter_documents, iter_text_documents
 from biotune.errors import BiotuneError
 
 
@@ -45,8 +45,8 @@ def test_folders_expand_recursively_in_stable_order_skipping_hidden_and_unknown(
 
 
 def test_iter_documents_streams_bioc_xml(tmp_path: Path) -> None:
-    from biotune.data.bioc_io import write_bioc_xml
-    from biotune.data.documents import Document, Passage
+    from biotune.formats.bioc_io import write_bioc_xml
+    from biotune.formats.documents import Document, Passage
 
     docs = [Document(str(i), [Passage("abstract", f"Text number {i}.")]) for i in range(3)]
     write_bioc_xml(docs, tmp_path / "c.xml")
@@ -56,7 +56,7 @@ def test_iter_documents_streams_bioc_xml(tmp_path: Path) -> None:
 
 
 def test_quick_document_counts_match_the_readers(tmp_path: Path) -> None:
-    from biotune.data.document_formats import count_documents
+    from biotune.formats.document_formats import count_documents
 
     text = tmp_path / "a.txt"
     text.write_text("one\n\n  \ntwo\nthree", encoding="utf-8")
@@ -84,7 +84,7 @@ def awkward_files(folder: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 100])
 def test_byte_ranges_read_exactly_the_whole_file_documents(tmp_path: Path, size: int) -> None:
-    from biotune.data.document_formats import count_documents, plan_ranges, read_range
+    from biotune.formats.document_formats import count_documents, plan_ranges, read_range
 
     for format, path in awkward_files(tmp_path).items():
         whole = list(iter_documents(path, format))
@@ -99,7 +99,7 @@ def test_byte_ranges_read_exactly_the_whole_file_documents(tmp_path: Path, size:
 
 
 def test_byte_ranges_keep_the_whole_file_line_numbers_in_errors(tmp_path: Path) -> None:
-    from biotune.data.document_formats import plan_ranges, read_range
+    from biotune.formats.document_formats import plan_ranges, read_range
 
     path = tmp_path / "bad.jsonl"
     path.write_text("".join(json.dumps({"id": str(i), "text": "ok"}) + "\n\n" for i in range(5)) + '{"id": 9}\n',
@@ -116,7 +116,7 @@ def test_byte_ranges_keep_the_whole_file_line_numbers_in_errors(tmp_path: Path) 
 @pytest.mark.parametrize("format", ["text", "jsonl", "pubtator"])
 def test_a_range_is_read_without_the_bytes_before_it(tmp_path: Path, format: str) -> None:
     """Shard k's reader never touches the earlier shards' bytes: garbage there changes nothing for it."""
-    from biotune.data.document_formats import plan_ranges, read_range
+    from biotune.formats.document_formats import plan_ranges, read_range
 
     path = awkward_files(tmp_path)[format]
     whole = list(iter_documents(path, format))
@@ -134,7 +134,7 @@ def test_a_range_is_read_without_the_bytes_before_it(tmp_path: Path, format: str
 
 def test_planning_ranges_parses_no_document(tmp_path: Path) -> None:
     """The plan is a byte scan: a JSONL file whose lines are not JSON plans fine (the error comes at its shard's read)."""
-    from biotune.data.document_formats import plan_ranges, read_range
+    from biotune.formats.document_formats import plan_ranges, read_range
 
     path = tmp_path / "bad.jsonl"
     path.write_text("".join(f"not json {i}\n" for i in range(7)), encoding="utf-8")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from biotune.data.documents import (
+from biotune.formats.documents import (
     Annotation,
     Document,
     Passage,
@@ -15,9 +15,9 @@ from biotune.data.documents import (
     iter_jsonl_documents,
     with_predictions,
 )
-from biotune.data.sentence import Span
+from biotune.formats.sentence import Span
 from biotune.errors import BiotuneError
-from biotune.inference.writers import write_jsonl
+from biotune.formats.writers import write_jsonl
 
 
 def test_formats_annotations_slice_their_mention_from_document_text(documents: list[Document]) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from biotune.data.documents import Annotation, Document, Passage
-from biotune.data.pubtator import iter_pubtator, write_pubtator
+from biotune.formats.documents import Annotation, Document, Passage
+from biotune.formats.pubtator import iter_pubtator, write_pubtator
 from biotune.errors import BiotuneError
 from tests.formats.conftest import make_document
 

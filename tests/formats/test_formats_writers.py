@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from biotune.data.bioc_io import read_bioc_json, read_bioc_xml
-from biotune.data.documents import Annotation, Document, Passage, document_sentences, iter_jsonl_documents
-from biotune.data.pubtator import iter_pubtator
-from biotune.data.readers import iter_tsv
-from biotune.data.schemes import tags_to_spans
-from biotune.data.text import tokenize
+from biotune.formats.bioc_io import read_bioc_json, read_bioc_xml
+from biotune.formats.documents import Annotation, Document, Passage, document_sentences, iter_jsonl_documents
+from biotune.formats.pubtator import iter_pubtator
+from biotune.formats.readers import iter_tsv
+from biotune.formats.schemes import tags_to_spans
+from biotune.formats.text import tokenize
 from biotune.errors import BiotuneError
-from biotune.inference.writers import WRITERS, write_brat, write_conll
+from biotune.formats.writers import WRITERS, write_brat, write_conll
 from tests.awkward import AWKWARD_TEXTS
 
 READERS = {"jsonl": iter_jsonl_documents, "pubtator": iter_pubtator, "bioc-xml": read_bioc_xml,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from biotune.data.readers import iter_jsonl, iter_tsv
-from biotune.data.sentence import Sentence
+from biotune.formats.readers import iter_jsonl, iter_tsv
+from biotune.formats.sentence import Sentence
 from biotune.errors import BiotuneError
 from biotune.silver.dictionary import load_dictionary
 from biotune.silver.label import label_corpus, label_sentence

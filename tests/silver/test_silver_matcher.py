@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from biotune.data.text import tokenize
+from biotune.formats.text import tokenize
 from biotune.silver.dictionary import Dictionary, Term
 from biotune.silver.matcher import SEPARATOR, Matcher, longest_first
 from tests.awkward import AWKWARD_TEXTS

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from biotune.data.readers import read_corpus_file
-from biotune.evaluation.metrics import evaluate_tags
+from biotune.formats.readers import read_corpus_file
+from biotune.tasks.ner.metrics import evaluate_tags
 from biotune.silver.dictionary import load_dictionary
 from biotune.silver.label import label_corpus, label_sentence
 from biotune.silver.matcher import Matcher

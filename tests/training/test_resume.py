@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from biotune.config import load_config
 from biotune.errors import BiotuneError
-from biotune.runs import RunPaths
+from biotune.experiments.run_folder import RunPaths
 from biotune.training.train import train
 
 ROOT = Path(__file__).resolve().parents[2]

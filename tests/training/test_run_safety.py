@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from biotune.cli import app
 from biotune.config import apply_overrides, validate
 from biotune.errors import BiotuneError
-from biotune.models.factory import build_model, save_model
-from biotune.runs import RunPaths
+from biotune.tasks.ner.factory import build_model, save_model
+from biotune.experiments.run_folder import RunPaths
 from biotune.training.train import train
 from tests.conftest import tiny_experiment
 

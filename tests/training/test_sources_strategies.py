@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from biotune.errors import BiotuneError
-from biotune.training.features import label_space, o_alternatives
+from biotune.tasks.ner.features import label_space, o_alternatives
 from biotune.training.sources import read_sources
 from biotune.training.train import train
 from biotune.training.trainer import weighted_token_loss

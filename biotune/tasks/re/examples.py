@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from biotune.data.readers import existing_file, numbered_lines
+from biotune.formats.readers import existing_file, numbered_lines
 from biotune.errors import BiotuneError
 
 # `@TYPE$` or `@TYPE-TYPE$`: upper-case names, as every public pre-masked corpus writes them.

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from biotune.errors import BiotuneError
-from biotune.evaluation.metrics import Scores
+from biotune.tasks.ner.metrics import Scores
 
 
 @dataclass(frozen=True, slots=True)

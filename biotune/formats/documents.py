@@ -1,0 +1,224 @@
+"""Documents: the unit that literature formats (PubTator, BioC, brat) and a knowledge graph use.
+
+A corpus sentence is what models see; a `Document` is what a KG pipeline reads back: passages
+(title, abstract, ...) placed at character offsets in one document text, each holding its
+annotations with *document-level* offsets, as in PubTator and BioC. Offsets count Python `str`
+characters (code points), so `document.text[a.start_char:a.end_char] == a.text` for every
+annotation, whatever the script or emoji in the text.
+
+Readers build documents through `assemble`, which checks that contract and sorts annotations,
+so two readings of the same content compare equal. `document_sentences` cuts a document into
+`Sentence`s for the tagger and `with_predictions` maps the tagger's token spans back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biotune.formats.readers import existing_file, json_object, numbered_lines
+from biotune.formats.sentence import Sentence, Span
+from biotune.formats.text import split_sentences, tokenize
+from biotune.errors import BiotuneError
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """An entity mention `[start_char, end_char)` in document coordinates.
+
+    `concept_id` is the normalised identifier (PubTator's sixth column, BioC's `identifier`
+    infon); `score` is the tagger's confidence for predictions.
+    """
+
+    start_char: int
+    end_char: int
+    type: str
+    text: str
+    score: float | None = None
+    concept_id: str | None = None
+
+
+@dataclass(slots=True)
+class Passage:
+    """A titled stretch of a document (`type`: title, abstract, ...) starting at `offset`."""
+
+    type: str
+    text: str
+    offset: int = 0
+    annotations: list[Annotation] = field(default_factory=list)
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.text)
+
+
+@dataclass(slots=True)
+class Document:
+    """An identified document made of non-overlapping passages in offset order."""
+
+    id: str
+    passages: list[Passage]
+
+    @property
+    def text(self) -> str:
+        """The passages at their offsets, gaps filled with spaces (brat `.txt`, PubTator text)."""
+        parts: list[str] = []
+        position = 0
+        for passage in self.passages:
+            parts.append(" " * (passage.offset - position) + passage.text)
+            position = passage.end
+        return "".join(parts)
+
+    @property
+    def annotations(self) -> list[Annotation]:
+        return [annotation for passage in self.passages for annotation in passage.annotations]
+
+
+def assemble(
+    doc_id: str, passages: Sequence[Passage], located: Iterable[tuple[str, Annotation]], where: str
+) -> Document:
+    """A `Document` whose annotations are placed in the passage that contains them.
+
+    `located` pairs each annotation with the place to blame in an error (`file:line`, or file
+    and annotation id). Raises `BiotuneError` when passages overlap or go backwards, or an
+    annotation is empty, leaves its passage, or does not slice its text from the document.
+    """
+    position = 0
+    for passage in passages:
+        if passage.offset < position:
+            raise BiotuneError(
+                f"{where}: document {doc_id!r}: passage at offset {passage.offset} overlaps the one before"
+            )
+        position = passage.end
+    placed = [dataclasses.replace(passage, annotations=[]) for passage in passages]
+    for place, annotation in located:
+        _passage_of(doc_id, placed, place, annotation).annotations.append(annotation)
+    for passage in placed:
+        passage.annotations.sort(key=lambda a: (a.start_char, a.end_char, a.type, a.concept_id or ""))
+    return Document(doc_id, placed)
+
+
+def _passage_of(doc_id: str, passages: list[Passage], where: str, annotation: Annotation) -> Passage:
+    start, end = annotation.start_char, annotation.end_char
+    if not 0 <= start < end:
+        raise BiotuneError(f"{where}: document {doc_id!r}: empty or negative annotation range {start}-{end}")
+    for passage in passages:
+        if passage.offset <= start and end <= passage.end:
+            found = passage.text[start - passage.offset : end - passage.offset]
+            if found != annotation.text:
+                raise BiotuneError(
+                    f"{where}: document {doc_id!r}: offsets {start}-{end} hold {found!r}, not the mention "
+                    f"{annotation.text!r} (offsets must count characters, not bytes)"
+                )
+            return passage
+    raise BiotuneError(f"{where}: document {doc_id!r}: annotation {start}-{end} is not inside one passage")
+
+
+def document_sentences(doc: Document) -> list[Sentence]:
+    """The sentences of every passage, tokenised, with document-level token offsets.
+
+    `Sentence.text` is the whole document text (one shared string) and `offsets` index it,
+    so `text[start:end] == token` holds and a predicted span maps straight to document
+    characters. Sentences never cross passages. `meta` names the document and passage index.
+    """
+    text = doc.text
+    sentences = []
+    for index, passage in enumerate(doc.passages):
+        for start, end in split_sentences(passage.text):
+            base = passage.offset + start
+            tokens = tokenize(passage.text[start:end])
+            sentences.append(
+                Sentence(
+                    [token for token, _, _ in tokens],
+                    id=f"{doc.id}:{base}",
+                    text=text,
+                    offsets=[(base + s, base + e) for _, s, e in tokens],
+                    meta={"document": doc.id, "passage": index},
+                )
+            )
+    return sentences
+
+
+def with_predictions(doc: Document, sentences: Sequence[Sentence], spans: Sequence[Sequence[Span]]) -> Document:
+    """`doc` with its annotations replaced by the token `spans` predicted on `sentences`.
+
+    `sentences` are `document_sentences(doc)` (or a subset), `spans[i]` those of sentence i.
+    """
+    text = doc.text
+    located = []
+    for sentence, sentence_spans in zip(sentences, spans, strict=True):
+        assert sentence.offsets is not None, "sentences must come from document_sentences"
+        for span in sentence_spans:
+            start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
+            located.append((sentence.id, Annotation(start, end, span.type, text[start:end], span.score)))
+    return assemble(doc.id, doc.passages, located, where=doc.id)
+
+
+def document_record(doc: Document) -> dict[str, Any]:
+    """The JSON object of one document: passages with their text, entities with document offsets."""
+    return {
+        "id": doc.id,
+        "passages": [{"type": p.type, "offset": p.offset, "text": p.text} for p in doc.passages],
+        "entities": [
+            {"start_char": a.start_char, "end_char": a.end_char, "type": a.type, "text": a.text, "score": a.score}
+            | ({"concept_id": a.concept_id} if a.concept_id is not None else {})
+            for a in doc.annotations
+        ],
+    }
+
+
+def iter_jsonl_documents(path: str | Path) -> Iterator[Document]:
+    """Stream documents from JSONL, one object per line (blank lines are skipped).
+
+    A line is a `document_record` (`id`, `passages`, optional `entities`), or a plain record
+    for tagging: `{"id", "text"}` (one passage) or `{"id", "title", "abstract"}` (two
+    passages, the abstract one character after the title, as in PubTator).
+    """
+    path = existing_file(path)
+    return jsonl_documents(path, numbered_lines(path))
+
+
+def jsonl_documents(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[Document]:
+    """The documents of `lines` (`(line number, line)`, a whole file or a byte range of `path`)."""
+    for number, line in lines:
+        if line.strip():
+            yield _from_record(f"{path}:{number}", json_object(f"{path}:{number}", line))
+
+
+def _from_record(where: str, record: dict[str, Any]) -> Document:
+    try:
+        if "passages" in record:
+            passages = [Passage(str(p["type"]), p["text"], int(p["offset"])) for p in record["passages"]]
+        elif "text" in record:
+            passages = [Passage("text", _string(record, "text"))]
+        elif "title" in record or "abstract" in record:
+            title = _string(record, "title") if "title" in record else ""
+            passages = [Passage("title", title), Passage("abstract", _string(record, "abstract"), len(title) + 1)]
+        else:
+            raise BiotuneError(f"{where}: a document needs 'passages', 'text' or 'title'/'abstract'")
+        located = [
+            (where, Annotation(int(e["start_char"]), int(e["end_char"]), e["type"], e["text"], e.get("score"),
+                               e.get("concept_id")))
+            for e in record.get("entities", [])
+        ]
+        return assemble(str(record["id"]), passages, located, where)
+    except KeyError as error:
+        raise BiotuneError(f"{where}: missing field {error.args[0]!r}") from None
+    except (TypeError, ValueError) as error:
+        raise BiotuneError(f"{where}: not a document record ({error})") from None
+
+
+def _string(record: dict[str, Any], key: str) -> str:
+    value = record[key]
+    if not isinstance(value, str):
+        raise TypeError(f"field {key!r} must be a string, not {type(value).__name__}")
+    return value
+
+
+def document_json(doc: Document) -> str:
+    """One JSONL line (without newline) for `doc`, non-ASCII kept as is."""
+    return json.dumps(document_record(doc), ensure_ascii=False)

@@ -1,0 +1,105 @@
+"""Writers from tagged documents to the formats a knowledge-graph pipeline or annotator reads.
+
+Every writer takes `(documents, path)`, writes atomically (a crash leaves no half file) and
+returns the number of documents written; `WRITERS` maps a format name to one, so a config or
+CLI string picks the output. `brat` writes a folder of `<id>.txt` + `<id>.ann` pairs; every
+other format writes one file. Offsets stay document-level characters in every format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from biotune.formats.bioc_io import write_bioc_json, write_bioc_xml
+from biotune.formats.documents import Annotation, Document, document_json, document_sentences
+from biotune.formats.pubtator import write_pubtator
+from biotune.formats.schemes import spans_to_tags
+from biotune.formats.sentence import Sentence, Span
+from biotune.errors import BiotuneError
+from biotune.io import atomic_open
+
+Writer = Callable[[Iterable[Document], str | Path], int]
+
+_SAFE_ID = re.compile(r"[\w.-]+")
+
+
+def write_jsonl(documents: Iterable[Document], path: str | Path) -> int:
+    """One `document_record` per line (read back with `documents.iter_jsonl_documents`)."""
+    count = 0
+    with atomic_open(path) as out:
+        for doc in documents:
+            out.write(document_json(doc) + "\n")
+            count += 1
+    return count
+
+
+def write_conll(documents: Iterable[Document], path: str | Path) -> int:
+    """`token<TAB>BIO tag`, a blank line after each sentence (re-read with `readers.iter_tsv`).
+
+    Tokens come from `document_sentences`; a token is inside an annotation when their
+    characters overlap. Where annotations overlap (nested mentions), the earlier, then longer,
+    one is kept, since BIO tags cannot nest.
+    """
+    count = 0
+    with atomic_open(path) as out:
+        for doc in documents:
+            for sentence in document_sentences(doc):
+                tags = spans_to_tags(_token_spans(sentence, doc.annotations), len(sentence))
+                out.writelines(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, tags))
+                out.write("\n")
+            count += 1
+    return count
+
+
+def _token_spans(sentence: Sentence, annotations: list[Annotation]) -> list[Span]:
+    """Non-overlapping token spans of the annotations that overlap `sentence`."""
+    assert sentence.offsets is not None
+    spans: list[Span] = []
+    for a in sorted(annotations, key=lambda a: (a.start_char, -a.end_char)):
+        inside = [i for i, (s, e) in enumerate(sentence.offsets) if s < a.end_char and a.start_char < e]
+        if inside and (not spans or spans[-1].end <= inside[0]):
+            spans.append(Span(inside[0], inside[-1] + 1, a.type, a.score))
+    return spans
+
+
+def write_brat(documents: Iterable[Document], path: str | Path) -> int:
+    """brat standoff into folder `path`: `<id>.txt` holds `Document.text`, `<id>.ann` its entities.
+
+    `T` lines are `T1<TAB>Type start end<TAB>mention` with line breaks in the mention shown as
+    spaces; scores and concept ids go in `AnnotatorNotes` (`#1`) lines, as brat has no field.
+    Ids must be safe file names (letters, digits, `_`, `.`, `-`).
+    """
+    folder = Path(path)
+    count = 0
+    for doc in documents:
+        if not _SAFE_ID.fullmatch(doc.id):
+            raise BiotuneError(f"document id {doc.id!r} is not a safe brat file name (letters, digits, _ . -)")
+        with atomic_open(folder / f"{doc.id}.txt") as out:
+            out.write(doc.text)
+        with atomic_open(folder / f"{doc.id}.ann") as out:
+            out.writelines(_brat_lines(doc.annotations))
+        count += 1
+    return count
+
+
+def _brat_lines(annotations: list[Annotation]) -> list[str]:
+    lines = []
+    for number, a in enumerate(annotations, start=1):
+        mention = re.sub(r"[\r\n\t]", " ", a.text)
+        lines.append(f"T{number}\t{a.type} {a.start_char} {a.end_char}\t{mention}\n")
+        notes = [f"score={a.score!r}"] * (a.score is not None) + [f"id={a.concept_id}"] * (a.concept_id is not None)
+        if notes:
+            lines.append(f"#{number}\tAnnotatorNotes T{number}\t{' '.join(notes)}\n")
+    return lines
+
+
+WRITERS: dict[str, Writer] = {
+    "jsonl": write_jsonl,
+    "pubtator": write_pubtator,
+    "bioc-xml": write_bioc_xml,
+    "bioc-json": write_bioc_json,
+    "conll": write_conll,
+    "brat": write_brat,
+}

@@ -1,0 +1,520 @@
+"""HTTP service: `POST /tag` (texts in, entities out), `GET /health` and a small web page at `/`.
+
+Every text goes through `tag_documents`, so the service gives the same entities, with the
+same character offsets (Python code points), as `biotune tag` and the library API.
+
+Concurrent requests are merged: the Tagger is fastest on many sentences at once and is not
+thread-safe, so requests hand their texts to a `MicroBatcher`, whose one worker thread tags
+the texts of several requests in one call and hands each request its own results back. A
+batch is bounded by cost (characters, `max_batch_chars`), not by count, and a request larger
+than the budget is tagged a budget at a time, taking its turn behind the requests that arrived
+meanwhile, so one huge request delays a small one by at most one batch.
+
+Overload is refused, not queued forever: past `max_queue` unanswered requests the answer is
+503 with `Retry-After`; a request not answered within `request_timeout_s` gets 504; and the
+texts of a request whose client disconnected or timed out are dropped from the queue, never
+tagged.
+
+Limits are checked before anything is tagged and each refusal names the limit or the field:
+413 for a body over `max_request_bytes` (judged from Content-Length, or counted while reading,
+so a body is never buffered past the limit) or a text over `max_chars`; 422 for malformed or
+too deeply nested JSON, wrong types, an empty list or too many texts. Every error body is
+`{"detail": "<message>"}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from functools import partial
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from biotune.formats.documents import Annotation
+from biotune.formats.schemes import entity_types
+from biotune.errors import BiotuneError
+from biotune.tasks.ner.annotate import tag_documents, text_document
+from biotune.tasks.ner.tagger import Tagger
+
+# A validation error can list one problem per text; the message keeps the first few.
+_MESSAGES_SHOWN = 3
+# Bounds of the Retry-After estimate, in seconds: at least 1 (the header counts whole seconds),
+# at most a minute, beyond which an estimate from past batches means little.
+_RETRY_AFTER_S = (1, 60)
+# nginx's "client closed request": logged for a request whose client went away; nobody reads it.
+_CLIENT_GONE = 499
+
+
+class ServiceLimits(BaseModel):
+    """What one request may hold, how the micro-batcher merges requests, and when it refuses them.
+
+    `max_request_bytes` bites before `max_texts * max_chars` does (64 texts of 100,000
+    characters are at least 6.4 MB), so it bounds a request's memory; `max_batch_chars` bounds
+    the work of one tagging call, so it bounds how long any request waits behind another;
+    `max_queue` and `request_timeout_s` bound how long a request can wait at all.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_texts: int = Field(64, gt=0, description="texts per request")
+    max_chars: int = Field(100_000, gt=0, description="characters (code points) per text")
+    max_request_bytes: int = Field(2_000_000, gt=0, description="bytes of one request body")
+    max_batch_chars: int = Field(
+        8_000, gt=0, description="characters the micro-batcher merges into one tagging call (a longer text goes alone)"
+    )
+    batch_wait_ms: float = Field(5.0, ge=0, allow_inf_nan=False,
+                                 description="how long a batch waits for more requests to join")
+    max_queue: int = Field(64, gt=0, description="requests waiting or being tagged; one more gets 503")
+    request_timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False,
+                                     description="seconds a request may wait for its entities; then 504")
+
+
+class TagRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    texts: list[str] = Field(min_length=1, description="raw texts; each is split into sentences and tagged")
+
+
+class Entity(BaseModel):
+    """An entity mention: `text == input[start:end]`, offsets in code points (not UTF-16 units, not bytes)."""
+
+    start: int
+    end: int
+    type: str
+    text: str
+    score: float
+
+
+class TagResult(BaseModel):
+    entities: list[Entity]
+
+
+class TagResponse(BaseModel):
+    results: list[TagResult] = Field(description="one per input text, in input order")
+    model: str
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body over `max_bytes`, with a detail naming the limit.
+
+    A declared `Content-Length` over the limit is refused before reading; a streamed body is
+    counted while the route reads it. FastAPI's own `max_body_size` is not used because
+    Starlette's limiter replaces the answer to a declared oversize body with its own plain
+    `Content Too Large`, which cannot say which limit was hit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.limit = f"{max_bytes} bytes (max_request_bytes)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            detail = f"the request body has {declared} bytes; the limit is {self.limit}"
+            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:  # FastAPI lets an HTTPException out of body reading as it is
+                raise HTTPException(413, f"the request body exceeds the limit of {self.limit}")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+TagFunction = Callable[[Sequence[str]], list[list[Annotation]]]
+
+
+def annotate_texts(tagger: Tagger, texts: Sequence[str]) -> list[list[Annotation]]:
+    """The entities of each text, exactly as `tag_documents` finds them."""
+    documents = tag_documents(tagger, [text_document(str(i), text) for i, text in enumerate(texts)])
+    return [document.annotations for document in documents]
+
+
+def text_cost(text: str) -> int:
+    """What a text costs a batch: its characters (an empty text still costs one, so texts stay bounded)."""
+    return max(len(text), 1)
+
+
+def retry_after(pending_chars: int, chars_per_second: float | None) -> int:
+    """Whole seconds until the queue has drained at the measured rate, within `_RETRY_AFTER_S`."""
+    low, high = _RETRY_AFTER_S
+    if not chars_per_second:
+        return low
+    return min(max(math.ceil(pending_chars / chars_per_second), low), high)
+
+
+class QueueFull(Exception):
+    """The batcher holds `max_queue` unanswered requests; the service answers 503 with Retry-After."""
+
+    def __init__(self, waiting: int, retry_after_s: int) -> None:
+        super().__init__(f"{waiting} requests are waiting or being tagged")
+        self.waiting = waiting
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """One request's texts; `tagged` counts those already tagged, whose entities are in `results`."""
+
+    texts: list[str]
+    future: asyncio.Future[list[list[Annotation]]]
+    tagged: int = 0
+    results: list[list[Annotation]] = field(default_factory=list)
+
+    def untagged_chars(self) -> int:
+        return sum(map(text_cost, self.texts[self.tagged :]))
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Texts `[start, stop)` of `job`, in one batch."""
+
+    job: Job
+    start: int
+    stop: int
+
+
+def plan_batch(line: deque[Job], max_chars: int) -> list[Part]:
+    """Take the next batch from the front of `line`, in order, within `max_chars`.
+
+    Whole texts only: a request is split between texts, never inside one, and a text over the
+    budget goes alone. A request whose texts do not all fit leaves the line with the part that
+    does; the caller puts its rest back at the end, behind requests that arrived meanwhile.
+    Requests whose future is done (cancelled: client gone or timed out) are dropped untagged.
+    """
+    parts: list[Part] = []
+    budget = max_chars
+    while line:
+        job = line[0]
+        if job.future.done():
+            line.popleft()
+            continue
+        stop = job.tagged
+        while stop < len(job.texts) and (text_cost(job.texts[stop]) <= budget or not parts and stop == job.tagged):
+            budget -= text_cost(job.texts[stop])
+            stop += 1
+        if stop == job.tagged:  # its next text does not fit: the batch is full
+            break
+        line.popleft()
+        parts.append(Part(job, job.tagged, stop))
+        if stop < len(job.texts):
+            break
+    return parts
+
+
+class MicroBatcher:
+    """Merges the texts of concurrent requests into few calls of `tag`, run on one worker thread.
+
+    `enqueue` admits a request's texts (or raises `QueueFull`) and returns the future of their
+    results. The worker waits for a first request, lets others join for `wait_s`, takes a batch
+    of at most `max_chars` characters (`plan_batch`), tags it in one call and hands each request
+    its own slice. `tag` only ever runs on the one worker thread, which is what makes a
+    non-thread-safe Tagger safe to serve.
+    """
+
+    def __init__(self, tag: TagFunction, max_chars: int, max_queue: int, wait_s: float) -> None:
+        self.tag = tag
+        self.max_chars = max_chars
+        self.max_queue = max_queue
+        self.wait_s = wait_s
+        self.counts = {"requests": 0, "batches": 0, "texts": 0, "refused": 0, "timed_out": 0, "disconnected": 0}
+        self._tagged_chars = 0
+        self._tagging_s = 0.0
+        self._line: deque[Job] = deque()
+        self._waiting: dict[asyncio.Future[list[list[Annotation]]], Job] = {}
+        self._arrived: asyncio.Event | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def waiting(self) -> int:
+        """Requests admitted and not answered yet (queued or in the batch being tagged)."""
+        return len(self._waiting)
+
+    def pending_chars(self) -> int:
+        return sum(job.untagged_chars() for job in self._waiting.values())
+
+    def chars_per_second(self) -> float | None:
+        """The tagging rate measured so far; None before the first batch."""
+        return self._tagged_chars / self._tagging_s if self._tagging_s > 0 else None
+
+    async def start(self) -> None:
+        # Made here, not in __init__: an Event belongs to the event loop that first uses it.
+        self._arrived = asyncio.Event()
+        self._line.clear()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="biotune-tagger")
+        self._task = asyncio.create_task(self._run(), name="biotune-micro-batcher")
+
+    async def stop(self) -> None:
+        """Stop the worker; requests still waiting fail (uvicorn drains open requests before this)."""
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        for future in list(self._waiting):
+            if not future.done():
+                future.set_exception(RuntimeError("the service stopped before these texts were tagged"))
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def enqueue(self, texts: list[str]) -> asyncio.Future[list[list[Annotation]]]:
+        """Admit `texts`; the future resolves to the annotations of each. Cancel it to drop the texts."""
+        if not self.running or self._arrived is None:
+            raise RuntimeError("the micro-batcher is not running: serve the app with its lifespan "
+                               "(uvicorn, or TestClient used as a context manager)")
+        if self.waiting >= self.max_queue:
+            self.counts["refused"] += 1
+            raise QueueFull(self.waiting, retry_after(self.pending_chars(), self.chars_per_second()))
+        future: asyncio.Future[list[list[Annotation]]] = asyncio.get_running_loop().create_future()
+        job = Job(texts, future)
+        self._waiting[future] = job
+        future.add_done_callback(self._forget)
+        self.counts["requests"] += 1
+        self._line.append(job)
+        self._arrived.set()
+        return future
+
+    def _forget(self, future: asyncio.Future[list[list[Annotation]]]) -> None:
+        self._waiting.pop(future, None)
+
+    async def _run(self) -> None:
+        assert self._arrived is not None  # set by start()
+        loop = asyncio.get_running_loop()
+        while True:
+            while not any(not job.future.done() for job in self._line):
+                self._arrived.clear()
+                await self._arrived.wait()
+            if self.wait_s > 0 and sum(job.untagged_chars() for job in self._line) < self.max_chars:
+                await asyncio.sleep(self.wait_s)  # room left in the batch: let concurrent requests join
+            parts = plan_batch(self._line, self.max_chars)
+            if parts:
+                await self._tag(parts, loop)
+
+    async def _tag(self, parts: list[Part], loop: asyncio.AbstractEventLoop) -> None:
+        texts = [text for part in parts for text in part.job.texts[part.start : part.stop]]
+        started = time.perf_counter()
+        try:
+            results = await loop.run_in_executor(self._executor, self.tag, texts)
+        except Exception as error:  # every request of the batch gets the error (a 500), the worker lives on
+            for part in parts:
+                if not part.job.future.done():
+                    part.job.future.set_exception(error)
+            return
+        self._tagging_s += time.perf_counter() - started
+        self._tagged_chars += sum(map(text_cost, texts))
+        self.counts["batches"] += 1
+        self.counts["texts"] += len(texts)
+        offset = 0
+        for part in parts:
+            job, count = part.job, part.stop - part.start
+            job.results.extend(results[offset : offset + count])
+            offset += count
+            job.tagged = part.stop
+            if job.future.done():  # cancelled while its batch was being tagged
+                continue
+            if job.tagged == len(job.texts):
+                job.future.set_result(job.results)
+            else:  # the rest of a large request waits its turn behind those that came meanwhile
+                self._line.append(job)
+
+
+async def client_gone(request: Request) -> None:
+    """Return when the client disconnects: after the body, the next ASGI message is the disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def create_app(tagger: Tagger, limits: ServiceLimits = ServiceLimits(), model_name: str = "") -> FastAPI:
+    """The service around `tagger`; the micro-batcher runs while the app's lifespan does.
+
+    Only the batcher's worker thread calls the tagger, so do not use `tagger` elsewhere while
+    the app is serving.
+    """
+    batcher = MicroBatcher(partial(annotate_texts, tagger), limits.max_batch_chars, limits.max_queue,
+                           limits.batch_wait_ms / 1000)
+    types = entity_types(tagger.labels)
+    page = (files("biotune.serving") / "web" / "index.html").read_text(encoding="utf-8")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    app = FastAPI(title="biotune NER service", lifespan=lifespan)
+    app.state.batcher = batcher  # its counters are /health's; a caller may read them, or swap its tag function
+    app.add_middleware(BodyLimit, max_bytes=limits.max_request_bytes)
+    body_schema = {"required": True, "content": {"application/json": {"schema": TagRequest.model_json_schema()}}}
+
+    @app.post("/tag", response_model=TagResponse, openapi_extra={"requestBody": body_schema})
+    async def tag(request: Request) -> Any:
+        """Entities of each text with character offsets, types and scores."""
+        texts = parse_tag_request(await request.body()).texts
+        check_texts(texts, limits)
+        try:
+            future = batcher.enqueue(texts)
+        except QueueFull as full:
+            detail = (f"the service is busy: {full.waiting} requests are waiting (max_queue {limits.max_queue}); "
+                      f"retry after {full.retry_after_s} s")
+            return JSONResponse({"detail": detail}, status_code=503,
+                                headers={"Retry-After": str(full.retry_after_s)})
+        gone = asyncio.create_task(client_gone(request))
+        try:
+            await asyncio.wait({future, gone}, timeout=limits.request_timeout_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not future.done():
+                future.cancel()  # its texts leave the queue untagged
+        if not future.cancelled():
+            return {"results": [{"entities": [entity_record(a) for a in found]} for found in future.result()],
+                    "model": model_name}
+        if gone.done() and not gone.cancelled():
+            batcher.counts["disconnected"] += 1
+            return Response(status_code=_CLIENT_GONE)
+        batcher.counts["timed_out"] += 1
+        raise HTTPException(504, f"the texts were not tagged within {limits.request_timeout_s:g} s "
+                                 "(request_timeout_s); the service is overloaded: retry later or send fewer texts")
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        """Liveness plus what a client needs to know: the model, its entity types, the limits, traffic served."""
+        body = {"status": "ok" if batcher.running else "stopped", "model": model_name, "entity_types": types,
+                "limits": limits.model_dump(), "served": dict(batcher.counts),
+                "queue": {"requests": batcher.waiting, "characters": batcher.pending_chars()}}
+        return JSONResponse(body, status_code=200 if batcher.running else 503)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        """The web page: paste text, see its entities highlighted by type."""
+        return page
+
+    return app
+
+
+def parse_tag_request(body: bytes) -> TagRequest:
+    """The request body as a `TagRequest`, or `HTTPException` 422 naming what is wrong.
+
+    Parsed here rather than by FastAPI, which answers JSON nested deeper than Python's
+    recursion limit with a bare 400 "There was an error parsing the body".
+    """
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise HTTPException(422, f"the request body is not valid JSON: {error.msg} at character {error.pos}") from None
+    except UnicodeDecodeError as error:
+        raise HTTPException(422, f"the request body is not UTF-8 JSON: byte {error.start} is not UTF-8") from None
+    except RecursionError:
+        raise HTTPException(422, 'the request body nests JSON too deeply to parse; /tag takes {"texts": ["..."]}') \
+            from None
+    try:
+        return TagRequest.model_validate(data)
+    except ValidationError as error:
+        raise HTTPException(422, validation_message(error.errors())) from None
+
+
+def check_texts(texts: Sequence[str], limits: ServiceLimits) -> None:
+    """Raise `HTTPException` for too many texts (422), a text over `max_chars` (413) or invalid Unicode (422).
+
+    A JSON string may hold an unpaired surrogate escape (`"\\ud800"`), which no tokenizer
+    and no UTF-8 response can carry, so it is refused up front with its position.
+    """
+    if len(texts) > limits.max_texts:
+        raise HTTPException(422, f"the request has {len(texts)} texts; the limit is {limits.max_texts} (max_texts)")
+    for i, text in enumerate(texts):
+        if len(text) > limits.max_chars:
+            raise HTTPException(
+                413, f"texts[{i}] has {len(text)} characters; the limit is {limits.max_chars} (max_chars)"
+            )
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise HTTPException(
+                422, f"texts[{i}] holds an unpaired surrogate (U+{ord(text[error.start]):04X}) at character "
+                f"{error.start}; send valid Unicode"
+            ) from None
+
+
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One readable line for pydantic errors on the request body, each naming its field (`texts[3]: ...`)."""
+    messages = [_error_message(error) for error in errors]
+    more = len(messages) - _MESSAGES_SHOWN
+    return "; ".join(messages[:_MESSAGES_SHOWN]) + (f" (and {more} more errors)" if more > 0 else "")
+
+
+def _error_message(error: Mapping[str, Any]) -> str:
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".")
+    return f"{path or 'the request body'}: {error['msg']}"
+
+
+def entity_record(annotation: Annotation) -> dict[str, Any]:
+    """One entity as /tag answers it (the `Entity` schema)."""
+    return {"start": annotation.start_char, "end": annotation.end_char, "type": annotation.type,
+            "text": annotation.text, "score": annotation.score}
+
+
+def model_name_of(checkpoint: Path) -> str:
+    """The name /tag and /health give the model: never the server's file path.
+
+    For a training run's checkpoint (`<output_dir>/checkpoints/<run>/seed_<n>/best_model`) it
+    is the run and seed below `checkpoints/` (`bc5cdr/seed_42`, or `.../phase_1_gold` for an
+    earlier phase); for another folder, its name (its parent's when it is called `best_model`).
+    """
+    parts = checkpoint.resolve().parts
+    if "checkpoints" in parts[:-1]:
+        below = list(parts[len(parts) - parts[::-1].index("checkpoints") :])
+        if below[-1] == "best_model" and len(below) > 1:
+            below.pop()
+        return "/".join(below)
+    folder = checkpoint.resolve()
+    return folder.parent.name if folder.name == "best_model" and folder.parent.name else folder.name
+
+
+def serve(
+    checkpoint: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    precision: str = "auto",
+    limits: ServiceLimits = ServiceLimits(),
+    model_name: str | None = None,
+) -> None:
+    """Load `checkpoint` (a `best_model/` folder) and serve it with uvicorn until interrupted.
+
+    Binds to loopback by default: the service has no authentication, so exposing it is a
+    deliberate choice (`host="0.0.0.0"`). `model_name` defaults to `model_name_of(checkpoint)`.
+    """
+    if not checkpoint.is_dir():
+        raise BiotuneError(f"checkpoint folder {checkpoint} not found")
+    tagger = Tagger.from_checkpoint(checkpoint, precision=precision)
+    app = create_app(tagger, limits, model_name=model_name or model_name_of(checkpoint))
+    uvicorn.run(app, host=host, port=port)

@@ -1,0 +1,166 @@
+"""One factory builds every token-classification model, with the head chosen by name.
+
+Contract of a head builder: given a backbone path, the label list and the head options, it
+returns a `transformers.PreTrainedModel` whose forward takes `input_ids`/`attention_mask` and
+returns `.logits` of shape (batch, subwords, labels), and whose config carries `id2label` /
+`label2id`, so that a saved folder is self-describing and loads with
+`transformers.pipeline("token-classification")`. The `crf` head is the softmax model plus a
+`crf` submodule (`biotune.tasks.ner.crf`); `save_model` moves its scores into the config and
+`load_model` puts them back.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import pickle
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from safetensors import SafetensorError
+from transformers import AutoConfig, AutoModelForTokenClassification, PretrainedConfig, PreTrainedModel
+
+from biotune.formats.schemes import invalid_tags
+from biotune.errors import BiotuneError
+from biotune.models.backbones import resolve_backbone
+from biotune.tasks.ner.crf import CRF
+
+log = logging.getLogger("biotune")
+
+# Config attributes that the token-classification heads of transformers read for the dropout
+# in front of the classifier (BERT/RoBERTa/ELECTRA/DeBERTa use the first, ALBERT the second).
+DROPOUT_KEYS = ("classifier_dropout", "classifier_dropout_prob")
+
+
+def build_softmax(backbone: str, labels: Sequence[str], dropout: float) -> PreTrainedModel:
+    """Backbone + dropout + linear layer, trained with cross-entropy (softmax over tags)."""
+    path = resolve_backbone(backbone)
+    try:
+        config = AutoConfig.from_pretrained(
+            path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            trust_remote_code=False,
+        )
+    except (OSError, ValueError) as exc:
+        raise BiotuneError(f"cannot load backbone {backbone!r}: {exc}") from exc
+    used = [key for key in DROPOUT_KEYS if hasattr(config, key)]
+    for key in used:
+        setattr(config, key, dropout)
+    if not used:
+        log.warning("%s has no classifier dropout setting; dropout %.2f not applied", type(config).__name__, dropout)
+    return AutoModelForTokenClassification.from_pretrained(path, config=config, trust_remote_code=False)
+
+
+def build_crf(backbone: str, labels: Sequence[str], dropout: float) -> PreTrainedModel:
+    """The softmax model's emissions under a linear-chain CRF (sequence-level loss, learned transitions).
+
+    Starting from a biotune CRF checkpoint with the same `id2label` (a sequential strategy's next
+    phase), the learned transition scores carry over; otherwise they start at zero. The same
+    label count is not enough: a transition score belongs to a pair of labels, not of indices.
+    """
+    model = build_softmax(backbone, labels, dropout)
+    previous = _crf_scores(model.config)  # the config read from `backbone` keeps its `biotune` entry
+    model.crf = CRF.from_scores(previous) if previous is not None and _saved_labels(backbone) == list(labels) \
+        else CRF(len(labels))
+    return model
+
+
+def _saved_labels(backbone: str) -> list[str]:
+    """The label list a checkpoint was saved with (`build_softmax` replaces it in the model's config)."""
+    id2label = AutoConfig.from_pretrained(resolve_backbone(backbone), trust_remote_code=False).id2label
+    return [label for _, label in sorted((int(i), label) for i, label in id2label.items())]
+
+
+HEADS: dict[str, Callable[[str, Sequence[str], float], PreTrainedModel]] = {"softmax": build_softmax, "crf": build_crf}
+
+
+def unknown_head(head: str) -> str | None:
+    """The error message for a head name that is not registered (with "did you mean"), else None."""
+    if head in HEADS:
+        return None
+    hint = difflib.get_close_matches(head, HEADS, n=1)
+    return f"unknown head {head!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {sorted(HEADS)}")
+
+
+def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dropout: float = 0.3) -> PreTrainedModel:
+    """Build a fresh token classifier for `labels` on `backbone` with the named head."""
+    message = unknown_head(head)
+    if message:
+        raise BiotuneError(message)
+    return HEADS[head](backbone, labels, dropout)
+
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
+                   "sentencepiece.bpe.model")
+# What a damaged weights file raises while loading (truncated safetensors, a cut-off pickle or zip).
+_BROKEN_WEIGHTS = (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError)
+
+
+def check_checkpoint(checkpoint: str | Path) -> Path:
+    """The checkpoint folder, or a `BiotuneError` naming it and what it lacks.
+
+    Checked before anything loads: a folder, with `config.json`, a weights file and the
+    tokenizer files it was trained with (without them transformers would silently build an
+    empty-vocabulary tokenizer from the model type, and every word would become [UNK]).
+    """
+    folder = Path(checkpoint)
+    if not folder.exists():
+        raise BiotuneError(f"checkpoint {folder} does not exist")
+    if not folder.is_dir():
+        raise BiotuneError(f"checkpoint {folder} is a file; pass the model folder (a run's best_model/)")
+    if not (folder / "config.json").is_file():
+        raise BiotuneError(f"checkpoint {folder} has no config.json: not a model folder "
+                           "(a run's model is checkpoints/<name>/seed_<seed>/best_model/)")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise BiotuneError(f"checkpoint {folder} has no weights file ({' or '.join(WEIGHT_FILES[::2])})")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise BiotuneError(f"checkpoint {folder} has no tokenizer (tokenizer.json / tokenizer_config.json); "
+                           "save the tokenizer it was trained with into the folder")
+    return folder
+
+
+def load_model(checkpoint: str | Path) -> PreTrainedModel:
+    """Load a trained biotune (or any BIO token-classification) checkpoint folder.
+
+    Every problem is a `BiotuneError` naming the folder: see `check_checkpoint`; weights that
+    do not load (truncated, damaged) or do not cover the model (a backbone without its
+    classifier would tag at random); labels that are not BIO tags (`LABEL_0`: not a NER model).
+    """
+    folder = check_checkpoint(checkpoint)
+    try:
+        model, info = AutoModelForTokenClassification.from_pretrained(str(folder), trust_remote_code=False,
+                                                                      output_loading_info=True)
+    except _BROKEN_WEIGHTS as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BiotuneError(f"cannot load checkpoint {folder}: its weights or config are damaged ({reason})") from None
+    labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    bad = invalid_tags(labels, "bio")
+    if bad:
+        shown = ", ".join(label for _, label in bad[:3])
+        raise BiotuneError(f"checkpoint {folder} is not a biotune NER model: its labels ({shown}"
+                           f"{', ...' if len(bad) > 3 else ''}) are not O / B-TYPE / I-TYPE tags")
+    missing = info.get("missing_keys") or []
+    if missing:
+        raise BiotuneError(f"checkpoint {folder}: the weights lack {len(missing)} tensor(s) of the model "
+                           f"({', '.join(sorted(missing)[:3])}); it is not a trained token classifier")
+    scores = _crf_scores(model.config)
+    if scores is not None:
+        model.crf = CRF.from_scores(scores)
+    return model.eval()
+
+
+def save_model(model: PreTrainedModel, folder: str | Path) -> None:
+    """Write `model` as a standard Hugging Face folder; a CRF's scores go into `config.biotune["crf"]`."""
+    crf = getattr(model, "crf", None)
+    state = model.state_dict()
+    if isinstance(crf, CRF):
+        model.config.biotune = {**(getattr(model.config, "biotune", None) or {}), "crf": crf.scores()}
+        state = {k: v for k, v in state.items() if not k.startswith("crf.")}
+    model.save_pretrained(str(folder), state_dict=state)
+
+
+def _crf_scores(config: PretrainedConfig) -> dict | None:
+    return (getattr(config, "biotune", None) or {}).get("crf")

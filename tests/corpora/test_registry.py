@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import io
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from biotune.corpora import registry
+from biotune.corpora.registry import CORPORA, corpus_info, corpus_paths, default_cache_dir, resolve_corpus
+from biotune.errors import BiotuneError
+
+REAL_URLOPEN = urllib.request.urlopen
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the user's data or cache folders, and none can reach the network."""
+    monkeypatch.delenv("BIOTUNE_DATA_DIR", raising=False)
+    monkeypatch.setenv("BIOTUNE_CACHE_DIR", str(tmp_path / "cache"))
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tests must not touch the network")
+
+    monkeypatch.setattr(registry.urllib.request, "urlopen", no_network)
+
+
+def make_corpus(folder: Path, *names: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_text("a\tO\n", encoding="utf-8")
+    return folder
+
+
+def test_registry_lists_the_expected_corpora_and_types() -> None:
+    assert set(CORPORA) >= {"bc5cdr", "ncbi_disease", "bc2gm", "jnlpba", "bc4chemd", "linnaeus", "species800"}
+    assert CORPORA["bc5cdr"].entity_types == ("Chemical", "Disease")
+    assert CORPORA["ncbi_disease"].entity_types == ("Disease",)
+    assert CORPORA["bc2gm"].entity_types == ("GENE",)
+    assert CORPORA["jnlpba"].entity_types == ("DNA", "RNA", "cell_line", "cell_type", "protein")
+    assert CORPORA["bc5cdr"].url == (
+        "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data/BC5CDR-IOB"
+    )
+    assert all(info.name == name and info.citation and info.description for name, info in CORPORA.items())
+
+
+def test_corpus_info_forgives_case_and_hyphens_and_suggests() -> None:
+    assert corpus_info("NCBI-Disease").name == "ncbi_disease"
+    with pytest.raises(BiotuneError, match=r"unknown corpus 'bc5cd' .*known corpora: bc5cdr, .*did you mean 'bc5cdr'\?"):
+        corpus_info("bc5cd")
+
+
+def test_corpus_paths_file_name_variants(tmp_path: Path) -> None:
+    paths = corpus_paths(make_corpus(tmp_path / "c", "train.tsv", "dev.tsv", "test.tsv", "train_dev.tsv"))
+    assert paths is not None
+    assert (paths.name, paths.train.name, paths.dev.name, paths.test.name) == ("c", "train.tsv", "dev.tsv", "test.tsv")
+    paths = corpus_paths(make_corpus(tmp_path / "d", "train_dev.tsv", "devel.tsv", "test.tsv"))
+    assert paths is not None and (paths.train.name, paths.dev.name) == ("train_dev.tsv", "devel.tsv")
+    paths = corpus_paths(make_corpus(tmp_path / "e", "train.tsv", "test.tsv"))
+    assert paths is not None and paths.dev is None
+    assert corpus_paths(make_corpus(tmp_path / "f", "train.tsv", "devel.tsv")) is None
+    assert corpus_paths(tmp_path / "missing") is None
+
+
+def test_resolve_corpus_folder_path_is_used_directly(tmp_path: Path) -> None:
+    folder = make_corpus(tmp_path / "my corpus", "train.tsv", "devel.tsv", "test.tsv")
+    assert resolve_corpus(folder).train == folder / "train.tsv"
+    assert resolve_corpus(str(folder)).folder == folder
+    incomplete = make_corpus(tmp_path / "half", "train.tsv")
+    with pytest.raises(BiotuneError, match=r"corpus folder .*half lacks a train file .*test\.tsv"):
+        resolve_corpus(incomplete)
+
+
+def test_resolve_corpus_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = ("train.tsv", "devel.tsv", "test.tsv")
+    cached = make_corpus(tmp_path / "cache" / "corpora" / "bc5cdr", *files)
+    assert resolve_corpus("bc5cdr").folder == cached
+    env = make_corpus(tmp_path / "env" / "bc5cdr", *files)
+    monkeypatch.setenv("BIOTUNE_DATA_DIR", str(tmp_path / "env"))
+    assert resolve_corpus("bc5cdr").folder == env
+    arg = make_corpus(tmp_path / "arg" / "bc5cdr", *files)
+    found = resolve_corpus("BC5CDR", data_dir=tmp_path / "arg")
+    assert (found.folder, found.name) == (arg, "bc5cdr")
+
+
+def test_default_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_cache_dir() == tmp_path / "cache" / "corpora"
+    monkeypatch.delenv("BIOTUNE_CACHE_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "biotune" / "corpora"
+
+
+def test_resolve_corpus_not_found_says_where_what_and_url(tmp_path: Path) -> None:
+    with pytest.raises(BiotuneError) as caught:
+        resolve_corpus("ncbi_disease", data_dir=tmp_path / "data")
+    message = str(caught.value)
+    assert str(tmp_path / "data" / "ncbi_disease") in message
+    assert str(tmp_path / "cache" / "corpora" / "ncbi_disease") in message
+    assert "train.tsv" in message and "devel.tsv" in message and "test.tsv" in message
+    assert "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data/NCBI-disease-IOB" in message
+    assert "download=True" in message
+
+
+def test_resolve_corpus_unknown_name() -> None:
+    with pytest.raises(BiotuneError, match=r"did you mean 'linnaeus'"):
+        resolve_corpus("linaeus")
+
+
+def test_resolve_corpus_downloads_atomically_into_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    requested: list[str] = []
+
+    def fake_urlopen(url: str, timeout: float) -> io.BytesIO:
+        requested.append(url)
+        return io.BytesIO(f"{url.rsplit('/', 1)[-1]}\tO\n".encode())
+
+    monkeypatch.setattr(registry.urllib.request, "urlopen", fake_urlopen)
+    paths = resolve_corpus("bc2gm", download=True)
+    base = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data/BC2GM-IOB"
+    assert requested == [f"{base}/train.tsv", f"{base}/devel.tsv", f"{base}/test.tsv"]
+    assert paths.folder == tmp_path / "cache" / "corpora" / "bc2gm"
+    assert paths.dev is not None and paths.dev.read_text() == "devel.tsv\tO\n"
+    assert sorted(p.name for p in paths.folder.parent.iterdir()) == ["bc2gm"]
+    requested.clear()
+    assert resolve_corpus("bc2gm", download=True).folder == paths.folder
+    assert requested == []
+
+
+def test_failed_download_leaves_nothing_and_raises_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = iter([io.BytesIO(b"a\tO\n")])
+
+    def flaky_urlopen(url: str, timeout: float) -> io.BytesIO:
+        try:
+            return next(calls)
+        except StopIteration:
+            raise urllib.error.URLError("offline") from None
+
+    monkeypatch.setattr(registry.urllib.request, "urlopen", flaky_urlopen)
+    with pytest.raises(BiotuneError, match=r"corpus 'bc4chemd' not found; .*download failed: <urlopen error offline>"):
+        resolve_corpus("bc4chemd", download=True)
+    assert list((tmp_path / "cache" / "corpora").iterdir()) == []
+
+
+def test_download_from_file_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file:// mirror exercises the real urlopen without the network."""
+    source = make_corpus(tmp_path / "mirror", "train.tsv", "devel.tsv", "test.tsv")
+    monkeypatch.setattr(registry.urllib.request, "urlopen", REAL_URLOPEN)
+    mirror = registry.CorpusInfo("linnaeus", ("Species",), source.as_uri(), "d", "c")
+    monkeypatch.setitem(CORPORA, "linnaeus", mirror)
+    paths = resolve_corpus("linnaeus", download=True)
+    assert paths.train.read_text() == "a\tO\n"
+
+
+def test_species800_is_not_downloaded_automatically() -> None:
+    with pytest.raises(BiotuneError, match=r"cannot be downloaded automatically.*species\.jensenlab\.org"):
+        resolve_corpus("species800", download=True)

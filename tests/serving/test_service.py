@@ -1,0 +1,493 @@
+"""The HTTP service: /tag equals `tag_documents`, limits answer with the right status and message,
+/health describes the model, concurrent requests are merged into batches bounded by characters,
+overload is refused with 503 + Retry-After or 504, and abandoned requests are never tagged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from biotune.cli import app as cli
+from biotune.errors import BiotuneError
+from biotune.serving import service
+from biotune.serving.service import (MicroBatcher, QueueFull, ServiceLimits, Job, annotate_texts, create_app,
+                                       entity_record, model_name_of, plan_batch, retry_after, serve)
+from biotune.tasks.ner.tagger import Tagger
+from tests.awkward import AWKWARD_TEXTS
+
+TEXTS = [
+    "the patient developed acute bleeding after heparin .",
+    "cisplatin and severe nephrotoxicity was given .",
+    "The patient developed acute tremor after lithium. Aspirin and severe asthma was given.",
+]
+
+
+@pytest.fixture(scope="module")
+def tagger(trained_run: Any) -> Tagger:
+    return Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def client(tagger: Tagger) -> Iterator[TestClient]:
+    with TestClient(create_app(tagger, model_name="toy")) as client:
+        yield client
+
+
+def expected(tagger: Tagger, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """What /tag must answer: `tag_documents` on the same texts, as records."""
+    return [{"entities": [entity_record(a) for a in found]} for found in annotate_texts(tagger, texts)]
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+class GatedTagger:
+    """A real tagger that records each call's sentence count and holds its first call until released."""
+
+    def __init__(self, tagger: Tagger, fail_on: str | None = None) -> None:
+        self.tagger = tagger
+        self.labels = tagger.labels
+        self.calls: list[int] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.fail_on = fail_on
+
+    def predict(self, token_lists: Sequence[Sequence[str]], groups: Sequence[int] | None = None) -> list:
+        self.calls.append(len(token_lists))
+        self.entered.set()
+        assert self.release.wait(30)
+        if any(self.fail_on in tokens for tokens in token_lists):
+            raise ValueError("the model broke")
+        return self.tagger.predict(token_lists, groups)
+
+
+def test_tag_equals_tag_documents_with_exact_offsets(client: TestClient, tagger: Tagger) -> None:
+    texts = TEXTS + AWKWARD_TEXTS
+    response = client.post("/tag", json={"texts": texts})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"] == "toy"
+    assert body["results"] == expected(tagger, texts)
+    entities = [(text, e) for text, result in zip(texts, body["results"]) for e in result["entities"]]
+    assert {e["type"] for _, e in entities} == {"Chemical", "Disease"}
+    for text, entity in entities:
+        assert text[entity["start"] : entity["end"]] == entity["text"]
+        assert 0 < entity["score"] <= 1
+    first = [(e["text"], e["type"]) for e in body["results"][0]["entities"]]
+    assert first == [("acute bleeding", "Disease"), ("heparin", "Chemical")]
+
+
+def test_emoji_and_non_ascii_keep_code_point_offsets(client: TestClient, tagger: Tagger) -> None:
+    text = "\U0001F48A caf\u00e9 \U0001F469\u200D\U0001F52C: the patient developed acute bleeding after heparin ."
+    entities = client.post("/tag", json={"texts": [text]}).json()["results"][0]["entities"]
+    assert entities == expected(tagger, [text])[0]["entities"]
+    assert [(e["text"], e["type"]) for e in entities] == [("acute bleeding", "Disease"), ("heparin", "Chemical")]
+    heparin = entities[1]
+    assert (heparin["start"], heparin["end"]) == (text.index("heparin"), text.index("heparin") + len("heparin"))
+
+
+def test_health_describes_model_limits_and_traffic(tagger: Tagger) -> None:
+    limits = ServiceLimits(max_texts=5, batch_wait_ms=0)
+    with TestClient(create_app(tagger, limits, model_name="toy")) as client:
+        client.post("/tag", json={"texts": TEXTS[:2]})
+        health = client.get("/health").json()
+    assert health == {
+        "status": "ok",
+        "model": "toy",
+        "entity_types": ["Chemical", "Disease"],
+        "limits": {"max_texts": 5, "max_chars": 100_000, "max_request_bytes": 2_000_000, "max_batch_chars": 8_000,
+                   "batch_wait_ms": 0.0, "max_queue": 64, "request_timeout_s": 60.0},
+        "served": {"requests": 1, "batches": 1, "texts": 2, "refused": 0, "timed_out": 0, "disconnected": 0},
+        "queue": {"requests": 0, "characters": 0},
+    }
+
+
+def test_page_is_served_and_self_contained(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<textarea id="text"' in response.text
+    assert not re.search(r"https?://|<script src|<link", response.text)
+
+
+@pytest.fixture(scope="module")
+def small(tagger: Tagger) -> Iterator[TestClient]:
+    limits = ServiceLimits(max_texts=3, max_chars=50, max_request_bytes=1000)
+    with TestClient(create_app(tagger, limits)) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"texts": ["a", "b", "c", "d"]}, 422, "the request has 4 texts; the limit is 3 (max_texts)"),
+        ({"texts": ["short", "x" * 51]}, 413, "texts[1] has 51 characters; the limit is 50 (max_chars)"),
+        ({"texts": ["x" * 40] * 30}, 413,
+         "the request body has 1331 bytes; the limit is 1000 bytes (max_request_bytes)"),
+        ({"texts": []}, 422, "texts: List should have at least 1 item after validation, not 0"),
+        ({"texts": ["fine", 3]}, 422, "texts[1]: Input should be a valid string"),
+        ({"texts": "one text"}, 422, "texts: Input should be a valid list"),
+        ({"text": ["a"]}, 422, "texts: Field required; text: Extra inputs are not permitted"),
+        (["a"], 422, "the request body: Input should be a valid dictionary or instance of TagRequest"),
+        ({"texts": ["ok", "a\ud83db"]}, 422,
+         "texts[1] holds an unpaired surrogate (U+D83D) at character 1; send valid Unicode"),
+    ],
+)
+def test_limits_and_bad_input_are_refused_with_the_reason(small: TestClient, body: Any, status: int,
+                                                          detail: str) -> None:
+    before = small.get("/health").json()["served"]["requests"]
+    # json.dumps escapes non-ASCII, so the unpaired surrogate travels as the JSON escape \ud83d
+    response = small.post("/tag", content=json.dumps(body), headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()) == (status, {"detail": detail})
+    assert small.get("/health").json()["served"]["requests"] == before
+
+
+def test_malformed_json_names_the_position(small: TestClient) -> None:
+    response = small.post("/tag", content=b'{"texts": [', headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "the request body is not valid JSON: Expecting value at character 11"}
+
+
+def test_streamed_body_over_the_limit_is_refused_without_content_length(small: TestClient) -> None:
+    chunks = [b'{"texts": ["', b"x" * 600, b"x" * 600, b'"]}']
+    response = small.post("/tag", content=iter(chunks), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "the request body exceeds the limit of 1000 bytes (max_request_bytes)"}
+
+
+def test_many_errors_are_summarised(small: TestClient) -> None:
+    detail = small.post("/tag", json={"texts": [1, 2, 3, 4, 5]}).json()["detail"]
+    assert detail == ("texts[0]: Input should be a valid string; texts[1]: Input should be a valid string; "
+                      "texts[2]: Input should be a valid string (and 2 more errors)")
+
+
+def test_concurrent_requests_are_merged_into_one_tagging_call(tagger: Tagger) -> None:
+    gated = GatedTagger(tagger)
+    texts = [f"the patient developed acute {d} after {c} ." for d, c in
+             zip(["bleeding", "tremor", "asthma", "seizures", "hypotension", "bleeding", "tremor", "asthma"],
+                 ["heparin", "lithium", "aspirin", "naloxone", "warfarin", "cisplatin", "heparin", "lithium"])]
+    with TestClient(create_app(gated, ServiceLimits(batch_wait_ms=0))) as client, ThreadPoolExecutor(8) as pool:
+        first = pool.submit(client.post, "/tag", json={"texts": texts[:1]})
+        assert gated.entered.wait(30)  # the worker is busy with the first request ...
+        rest = [pool.submit(client.post, "/tag", json={"texts": [text]}) for text in texts[1:]]
+        wait_until(lambda: client.get("/health").json()["served"]["requests"] == len(texts))
+        gated.release.set()  # ... so the seven that arrived meanwhile go in one batch
+        responses = [future.result(timeout=60) for future in [first, *rest]]
+        served = client.get("/health").json()["served"]
+    assert gated.calls == [1, 7]
+    assert served == {"requests": 8, "batches": 2, "texts": 8, "refused": 0, "timed_out": 0, "disconnected": 0}
+    for text, response in zip(texts, responses):
+        assert response.json()["results"] == expected(tagger, [text])
+
+
+def test_a_request_over_the_budget_is_split_between_batches_and_answered_in_order(tagger: Tagger) -> None:
+    gated = GatedTagger(tagger)
+    gated.release.set()
+    texts = ["the patient developed acute bleeding after heparin .", "cisplatin and severe asthma was given .",
+             "lithium and severe tremor was given ."]  # 52, 39 and 37 characters
+    with TestClient(create_app(gated, ServiceLimits(max_batch_chars=80, batch_wait_ms=0))) as client:
+        response = client.post("/tag", json={"texts": texts})
+        served = client.get("/health").json()["served"]
+    assert response.json()["results"] == expected(tagger, texts)
+    assert gated.calls == [1, 2]  # [52] [39 + 37]: whole texts, in order, within 80 characters
+    assert (served["requests"], served["batches"], served["texts"]) == (1, 2, 3)
+
+
+def test_a_failing_batch_answers_500_and_the_worker_lives_on(tagger: Tagger) -> None:
+    gated = GatedTagger(tagger, fail_on="naloxone")
+    gated.release.set()
+    with TestClient(create_app(gated), raise_server_exceptions=False) as client:
+        assert client.post("/tag", json={"texts": ["naloxone was given ."]}).status_code == 500
+        response = client.post("/tag", json={"texts": TEXTS[:1]})
+        health = client.get("/health").json()
+    assert response.json()["results"] == expected(tagger, TEXTS[:1])
+    assert (health["status"], health["served"]["batches"]) == ("ok", 1)
+
+
+def test_without_lifespan_the_error_says_so(tagger: Tagger) -> None:
+    client = TestClient(create_app(tagger))  # not entered: the lifespan never runs
+    with pytest.raises(RuntimeError, match="lifespan"):
+        client.post("/tag", json={"texts": ["x"]})
+    assert client.get("/health").status_code == 503
+
+
+def test_serve_names_a_missing_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(BiotuneError, match="checkpoint folder .*missing not found"):
+        serve(tmp_path / "missing")
+
+
+# --- batching by cost, overload, abandoned requests -----------------------------------------
+
+def run_async(scenario: Callable[[], Any]) -> Any:
+    return asyncio.run(scenario())
+
+
+class FakeTag:
+    """A tag function whose first call waits for `release`; each call's texts are recorded.
+
+    Each text's "annotations" are the text itself, so a request that got another's results shows.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, texts: Sequence[str]) -> list[list[Any]]:
+        self.calls.append(list(texts))
+        self.entered.set()
+        assert self.release.wait(30)
+        return [[text] for text in texts]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+def test_plan_batch_takes_whole_texts_in_order_within_the_budget() -> None:
+    async def scenario() -> list[list[tuple[int, int, int]]]:
+        loop = asyncio.get_running_loop()
+        jobs = [Job(["x" * n for n in sizes], loop.create_future()) for sizes in ([30, 30], [10, 50], [200], [5])]
+        line = deque(jobs)
+        plans = []
+        while line:
+            parts = plan_batch(line, 100)
+            plans.append([(jobs.index(p.job), p.start, p.stop) for p in parts])
+            for part in parts:  # what the batcher does after tagging: the rest of a split job goes to the back
+                part.job.tagged = part.stop
+                if part.stop < len(part.job.texts):
+                    line.append(part.job)
+        return plans
+
+    # job 1's second text does not fit (30 + 30 + 10 + 50 > 100): its rest waits behind jobs 2 and 3;
+    # job 2's 200 characters go alone
+    assert run_async(scenario) == [[(0, 0, 2), (1, 0, 1)], [(2, 0, 1)], [(3, 0, 1), (1, 1, 2)]]
+
+
+def test_plan_batch_drops_cancelled_requests_untagged() -> None:
+    async def scenario() -> list[tuple[int, int, int]]:
+        loop = asyncio.get_running_loop()
+        jobs = [Job(["a"], loop.create_future()), Job(["b"], loop.create_future()), Job(["c"], loop.create_future())]
+        jobs[1].future.cancel()
+        line = deque(jobs)
+        parts = plan_batch(line, 100)
+        assert not line
+        return [(jobs.index(p.job), p.start, p.stop) for p in parts]
+
+    assert run_async(scenario) == [(0, 0, 1), (2, 0, 1)]
+
+
+def test_a_small_request_is_not_held_behind_a_huge_one_beyond_one_batch() -> None:
+    fake = FakeTag()
+    huge = [f"{i}" * 40 for i in range(6)]  # 6 x 40 characters: three batches of a 100-character budget
+
+    async def scenario() -> tuple[list[Any], ...]:
+        batcher = MicroBatcher(fake, max_chars=100, max_queue=10, wait_s=0)
+        await batcher.start()
+        first = batcher.enqueue(["a" * 10])
+        await until(fake.entered.is_set)  # the worker is busy: the next two wait in line
+        big = batcher.enqueue(huge)
+        small = batcher.enqueue(["s" * 10])
+        fake.release.set()
+        answers = await asyncio.gather(first, big, small)
+        await batcher.stop()
+        return answers
+
+    first, big, small = run_async(scenario)
+    assert fake.calls == [["a" * 10], huge[:2], ["s" * 10, *huge[2:4]], huge[4:]]
+    assert (first, big, small) == ([["a" * 10]], [[t] for t in huge], [["s" * 10]])
+
+
+def test_retry_after_is_the_queue_at_the_measured_rate_in_whole_seconds() -> None:
+    assert [retry_after(0, None), retry_after(5000, None)] == [1, 1]  # nothing measured yet
+    assert [retry_after(5000, 2000.0), retry_after(4000, 2000.0), retry_after(100, 2000.0)] == [3, 2, 1]
+    assert retry_after(10**9, 1.0) == 60
+
+
+def post_in_thread(pool: ThreadPoolExecutor, client: TestClient, texts: list[str]) -> Any:
+    return pool.submit(client.post, "/tag", json={"texts": texts})
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_the_admitted_are_answered(tagger: Tagger) -> None:
+    gated = GatedTagger(tagger)
+    limits = ServiceLimits(max_queue=2, batch_wait_ms=0)
+    with TestClient(create_app(gated, limits)) as client, ThreadPoolExecutor(2) as pool:
+        first = post_in_thread(pool, client, TEXTS[:1])
+        assert gated.entered.wait(30)
+        second = post_in_thread(pool, client, TEXTS[1:2])
+        wait_until(lambda: client.get("/health").json()["queue"]["requests"] == 2)
+        refused = client.post("/tag", json={"texts": TEXTS[2:3]})
+        gated.release.set()
+        answers = [first.result(timeout=60).json()["results"], second.result(timeout=60).json()["results"]]
+        health = client.get("/health").json()
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"  # no batch finished yet: nothing to estimate from
+    assert refused.json() == {"detail": "the service is busy: 2 requests are waiting (max_queue 2); retry after 1 s"}
+    assert answers == [expected(tagger, TEXTS[:1]), expected(tagger, TEXTS[1:2])]
+    assert gated.calls == [1, 1]  # the refused text was never tagged
+    assert (health["served"]["requests"], health["served"]["refused"], health["queue"]) == (
+        2, 1, {"requests": 0, "characters": 0})
+
+
+def test_the_queue_full_error_names_the_waiting_requests_after_a_measured_batch() -> None:
+    fake = FakeTag()
+    fake.release.set()
+
+    async def scenario() -> QueueFull:
+        batcher = MicroBatcher(fake, max_chars=100, max_queue=1, wait_s=0)
+        await batcher.start()
+        await batcher.enqueue(["a" * 10])
+        fake.release.clear()
+        held = batcher.enqueue(["b" * 10])
+        with pytest.raises(QueueFull) as refused:
+            batcher.enqueue(["c" * 10])
+        fake.release.set()
+        await held
+        await batcher.stop()
+        return refused.value
+
+    refused = run_async(scenario)
+    assert (refused.waiting, refused.retry_after_s, str(refused)) == (1, 1, "1 requests are waiting or being tagged")
+    assert fake.calls == [["a" * 10], ["b" * 10]]
+
+
+def test_a_request_past_its_timeout_gets_504_and_its_queued_texts_are_dropped(tagger: Tagger) -> None:
+    gated = GatedTagger(tagger)
+    limits = ServiceLimits(request_timeout_s=0.3, batch_wait_ms=0)
+    with TestClient(create_app(gated, limits)) as client, ThreadPoolExecutor(2) as pool:
+        first = post_in_thread(pool, client, TEXTS[:1])
+        assert gated.entered.wait(30)  # held until released: both requests below must time out
+        queued = post_in_thread(pool, client, TEXTS[1:2])
+        responses = [first.result(timeout=60), queued.result(timeout=60)]
+        gated.release.set()
+        wait_until(lambda: client.get("/health").json()["served"]["batches"] == 1)
+        health = client.get("/health").json()
+    detail = ("the texts were not tagged within 0.3 s (request_timeout_s); the service is overloaded: "
+              "retry later or send fewer texts")
+    assert [(r.status_code, r.json()) for r in responses] == [(504, {"detail": detail})] * 2
+    assert gated.calls == [1]  # the queued request's text was dropped, not tagged
+    assert (health["served"]["timed_out"], health["served"]["texts"], health["queue"]["requests"]) == (2, 1, 0)
+
+
+async def asgi_post(app: Any, body: bytes, client_leaves: bool) -> list[dict[str, Any]]:
+    """Send one POST /tag straight to the ASGI app; the client disconnects right after its body
+    when `client_leaves`, else it waits for the answer as a server would. Returns what the app sent."""
+    sent: list[dict[str, Any]] = []
+    answered = asyncio.Event()
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        if not client_leaves:
+            await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered.set()
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/tag", "raw_path": b"/tag", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    await app(scope, receive, send)
+    return sent
+
+
+def test_texts_of_a_client_that_disconnected_are_not_tagged() -> None:
+    fake = FakeTag()
+
+    class Labels:  # what create_app reads of a tagger besides the tag function, which is replaced below
+        labels = ["O", "B-Chemical", "I-Chemical"]
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+        app = create_app(Labels(), ServiceLimits(batch_wait_ms=0))  # type: ignore[arg-type]
+        async with app.router.lifespan_context(app):
+            batcher = app.state.batcher
+            batcher.tag = lambda texts: [[] for _ in fake(texts)]
+            staying = asyncio.create_task(asgi_post(app, b'{"texts": ["stays"]}', client_leaves=False))
+            await until(fake.entered.is_set)
+            leaving = await asgi_post(app, b'{"texts": ["leaves"]}', client_leaves=True)
+            fake.release.set()
+            stayed = await staying
+            return stayed, leaving, dict(batcher.counts)
+
+    stayed, leaving, counts = run_async(scenario)
+    assert fake.calls == [["stays"]]
+    assert [m["status"] for m in (stayed[0], leaving[0])] == [200, 499]
+    assert json.loads(stayed[1]["body"]) == {"results": [{"entities": []}], "model": ""}
+    assert (counts["requests"], counts["texts"], counts["disconnected"]) == (2, 1, 1)
+
+
+def test_deeply_nested_json_gets_a_422_naming_the_body(client: TestClient) -> None:
+    body = '{"texts": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = client.post("/tag", content=body, headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()) == (
+        422, {"detail": 'the request body nests JSON too deeply to parse; /tag takes {"texts": ["..."]}'})
+    assert client.post("/tag", json={"texts": TEXTS[:1]}).status_code == 200  # the service lives on
+
+
+def test_a_body_that_is_not_utf8_gets_a_422(client: TestClient) -> None:
+    response = client.post("/tag", content=b'{"texts": ["caf\xe9"]}', headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()) == (
+        422, {"detail": "the request body is not UTF-8 JSON: byte 15 is not UTF-8"})
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/srv/out/checkpoints/bc5cdr/seed_42/best_model", "bc5cdr/seed_42"),
+        ("/srv/out/checkpoints/gold_silver/seed_1/phase_1_gold/best_model", "gold_silver/seed_1/phase_1_gold"),
+        ("/srv/models/my_tagger", "my_tagger"),
+        ("/srv/models/my_tagger/best_model", "my_tagger"),
+    ],
+)
+def test_the_model_name_is_the_run_not_the_path(path: str, name: str) -> None:
+    assert model_name_of(Path(path)) == name
+
+
+def test_serve_answers_with_the_run_name_never_the_file_path(trained_run: Any, tagger: Tagger,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    apps: list[Any] = []
+    monkeypatch.setattr(service.uvicorn, "run", lambda app, **_: apps.append(app))
+    serve(trained_run.paths.best_model, precision="fp32")
+    serve(trained_run.paths.best_model, precision="fp32", model_name="chem-disease v1")
+    with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+        names = [first.post("/tag", json={"texts": TEXTS[:1]}).json()["model"], first.get("/health").json()["model"],
+                 second.get("/health").json()["model"]]
+    assert names == ["toy/seed_42", "toy/seed_42", "chem-disease v1"]
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--max-queue", "0"], "invalid service limits: --max-queue: Input should be greater than 0"),
+        (["--request-timeout-s", "inf"], "invalid service limits: --request-timeout-s: Input should be a finite number"),
+        (["--max-batch-chars", "-5"], "invalid service limits: --max-batch-chars: Input should be greater than 0"),
+    ],
+)
+def test_bad_service_options_are_one_line_errors(tmp_path: Path, option: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--checkpoint", str(tmp_path), *option])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {message}"
