@@ -13,23 +13,19 @@ from __future__ import annotations
 
 import difflib
 import logging
-import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForTokenClassification, PretrainedConfig, PreTrainedModel
 
 from biotune.formats.schemes import invalid_tags
 from biotune.errors import BiotuneError
 from biotune.models.backbones import resolve_backbone
+from biotune.models.checkpoints import BROKEN_WEIGHTS, DROPOUT_KEYS, check_checkpoint
 from biotune.tasks.ner.crf import CRF
 
 log = logging.getLogger("biotune")
 
-# Config attributes that the token-classification heads of transformers read for the dropout
-# in front of the classifier (BERT/RoBERTa/ELECTRA/DeBERTa use the first, ALBERT the second).
-DROPOUT_KEYS = ("classifier_dropout", "classifier_dropout_prob")
 
 
 def build_softmax(backbone: str, labels: Sequence[str], dropout: float) -> PreTrainedModel:
@@ -92,36 +88,6 @@ def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dro
     return HEADS[head](backbone, labels, dropout)
 
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
-                   "sentencepiece.bpe.model")
-# What a damaged weights file raises while loading (truncated safetensors, a cut-off pickle or zip).
-_BROKEN_WEIGHTS = (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError)
-
-
-def check_checkpoint(checkpoint: str | Path) -> Path:
-    """The checkpoint folder, or a `BiotuneError` naming it and what it lacks.
-
-    Checked before anything loads: a folder, with `config.json`, a weights file and the
-    tokenizer files it was trained with (without them transformers would silently build an
-    empty-vocabulary tokenizer from the model type, and every word would become [UNK]).
-    """
-    folder = Path(checkpoint)
-    if not folder.exists():
-        raise BiotuneError(f"checkpoint {folder} does not exist")
-    if not folder.is_dir():
-        raise BiotuneError(f"checkpoint {folder} is a file; pass the model folder (a run's best_model/)")
-    if not (folder / "config.json").is_file():
-        raise BiotuneError(f"checkpoint {folder} has no config.json: not a model folder "
-                           "(a run's model is checkpoints/<name>/seed_<seed>/best_model/)")
-    if not any((folder / name).is_file() for name in WEIGHT_FILES):
-        raise BiotuneError(f"checkpoint {folder} has no weights file ({' or '.join(WEIGHT_FILES[::2])})")
-    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        raise BiotuneError(f"checkpoint {folder} has no tokenizer (tokenizer.json / tokenizer_config.json); "
-                           "save the tokenizer it was trained with into the folder")
-    return folder
-
-
 def load_model(checkpoint: str | Path) -> PreTrainedModel:
     """Load a trained biotune (or any BIO token-classification) checkpoint folder.
 
@@ -133,7 +99,7 @@ def load_model(checkpoint: str | Path) -> PreTrainedModel:
     try:
         model, info = AutoModelForTokenClassification.from_pretrained(str(folder), trust_remote_code=False,
                                                                       output_loading_info=True)
-    except _BROKEN_WEIGHTS as exc:
+    except BROKEN_WEIGHTS as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BiotuneError(f"cannot load checkpoint {folder}: its weights or config are damaged ({reason})") from None
     labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]

@@ -34,7 +34,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from biotune.errors import BiotuneError
 from biotune.models.backbones import load_tokenizer, resolve_backbone
-from biotune.tasks.ner.factory import DROPOUT_KEYS, check_checkpoint
+from biotune.models.checkpoints import DROPOUT_KEYS, check_checkpoint
 from biotune.tasks.re.markers import MarkerScheme, RelationFeature, add_marker_tokens, collate
 
 
