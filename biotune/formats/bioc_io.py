@@ -10,6 +10,7 @@ Offsets are Python characters; a file counting UTF-8 bytes fails the mention che
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -20,10 +21,14 @@ import bioc
 from bioc import biocjson, biocxml
 from lxml import etree
 
-from biotune.formats.documents import Annotation, Document, Passage, assemble
+from biotune.formats.documents import BY_ANNOTATION, BY_CONCEPT, Annotation, Document, Passage, Relation, assemble
 from biotune.formats.readers import existing_file
 from biotune.errors import BiotuneError
 from biotune.io import atomic_open
+
+_TYPE_KEYS = ("type", "relation")
+# Infons of a relation that are neither its type nor an argument.
+_NOT_ARGUMENTS = frozenset({*_TYPE_KEYS, "score", "novel"})
 
 
 def read_bioc_xml(path: str | Path) -> list[Document]:
@@ -67,7 +72,39 @@ def _document(path: Path, doc: bioc.BioCDocument) -> Document:
             raise BiotuneError(f"{where}: passage at offset {passage.offset} has no text (sentence-level BioC)")
         passages.append(Passage(passage.infons.get("type") or "", passage.text, int(passage.offset)))
     annotations = [*doc.annotations, *(a for p in doc.passages for a in p.annotations)]
-    return assemble(str(doc.id), passages, (_annotation(where, a) for a in annotations), str(path))
+    relations = [_relation(where, r) for r in [*doc.relations, *(r for p in doc.passages for r in p.relations)]]
+    referred = {r.head for _, r in relations if r.by == BY_ANNOTATION} | {
+        r.tail for _, r in relations if r.by == BY_ANNOTATION}
+    located = [(place, a if a.id in referred else dataclasses.replace(a, id=None))
+               for place, a in (_annotation(where, a) for a in annotations)]
+    return assemble(str(doc.id), passages, located, str(path), relations)
+
+
+def _relation(where: str, relation: bioc.BioCRelation) -> tuple[str, Relation]:
+    where = f"{where}, relation {relation.id!r}"
+    infons = relation.infons
+    kind = next((infons[key] for key in _TYPE_KEYS if infons.get(key)), None)
+    if kind is None:
+        raise BiotuneError(f"{where}: no 'type' or 'relation' infon (infons: {', '.join(infons) or 'none'})")
+    try:
+        score = float(infons["score"]) if infons.get("score") is not None else None
+    except ValueError:
+        raise BiotuneError(f"{where}: score infon {infons['score']!r} is not a number") from None
+    rid = relation.id or None
+    if relation.nodes:
+        if len(relation.nodes) != 2:
+            raise BiotuneError(f"{where}: expected two nodes (head and tail), found {len(relation.nodes)}")
+        head, tail = relation.nodes
+        return where, Relation(kind, head.refid, tail.refid, BY_ANNOTATION, head.role or "", tail.role or "",
+                               rid, score)
+    if infons.get("entity1") and infons.get("entity2"):
+        return where, Relation(kind, infons["entity1"], infons["entity2"], BY_CONCEPT, id=rid, score=score)
+    arguments = [key for key in infons if key not in _NOT_ARGUMENTS]
+    if len(arguments) != 2:
+        raise BiotuneError(f"{where}: expected two nodes, or two argument infons besides the type, found infons "
+                           f"{', '.join(infons) or 'none'}")
+    head_role, tail_role = arguments
+    return where, Relation(kind, infons[head_role], infons[tail_role], BY_CONCEPT, head_role, tail_role, rid, score)
 
 
 def _annotation(where: str, annotation: bioc.BioCAnnotation) -> tuple[str, Annotation]:
@@ -86,7 +123,8 @@ def _annotation(where: str, annotation: bioc.BioCAnnotation) -> tuple[str, Annot
     except ValueError:
         raise BiotuneError(f"{where}: score infon {infons['score']!r} is not a number") from None
     text = annotation.text or ""
-    return where, Annotation(start, start + length, infons["type"], text, score, infons.get("identifier"))
+    return where, Annotation(start, start + length, infons["type"], text, score, infons.get("identifier"),
+                             annotation.id or None)
 
 
 def _collection(documents: Iterable[Document]) -> bioc.BioCCollection:
@@ -96,16 +134,43 @@ def _collection(documents: Iterable[Document]) -> bioc.BioCCollection:
     for doc in documents:
         out = bioc.BioCDocument()
         out.id = doc.id
-        number = 0
+        fresh = _fresh_ids("T", {a.id for a in doc.annotations if a.id is not None})
         for passage in doc.passages:
             bioc_passage = bioc.BioCPassage.of_text(passage.text, passage.offset)
             bioc_passage.infons["type"] = passage.type
             for a in passage.annotations:
-                number += 1
-                bioc_passage.add_annotation(_bioc_annotation(f"T{number}", a))
+                bioc_passage.add_annotation(_bioc_annotation(a.id if a.id is not None else next(fresh), a))
             out.add_passage(bioc_passage)
+        relation_ids = _fresh_ids("R", {r.id for r in doc.relations if r.id is not None})
+        for relation in doc.relations:
+            out.add_relation(_bioc_relation(relation.id if relation.id is not None else next(relation_ids), relation))
         collection.add_document(out)
     return collection
+
+
+def _fresh_ids(prefix: str, taken: set[str]) -> Iterator[str]:
+    """``T1``, ``T2``, ... skipping the ids the document's own elements already use."""
+    number = 0
+    while True:
+        number += 1
+        if f"{prefix}{number}" not in taken:
+            yield f"{prefix}{number}"
+
+
+def _bioc_relation(relation_id: str, r: Relation) -> bioc.BioCRelation:
+    out = bioc.BioCRelation()
+    out.id = relation_id
+    out.infons["type"] = r.type
+    if r.by == BY_ANNOTATION:
+        out.add_node(bioc.BioCNode(r.head, r.head_role or "head"))
+        out.add_node(bioc.BioCNode(r.tail, r.tail_role or "tail"))
+    elif r.head_role and r.tail_role and r.head_role != r.tail_role and not {r.head_role, r.tail_role} & _NOT_ARGUMENTS:
+        out.infons[r.head_role], out.infons[r.tail_role] = r.head, r.tail
+    else:
+        out.infons["entity1"], out.infons["entity2"] = r.head, r.tail
+    if r.score is not None:
+        out.infons["score"] = repr(r.score)
+    return out
 
 
 def _bioc_annotation(annotation_id: str, a: Annotation) -> bioc.BioCAnnotation:

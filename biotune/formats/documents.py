@@ -6,6 +6,11 @@ annotations with *document-level* offsets, as in PubTator and BioC. Offsets coun
 characters (code points), so `document.text[a.start_char:a.end_char] == a.text` for every
 annotation, whatever the script or emoji in the text.
 
+Documents also carry document-level `Relation`s (BC5CDR's chemical-induced-disease pairs,
+BioC `<relation>` elements). A relation's two arguments name either annotation ids (BioC nodes)
+or concept ids (PubTator relation lines, which name MeSH ids); `assemble` checks that every
+named entity exists in the document, so a relation can always be followed back to its mentions.
+
 Readers build documents through `assemble`, which checks that contract and sorts annotations,
 so two readings of the same content compare equal. `document_sentences` cuts a document into
 `Sentence`s for the tagger and `with_predictions` maps the tagger's token spans back.
@@ -31,7 +36,9 @@ class Annotation:
     """An entity mention `[start_char, end_char)` in document coordinates.
 
     `concept_id` is the normalised identifier (PubTator's sixth column, BioC's `identifier`
-    infon); `score` is the tagger's confidence for predictions.
+    infon; several ids joined by ``|`` for a composite mention, as BC5CDR writes them);
+    `score` is the tagger's confidence for predictions. `id` is the annotation's id in its
+    file (BioC), kept where a relation refers to it; PubTator has no annotation ids.
     """
 
     start_char: int
@@ -40,6 +47,40 @@ class Annotation:
     text: str
     score: float | None = None
     concept_id: str | None = None
+    id: str | None = None
+
+    @property
+    def concept_ids(self) -> tuple[str, ...]:
+        """The concept ids this mention stands for: ``D1|D2`` (a composite mention) is both D1 and D2."""
+        if not self.concept_id:
+            return ()
+        return tuple(part for part in self.concept_id.split("|") if part)
+
+
+BY_CONCEPT = "concept"
+BY_ANNOTATION = "annotation"
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A document-level relation of `type` from `head` to `tail`.
+
+    `by` says what the arguments name: ``concept`` (concept ids, as PubTator's
+    ``PMID<TAB>CID<TAB>chemical<TAB>disease`` lines) or ``annotation`` (annotation ids, as BioC
+    ``<node refid=...>``). `head_role` and `tail_role` are the BioC node roles or infon keys;
+    where a file gives none (PubTator), `assemble` fills in the type of the entity named, so
+    a PubTator and a BioC reading of BC5CDR agree. `id` is the BioC relation id; `score` a
+    model's confidence for predictions.
+    """
+
+    type: str
+    head: str
+    tail: str
+    by: str = BY_CONCEPT
+    head_role: str = ""
+    tail_role: str = ""
+    id: str | None = None
+    score: float | None = None
 
 
 @dataclass(slots=True)
@@ -62,6 +103,7 @@ class Document:
 
     id: str
     passages: list[Passage]
+    relations: list[Relation] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -79,13 +121,20 @@ class Document:
 
 
 def assemble(
-    doc_id: str, passages: Sequence[Passage], located: Iterable[tuple[str, Annotation]], where: str
+    doc_id: str,
+    passages: Sequence[Passage],
+    located: Iterable[tuple[str, Annotation]],
+    where: str,
+    relations: Iterable[tuple[str, Relation]] = (),
 ) -> Document:
     """A `Document` whose annotations are placed in the passage that contains them.
 
     `located` pairs each annotation with the place to blame in an error (`file:line`, or file
-    and annotation id). Raises `BiotuneError` when passages overlap or go backwards, or an
-    annotation is empty, leaves its passage, or does not slice its text from the document.
+    and annotation id), and `relations` each relation likewise. Raises `BiotuneError` when
+    passages overlap or go backwards, an annotation is empty, leaves its passage, or does not
+    slice its text from the document, two annotations share an id, or a relation names an
+    annotation id or a concept id that no annotation of the document has. Relations keep
+    their order; missing roles are filled with the type of the entity they name.
     """
     position = 0
     for passage in passages:
@@ -98,8 +147,38 @@ def assemble(
     for place, annotation in located:
         _passage_of(doc_id, placed, place, annotation).annotations.append(annotation)
     for passage in placed:
-        passage.annotations.sort(key=lambda a: (a.start_char, a.end_char, a.type, a.concept_id or ""))
-    return Document(doc_id, placed)
+        passage.annotations.sort(key=lambda a: (a.start_char, a.end_char, a.type, a.concept_id or "", a.id or ""))
+    annotations = [a for passage in placed for a in passage.annotations]
+    by_id: dict[str, Annotation] = {}
+    for a in annotations:
+        if a.id is not None:
+            if a.id in by_id:
+                raise BiotuneError(f"{where}: document {doc_id!r}: two annotations have the id {a.id!r}")
+            by_id[a.id] = a
+    by_concept: dict[str, Annotation] = {}
+    for a in annotations:
+        for concept in (a.concept_id, *a.concept_ids):
+            if concept:
+                by_concept.setdefault(concept, a)
+    checked = [_checked_relation(doc_id, place, r, by_id, by_concept) for place, r in relations]
+    return Document(doc_id, placed, checked)
+
+
+def _checked_relation(
+    doc_id: str, where: str, relation: Relation, by_id: dict[str, Annotation], by_concept: dict[str, Annotation]
+) -> Relation:
+    """`relation` with its roles filled in, or a `BiotuneError` if it names an entity the document lacks."""
+    if relation.by not in (BY_CONCEPT, BY_ANNOTATION):
+        raise BiotuneError(f"{where}: document {doc_id!r}: relation arguments must name a "
+                           f"{BY_CONCEPT!r} or an {BY_ANNOTATION!r}, not {relation.by!r}")
+    known = by_concept if relation.by == BY_CONCEPT else by_id
+    roles = []
+    for argument, role in ((relation.head, relation.head_role), (relation.tail, relation.tail_role)):
+        if argument not in known:
+            raise BiotuneError(f"{where}: document {doc_id!r}: {relation.type} relation names {relation.by} "
+                               f"{argument!r}, which no annotation of the document has")
+        roles.append(role or known[argument].type)
+    return dataclasses.replace(relation, head_role=roles[0], tail_role=roles[1])
 
 
 def _passage_of(doc_id: str, passages: list[Passage], where: str, annotation: Annotation) -> Passage:
@@ -147,6 +226,7 @@ def with_predictions(doc: Document, sentences: Sequence[Sentence], spans: Sequen
     """`doc` with its annotations replaced by the token `spans` predicted on `sentences`.
 
     `sentences` are `document_sentences(doc)` (or a subset), `spans[i]` those of sentence i.
+    The document's relations are dropped with the annotations they were about.
     """
     text = doc.text
     located = []
@@ -159,16 +239,29 @@ def with_predictions(doc: Document, sentences: Sequence[Sentence], spans: Sequen
 
 
 def document_record(doc: Document) -> dict[str, Any]:
-    """The JSON object of one document: passages with their text, entities with document offsets."""
-    return {
+    """The JSON object of one document: passages with their text, entities with document offsets, relations.
+
+    `relations` is written only when the document has some, so entity-only output is unchanged.
+    """
+    record: dict[str, Any] = {
         "id": doc.id,
         "passages": [{"type": p.type, "offset": p.offset, "text": p.text} for p in doc.passages],
         "entities": [
             {"start_char": a.start_char, "end_char": a.end_char, "type": a.type, "text": a.text, "score": a.score}
             | ({"concept_id": a.concept_id} if a.concept_id is not None else {})
+            | ({"id": a.id} if a.id is not None else {})
             for a in doc.annotations
         ],
     }
+    if doc.relations:
+        record["relations"] = [
+            {"type": r.type, "by": r.by, "head": r.head, "tail": r.tail, "head_role": r.head_role,
+             "tail_role": r.tail_role}
+            | ({"id": r.id} if r.id is not None else {})
+            | ({"score": r.score} if r.score is not None else {})
+            for r in doc.relations
+        ]
+    return record
 
 
 def iter_jsonl_documents(path: str | Path) -> Iterator[Document]:
@@ -202,10 +295,16 @@ def _from_record(where: str, record: dict[str, Any]) -> Document:
             raise BiotuneError(f"{where}: a document needs 'passages', 'text' or 'title'/'abstract'")
         located = [
             (where, Annotation(int(e["start_char"]), int(e["end_char"]), e["type"], e["text"], e.get("score"),
-                               e.get("concept_id")))
+                               e.get("concept_id"), e.get("id")))
             for e in record.get("entities", [])
         ]
-        return assemble(str(record["id"]), passages, located, where)
+        relations = [
+            (f"{where}: relation {index}", Relation(str(r["type"]), str(r["head"]), str(r["tail"]),
+                                                    str(r.get("by", BY_CONCEPT)), str(r.get("head_role", "")),
+                                                    str(r.get("tail_role", "")), r.get("id"), r.get("score")))
+            for index, r in enumerate(record.get("relations", []), start=1)
+        ]
+        return assemble(str(record["id"]), passages, located, where, relations)
     except KeyError as error:
         raise BiotuneError(f"{where}: missing field {error.args[0]!r}") from None
     except (TypeError, ValueError) as error:

@@ -3,20 +3,26 @@
     PMID|t|title
     PMID|a|abstract
     PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>concept id[<TAB>...]]
+    PMID<TAB>relation type<TAB>head concept id<TAB>tail concept id[<TAB>...]
     <blank line>
 
 Offsets are characters over `title + " " + abstract`, so a document reads into a title passage
-at 0 and an abstract passage at `len(title) + 1`. Relation lines (`PMID<TAB>CID<TAB>id<TAB>id`)
-are skipped and columns after the concept id ignored: biotune keeps entities only. Scores have
-no column, so writing predictions to PubTator drops them.
+at 0 and an abstract passage at `len(title) + 1`. Columns after the concept id, and after the
+two relation arguments (BioRED's novelty), are ignored. A relation line (its second column is
+a name, such as ``CID``, where an entity line has its start offset) becomes a concept-level
+`Relation`; one naming a concept id that no annotation of its document carries is an error
+naming the file and line. Scores have no column, so writing predictions to PubTator drops
+them; a relation between annotation ids is written by the concept ids of those annotations,
+as PubTator relations are concept-level.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from biotune.formats.documents import Annotation, Document, Passage, assemble
+from biotune.formats.documents import BY_ANNOTATION, BY_CONCEPT, Annotation, Document, Passage, Relation, assemble
 from biotune.formats.readers import existing_file, numbered_lines
 from biotune.errors import BiotuneError
 from biotune.io import atomic_open
@@ -24,6 +30,8 @@ from biotune.io import atomic_open
 # A line break or tab inside text would break the line format; each becomes one space, which
 # keeps every offset valid.
 _FLATTEN = str.maketrans("\t\n\r", "   ")
+# The second column of a relation line: a name (CID, Association), never an offset.
+_RELATION_TYPE = re.compile(r"[A-Za-z][\w:.-]*")
 
 
 def iter_pubtator(path: str | Path) -> Iterator[Document]:
@@ -77,13 +85,17 @@ class _Pending:
         self.id, self.title, self.where = doc_id, title, where
         self.abstract: str | None = None
         self.located: list[tuple[str, Annotation]] = []
+        self.relations: list[tuple[str, Relation]] = []
 
     def add(self, where: str, line: str) -> None:
         columns = line.split("\t")
         if columns[0] != self.id:
             raise BiotuneError(f"{where}: line of document {columns[0]!r} inside document {self.id!r}")
-        if len(columns) == 4 and not columns[1].isdigit():
-            return  # a relation line
+        if len(columns) >= 4 and _RELATION_TYPE.fullmatch(columns[1]):
+            if not columns[2] or not columns[3]:
+                raise BiotuneError(f"{where}: relation line needs two concept ids, found {line!r}")
+            self.relations.append((where, Relation(columns[1], columns[2], columns[3], BY_CONCEPT)))
+            return
         if len(columns) < 5:
             raise BiotuneError(f"{where}: expected 'PMID<TAB>start<TAB>end<TAB>mention<TAB>type', found {line!r}")
         try:
@@ -96,14 +108,15 @@ class _Pending:
     def build(self) -> Document:
         abstract = self.abstract or ""
         passages = [Passage("title", self.title, 0), Passage("abstract", abstract, len(self.title) + 1)]
-        return assemble(self.id, passages, self.located, self.where)
+        return assemble(self.id, passages, self.located, self.where, self.relations)
 
 
 def write_pubtator(documents: Iterable[Document], path: str | Path) -> int:
     """Write `documents` as PubTator (atomically); returns the number written.
 
     The first passage becomes the title and the others, joined by spaces, the abstract, with
-    annotation offsets moved to match. Tabs and line breaks in text become spaces.
+    annotation offsets moved to match. Tabs and line breaks in text become spaces. Relations
+    follow the entity lines, in the document's order.
     """
     count = 0
     with atomic_open(path) as out:
@@ -115,9 +128,28 @@ def write_pubtator(documents: Iterable[Document], path: str | Path) -> int:
             for a in annotations:
                 fields = [doc.id, str(a.start_char), str(a.end_char), a.text.translate(_FLATTEN), a.type]
                 out.write("\t".join(fields + ([a.concept_id] if a.concept_id else [])) + "\n")
+            for relation in doc.relations:
+                out.write("\t".join([doc.id, relation.type, *_concept_arguments(doc, relation)]) + "\n")
             out.write("\n")
             count += 1
     return count
+
+
+def _concept_arguments(doc: Document, relation: Relation) -> tuple[str, str]:
+    """The two concept ids a relation line names: its own, or those of the annotations it names."""
+    if not _RELATION_TYPE.fullmatch(relation.type):
+        raise BiotuneError(f"document {doc.id!r}: relation type {relation.type!r} cannot be written to PubTator "
+                           "(it must start with a letter and hold no spaces or tabs)")
+    if relation.by != BY_ANNOTATION:
+        return relation.head, relation.tail
+    concepts = {a.id: a.concept_id for a in doc.annotations if a.id is not None}
+    arguments = []
+    for ref in (relation.head, relation.tail):
+        if not concepts.get(ref):
+            raise BiotuneError(f"document {doc.id!r}: {relation.type} relation {relation.id or ''} names annotation "
+                               f"{ref!r}, which has no concept id; PubTator relations name concept ids (link first)")
+        arguments.append(concepts[ref] or "")
+    return arguments[0], arguments[1]
 
 
 def _title_abstract(doc: Document) -> tuple[str, str, list[Annotation]]:
@@ -128,7 +160,7 @@ def _title_abstract(doc: Document) -> tuple[str, str, list[Annotation]]:
     for passage in doc.passages:
         shift = position - passage.offset
         annotations += [
-            Annotation(a.start_char + shift, a.end_char + shift, a.type, a.text, a.score, a.concept_id)
+            Annotation(a.start_char + shift, a.end_char + shift, a.type, a.text, a.score, a.concept_id, a.id)
             for a in passage.annotations
         ]
         texts.append(passage.text)

@@ -16,6 +16,7 @@ SAMPLE = (
     "227508|t|Naloxone reverses the antihypertensive effect of clonidine.\n"
     "227508|a|In rats, TNF-α and β-catenin 💊 rose.\n"
     "227508\t0\t8\tNaloxone\tChemical\tD009270\n"
+    "227508\t26\t38\thypertensive\tDisease\tD006973\n"
     "227508\t49\t58\tclonidine\tChemical\tD003000\n"
     "227508\t69\t74\tTNF-α\tGene\n"
     "227508\t79\t88\tβ-catenin\tGene\t1499\tβ-catenin\n"
