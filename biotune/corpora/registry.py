@@ -11,7 +11,6 @@ CoNLL-style train/devel/test splits the biomedical NER literature (BioBERT, BLUR
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biotune.errors import BiotuneError
+from biotune.registry import Registry
 
 MTL_RAW = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data"
 SPLIT_FILES = ("train.tsv", "devel.tsv", "test.tsv")
@@ -60,7 +60,12 @@ def _mtl(folder: str) -> str:
     return f"{MTL_RAW}/{folder}"
 
 
-CORPORA: dict[str, CorpusInfo] = {
+def _corpus_key(name: str) -> str:
+    """Corpus names forgive case, outer spaces, and `-` for `_` (``NCBI-Disease`` is ``ncbi_disease``)."""
+    return name.strip().lower().replace("-", "_")
+
+
+CORPORA: Registry[CorpusInfo] = Registry("corpus", {
     info.name: info
     for info in (
         CorpusInfo(
@@ -117,19 +122,12 @@ CORPORA: dict[str, CorpusInfo] = {
             downloadable=False,
         ),
     )
-}
+}, normalize=_corpus_key, alternative="a folder with a train and a test file")
 
 
 def corpus_info(name: str) -> CorpusInfo:
     """The registered corpus called `name` (case, `-` and `_` are forgiven)."""
-    key = name.strip().lower().replace("-", "_")
-    if key not in CORPORA:
-        close = difflib.get_close_matches(key, CORPORA, n=1)
-        suggestion = f"; did you mean {close[0]!r}?" if close else ""
-        raise BiotuneError(
-            f"unknown corpus {name!r} and no such folder (known corpora: {', '.join(CORPORA)}){suggestion}"
-        )
-    return CORPORA[key]
+    return CORPORA.lookup(name)
 
 
 def corpus_paths(folder: str | Path, name: str | None = None) -> CorpusPaths | None:

@@ -25,6 +25,7 @@ from biotune.formats.documents import Document, Passage, iter_jsonl_documents, j
 from biotune.formats.pubtator import iter_pubtator, pubtator_documents, starts_document
 from biotune.formats.readers import existing_file, numbered_lines
 from biotune.errors import BiotuneError
+from biotune.registry import Registry
 
 
 def iter_text_documents(path: str | Path) -> Iterator[Document]:
@@ -50,13 +51,13 @@ LINE_READERS: dict[str, Callable[[Path, Iterable[tuple[int, str]]], Iterator[Doc
     "pubtator": pubtator_documents,
 }
 
-DOCUMENT_READERS: dict[str, Callable[[str | Path], Iterator[Document]]] = {
+DOCUMENT_READERS: Registry[Callable[[str | Path], Iterator[Document]]] = Registry("document format", {
     "text": iter_text_documents,
     "jsonl": iter_jsonl_documents,
     "pubtator": iter_pubtator,
     "bioc-xml": iter_bioc_xml,
     "bioc-json": _bioc_json,
-}
+})
 
 DOCUMENT_EXTENSIONS: dict[str, str] = {
     ".txt": "text",
@@ -72,8 +73,7 @@ DOCUMENT_EXTENSIONS: dict[str, str] = {
 def document_format(path: str | Path, format: str | None = None) -> str:
     """`format` checked against the registry, or the one `path`'s extension implies."""
     if format is not None:
-        if format not in DOCUMENT_READERS:
-            raise BiotuneError(f"unknown document format {format!r}; choose one of {', '.join(DOCUMENT_READERS)}")
+        DOCUMENT_READERS.lookup(format)
         return format
     suffix = Path(path).suffix.lower()
     if suffix not in DOCUMENT_EXTENSIONS:

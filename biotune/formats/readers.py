@@ -13,7 +13,6 @@ sentences; `read_corpus_file` reads a whole file and refuses an empty one.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 import logging
@@ -25,6 +24,7 @@ from biotune.formats.schemes import PREFIXES, SCHEMES, invalid_tags, repair_bio,
 from biotune.formats.sentence import Sentence
 from biotune.formats.text import tokenize
 from biotune.errors import BiotuneError
+from biotune.registry import Registry
 
 logger = logging.getLogger("biotune")
 
@@ -74,7 +74,8 @@ def iter_text(path: str | Path) -> Iterator[Sentence]:
 
 Reader = Callable[..., Iterator[Sentence]]
 
-READERS: dict[str, Reader] = {"tsv": iter_tsv, "conll": iter_tsv, "jsonl": iter_jsonl, "text": iter_text}
+READERS: Registry[Reader] = Registry("corpus format",
+                                      {"tsv": iter_tsv, "conll": iter_tsv, "jsonl": iter_jsonl, "text": iter_text})
 EXTENSIONS: dict[str, str] = {
     ".tsv": "tsv",
     ".conll": "tsv",
@@ -286,11 +287,7 @@ def _reader_for(path: Path, format: str | None) -> Reader:
                 f"cannot tell the format of {path} from its extension {path.suffix!r}; "
                 f"pass format= one of: {', '.join(READERS)}"
             ) from None
-    if format not in READERS:
-        close = difflib.get_close_matches(format, READERS, n=1)
-        suggestion = f"; did you mean {close[0]!r}?" if close else ""
-        raise BiotuneError(f"unknown corpus format {format!r} (known: {', '.join(READERS)}){suggestion}")
-    return READERS[format]
+    return READERS.lookup(format)
 
 
 def reader_options(format: str | None) -> list[str]:

@@ -19,6 +19,7 @@ from biotune.formats.schemes import spans_to_tags
 from biotune.formats.sentence import Sentence, Span
 from biotune.errors import BiotuneError
 from biotune.io import atomic_open
+from biotune.registry import Registry
 
 Writer = Callable[[Iterable[Document], str | Path], int]
 
@@ -95,11 +96,11 @@ def _brat_lines(annotations: list[Annotation]) -> list[str]:
     return lines
 
 
-WRITERS: dict[str, Writer] = {
+WRITERS: Registry[Writer] = Registry("output format", {
     "jsonl": write_jsonl,
     "pubtator": write_pubtator,
     "bioc-xml": write_bioc_xml,
     "bioc-json": write_bioc_json,
     "conll": write_conll,
     "brat": write_brat,
-}
+})

@@ -16,7 +16,6 @@ naming the file and line.
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import NamedTuple
 
 from biotune.formats.text import tokenize
 from biotune.errors import BiotuneError
+from biotune.registry import did_you_mean
 from biotune.silver.spec import DictionarySpec
 from biotune.silver.stopwords import GENE_STOP_WORDS
 
@@ -191,9 +191,8 @@ def _lines(path: Path, what: str) -> list[str]:
 def _column(where: str, header: list[str], name: str, option: str) -> int:
     if name in header:
         return header.index(name)
-    close = difflib.get_close_matches(name, header, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise BiotuneError(f"{where}: no column {name!r} ({option}) in the header: {', '.join(map(repr, header))}{hint}")
+    raise BiotuneError(f"{where}: no column {name!r} ({option}) in the header: {', '.join(map(repr, header))}"
+                       f"{did_you_mean(name, header)}")
 
 
 def _cell(path: Path, number: int, cells: list[str], index: int, what: str) -> str:

@@ -13,7 +13,6 @@ all dictionaries are the defaults each spec can override.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from biotune.formats.schemes import is_valid_tag
 from biotune.errors import BiotuneError
+from biotune.registry import did_you_mean
 
 _LIST_FIELDS = ("category", "stop_words")
 # The options start at the first ':' followed by 'key=', so a path may hold colons.
@@ -67,8 +67,7 @@ def build_spec(values: Mapping[str, Any], origin: str) -> DictionarySpec:
         for error in exc.errors():
             key = ".".join(map(str, error["loc"])) or "spec"
             if error["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(key, DictionarySpec.model_fields, n=1)
-                problems.append(f"unknown option {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+                problems.append(f"unknown option {key!r}{did_you_mean(key, DictionarySpec.model_fields)}")
             else:
                 problems.append(f"{key}: {error['msg']}")
         raise BiotuneError(f"{origin}: " + "; ".join(problems)) from None

@@ -11,7 +11,6 @@ returns `.logits` of shape (batch, subwords, labels), and whose config carries `
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from biotune.formats.schemes import invalid_tags
 from biotune.errors import BiotuneError
 from biotune.models.backbones import resolve_backbone
 from biotune.models.checkpoints import BROKEN_WEIGHTS, DROPOUT_KEYS, check_checkpoint
+from biotune.registry import Registry
 from biotune.tasks.ner.crf import CRF
 
 log = logging.getLogger("biotune")
@@ -69,23 +69,18 @@ def _saved_labels(backbone: str) -> list[str]:
     return [label for _, label in sorted((int(i), label) for i, label in id2label.items())]
 
 
-HEADS: dict[str, Callable[[str, Sequence[str], float], PreTrainedModel]] = {"softmax": build_softmax, "crf": build_crf}
+HEADS: Registry[Callable[[str, Sequence[str], float], PreTrainedModel]] = Registry(
+    "head", {"softmax": build_softmax, "crf": build_crf})
 
 
 def unknown_head(head: str) -> str | None:
     """The error message for a head name that is not registered (with "did you mean"), else None."""
-    if head in HEADS:
-        return None
-    hint = difflib.get_close_matches(head, HEADS, n=1)
-    return f"unknown head {head!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {sorted(HEADS)}")
+    return HEADS.unknown(head)
 
 
 def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dropout: float = 0.3) -> PreTrainedModel:
     """Build a fresh token classifier for `labels` on `backbone` with the named head."""
-    message = unknown_head(head)
-    if message:
-        raise BiotuneError(message)
-    return HEADS[head](backbone, labels, dropout)
+    return HEADS.lookup(head)(backbone, labels, dropout)
 
 
 def load_model(checkpoint: str | Path) -> PreTrainedModel:

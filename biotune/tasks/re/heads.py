@@ -21,7 +21,6 @@ save -> load gives identical predictions.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from biotune.errors import BiotuneError
 from biotune.models.backbones import load_tokenizer, resolve_backbone
 from biotune.models.checkpoints import DROPOUT_KEYS, check_checkpoint
+from biotune.registry import Registry
 from biotune.tasks.re.markers import MarkerScheme, RelationFeature, add_marker_tokens, collate
 
 
@@ -91,10 +91,10 @@ def _build_entity_start(path: str, config: PretrainedConfig) -> PreTrainedModel:
     return model
 
 
-HEADS: dict[str, Callable[[str, PretrainedConfig], PreTrainedModel]] = {
+HEADS: Registry[Callable[[str, PretrainedConfig], PreTrainedModel]] = Registry("relation head", {
     "cls": _build_cls,
     "entity_start": _build_entity_start,
-}
+})
 READS_ENTITY_STARTS = {"cls": False, "entity_start": True}
 
 
@@ -124,10 +124,7 @@ class RelationModel:
 def build_relation_model(backbone: str, head: str, labels: Sequence[str], scheme: MarkerScheme,
                          dropout: float = 0.1) -> RelationModel:
     """A fresh relation classifier for `labels` on `backbone` with the named head and the scheme's tokens added."""
-    if head not in HEADS:
-        hint = difflib.get_close_matches(head, HEADS, n=1)
-        raise BiotuneError(f"unknown relation head {head!r}" + (f"; did you mean {hint[0]!r}?" if hint
-                                                                  else f"; known: {', '.join(HEADS)}"))
+    build = HEADS.lookup(head)
     path = resolve_backbone(backbone)
     tokenizer = load_tokenizer(path)
     add_marker_tokens(tokenizer, scheme)
@@ -141,7 +138,7 @@ def build_relation_model(backbone: str, head: str, labels: Sequence[str], scheme
         if hasattr(config, key):
             setattr(config, key, dropout)
     config.biotune = {"task": "re", "head": head, "markers": scheme.to_dict(), "dropout": dropout}
-    model = HEADS[head](path, config)
+    model = build(path, config)
     model.resize_token_embeddings(len(tokenizer))
     return RelationModel(model, tokenizer, scheme)
 

@@ -127,7 +127,8 @@ def test_re_prediction_turns_dropout_off_and_restores_the_training_mode(tmp_path
 
 
 def test_re_unknown_head_suggests_the_close_name(word_backbone: Path) -> None:
-    with pytest.raises(BiotuneError, match=r"unknown relation head 'entity-start'; did you mean 'entity_start'\?"):
+    with pytest.raises(BiotuneError, match=r"^unknown relation head 'entity-start' \(did you mean 'entity_start'\?\); "
+                                          r"choose one of: cls, entity_start$"):
         build_relation_model(str(word_backbone), "entity-start", TOY_LABELS, MarkerScheme(("GENE",)))
 
 
