@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from biotune.formats.schemes import tags_to_spans
 from biotune.formats.sentence import Sentence
+from biotune.tables import markdown_table
 
 TRAIN = "train"
 
@@ -59,8 +60,8 @@ class DataReport:
         ]
         types = sorted({t for stats in self.splits.values() for t in stats.spans})
         rows += [(f"spans: {t}", [s.spans.get(t, 0) for s in self.splits.values()]) for t in types]
-        lines = ["# Data report", "", _row(["", *names]), _row(["---"] * (len(names) + 1))]
-        lines += [_row([label, *("n/a" if v is None else str(v) for v in values)]) for label, values in rows]
+        cells = [[label, *("n/a" if v is None else str(v) for v in values)] for label, values in rows]
+        lines = ["# Data report", "", markdown_table(["", *names], cells, ["left", *["right"] * len(names)])]
         lines += ["", "## Warnings", ""]
         lines += [f"- {warning}" for warning in self.warnings] or ["None."]
         return "\n".join(lines) + "\n"
@@ -150,7 +151,3 @@ def _warnings(name: str, stats: SplitStats, missing: list[str], max_length: int)
     if missing:
         warnings.append(f"{name}: entity types absent from train: {', '.join(missing)}")
     return warnings
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"

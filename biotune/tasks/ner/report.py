@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from biotune.tasks.ner.metrics import EvalResult
 from biotune.io import write_json, write_text
+from biotune.tables import markdown_table
+from biotune.tasks.ner.metrics import EvalResult
 
-_HEADER = "| type | P | R | F1 | support | predicted |\n|---|---:|---:|---:|---:|---:|"
+_HEADERS = ("type", "P", "R", "F1", "support", "predicted")
+_ALIGN = ("left", "right", "right", "right", "right", "right")
 _SUMMARY_ROWS = (("micro", "**micro**"), ("macro", "**macro**"), ("token", "**token (word-level)**"))
 
 
@@ -46,7 +48,7 @@ def write_report(
 
 
 def _render_set(name: str, result: Mapping[str, Any]) -> str:
-    rows = [_row(_escape(type_), scores) for type_, scores in result["per_type"].items()]
+    rows = [_row(type_, scores) for type_, scores in result["per_type"].items()]
     rows += [_row(label, result[key]) for key, label in _SUMMARY_ROWS]
     computed = f" Precision: {result['precision']}." if "precision" in result else ""
     lines = [
@@ -54,8 +56,7 @@ def _render_set(name: str, result: Mapping[str, Any]) -> str:
         "",
         f"{result['n_sentences']} sentences, {result['n_words']} words.{computed}",
         "",
-        _HEADER,
-        *rows,
+        markdown_table(_HEADERS, rows, _ALIGN),
     ]
     unannotated = result["unannotated_predictions"]
     if unannotated:
@@ -64,10 +65,9 @@ def _render_set(name: str, result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _row(label: str, scores: Mapping[str, float | int]) -> str:
+def _row(label: str, scores: Mapping[str, float | int]) -> list[str]:
     cells = [label, *(f"{100 * scores[key]:.2f}" for key in ("precision", "recall", "f1"))]
-    cells += [str(scores["support"]), str(scores["predicted"])]
-    return "| " + " | ".join(cells) + " |"
+    return cells + [str(scores["support"]), str(scores["predicted"])]
 
 
 def _escape(text: str) -> str:
