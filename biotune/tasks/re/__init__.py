@@ -45,6 +45,5 @@ What the wiring into the shared task contract needs (the next step):
 - `check-data`: `len(featurise(...).centred)` pairs that needed a centred window.
 - Cross-validation: `cv_folds(folder)`, one train + test per fold, mean ± std of the headline.
 - Not yet here: candidate pairs from annotated documents (PubTator, BioC, JSONL), which build
-  `RelationExample`s with mention spans (`mark` and `featurise` already take those), and the
-  shared table renderer that `render_markdown` should move onto when the contract brings one.
+  `RelationExample`s with mention spans (`mark` and `featurise` already take those).
 """

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from biotune.errors import BiotuneError
+from biotune.tables import markdown_table
 from biotune.tasks.ner.metrics import Scores
 
 
@@ -101,31 +102,26 @@ def render_markdown(result: RelationResult | Mapping[str, Any], title: str = "")
     """
     data = result.to_dict() if isinstance(result, RelationResult) else result
     negative = data["negative"]
-    rows = [_row(_escape(name) + (" (negative)" if name == negative else ""), scores)
+    rows = [_row(name + (" (negative)" if name == negative else ""), scores)
             for name, scores in data["per_class"].items()]
-    excluded = f", {_escape(negative)} excluded" if negative is not None else ""
+    excluded = f", {negative} excluded" if negative is not None else ""
     rows.append(_row(f"**micro** (relations{excluded})", data["micro"]))
     if data["binary"] is not None:
         rows.append(_row("**binary** (positive class)", data["binary"]))
     rows.append(_row("**macro** (all classes)", data["macro"]))
-    labels = [_escape(label) for label in data["labels"]]
+    labels = list(data["labels"])
+    confusion = [[label, *(str(count) for count in row)] for label, row in zip(labels, data["confusion"])]
     lines = [f"# {title}", ""] if title else []
     lines += [f"{data['n_examples']} pairs; headline {data['headline']['key']} = {100 * data['headline']['value']:.2f}",
-              "", "| class | P | R | F1 | support | predicted |", "|---|---:|---:|---:|---:|---:|", *rows,
+              "", markdown_table(("class", "P", "R", "F1", "support", "predicted"), rows, ["left"] + ["right"] * 5),
               "", "Confusion (rows gold, columns predicted):", "",
-              "| gold \\ predicted | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
-    lines += [f"| {label} | " + " | ".join(str(count) for count in row) + " |"
-              for label, row in zip(labels, data["confusion"])]
+              markdown_table(["gold \\ predicted", *labels], confusion, ["left"] + ["right"] * len(labels))]
     return "\n".join(lines) + "\n"
 
 
-def _row(label: str, scores: Mapping[str, float | int]) -> str:
+def _row(label: str, scores: Mapping[str, float | int]) -> list[str]:
     cells = [label, *(f"{100 * scores[key]:.2f}" for key in ("precision", "recall", "f1"))]
-    return "| " + " | ".join(cells + [str(scores["support"]), str(scores["predicted"])]) + " |"
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    return cells + [str(scores["support"]), str(scores["predicted"])]
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -67,11 +67,17 @@ def test_re_result_dict_is_json_and_headline_key_points_into_it() -> None:
 def test_re_markdown_lists_classes_averages_and_confusion() -> None:
     text = render_markdown(score_relations(GOLD, PRED, LABELS, negative="0"), "toy")
     assert "10 pairs; headline micro.f1 = 54.55" in text
-    assert "| A | 66.67 | 50.00 | 57.14 | 4 | 3 |" in text
-    assert "| 0 (negative) | 60.00 | 75.00 | 66.67 | 4 | 5 |" in text
-    assert "| **micro** (relations, 0 excluded) | 60.00 | 50.00 | 54.55 | 6 | 5 |" in text
-    assert "| gold \\ predicted | 0 | A | B | C |" in text and "| A | 1 | 2 | 1 | 0 |" in text
-    assert "\\|" in render_markdown(score_relations(["a|b"], ["a|b"], ("0", "a|b"), negative="0"))
+    lines = text.splitlines()
+    assert "| 0 (negative)                      | 60.00 | 75.00 | 66.67 |         4 |           5 |" in lines
+    assert "| A                                 | 66.67 | 50.00 | 57.14 |         4 |           3 |" in lines
+    assert "| **micro** (relations, 0 excluded) | 60.00 | 50.00 | 54.55 |         6 |           5 |" in lines
+    confusion = lines.index("Confusion (rows gold, columns predicted):") + 2
+    assert lines[confusion:confusion + 4] == ["| gold \\ predicted   |   0 |   A |   B |   C |",
+                                              "|:-------------------|----:|----:|----:|----:|",
+                                              "| 0                  |   3 |   1 |   0 |   0 |",
+                                              "| A                  |   1 |   2 |   1 |   0 |"]
+    piped = render_markdown(score_relations(["a|b"], ["a|b"], ("0", "a|b"), negative="0")).splitlines()
+    assert "| a\\|b               |   0 |      1 |" in piped
 
 
 @pytest.mark.parametrize(("gold", "pred", "negative", "message"), [
