@@ -22,8 +22,10 @@ from biotune.tasks.ner.metrics import Scores
 from biotune.io import write_json, write_text
 from biotune.silver.dictionary import Dictionary
 from biotune.silver.matcher import Match
+from biotune.tables import markdown_table
 
 _COUNTS = ("rows", "kept", "other category", "too short", "stop word", "duplicate")
+_COUNT_ALIGN = ("left", "right")  # a name, then how many
 
 
 @dataclass
@@ -65,30 +67,35 @@ class SilverReport:
         return data
 
     def render_markdown(self) -> str:
+        total = [str(n) for n in (self.sentences, self.tokens, self.labelled_sentences, sum(self.labels.values()))]
+        dictionaries = [
+            [f"`{info.name}`", ", ".join(info.types), "exact" if info.case_sensitive else "ignored",
+             *(str(info.counts.get(key, 0)) for key in _COUNTS)]
+            for info in self.dictionaries
+        ]
+        labels = [[type_, str(n)] for type_, n in self.labels.items()] or [["(none)", "0"]]
         lines = [
             "# Silver labels",
             "",
             f"`{self.input}` → `{self.output}` (tag field `{self.tag_field}`)",
             "",
-            "| sentences | tokens | sentences labelled | labels |",
-            "|---:|---:|---:|---:|",
-            _row([self.sentences, self.tokens, self.labelled_sentences, sum(self.labels.values())]),
+            markdown_table(("sentences", "tokens", "sentences labelled", "labels"), [total], ["right"] * 4),
             "",
             "## Dictionaries",
             "",
-            "| dictionary | types | case | rows | kept | other category | too short | stop word | duplicate |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|",
+            markdown_table(("dictionary", "types", "case", *_COUNTS), dictionaries,
+                           ["left"] * 3 + ["right"] * len(_COUNTS)),
+            "",
+            "## Labels per type",
+            "",
+            markdown_table(("type", "labels"), labels, _COUNT_ALIGN),
         ]
-        for info in self.dictionaries:
-            counts = [info.counts.get(key, 0) for key in _COUNTS]
-            case = "exact" if info.case_sensitive else "ignored"
-            lines.append(_row([f"`{info.name}`", ", ".join(info.types), case, *counts]))
-        lines += ["", "## Labels per type", "", "| type | labels |", "|---|---:|"]
-        lines += [_row([type_, n]) for type_, n in self.labels.items()] or ["| (none) | 0 |"]
         for type_, terms in self.top_terms.items():
-            lines += ["", f"### Most frequent terms: {_escape(type_)}", "", "| term | labels |", "|---|---:|"]
-            lines += [_row([f"`{term}`", n]) for term, n in terms]
+            lines += ["", f"### Most frequent terms: {_escape(type_)}", "",
+                      markdown_table(("term", "labels"), [[f"`{term}`", str(n)] for term, n in terms], _COUNT_ALIGN)]
         if self.scores:
+            scores = [[type_, *(f"{100 * value:.2f}" for value in (s.precision, s.recall, s.f1)),
+                       str(s.support), str(s.predicted), str(s.tp)] for type_, s in self.scores.items()]
             lines += [
                 "",
                 "## Dictionary labels against gold",
@@ -96,12 +103,9 @@ class SilverReport:
                 f"The dictionary's own labels (input tags ignored), strict span match, {self.gold_sentences} "
                 "sentences with gold tags.",
                 "",
-                "| type | P | R | F1 | gold spans | dictionary spans | correct |",
-                "|---|---:|---:|---:|---:|---:|---:|",
+                markdown_table(("type", "P", "R", "F1", "gold spans", "dictionary spans", "correct"), scores,
+                               ["left"] + ["right"] * 6),
             ]
-            for type_, s in self.scores.items():
-                ratios = [f"{100 * value:.2f}" for value in (s.precision, s.recall, s.f1)]
-                lines.append(_row([type_, *ratios, s.support, s.predicted, s.tp]))
         if self.notes:
             lines += ["", "## Notes", "", *(f"- {note}" for note in self.notes)]
         return "\n".join(lines) + "\n"
@@ -197,10 +201,6 @@ def write_report(report: SilverReport, json_path: Path, md_path: Path) -> None:
     """Write `report` as JSON and Markdown, atomically."""
     write_json(json_path, report.to_dict())
     write_text(md_path, report.render_markdown())
-
-
-def _row(cells: Sequence[object]) -> str:
-    return "| " + " | ".join(_escape(str(cell)) for cell in cells) + " |"
 
 
 def _escape(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_silver_with_two_dictionaries_and_a_report_folder(inputs: Path) -> None:
     assert records[0]["silver_tags"] == ["B-Gene", "O", "B-Chemical", "O", "O"]
     assert records[1]["silver_tags"] == records[1]["tags"] == ["B-Gene", "I-Gene", "I-Gene"]
     assert (inputs / "reports" / "silver.report.json").is_file()
-    assert "| Gene | 50.00 | 100.00 | 66.67 | 1 | 2 | 1 |" in result.output
+    assert "| Gene | 50.00 | 100.00 | 66.67 | 1 | 2 | 1 |" in re.sub(" +", " ", result.output)  # cells, not padding
 
 
 def test_silver_drop_tags_to_tsv(inputs: Path) -> None:

@@ -52,7 +52,12 @@ def test_scores_against_gold_by_hand(tmp_path: Path, files: tuple[Path, Dictiona
     assert saved["scores"]["Gene"]["precision"] == 0.5 and saved["top_terms"] == {"Gene": [["MYC", 1]]}
     assert saved["dictionaries"][0]["counts"] == {"rows": 4, "kept": 4}
     markdown = result.report_markdown.read_text(encoding="utf-8")
-    assert "| Gene | 50.00 | 66.67 | 57.14 | 3 | 4 | 2 |" in markdown
+    assert markdown.endswith(
+        "| type   |     P |     R |    F1 |   gold spans |   dictionary spans |   correct |\n"
+        "|:-------|------:|------:|------:|-------------:|-------------------:|----------:|\n"
+        "| Gene   | 50.00 | 66.67 | 57.14 |            3 |                  4 |         2 |\n"
+    )
+    assert "| `MYC`  |        1 |" in markdown.splitlines()  # the top terms, most frequent first
     assert markdown == report.render_markdown()
 
 
