@@ -99,7 +99,10 @@ class Passage:
 
 @dataclass(slots=True)
 class Document:
-    """An identified document made of non-overlapping passages in offset order."""
+    """An identified document made of non-overlapping passages in offset order, and its relations.
+
+    `relations` defaults to none, so entity-only code builds documents as before.
+    """
 
     id: str
     passages: list[Passage]

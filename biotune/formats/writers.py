@@ -27,7 +27,7 @@ _SAFE_ID = re.compile(r"[\w.-]+")
 
 
 def write_jsonl(documents: Iterable[Document], path: str | Path) -> int:
-    """One `document_record` per line (read back with `documents.iter_jsonl_documents`)."""
+    """One `document_record` per line, relations included (read back with `documents.iter_jsonl_documents`)."""
     count = 0
     with atomic_open(path) as out:
         for doc in documents:

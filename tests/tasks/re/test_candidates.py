@@ -42,8 +42,11 @@ def cdr_document() -> Document:
 
 def summary(candidates) -> list[tuple[str, str, str | None, tuple[str, ...], tuple[str, ...]]]:
     """(head text, tail text, label, head concepts, tail concepts) of each candidate."""
-    return [(c.example.text[c.example.head.start:c.example.head.end], c.example.text[c.example.tail.start:c.example.tail.end],
-             c.example.label, c.head_concepts, c.tail_concepts) for c in candidates]
+    def words(c, entity) -> str:
+        return c.example.text[entity.start:entity.end]
+
+    return [(words(c, c.example.head), words(c, c.example.tail), c.example.label, c.head_concepts, c.tail_concepts)
+            for c in candidates]
 
 
 def test_candidates_sentence_scope_pairs_mentions_of_one_sentence() -> None:
