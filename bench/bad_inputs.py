@@ -38,6 +38,8 @@ from pathlib import Path
 import httpx
 from ner_core import write_section
 
+from biotune.tables import markdown_table
+
 ROOT = Path(__file__).resolve().parent.parent
 BIOTUNE = [sys.executable, "-m", "biotune.cli"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COLUMNS": "400"}
@@ -428,11 +430,11 @@ def main() -> None:
     passed = sum(problem is None for *_, problem in rows)
     print(f"\ncases tried {len(rows)}, passed {passed}")
     groups = list(dict.fromkeys(g for g, *_ in rows))
-    table = ["| group | cases | passed |", "|---|---:|---:|"]
-    table += [f"| {g} | {sum(r[0] == g for r in rows)} | {sum(r[0] == g and r[2] is None for r in rows)} |" for g in groups]
-    table.append(f"| **all** | **{len(rows)}** | **{passed}** |")
+    counts = [[g, str(sum(r[0] == g for r in rows)), str(sum(r[0] == g and r[2] is None for r in rows))] for g in groups]
+    table = markdown_table(("group", "cases", "passed"), [*counts, ["**all**", f"**{len(rows)}**", f"**{passed}**"]],
+                           ["left", "right", "right"])
     failures = [f"- {g} / {n}: {p}" for g, n, p in rows if p is not None]
-    body = "\n".join(table) + "\n\n" + (
+    body = table + "\n\n" + (
         "Failures:\n" + "\n".join(failures) + "\n\n" if failures else "Every case kept every promise.\n\n") + (
         "Each case runs the real `biotune` command (or a real HTTP request to `biotune serve`) and passes when: the exit "
         "status is 2 with exactly one `error:` line that names the file, line, option or key, and no traceback; no input "

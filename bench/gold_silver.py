@@ -28,6 +28,7 @@ from biotune.config import load_config
 from biotune.experiments.seeds import run_seeds, sweep
 from biotune.silver.label import label_corpus
 from biotune.silver.spec import DictionarySpec
+from biotune.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -95,17 +96,16 @@ def main() -> None:
         summary = json.loads((outcome.results_dir / f"seed_{args.seeds[0]}" / "train_summary.json").read_text())
         sentences[name] = summary["train_sentences"]
 
-    lines = ["| strategy | training sentences (last phase) | BC5CDR test micro F1 | Chemical F1 | Disease F1 | BC2GM test Gene F1 |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for name, agg in rows.items():
-        lines.append(f"| {name} | {sentences[name]:,} | {cell(agg, 'test')} | {cell(agg, 'test', 'Chemical')} "
-                     f"| {cell(agg, 'test', 'Disease')} | {cell(agg, 'bc2gm_test', 'Gene')} |")
+    cells = [[name, f"{sentences[name]:,}", cell(agg, "test"), cell(agg, "test", "Chemical"), cell(agg, "test", "Disease"),
+              cell(agg, "bc2gm_test", "Gene")] for name, agg in rows.items()]
+    table = markdown_table(("strategy", "training sentences (last phase)", "BC5CDR test micro F1", "Chemical F1",
+                            "Disease F1", "BC2GM test Gene F1"), cells, ["left"] + ["right"] * 5)
     gene = dictionary["scores"]["GENE"]
     notes = ("`sequential` trains on silver, then on gold from that model (its last phase is the gold one). "
              "`joint_marginal_labelled` keeps only the silver sentences with a dictionary match, fewer than the "
              "ratio allows, so its silver share is smaller than the other joint strategies'.\n\n")
     (args.out / "dictionary_alone.json").write_text(json.dumps(dictionary, indent=1, default=str))
-    body = "\n".join(lines) + "\n\n" + notes + (
+    body = table + "\n\n" + notes + (
         f"Dictionary alone (gene_symbols.tsv, case-insensitive, default stop list) on BC2GM test, Gene spans: "
         f"P {100 * gene['precision']:.2f} / R {100 * gene['recall']:.2f} / F1 {100 * gene['f1']:.2f}.\n\n"
         f"Settings: bundled MiniLM-L6, {args.epochs:g} epochs, seeds {args.seeds}, silver:gold ratio "

@@ -33,6 +33,7 @@ from biotune.formats.readers import read_corpus_file
 from biotune.formats.text import tokenize
 from biotune.tasks.ner.tagger import Tagger
 from biotune.models.backbones import resolve_backbone
+from biotune.tables import markdown_table
 from biotune.training.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,20 +92,19 @@ def bench_corpus(name: str, args: argparse.Namespace, runs: Path) -> list[dict]:
 
 
 def table(rows: list[dict], args: argparse.Namespace) -> str:
-    lines = [
-        "| corpus | biotune head | test span-F1 HF recipe | test span-F1 biotune | ΔF1 (points) | train sents/s HF | train sents/s biotune | ratio | predict sents/s pipeline | predict sents/s biotune | ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    headers = ("corpus", "biotune head", "test span-F1 HF recipe", "test span-F1 biotune", "ΔF1 (points)",
+               "train sents/s HF", "train sents/s biotune", "ratio", "predict sents/s pipeline",
+               "predict sents/s biotune", "ratio")
+    cells = []
     for r in rows:
         b, s, p = r["baseline"], r["biotune"], r["prediction"]
         f1 = s["test"]["test"]
-        lines.append(
-            f"| {r['corpus']} | {r['head']} | {100 * b['f1']:.2f} | {100 * f1:.2f} | {100 * (f1 - b['f1']):+.2f} "
-            f"| {b['train_sents_per_s']:.1f} | {s['train_sentences_per_second']:.1f} "
-            f"| {s['train_sentences_per_second'] / b['train_sents_per_s']:.2f}x "
-            f"| {p['pipeline_sents_per_s']:.1f} | {p['biotune_sents_per_s']:.1f} "
-            f"| {p['biotune_sents_per_s'] / p['pipeline_sents_per_s']:.2f}x |"
-        )
+        cells.append([r["corpus"], r["head"], f"{100 * b['f1']:.2f}", f"{100 * f1:.2f}", f"{100 * (f1 - b['f1']):+.2f}",
+                      f"{b['train_sents_per_s']:.1f}", f"{s['train_sentences_per_second']:.1f}",
+                      f"{s['train_sentences_per_second'] / b['train_sents_per_s']:.2f}x",
+                      f"{p['pipeline_sents_per_s']:.1f}", f"{p['biotune_sents_per_s']:.1f}",
+                      f"{p['biotune_sents_per_s'] / p['pipeline_sents_per_s']:.2f}x"])
+    lines = [markdown_table(headers, cells, ["left"] * 2 + ["right"] * 9)]
     epochs_note = ", ".join(f"{r['corpus']} {r['head']}: epoch {best_epoch(r)}" for r in rows)
     extra = [
         "",

@@ -49,6 +49,7 @@ from ner_core import write_section
 from biotune.formats.readers import read_corpus_file
 from biotune.hardware import bf16_supported
 from biotune.serving.service import ServiceLimits
+from biotune.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "bench" / "runs" / "ner_core" / "checkpoints" / "bench_bc5cdr" / "seed_42" / "best_model"
@@ -184,12 +185,12 @@ def measured(url: str, requests: list[list[str]], clients: int, attempts: int, t
     return outcome
 
 
-def row(name: str, outcome: Outcome) -> str:
+def row(name: str, outcome: Outcome) -> list[str]:
     done = len(outcome.latencies)
     ms = np.percentile(np.array(outcome.latencies) * 1000, [50, 99]) if outcome.latencies else [float("nan")] * 2
-    return (f"| {name} | {outcome.clients} | {outcome.requests} | {outcome.texts} | {done / outcome.seconds:.1f} "
-            f"| {outcome.texts / outcome.seconds:.1f} | {ms[0]:.1f} | {ms[1]:.1f} | {outcome.refusals} "
-            f"| {len(outcome.failures)} | {outcome.lost} |")
+    return [name, str(outcome.clients), str(outcome.requests), str(outcome.texts), f"{done / outcome.seconds:.1f}",
+            f"{outcome.texts / outcome.seconds:.1f}", f"{ms[0]:.1f}", f"{ms[1]:.1f}", str(outcome.refusals),
+            str(len(outcome.failures)), str(outcome.lost)]
 
 
 def batching_line(name: str, outcome: Outcome) -> str:
@@ -204,11 +205,9 @@ def report(normal: Outcome, overload: Outcome, limits: ServiceLimits, args: argp
     if precision == "auto":
         precision += f" (bf16 {'on' if bf16_supported(torch.device('cpu')) else 'off'} here)"
     return "\n".join([
-        "| phase | clients | requests | texts | requests/s | texts/s | p50 latency (ms) | p99 latency (ms) "
-        "| 503 answers | failed | lost |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        row("normal", normal),
-        row("overload", overload),
+        markdown_table(("phase", "clients", "requests", "texts", "requests/s", "texts/s", "p50 latency (ms)",
+                        "p99 latency (ms)", "503 answers", "failed", "lost"),
+                       [row("normal", normal), row("overload", overload)], ["left"] + ["right"] * 10),
         "",
         "Latency runs from a request's first try to its answer, waits after 503 included. A 503 carries "
         "Retry-After and the client sends the same request again after that many seconds; "

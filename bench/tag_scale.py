@@ -37,6 +37,7 @@ import torch
 
 from biotune.formats.pubtator import iter_pubtator, write_pubtator
 from biotune.serving.tag_job import TagSettings, job_record, plan_shards, run_tag
+from biotune.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared" / "data" / "documents" / "bc5cdr_pubtator" / "CDR_TestSet.PubTator.txt"
@@ -87,13 +88,11 @@ def timed(job) -> float:
 
 
 def table(result: dict) -> str:
-    lines = ["| documents | input MB | runner | seconds | docs/s | fingerprint s | plan s |",
-             "|---:|---:|---|---:|---:|---:|---:|"]
-    for row in result["rows"]:
-        for runner in ("single process", f"Ray, {result['workers']} workers"):
-            seconds = row[runner]
-            lines.append(f"| {row['documents']} | {row['megabytes']:.0f} | {runner} | {seconds:.1f} | "
-                         f"{row['documents'] / seconds:.0f} | {row['fingerprint_s']:.2f} | {row['plan_s']:.2f} |")
+    cells = [[str(row["documents"]), f"{row['megabytes']:.0f}", runner, f"{row[runner]:.1f}",
+              f"{row['documents'] / row[runner]:.0f}", f"{row['fingerprint_s']:.2f}", f"{row['plan_s']:.2f}"]
+             for row in result["rows"] for runner in ("single process", f"Ray, {result['workers']} workers")]
+    lines = [markdown_table(("documents", "input MB", "runner", "seconds", "docs/s", "fingerprint s", "plan s"), cells,
+                            ["right", "right", "left", "right", "right", "right", "right"])]
     first, last = result["rows"][0], result["rows"][-1]
     runners = ("single process", f"Ray, {result['workers']} workers")
     ratios = ", ".join(f"{runner} {last[runner] / last['documents'] / (first[runner] / first['documents']):.2f}"

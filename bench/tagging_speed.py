@@ -30,6 +30,7 @@ from biotune.formats.readers import read_corpus_file
 from biotune.formats.sentence import Sentence
 from biotune.formats.text import tokenize
 from biotune.tasks.ner.metrics import evaluate_tags
+from biotune.tables import markdown_table
 from biotune.tasks.ner.tagger import Tagger
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,15 +91,15 @@ def bench_tagger(checkpoint: Path, precision: str, sentences: list[Sentence], te
 
 def table(result: dict) -> str:
     pipe = result["pipeline"]
-    lines = ["| tagger | precision | sentences/s | speed vs pipeline | span-F1 | ΔF1 vs pipeline (points) | subword tokens/s | linear-layer GFLOP/s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|",
-             f"| `transformers.pipeline` (batch 32) | fp32 | {pipe['sents_per_s']:.1f} | 1.00x | {pipe['f1']:.2f} | - | - | - |"]
+    cells = [["`transformers.pipeline` (batch 32)", "fp32", f"{pipe['sents_per_s']:.1f}", "1.00x", f"{pipe['f1']:.2f}",
+              "-", "-", "-"]]
     for precision in PRECISIONS:
         row = result["biotune"][precision]
-        lines.append(f"| biotune `Tagger` | {precision} | {row['sents_per_s']:.1f} | "
-                     f"{row['sents_per_s'] / pipe['sents_per_s']:.2f}x | {row['f1']:.2f} | {row['f1'] - pipe['f1']:+.2f} | "
-                     f"{row['subwords_per_s']:.0f} | {row['linear_gflop_per_s']:.0f} |")
-    return "\n".join(lines)
+        cells.append(["biotune `Tagger`", precision, f"{row['sents_per_s']:.1f}",
+                      f"{row['sents_per_s'] / pipe['sents_per_s']:.2f}x", f"{row['f1']:.2f}",
+                      f"{row['f1'] - pipe['f1']:+.2f}", f"{row['subwords_per_s']:.0f}", f"{row['linear_gflop_per_s']:.0f}"])
+    return markdown_table(("tagger", "precision", "sentences/s", "speed vs pipeline", "span-F1", "ΔF1 vs pipeline (points)",
+                           "subword tokens/s", "linear-layer GFLOP/s"), cells, ["left"] * 2 + ["right"] * 6)
 
 
 def main() -> None:
