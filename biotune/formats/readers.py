@@ -24,7 +24,7 @@ from biotune.formats.schemes import PREFIXES, SCHEMES, invalid_tags, repair_bio,
 from biotune.formats.sentence import Sentence
 from biotune.formats.text import tokenize
 from biotune.errors import BiotuneError
-from biotune.registry import Registry
+from biotune.registry import Registry, did_you_mean
 
 logger = logging.getLogger("biotune")
 
@@ -269,7 +269,8 @@ def existing_file(path: str | Path) -> Path:
 
 def _check_scheme(scheme: str) -> None:
     if scheme not in SCHEMES:
-        raise BiotuneError(f"unknown tag scheme {scheme!r}; expected one of: {', '.join(SCHEMES)}")
+        raise BiotuneError(f"unknown tag scheme {scheme!r}{did_you_mean(scheme, SCHEMES)}; "
+                           f"choose one of: {', '.join(SCHEMES)}")
 
 
 def _allowed(scheme: str) -> str:

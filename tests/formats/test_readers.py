@@ -97,7 +97,7 @@ def test_iter_tsv_empty_token_and_bad_utf8(tmp_path: Path) -> None:
 
 def test_iter_tsv_unknown_scheme_and_missing_file(tmp_path: Path) -> None:
     path = write(tmp_path / "x.tsv", "a\tO\n")
-    with pytest.raises(BiotuneError, match="unknown tag scheme 'iob'"):
+    with pytest.raises(BiotuneError, match=r"^unknown tag scheme 'iob' \(did you mean 'iobes'\?\); choose one of: bio, iobes, auto$"):
         iter_tsv(path, scheme="iob")
     with pytest.raises(BiotuneError, match=r"corpus file .*nope\.tsv does not exist"):
         iter_tsv(tmp_path / "nope.tsv")
