@@ -10,11 +10,15 @@ each wrapping a `RelationExample` (unmasked text, `head`/`tail` = the mention sp
   text is that sentence.
 - ``document``: one candidate per (head concept, tail concept) pair of the document, as
   document-level relations (BC5CDR CID) are defined. A concept appears as several mentions, so
-  the candidate uses the closest pair of their mentions (fewest characters between them; ties
-  to the earliest) and its text runs from the start of the sentence holding the first of the
-  two to the end of the sentence holding the second. That keeps the pair inside one window of
-  the encoder however long the document is, at the price of the model seeing one pair of
-  mentions rather than all of them.
+  the candidate uses the closest pair of their mentions (fewest sentence boundaries between
+  them, then fewest characters, then the earliest) and its text runs from the start of the
+  sentence holding the first of the two to the end of the sentence holding the second. That
+  keeps the pair inside one window of the encoder however long the document is, at the price
+  of the model seeing one pair of mentions rather than all of them. Even so a pair can be
+  wider than the encoder's window (BC5CDR test: 2 of 5,557 pairs exceed 512 MiniLM tokens, and
+  `markers.featurise` refuses them): `max_sentences` builds no candidate for a pair whose
+  closest mentions are more sentence boundaries apart, and `CandidateCounts` says how many
+  pairs that left out, and how many of them were gold relations (recall the model cannot get).
 
 Entities are grouped by concept id: a composite id (``D1|D2``) makes the mention count for both
 concepts; a mention without a usable id (none, or ``-1``) is grouped by its normalised surface
@@ -38,6 +42,7 @@ that id as their `concept_id` in the returned document.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,6 +55,22 @@ from biotune.linking import pseudo_id, usable_id
 from biotune.tasks.re.examples import Entity, RelationExample
 
 SCOPES = ("sentence", "document")
+
+
+@dataclass(slots=True)
+class CandidateCounts:
+    """What candidate building did (added up as documents stream by): pairs built, and pairs left out.
+
+    `too_far` counts document-scope pairs beyond `max_sentences`; `too_far_related` those of
+    them that a document relation names (known only for labelled building).
+    """
+
+    built: int = 0
+    too_far: int = 0
+    too_far_related: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,18 +119,31 @@ def document_candidates(
     scope: str,
     negative: str,
     labelled: bool = True,
+    max_sentences: int | None = None,
+    counts: CandidateCounts | None = None,
 ) -> list[Candidate]:
-    """The candidates of one document (see the module docstring).
+    """The candidates of one document (see the module docstring); `counts`, if given, is added to.
 
     In text order: sentence by sentence; in document scope by the positions of the pair's two
-    mentions, then by concept id.
+    mentions, then by concept id. `max_sentences` (document scope only) is the most sentence
+    boundaries allowed between a pair's closest mentions (0: same sentence); None allows any.
     """
     if scope not in SCOPES:
         raise BiotuneError(f"unknown candidate scope {scope!r}; choose one of {', '.join(SCOPES)}")
+    if max_sentences is not None and (scope != "document" or max_sentences < 0):
+        raise BiotuneError(f"max_sentences applies to the document scope and is 0 or more, got {max_sentences} "
+                           f"with scope {scope!r}")
     type_pairs = check_pairs(pairs)
+    counts = counts if counts is not None else CandidateCounts()
     labels = _Labels(doc) if labelled else None
-    build = _sentence_candidates if scope == "sentence" else _document_candidates
-    candidates = build(doc, type_pairs)
+    if scope == "sentence":
+        candidates = _sentence_candidates(doc, type_pairs)
+    else:
+        candidates, far = _document_candidates(doc, type_pairs, max_sentences)
+        counts.too_far += len(far)
+        if labels is not None:
+            counts.too_far_related += sum(_labelled(c, labels, negative).example.label != negative for c in far)
+    counts.built += len(candidates)
     return [_labelled(c, labels, negative) for c in candidates]
 
 
@@ -119,11 +153,13 @@ def build_candidates(
     scope: str,
     negative: str,
     labelled: bool = True,
+    max_sentences: int | None = None,
+    counts: CandidateCounts | None = None,
 ) -> Iterator[Candidate]:
     """`document_candidates` of every document, streamed."""
     type_pairs = check_pairs(pairs)
     for doc in documents:
-        yield from document_candidates(doc, type_pairs, scope, negative, labelled)
+        yield from document_candidates(doc, type_pairs, scope, negative, labelled, max_sentences, counts)
 
 
 def to_relations(
@@ -238,26 +274,31 @@ def _sentence_candidates(doc: Document, type_pairs: list[tuple[str, str]]) -> li
     return candidates
 
 
-def _document_candidates(doc: Document, type_pairs: list[tuple[str, str]]) -> list[Candidate]:
+def _document_candidates(
+    doc: Document, type_pairs: list[tuple[str, str]], max_sentences: int | None
+) -> tuple[list[Candidate], list[Candidate]]:
+    """The candidates within `max_sentences`, and those beyond it (built only to be counted)."""
     sentences = _sentences(doc)
     candidates: list[Candidate] = []
+    far: list[Candidate] = []
     for head_type, tail_type in type_pairs:
         heads, tails = _mentions_by_concept(doc, head_type), _mentions_by_concept(doc, tail_type)
         chosen = []
         for (head_key, head_mentions), (tail_key, tail_mentions) in itertools.product(heads.items(), tails.items()):
             if head_key == tail_key or (head_type == tail_type and head_key > tail_key):
                 continue  # one concept is not a pair; a same-type pair is one candidate, not two
-            pair = _closest(head_mentions, tail_mentions)
-            if pair is not None:
-                chosen.append((head_key, tail_key, *pair))
-        chosen.sort(key=lambda c: (*sorted((c[2].start_char, c[3].start_char)), c[0], c[1]))
-        for head_key, tail_key, head, tail in chosen:
+            found = _closest(sentences, head_mentions, tail_mentions)
+            if found is not None:
+                chosen.append((head_key, tail_key, *found))
+        chosen.sort(key=lambda c: (*sorted((c[3].start_char, c[4].start_char)), c[0], c[1]))
+        for head_key, tail_key, distance, head, tail in chosen:
             if head_type == tail_type and head.start_char > tail.start_char:
                 head_key, tail_key, head, tail = tail_key, head_key, tail, head  # head first in text
             start, end = _stretch(sentences, head, tail)
+            into = far if max_sentences is not None and distance > max_sentences else candidates
             example = _example(doc, start, end, head, tail, len(candidates) + 1, f"{head_key}:{tail_key}")
-            candidates.append(Candidate(example, doc.id, (head_key,), (tail_key,)))
-    return candidates
+            into.append(Candidate(example, doc.id, (head_key,), (tail_key,)))
+    return candidates, far
 
 
 def _mentions_by_concept(doc: Document, type_: str) -> dict[str, list[Annotation]]:
@@ -270,16 +311,23 @@ def _mentions_by_concept(doc: Document, type_: str) -> dict[str, list[Annotation
     return grouped
 
 
-def _closest(heads: Sequence[Annotation], tails: Sequence[Annotation]) -> tuple[Annotation, Annotation] | None:
-    """The non-overlapping head and tail mentions with the fewest characters between them; ties to the earliest."""
-    best: tuple[tuple[int, int], tuple[Annotation, Annotation]] | None = None
+def _closest(
+    sentences: Sequence[tuple[int, int]], heads: Sequence[Annotation], tails: Sequence[Annotation]
+) -> tuple[int, Annotation, Annotation] | None:
+    """``(sentence boundaries between, head, tail)`` of the closest non-overlapping pair of mentions.
+
+    Closest: fewest sentence boundaries between them, then fewest characters, then the earliest.
+    """
+    starts = [start for start, _ in sentences]
+    best: tuple[tuple[int, int, int], tuple[int, Annotation, Annotation]] | None = None
     for head, tail in itertools.product(heads, tails):
         if _overlap(head, tail):
             continue
+        distance = abs(bisect.bisect_right(starts, head.start_char) - bisect.bisect_right(starts, tail.start_char))
         gap = max(head.start_char, tail.start_char) - min(head.end_char, tail.end_char)
-        rank = (gap, min(head.start_char, tail.start_char))
+        rank = (distance, gap, min(head.start_char, tail.start_char))
         if best is None or rank < best[0]:
-            best = (rank, (head, tail))
+            best = (rank, (distance, head, tail))
     return best[1] if best is not None else None
 
 

@@ -9,7 +9,7 @@ import pytest
 from biotune.errors import BiotuneError
 from biotune.formats.documents import Annotation, Document, Passage, Relation, assemble
 from biotune.formats.pubtator import iter_pubtator, write_pubtator
-from biotune.tasks.re.candidates import build_candidates, document_candidates, to_relations
+from biotune.tasks.re.candidates import CandidateCounts, build_candidates, document_candidates, to_relations
 from biotune.tasks.re.markers import MarkerScheme, mark
 
 TITLE = "Cisplatin causes nephrotoxicity."
@@ -27,7 +27,7 @@ def annotated(doc_id: str, passages: list[Passage], mentions: list[tuple[int, st
     return assemble(doc_id, passages, located, "t", [("t", r) for r in relations])
 
 
-def cdr_document() -> Document:
+def cdr_document(relations: tuple[Relation, ...] = (Relation("CID", "D002945", "D007674"),)) -> Document:
     """Cisplatin-nephrotoxicity in the title (a CID pair), heparin in two sentences, fever without an id."""
     at = ABSTRACT.index
     return annotated("1", [Passage("title", TITLE), Passage("abstract", ABSTRACT, BASE)], [
@@ -37,7 +37,7 @@ def cdr_document() -> Document:
         (BASE + at("heparin"), "heparin", "Chemical", "D006493", None),
         (BASE + at("fever"), "fever", "Disease", "-1", None),
         (BASE + at("Heparin"), "Heparin", "Chemical", "D006493", None),
-    ], [Relation("CID", "D002945", "D007674")])
+    ], list(relations))
 
 
 def summary(candidates) -> list[tuple[str, str, str | None, tuple[str, ...], tuple[str, ...]]]:
@@ -66,12 +66,26 @@ def test_candidates_document_scope_one_per_concept_pair_closest_mentions() -> No
         ("Cisplatin", "nephrotoxicity", "CID", ("D002945",), ("D007674",)),
         ("heparin", "nephrotoxicity", "0", ("D006493",), ("D007674",)),  # the first heparin is the closer
         ("cisplatin", "fever", "0", ("D002945",), ("text:fever",)),  # the abstract's cisplatin is the closer
-        ("Heparin", "fever", "0", ("D006493",), ("text:fever",)),  # ". " apart, across a sentence end
+        # one sentence beats fewer characters across a sentence end ("fever. Heparin")
+        ("heparin", "fever", "0", ("D006493",), ("text:fever",)),
     ]
     # the text runs from the sentence of the first mention to the end of the sentence of the second
     assert candidates[1].example.text == TITLE + " " + ABSTRACT[:49]
-    assert candidates[3].example.text == ABSTRACT
+    assert candidates[3].example.text == ABSTRACT[:49]
     assert [c.example.id for c in candidates][:2] == ["1:D002945:D007674", "1:D006493:D007674"]
+
+
+def test_candidates_max_sentences_leaves_out_far_pairs_and_counts_them() -> None:
+    counts = CandidateCounts()
+    near = document_candidates(cdr_document(), PAIRS, "document", "0", max_sentences=0, counts=counts)
+    assert [c.example.id for c in near] == ["1:D002945:D007674", "1:D002945:text:fever", "1:D006493:text:fever"]
+    assert counts.to_dict() == {"built": 3, "too_far": 1, "too_far_related": 0}
+    related = cdr_document((Relation("CID", "D006493", "D007674"),))
+    document_candidates(related, PAIRS, "document", "0", max_sentences=0, counts=counts)
+    assert counts.to_dict() == {"built": 6, "too_far": 2, "too_far_related": 1}
+    assert len(document_candidates(related, PAIRS, "document", "0", max_sentences=1)) == 4
+    with pytest.raises(BiotuneError, match="max_sentences applies to the document scope"):
+        document_candidates(related, PAIRS, "sentence", "0", max_sentences=1)
 
 
 def test_candidates_marked_text_wraps_the_right_mentions() -> None:
