@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import regex
 
@@ -60,7 +60,7 @@ def pseudo_id(text: str) -> str:
     return PSEUDO_PREFIX + (normalise(text) or text.casefold().strip())
 
 
-def usable_id(concept_id: str | None) -> bool:
+def usable_id(concept_id: str | None) -> TypeGuard[str]:
     """Whether an annotation's concept id identifies something (not missing, not ``-1``)."""
     return concept_id is not None and concept_id.strip() not in NO_ID
 
@@ -113,7 +113,7 @@ class DictionaryLinker:
     def from_documents(cls, documents: Iterable[Document], dictionary: str | Path | None = None) -> DictionaryLinker:
         """A linker from the (mention text, concept id) pairs of `documents`, plus a ``term<TAB>id`` file if given."""
         pairs = [(a.text, a.concept_id.strip()) for doc in documents for a in doc.annotations
-                 if a.concept_id is not None and usable_id(a.concept_id)]
+                 if usable_id(a.concept_id)]
         if dictionary is not None:
             pairs += read_dictionary(dictionary)
         if not pairs:
@@ -185,7 +185,7 @@ def linking_accuracy(gold_documents: Iterable[Document], linker: DictionaryLinke
     right: Counter[str] = Counter()
     for doc in gold_documents:
         for a in doc.annotations:
-            if a.concept_id is None or not usable_id(a.concept_id):
+            if not usable_id(a.concept_id):
                 continue
             found, how = linker.lookup(a.text)
             seen[how] += 1

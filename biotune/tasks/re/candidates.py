@@ -96,7 +96,7 @@ class Candidate:
 
 def concept_keys(annotation: Annotation) -> tuple[str, ...]:
     """The entities a mention stands for: its concept ids, or its `pseudo_id` when it has none usable."""
-    if annotation.concept_id is not None and usable_id(annotation.concept_id):
+    if usable_id(annotation.concept_id):
         return annotation.concept_ids
     return (pseudo_id(annotation.text),)
 
@@ -186,7 +186,7 @@ def to_relations(
             continue
         for head, tail in itertools.product(candidate.head_concepts, candidate.tail_concepts):
             relations.setdefault((BY_CONCEPT, label, head, tail), Relation(label, head, tail, BY_CONCEPT, *roles))
-    located = [(document.id, a if a.concept_id is not None and usable_id(a.concept_id)
+    located = [(document.id, a if usable_id(a.concept_id)
                 else dataclasses.replace(a, concept_id=pseudo_id(a.text))) for a in document.annotations]
     return assemble(document.id, document.passages, located, document.id,
                     [(document.id, r) for r in relations.values()])
