@@ -21,7 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from biotune.errors import BiotuneError
 
-app = typer.Typer(help="Fine-tune, evaluate and run transformer encoders on biomedical NER.", no_args_is_help=True,
+app = typer.Typer(help="Fine-tune, evaluate and run transformer encoders on biomedical NER and relation extraction.",
+                  no_args_is_help=True,
                   pretty_exceptions_enable=False)
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,7 +71,6 @@ def train(
 ) -> None:
     """Fine-tune on the config's corpus, keep the best dev epoch, evaluate on its test sets."""
     from biotune.config import load_config
-    from biotune.tasks.ner.report import render_markdown
     from biotune.training.train import train as run_training
 
     cfg = load_config(config, {"training.seed": seed, "output_dir": output_dir, "training.epochs": epochs,
@@ -79,8 +79,16 @@ def train(
     result = run_training(cfg, overwrite=overwrite)
     if not result.main_process:  # torchrun / accelerate launch: the main process reports
         return
-    console.print(Markdown(render_markdown(result.results, title=f"{cfg.name} seed {cfg.training.seed}")))
+    console.print(Markdown(_render(cfg.task, result.results, title=f"{cfg.name} seed {cfg.training.seed}")))
     console.print(f"model: {result.paths.best_model}\nresults: {result.paths.results}")
+
+
+def _render(task_name: str, results: dict[str, Any], title: str = "") -> str:
+    """The task's Markdown of `{test set: Result}`."""
+    from biotune.tasks import get_task
+
+    data = {name: {**r.to_dict(), "headline_key": r.headline_key} for name, r in results.items()}
+    return get_task(task_name).render(data, title)
 
 
 @app.command()
@@ -95,16 +103,14 @@ def evaluate(
                                                        "with, which reproduces the run's eval files)")] = None,
     overwrite: OverwriteOutputOption = False,
 ) -> None:
-    """Score a trained model on one or more test sets (span-level strict + token-level)."""
+    """Score a trained model (any task) on one or more test sets with its task's metrics."""
     from biotune.config import DataConfig
-    from biotune.corpora.splits import read_split
     from biotune.experiments.evaluate import evaluate_checkpoint
-    from biotune.tasks.ner.report import render_markdown
+    from biotune.tasks import checkpoint_task
 
     data = DataConfig(corpus=str(checkpoint), data_dir=data_dir)
-    splits = [read_split(spec, data) for spec in test]
-    results = evaluate_checkpoint(checkpoint, splits, output_dir, batch_size, precision, overwrite)
-    print(render_markdown(results))
+    results = evaluate_checkpoint(checkpoint, test, data, output_dir, batch_size, precision, overwrite)
+    print(_render(checkpoint_task(checkpoint), results))
 
 
 @app.command()
@@ -215,34 +221,29 @@ def check_data(
     max_length: Annotated[int | None, typer.Option(help="window size in subwords")] = None,
     download: Annotated[bool, typer.Option(help="download a registry corpus that is not found locally")] = False,
 ) -> None:
-    """Report sentences, spans per type, ill-formed tags, long sentences, split overlap — before training."""
+    """Report what training would read, before training: counts per label, ill-formed input, long inputs, split overlap."""
     from pydantic import ValidationError
 
-    from biotune.config import DataConfig, ModelConfig, load_config
-    from biotune.corpora.splits import corpus_splits, read_split
-    from biotune.tasks.ner.align import Aligner
-    from biotune.tasks.ner.checks import check_data as run_check
+    from biotune.config import DataConfig, ExperimentConfig, load_config
+    from biotune.corpora.splits import corpus_splits
     from biotune.models.backbones import load_tokenizer
+    from biotune.tasks import get_task
 
     if target.endswith((".yaml", ".yml")):
         cfg = load_config(target, {"data.data_dir": data_dir, "data.download": download or None})
-        data, model = cfg.data, cfg.model
-        specs = [data.train, *([data.dev] if data.dev else []), *data.test]  # as training reads them
+        specs = [cfg.data.train, *([cfg.data.dev] if cfg.data.dev else []), *cfg.data.test]  # as training reads them
     else:
-        data, model = DataConfig(corpus=target, data_dir=data_dir, download=download), ModelConfig()
-        specs = corpus_splits(data)  # the dev file is optional
+        cfg = ExperimentConfig(data=DataConfig(corpus=target, data_dir=data_dir, download=download))
+        specs = corpus_splits(cfg.data)  # the dev file is optional
     if max_length is not None:  # the config's rule for model.max_length
         try:
-            model = ModelConfig.model_validate({**model.model_dump(), "max_length": max_length})
+            cfg = ExperimentConfig.model_validate({**cfg.model_dump(), "model": {**cfg.model.model_dump(),
+                                                                                  "max_length": max_length}})
         except ValidationError as error:
             raise BiotuneError(f"--max-length {max_length}: {error.errors()[0]['msg']}") from None
-    aligner = Aligner(load_tokenizer(backbone or model.backbone), model.max_length)
-    splits = {}
-    for spec in specs:
-        split = read_split(spec, data)
-        splits[split.name] = split.sentences
-    report = run_check(splits, subword_length=aligner.subword_length, max_length=aligner.max_length)
-    print(report.render_markdown())
+    task = get_task(cfg.task)
+    splits = {split.name: split for split in (task.read_split(spec, cfg) for spec in specs)}
+    print(task.check_data(splits, load_tokenizer(backbone or cfg.model.backbone), cfg.model.max_length))
 
 
 @app.command()

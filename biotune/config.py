@@ -28,20 +28,25 @@ class Section(BaseModel):
 
 class ModelConfig(Section):
     backbone: str = Field("minilm", description="hub id or local folder of the encoder; 'minilm' = the bundled MiniLM-L6")
-    head: str = Field("softmax", description="classification head, by name: softmax | crf (linear-chain CRF over words, learned transitions)")
+    head: str = Field("softmax", description="head, by name; ner: softmax | crf (linear-chain CRF over words, learned "
+                      "transitions); re: entity_start (the two entity-start markers' states, Zhou & Chen) | cls "
+                      "(first token). Default: the task's first")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, allow_inf_nan=False, description="dropout before the classifier")
-    max_length: int = Field(128, ge=8, description="window size in subwords incl. special tokens; longer sentences are split into overlapping windows")
-    pack_sentences: bool = Field(False, description="consecutive sentences share a window (cross-sentence context at no extra compute); training and prediction both")
+    max_length: int = Field(128, ge=8, description="window size in subwords incl. special tokens (ner default 128: "
+                            "longer sentences are split into overlapping windows; re default 512: a pair that does "
+                            "not fit gets a window centred on it)")
+    pack_sentences: bool = Field(False, description="ner: consecutive sentences share a window (cross-sentence context at no extra compute); training and prediction both")
 
-    @field_validator("head")
-    @classmethod
-    def _known_head(cls, value: str) -> str:
-        from biotune.tasks.ner.factory import unknown_head  # the registry of heads is the factory's
 
-        message = unknown_head(value)
-        if message:
-            raise ValueError(message)
-        return value
+class RelationConfig(Section):
+    """The `relation:` section (task: re)."""
+
+    negative_label: str | None = Field("0", description="the no-relation label, excluded from the micro-F1 (ChemProt, "
+                                       "DDI, GAD use 0); null when every label is a relation")
+    positive_label: str | None = Field(None, description="binary tasks (GAD): the headline is this label's F1 "
+                                       "instead of the micro-F1 over the relation labels")
+    label2id: str | None = Field(None, description="a name<TAB>id file: integer label cells are ids into it (default: "
+                                 "label2id.tsv beside the training file, when there is one)")
 
 
 class DataConfig(Section):
@@ -98,12 +103,52 @@ class SourceConfig(Section):
 
 
 class ExperimentConfig(Section):
+    task: str = Field("ner", description="the task, by name: ner | re; it picks the heads, the readers and the metrics")
     name: str = Field("experiment", description="run name: outputs go under <output_dir>/*/<name>/seed_<seed>")
     output_dir: str = Field("outputs", description="root of checkpoints/, results/, logs/")
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     sources: list[SourceConfig] = Field(default_factory=list, description="training sources; empty = data.train alone")
+    relation: RelationConfig = Field(default_factory=RelationConfig, description="task re: labels and the headline")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_defaults(cls, data: Any) -> Any:
+        """The task's own defaults for keys a config leaves out (its first head, its window size)."""
+        from biotune.tasks import TASKS
+
+        if not isinstance(data, dict) or data.get("task", "ner") not in TASKS:
+            return data
+        spec = TASKS[data.get("task", "ner")]
+        model = data.get("model")
+        if model is None or isinstance(model, dict):
+            data = {**data, "model": {"head": spec.default_head, "max_length": spec.max_length, **(model or {})}}
+        return data
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        from biotune.tasks import task_spec
+
+        try:
+            task_spec(value)
+        except BiotuneError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _head_of_task(self) -> ExperimentConfig:
+        from biotune.registry import did_you_mean
+        from biotune.tasks import TASKS
+
+        heads = TASKS[self.task].heads
+        if self.model.head not in heads:
+            raise ValueError(f"model.head: unknown {self.task} head {self.model.head!r}"
+                             f"{did_you_mean(self.model.head, heads)}; choose one of {', '.join(heads)}")
+        if self.task != "re" and self.relation != RelationConfig():
+            raise ValueError(f"relation: only task re reads this section (task is {self.task!r})")
+        return self
 
     @field_validator("name")
     @classmethod

@@ -1,4 +1,4 @@
-"""Config-level data access: turn `data:` settings into lists of `Sentence`s per split.
+"""Config-level data access: where each split of the configured corpus is, for every task.
 
 A split is named `train` / `dev` / `test` (a file of the configured corpus), `<corpus>:<split>`
 (a split of another registry corpus or folder, e.g. `bc2gm:test`), or a file path.
@@ -7,23 +7,25 @@ A split is named `train` / `dev` / `test` (a file of the configured corpus), `<c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from biotune.config import DataConfig
-from biotune.formats.readers import EXTENSIONS, iter_corpus_file, reader_options
-from biotune.corpora.registry import CORPORA, resolve_corpus
-from biotune.formats.sentence import Sentence
+from biotune.corpora.registry import resolve_corpus
 from biotune.errors import BiotuneError
 
 
 @dataclass(frozen=True)
 class Split:
-    """A named, read split plus the entity types its gold labels annotate."""
+    """A named split read by its task: its examples (the task's own type) and what its gold annotates.
+
+    `annotated_types` are the label types the gold covers (NER: entity types; RE: relation
+    labels); a task scores only those.
+    """
 
     name: str
     path: Path
-    sentences: list[Sentence]
+    examples: list[Any]
     annotated_types: tuple[str, ...]
 
 
@@ -54,24 +56,3 @@ def locate(spec: str, data: DataConfig) -> tuple[str, Path, str | None]:
     if not path.exists():
         raise BiotuneError(f"split {spec!r} is neither train/dev/test, <corpus>:<split>, nor an existing file")
     return path.stem, path, None
-
-
-def read_split(spec: str, data: DataConfig) -> Split:
-    """Read one split with the config's format options; record which types it annotates."""
-    name, path, corpus = locate(spec, data)
-    accepted = reader_options(data.format or EXTENSIONS.get(path.suffix.lower()))
-    wanted = {"scheme": data.scheme, "tag_field": data.tag_field}  # a text file takes neither: it has no tags
-    options = {key: value for key, value in wanted.items() if key in accepted}
-    sentences = list(islice(iter_corpus_file(path, format=data.format, **options), data.limit))
-    info = CORPORA.get(corpus) if corpus else None
-    if info is not None:
-        annotated = tuple(info.entity_types)
-    else:
-        annotated = tuple(sorted({t[2:] for s in sentences for t in (s.tags or []) if t != "O"}))
-    if data.rename_types:
-        rename = data.rename_types
-        for s in sentences:
-            if s.tags is not None:
-                s.tags = [t if t == "O" else f"{t[:2]}{rename.get(t[2:], t[2:])}" for t in s.tags]
-        annotated = tuple(sorted({rename.get(t, t) for t in annotated}))
-    return Split(name, path, sentences, annotated)

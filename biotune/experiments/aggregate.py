@@ -3,10 +3,16 @@
 Reads the run-folder contract (`biotune.experiments.run_folder`): `results/<name>/seed_*/` holding a finished run
 (`train_summary.json`), its `config_snapshot.yaml` and its `eval_<test>.json` files. Runs whose
 resolved configs differ in anything but the seed and the path-only keys (`data.data_dir`,
-`output_dir`, ...) are refused, naming the keys, so a table never mixes two experiments. Writes `aggregated_results.json` (raw per-seed values, mean, std) and
-`aggregated_results.md` (mean ± std; a type with fewer than `MIN_SUPPORT` gold spans in a test
-set shows N/A there, because its F1 swings by whole points from one span to the next; the JSON
-keeps the raw values).
+`output_dir`, ...) are refused, naming the keys, so a table never mixes two experiments.
+
+It knows no task: an eval file is a task's metrics dictionary, and every number in it is
+aggregated where it sits (`{values, mean, std, n}`), except counts that describe the test set
+rather than the model (`support`, `n_*`), which are the same in every seed and kept as they
+are. Strings and lists (label names, the headline key) are kept from the first seed. Writes
+`aggregated_results.json` and `aggregated_results.md`: the headline per test set, then every
+block of precision/recall/F1 as a table (mean ± std; a row with fewer than `MIN_SUPPORT` gold
+units shows N/A, because its F1 swings by whole points from one unit to the next; the JSON
+keeps the raw values), then any other metric.
 """
 
 from __future__ import annotations
@@ -69,57 +75,97 @@ def aggregate(results_dir: str | Path) -> dict[str, Any]:
     test_sets = sorted(set.intersection(*(set(e) for e in evals.values())))
     out: dict[str, Any] = {"results_dir": str(results_dir), "seeds": list(seeds), "test_sets": {}}
     for test in test_sets:
-        out["test_sets"][test] = _aggregate_set({seed: evals[seed][test] for seed in seeds})
-    dev = {seed: json.loads((f / "train_summary.json").read_text())["best_dev_f1"] for seed, f in seeds.items()}
+        per_seed = {seed: {"headline_key": "micro.f1", **evals[seed][test]} for seed in seeds}  # older files: NER's
+        out["test_sets"][test] = _aggregate_node(per_seed)
+    dev = {seed: _dev_score(f) for seed, f in seeds.items()}
     if all(v is not None for v in dev.values()):
-        out["best_dev_f1"] = _stats(dev)
+        out["best_dev_score"] = _stats(dev)  # type: ignore[arg-type]
     write_json(results_dir / "aggregated_results.json", out)
     write_text(results_dir / "aggregated_results.md", render_markdown(out, title=results_dir.name))
     return out
 
 
-def _aggregate_set(per_seed: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
-    first = next(iter(per_seed.values()))
-    result: dict[str, Any] = {"per_type": {}}
-    for type_ in first["per_type"]:
-        result["per_type"][type_] = {
-            **{m: _stats({s: r["per_type"][type_][m] for s, r in per_seed.items()}) for m in METRICS},
-            "support": first["per_type"][type_]["support"],
-        }
-    for block in ("micro", "macro", "token"):
-        result[block] = {
-            **{m: _stats({s: r[block][m] for s, r in per_seed.items()}) for m in METRICS},
-            "support": first[block]["support"],
-        }
-    result["unannotated_predictions"] = {
-        type_: _stats({s: r["unannotated_predictions"].get(type_, 0) for s, r in per_seed.items()})
-        for type_ in sorted({t for r in per_seed.values() for t in r["unannotated_predictions"]})
-    }
-    return result
+def _dev_score(folder: Path) -> float | None:
+    summary = json.loads((folder / "train_summary.json").read_text(encoding="utf-8"))
+    return summary.get("best_dev_score", summary.get("best_dev_f1"))  # runs from before the task contract
+
+
+def _is_count(key: str) -> bool:
+    """Counts of the test set (gold units, sentences): the same in every seed."""
+    return key == "support" or key.startswith("n_")
+
+
+def _aggregate_node(per_seed: Mapping[int, Any], key: str = "") -> Any:
+    """Mappings recursively (keys of every seed, in the first seed's order); numbers as `_stats`; the rest as the first seed's."""
+    values = list(per_seed.values())
+    first = values[0]
+    if isinstance(first, Mapping):
+        keys = dict.fromkeys(k for value in values if isinstance(value, Mapping) for k in value)
+        return {k: _aggregate_node({s: v.get(k, 0) for s, v in per_seed.items()}, k) for k in keys}
+    if isinstance(first, (int, float)) and not isinstance(first, bool) and not _is_count(key):
+        return _stats({s: float(v) for s, v in per_seed.items()})
+    return first
 
 
 def _cell(stats: Mapping[str, Any]) -> str:
     return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
 
 
+def _is_stats(node: Any) -> bool:
+    return isinstance(node, Mapping) and "mean" in node and "std" in node
+
+
+def _score_rows(node: Mapping[str, Any], path: str = "") -> list[tuple[str, Mapping[str, Any]]]:
+    """(dotted path, block) for every block holding precision/recall/F1 statistics, in file order."""
+    rows = []
+    for key, value in node.items():
+        if not isinstance(value, Mapping) or _is_stats(value):
+            continue
+        dotted = f"{path}.{key}" if path else key
+        if all(_is_stats(value.get(m)) for m in METRICS):
+            rows.append((dotted, value))
+        else:
+            rows.extend(_score_rows(value, dotted))
+    return rows
+
+
+def _other_metrics(node: Mapping[str, Any], path: str = "") -> list[tuple[str, Mapping[str, Any]]]:
+    """(dotted path, stats) of the numbers outside the precision/recall/F1 blocks."""
+    out = []
+    for key, value in node.items():
+        dotted = f"{path}.{key}" if path else key
+        if _is_stats(value):
+            out.append((dotted, value))
+        elif isinstance(value, Mapping) and not all(_is_stats(value.get(m)) for m in METRICS):
+            out.extend(_other_metrics(value, dotted))
+    return out
+
+
 def render_markdown(agg: Mapping[str, Any], title: str = "") -> str:
-    """Mean ± std (percent) per test set, type, micro, macro and token level."""
+    """The headline, the precision/recall/F1 blocks and any other metric of each test set (percent, mean ± std)."""
+    from biotune.experiments.evaluate import headline_of
+    from biotune.tables import markdown_table
+
     seeds = ", ".join(map(str, agg["seeds"]))
     lines = [f"# {title}" if title else "# Aggregated results", "", f"Seeds: {seeds} (n = {len(agg['seeds'])}); "
-             f"mean ± sample std; N/A: fewer than {MIN_SUPPORT} gold spans."]
+             f"mean ± sample std; N/A: fewer than {MIN_SUPPORT} gold units."]
     for test, result in agg["test_sets"].items():
-        lines += ["", f"## {test}", "", "| type | P | R | F1 | support |", "|---|---:|---:|---:|---:|"]
-        rows = [(name, s) for name, s in result["per_type"].items()]
-        rows += [("**micro**", result["micro"]), ("**macro**", result["macro"]), ("**token (word-level)**", result["token"])]
-        for name, s in rows:
-            if s["support"] < MIN_SUPPORT:
-                cells = ["N/A"] * 3
-            else:
-                cells = [_cell(s[m]) for m in METRICS]
-            lines.append(f"| {name} | {' | '.join(cells)} | {s['support']} |")
-        if result["unannotated_predictions"]:
-            extra = ", ".join(f"{t} {s['mean']:.1f}" for t, s in result["unannotated_predictions"].items())
-            lines += ["", f"Predictions of types this set does not annotate (mean count, not scored): {extra}"]
-    if "best_dev_f1" in agg:
-        lines += ["", f"Best dev F1: {_cell(agg['best_dev_f1'])}"]
+        lines += ["", f"## {test}", "", f"Headline ({result['headline_key']}): {_cell(headline_of(result))}", ""]
+        rows = []
+        for name, block in _score_rows(result):
+            support = block.get("support")
+            small = isinstance(support, int) and support < MIN_SUPPORT
+            label = name.rsplit(".", 1)[-1] if "." in name else f"**{name}**"  # a class or type; an average in bold
+            rows.append([label, *(["N/A"] * 3 if small else [_cell(block[m]) for m in METRICS]),
+                         "" if support is None else str(support)])
+        lines.append(markdown_table(["", "P", "R", "F1", "support"], rows,
+                                    ["left", "right", "right", "right", "right"]))
+        others = [(name, stats) for name, stats in _other_metrics(result)
+                  if not any(name.startswith(f"{block}.") for block, _ in _score_rows(result))]
+        if others:
+            lines += ["", markdown_table(["metric", "mean ± std"],
+                                         [[name, f"{stats['mean']:.4g} ± {stats['std']:.2g}"] for name, stats in others],
+                                         ["left", "right"])]
+    if "best_dev_score" in agg:
+        lines += ["", f"Best dev score: {_cell(agg['best_dev_score'])}"]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Evaluate one model on several test sets in one call.
+"""Evaluate one model of any task on several test sets in one call.
 
 Each test set's results go to `eval_<name>.json` / `.md` under the name its split has
 (`test`, `bc2gm_test`, a file's stem). Two test sets with the same name (`a/test.tsv` and
@@ -10,16 +10,17 @@ read them unchanged.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from biotune.config import DataConfig, ExperimentConfig
 from biotune.corpora.splits import Split
 from biotune.errors import BiotuneError
-from biotune.tasks.ner.metrics import EvalResult, evaluate_tags
-from biotune.tasks.ner.report import write_report
+from biotune.io import check_output, write_json, write_text
 from biotune.models.precision import training_precision
-from biotune.tasks.ner.tagger import Tagger
-from biotune.io import check_output
+from biotune.tasks import checkpoint_task, get_task
+from biotune.tasks.contract import Predictor, Result, Task
 
 
 def result_names(splits: Sequence[Split]) -> list[str]:
@@ -46,47 +47,60 @@ def result_files(out_dir: Path, name: str) -> tuple[Path, Path]:
     return out_dir / f"eval_{name}.json", out_dir / f"eval_{name}.md"
 
 
-def evaluate_splits(tagger: Tagger, splits: Sequence[Split], out_dir: Path | None = None) -> dict[str, EvalResult]:
-    """Score `tagger` on each split, on the entity types that split annotates.
+def evaluate_splits(task: Task, predictor: Predictor, splits: Sequence[Split],
+                    out_dir: Path | None = None) -> dict[str, Result]:
+    """Score `predictor` on each split with the task's metrics.
 
-    Results are keyed by `result_names`. Writes `eval_<name>.json` and `eval_<name>.md` per
-    split into `out_dir` when given, each recording the precision the model computed in.
+    Results are keyed by `result_names`. Writes `eval_<name>.json` (``{name: Result.to_dict()
+    + headline_key + precision}``) and `eval_<name>.md` per split into `out_dir` when given,
+    each recording the precision the model computed in, since results differ slightly between
+    precisions.
     """
-    results: dict[str, EvalResult] = {}
+    results: dict[str, Result] = {}
     for split, name in zip(splits, result_names(splits)):
-        gold = [s.tags or [] for s in split.sentences]
-        pred = tagger.predict_tags([s.tokens for s in split.sentences])
-        result = evaluate_tags(gold, pred, annotated_types=split.annotated_types)
+        result = task.score(predictor, split)
         results[name] = result
         if out_dir is not None:
-            write_report({name: result}, *result_files(out_dir, name), title=f"{name} ({split.path})",
-                         precision=tagger.precision)
+            data = {name: {**result.to_dict(), "headline_key": result.headline_key, "precision": predictor.precision}}
+            json_path, md_path = result_files(out_dir, name)
+            write_json(json_path, data)
+            write_text(md_path, task.render(data, title=f"{name} ({split.path})"))
     return results
+
+
+def headline_of(result: Mapping[str, Any]) -> Any:
+    """The headline entry of a result dictionary (`headline_key`, dotted; ``micro.f1`` for files from before it was recorded)."""
+    node: Any = result
+    for part in result.get("headline_key", "micro.f1").split("."):
+        node = node[part]
+    return node
 
 
 def evaluate_checkpoint(
     checkpoint: str | Path,
-    splits: Sequence[Split],
+    split_specs: Sequence[str],
+    data: DataConfig,
     out_dir: Path | None = None,
     batch_size: int | None = None,
     precision: str | None = None,
     overwrite: bool = False,
-) -> dict[str, EvalResult]:
-    """`biotune evaluate`: load a checkpoint and score it on `splits`.
+) -> dict[str, Result]:
+    """`biotune evaluate`: load a checkpoint of any task and score it on the splits named in `split_specs`.
 
-    By default the model computes in the precision training evaluated it with (recorded in
-    its config), so a run's own checkpoint reproduces the run's `eval_*.json`. Existing result
-    files in `out_dir` are replaced only with `overwrite`; that is checked before the model loads.
+    The checkpoint's task (recorded in its config) reads the splits. By default the model
+    computes in the precision training evaluated it with (recorded in its config), so a run's
+    own checkpoint reproduces the run's `eval_*.json`. Existing result files in `out_dir` are
+    replaced only with `overwrite`; that is checked before the model loads.
     """
-    from biotune.tasks.ner.factory import load_model
-    from biotune.models.backbones import load_tokenizer
-
+    task = get_task(checkpoint_task(checkpoint))
+    config = ExperimentConfig(task=task.name, data=data)
+    splits = [task.read_split(spec, config) for spec in split_specs]
     if out_dir is not None:
         for name in result_names(splits):
             for path in result_files(out_dir, name):
                 check_output(path, [split.path for split in splits], overwrite, what="result file")
-    model = load_model(checkpoint)
-    recorded = getattr(model.config, "biotune", None) or {}
-    tagger = Tagger(model, load_tokenizer(str(checkpoint)), precision=precision or training_precision(model.config),
-                    batch_size=batch_size or recorded.get("eval_batch_size", 32))
-    return evaluate_splits(tagger, splits, out_dir)
+    bundle = task.load(checkpoint)
+    recorded = getattr(bundle.model.config, "biotune", None) or {}
+    predictor = task.predictor(bundle, precision=precision or training_precision(bundle.model.config),
+                               batch_size=batch_size or recorded.get("eval_batch_size", 32))
+    return evaluate_splits(task, predictor, splits, out_dir)

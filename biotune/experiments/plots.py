@@ -1,4 +1,4 @@
-"""Plots for papers: F1 against a swept config value, mean ± std bands over seeds."""
+"""Plots for papers: the headline score against a swept config value, mean ± std bands over seeds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 
 def plot_sweep(result: dict[str, Any], path: str | Path) -> Path:
-    """One line per test set (micro span-F1 mean), a shaded band of ± one sample std; PNG, written atomically."""
+    """One line per test set (headline score mean), a shaded band of ± one sample std; PNG, written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,8 +26,9 @@ def plot_sweep(result: dict[str, Any], path: str | Path) -> Path:
         ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)], alpha=0.2)
     ax.set_xticks(x, [p["label"] for p in points])
     ax.set_xlabel(result["key"])
-    ax.set_ylabel("micro span-F1 (%)")
-    ax.set_title(f"F1 vs {result['key']} (mean ± std, {len(result['seeds'])} seeds)")
+    headline = ", ".join(sorted({k for p in points for k in p.get("headline_keys", {}).values()})) or "micro.f1"
+    ax.set_ylabel(f"{headline} (%)")
+    ax.set_title(f"{headline} vs {result['key']} (mean ± std, {len(result['seeds'])} seeds)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

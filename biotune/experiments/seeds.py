@@ -7,7 +7,7 @@ aggregates what finished. A finished seed is reused only when its config snapsho
 current config (path-only keys aside); otherwise the whole call is refused before anything
 trains, naming the keys, and `--overwrite` retrains. `sweep` does that for each value of one dotted
 config key, in runs named `<name>__<key>=<value>` (the config's own value is the config's own
-run), and plots F1 against the value.
+run), and plots the headline score against the value.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ def parse_value(text: str) -> Any:
 
 def sweep(config: ExperimentConfig, key: str, values: list[Any], seeds: list[int],
           overwrite: bool = False) -> dict[str, Any]:
-    """Run `run_seeds` for each value of `key`; write sweep JSON/Markdown and an F1 plot."""
+    """Run `run_seeds` for each value of `key`; write sweep JSON/Markdown and a plot of the headline score."""
+    from biotune.experiments.evaluate import headline_of
     from biotune.experiments.plots import plot_sweep
     from biotune.io import write_json, write_text
 
@@ -116,7 +117,8 @@ def sweep(config: ExperimentConfig, key: str, values: list[Any], seeds: list[int
         if outcome.aggregated is None:
             raise BiotuneError(f"sweep {key}={label}: every seed failed: {outcome.failed}")
         points.append({"value": value, "label": label, "results_dir": str(outcome.results_dir),
-                       "test_sets": {t: r["micro"]["f1"] for t, r in outcome.aggregated["test_sets"].items()},
+                       "test_sets": {t: headline_of(r) for t, r in outcome.aggregated["test_sets"].items()},
+                       "headline_keys": {t: r["headline_key"] for t, r in outcome.aggregated["test_sets"].items()},
                        "failed": outcome.failed})
     out_dir = results_dir(config)
     stem = f"sweep_{key}"
@@ -130,11 +132,12 @@ def sweep(config: ExperimentConfig, key: str, values: list[Any], seeds: list[int
 
 
 def render_sweep(result: dict[str, Any]) -> str:
+    """One row per value, one column per test set: the headline score, mean ± std over the seeds."""
+    from biotune.tables import markdown_table
+
     tests = sorted({t for p in result["points"] for t in p["test_sets"]})
-    lines = [f"# Sweep of `{result['key']}` (micro span-F1, mean ± std over seeds {result['seeds']})", "",
-             "| value | " + " | ".join(tests) + " |", "|---|" + "---:|" * len(tests)]
-    for p in result["points"]:
-        cells = [f"{100 * p['test_sets'][t]['mean']:.2f} ± {100 * p['test_sets'][t]['std']:.2f}"
-                 if t in p["test_sets"] else "-" for t in tests]
-        lines.append(f"| {p['label']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    keys = sorted({k for p in result["points"] for k in p.get("headline_keys", {}).values()}) or ["micro.f1"]
+    rows = [[p["label"], *(f"{100 * p['test_sets'][t]['mean']:.2f} ± {100 * p['test_sets'][t]['std']:.2f}"
+                           if t in p["test_sets"] else "-" for t in tests)] for p in result["points"]]
+    return (f"# Sweep of `{result['key']}` ({', '.join(keys)}, mean ± std over seeds {result['seeds']})\n\n"
+            + markdown_table(["value", *tests], rows, ["left"] + ["right"] * len(tests)) + "\n")

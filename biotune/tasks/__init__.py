@@ -1,1 +1,67 @@
-"""What varies per task (examples, label space, featurisation, heads, metrics): one sub-package per task, `re/` first."""
+"""The task registry: each task by name, with what config validation needs to know about it.
+
+A task's code (model classes, torch) is imported only when the task is first used, so config
+validation (`TaskSpec`: head names, defaults) never imports model code. Adding a task is its
+own folder under `biotune/tasks/` plus one `TASKS` line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from biotune.errors import BiotuneError
+
+if TYPE_CHECKING:
+    from biotune.tasks.contract import Task
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What the config layer knows of a task without importing it."""
+
+    name: str
+    implementation: str  # "module:Class" of its `Task`
+    heads: tuple[str, ...]  # head names its `model.head` accepts; the first is the default
+    max_length: int  # default `model.max_length`
+    description: str
+
+    @property
+    def default_head(self) -> str:
+        return self.heads[0]
+
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("ner", "biotune.tasks.ner.task:NerTask", ("softmax", "crf"), 128, "named entities (BIO tagging)"),
+    TaskSpec("re", "biotune.tasks.re.task:RelationTask", ("entity_start", "cls"), 512,
+             "relation between two marked entities"),
+)}
+
+
+def task_spec(name: str) -> TaskSpec:
+    from biotune.registry import did_you_mean
+
+    if name not in TASKS:
+        raise BiotuneError(f"unknown task {name!r}{did_you_mean(name, TASKS)}; choose one of {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+@cache
+def get_task(name: str) -> Task:
+    """The task object (imported on first use)."""
+    module, _, attr = task_spec(name).implementation.partition(":")
+    return getattr(importlib.import_module(module), attr)()
+
+
+def checkpoint_task(folder: str | Path) -> str:
+    """The task a saved model folder belongs to (`config.json` ``biotune.task``; older NER folders have none)."""
+    config_file = Path(folder) / "config.json"
+    try:
+        recorded = json.loads(config_file.read_text(encoding="utf-8")).get("biotune") or {}
+    except (OSError, ValueError):
+        return "ner"  # the checkpoint checks of the task's `load` name what is wrong with the folder
+    return recorded.get("task", "ner")

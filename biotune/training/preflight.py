@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from transformers import AutoConfig, PretrainedConfig, PreTrainedTokenizerBase
 
 from biotune.config import ExperimentConfig
-from biotune.corpora.splits import Split, read_split
+from biotune.corpora.splits import Split
 from biotune.errors import BiotuneError
 from biotune.models.backbones import load_tokenizer, resolve_backbone
+from biotune.tasks.contract import Task
 from biotune.training.sources import Source, read_sources
 
 # Models whose position ids start after the padding index: `max_position_embeddings` counts
@@ -67,11 +68,11 @@ def check_dev_is_not_test(config: ExperimentConfig, dev: Split | None, tests: li
                                "data.allow_test_as_dev: true to do it on purpose")
 
 
-def check_inputs(config: ExperimentConfig) -> Inputs:
-    """Read every split and source, load the tokenizer and the backbone's config; raise on any problem."""
-    sources = read_sources(config)
-    dev = read_split(config.data.dev, config.data) if config.data.dev else None
-    tests = [read_split(spec, config.data) for spec in config.data.test]
+def check_inputs(task: Task, config: ExperimentConfig) -> Inputs:
+    """Read every split and source through the task, load the tokenizer and the backbone's config; raise on any problem."""
+    sources = read_sources(task, config)
+    dev = task.read_split(config.data.dev, config) if config.data.dev else None
+    tests = [task.read_split(spec, config) for spec in config.data.test]
     check_dev_is_not_test(config, dev, tests)
     check_max_length(config)
     tokenizer = load_tokenizer(config.model.backbone)

@@ -1,10 +1,8 @@
-"""Training sources: read each configured source, mark what it annotates, weight and subsample it.
+"""Training sources: read each configured source through its task, weight and subsample it.
 
-Every sentence leaves here carrying its source's `weight` and `annotated_types`, so the
-features, the loss and the label space can honour them without knowing where a sentence came
-from. A source that annotates fewer types than the label space (a dictionary-labelled Gene
-corpus next to a Chemical/Disease gold corpus) must not teach that the other types are O:
-`annotated_types` is what lets the loss know (see `features.o_alternatives`).
+The task reads a source (`Task.read_source`) and marks each example with the source's
+`weight` and what it annotates, so the features, the loss and the label space can honour them
+without knowing where an example came from.
 
 Subsampling (`sample_ratio`) is relative to the reference source, the first one without a
 `sample_ratio` (e.g. silver:gold = 2:1 is `sample_ratio: 2` on the silver source), drawn with
@@ -16,21 +14,21 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from biotune.config import ExperimentConfig, SourceConfig
-from biotune.corpora.splits import read_split
-from biotune.formats.sentence import Sentence
 from biotune.errors import BiotuneError
+from biotune.tasks.contract import Task
 
 log = logging.getLogger("biotune")
 
 
 @dataclass(frozen=True)
 class Source:
-    """A read training source: its config and its (sampled, weighted, marked) sentences."""
+    """A read training source: its config and its (sampled, weighted, marked) examples."""
 
     config: SourceConfig
-    sentences: list[Sentence]
+    examples: list[Any]
     types: tuple[str, ...]
 
     @property
@@ -43,26 +41,12 @@ def source_configs(config: ExperimentConfig) -> list[SourceConfig]:
     return list(config.sources) or [SourceConfig(name="train", split=config.data.train)]
 
 
-def read_sources(config: ExperimentConfig) -> list[Source]:
+def read_sources(task: Task, config: ExperimentConfig) -> list[Source]:
     """Read, mark and subsample every source (errors name the source)."""
     sources: list[Source] = []
     for spec in source_configs(config):
-        updates = {k: v for k, v in (("format", spec.format), ("tag_field", spec.tag_field)) if v is not None}
-        split = read_split(spec.split, config.data.model_copy(update=updates))
-        untagged = next((s.id for s in split.sentences if s.tags is None), None)
-        if untagged is not None:
-            raise BiotuneError(f"source {spec.name!r}: sentence {untagged} has no tags; training data must be tagged")
-        types = tuple(spec.types) if spec.types is not None else split.annotated_types
-        tagged = sorted({t[2:] for s in split.sentences for t in s.tags or [] if t != "O"} - set(types))
-        if tagged:
-            raise BiotuneError(f"source {spec.name!r}: tags of types {tagged} but `types` says it annotates {list(types)}")
-        sentences = [s for s in split.sentences if any(t != "O" for t in s.tags or [])] if spec.only_labelled else split.sentences
-        if not sentences:
-            raise BiotuneError(f"source {spec.name!r}: no sentence has an entity (only_labelled)")
-        for s in sentences:
-            s.weight = spec.weight
-            s.annotated_types = frozenset(types)
-        sources.append(Source(spec, sentences, types))
+        read = task.read_source(spec, config)
+        sources.append(Source(spec, read.examples, read.types))
     reference = next((s for s in sources if s.config.sample_ratio is None), None)
     sampled = []
     for source in sources:
@@ -70,17 +54,17 @@ def read_sources(config: ExperimentConfig) -> list[Source]:
         if ratio is not None:
             if reference is None:
                 raise BiotuneError("sample_ratio is relative to a source without one; every source has one")
-            source = Source(source.config, _sample(source.sentences, round(ratio * len(reference.sentences)),
+            source = Source(source.config, _sample(source.examples, round(ratio * len(reference.examples)),
                                                    config.training.seed), source.types)
-        log.info("source %s: %d sentences, types %s, weight %g", source.name, len(source.sentences),
+        log.info("source %s: %d examples, types %s, weight %g", source.name, len(source.examples),
                  list(source.types), source.config.weight)
         sampled.append(source)
     return sampled
 
 
-def _sample(sentences: list[Sentence], n: int, seed: int) -> list[Sentence]:
-    """`n` sentences drawn without replacement (all of them if there are fewer), in file order."""
-    if n >= len(sentences):
-        return sentences
-    keep = sorted(random.Random(seed).sample(range(len(sentences)), n))
-    return [sentences[i] for i in keep]
+def _sample(examples: list[Any], n: int, seed: int) -> list[Any]:
+    """`n` examples drawn without replacement (all of them if there are fewer), in file order."""
+    if n >= len(examples):
+        return examples
+    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
+    return [examples[i] for i in keep]

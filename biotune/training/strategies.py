@@ -3,7 +3,7 @@
 - `single`: one source, one phase.
 - `sequential`: one phase per source, in the configured order; each phase starts from the
   previous phase's best model and has its own epochs and learning rate (e.g. silver, then gold).
-- `joint`: every source in one phase; their sentences form one stream that the Trainer
+- `joint`: every source in one phase; their examples form one stream that the Trainer
   shuffles (grouped by length); per-source weights scale each example's loss.
 
 All strategies share one label space (the union of the sources' types) and one loss with the
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from biotune.config import TrainingConfig
-from biotune.formats.sentence import Sentence
 from biotune.training.sources import Source
 
 
@@ -30,8 +30,8 @@ class Phase:
     learning_rate: float
 
     @property
-    def sentences(self) -> list[Sentence]:
-        return [s for source in self.sources for s in source.sentences]
+    def examples(self) -> list[Any]:
+        return [e for source in self.sources for e in source.examples]
 
     @property
     def types(self) -> frozenset[str]:

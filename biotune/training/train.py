@@ -1,10 +1,11 @@
-"""`train(config)`: the NER core's main job, from a validated config to a finished run folder.
+"""`train(config)`: the main job of every task, from a validated config to a finished run folder.
 
-Steps: read the sources and splits -> build one label space from every source and dev ->
-plan the strategy's phases -> per phase: align, fine-tune with the Trainer, select the epoch
-with the best dev span-F1 (on the dev types the phase's sources annotate; the last epoch when
-there are none), save `best_model/` (a standard Hugging Face folder), evaluate on every test
-set -> write results atomically. The summary file is written last, so its presence marks a
+Steps, each a call into the config's task (`biotune.tasks.contract.Task`): read the sources
+and splits -> build one label space from every source and dev -> plan the strategy's phases ->
+per phase: featurise, fine-tune with the Trainer and the task's loss, select the epoch with
+the best dev headline score (on what the dev split can score for the phase; the last epoch
+when it can score nothing), save `best_model/` (a standard Hugging Face folder), evaluate on
+every test set -> write results atomically. The summary file is written last, so its presence marks a
 finished run.
 
 Everything that can fail before training (config, files, tags, backbone and tokenizer, window
@@ -31,22 +32,18 @@ import torch
 from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
 from biotune.config import ExperimentConfig, differing_keys, read_snapshot
-from biotune.corpora.splits import Split
-from biotune.tasks.ner.align import Aligner
 from biotune.errors import BiotuneError
 from biotune.experiments.evaluate import evaluate_splits
-from biotune.tasks.ner.metrics import EvalResult
+from biotune.experiments.run_folder import RunPaths
 from biotune.hardware import default_device, use_bf16
-from biotune.tasks.ner.tagger import Tagger
 from biotune.io import write_json, write_text
 from biotune.logs import log_to_file, logger_level
-from biotune.tasks.ner.factory import build_model, load_model, save_model
-from biotune.experiments.run_folder import RunPaths
-from biotune.tasks.ner.features import PaddingCollator, encode, label_space
+from biotune.tasks import get_task
+from biotune.tasks.contract import Bundle, Result, Task
 from biotune.training.preflight import Inputs, check_inputs
 from biotune.training.processes import is_main_process, process_count, wait_for_everyone
 from biotune.training.strategies import Phase, plan_phases
-from biotune.training.trainer import (NerTrainer, SaveAtEpochEnd, complete_checkpoints,
+from biotune.training.trainer import (SaveAtEpochEnd, TaskTrainer, complete_checkpoints,
                                       drop_incomplete_checkpoints)
 
 log = logging.getLogger("biotune")
@@ -57,8 +54,8 @@ TRAINING_RECORD = "training.json"  # next to best_model/: what the summary needs
 @dataclass
 class TrainResult:
     paths: RunPaths
-    dev_f1: float | None
-    results: dict[str, EvalResult]  # empty on the non-main ranks of a multi-process run
+    dev_score: float | None
+    results: dict[str, Result]  # empty on the non-main ranks of a multi-process run
     summary: dict[str, object]
     main_process: bool = field(default=True)
 
@@ -86,7 +83,7 @@ def _training_args(config: ExperimentConfig, phase: Phase, out: Path, select: bo
         save_total_limit=2 if select else 1,  # the latest (to resume) and the best epoch (rotation keeps it)
         restore_callback_states_from_checkpoint=True,  # early stopping's patience counter survives a resume
         load_best_model_at_end=select and not t.checkpoint_steps,  # with step saves `_fit` loads the best itself
-        metric_for_best_model="f1" if select else None,
+        metric_for_best_model="score" if select else None,
         greater_is_better=True,
         logging_steps=t.logging_steps,
         remove_unused_columns=False,  # the weight and O-alternative columns must reach the loss
@@ -102,7 +99,8 @@ def train(config: ExperimentConfig, overwrite: bool = False) -> TrainResult:
     An unfinished run of the same config is resumed; a finished one is replaced only with `overwrite`.
     """
     paths = RunPaths(Path(config.output_dir), config.run_name, config.training.seed)
-    inputs = check_inputs(config)
+    task = get_task(config.task)
+    inputs = check_inputs(task, config)
     status = paths.status()
     if status == "finished" and not overwrite:
         raise BiotuneError(f"run folder {paths.results} already holds a finished run; pass --overwrite to replace "
@@ -121,7 +119,7 @@ def train(config: ExperimentConfig, overwrite: bool = False) -> TrainResult:
                 log.info("unfinished run found in %s: resuming it", paths.results)
             if main and not paths.snapshot.is_file():
                 write_text(paths.snapshot, config.to_yaml())
-            return _train(config, paths, inputs, main)
+            return _train(task, config, paths, inputs, main)
     except BaseException:
         if main:  # the traceback belongs to the run's log; the console gets the one-line message
             with open(log_file, "a", encoding="utf-8") as handle:
@@ -141,10 +139,9 @@ def check_same_config(paths: RunPaths, config: ExperimentConfig) -> None:
                            "--seed / --output-dir / name")
 
 
-def _train(config: ExperimentConfig, paths: RunPaths, inputs: Inputs, main: bool) -> TrainResult:
+def _train(task: Task, config: ExperimentConfig, paths: RunPaths, inputs: Inputs, main: bool) -> TrainResult:
     sources, dev_split = inputs.sources, inputs.dev
-    labels = label_space([s.sentences for s in sources] + ([dev_split.sentences] if dev_split else []),
-                         extra_types=[t for s in sources for t in s.types])
+    labels = task.label_space(sources, dev_split)
     phases = plan_phases(config.training.strategy, sources, config.training)
     init = config.model.backbone
     phase_summaries: list[dict[str, object]] = []
@@ -156,7 +153,7 @@ def _train(config: ExperimentConfig, paths: RunPaths, inputs: Inputs, main: bool
             phase_summaries.append(json.loads(out.summary.read_text(encoding="utf-8")))
             init = str(out.best_model)
             continue
-        result = _run_phase(config, phase, init, labels, inputs, out, main)
+        result = _run_phase(task, config, phase, init, labels, inputs, out, main)
         summary = {"phase": k, "sources": [s.name for s in phase.sources], **result.summary}
         phase_summaries.append(summary)
         if not last and main:
@@ -167,86 +164,77 @@ def _train(config: ExperimentConfig, paths: RunPaths, inputs: Inputs, main: bool
     if main:
         write_json(paths.summary, summary)
     wait_for_everyone()
-    return TrainResult(paths, result.dev_f1, result.results, summary, main)
+    return TrainResult(paths, result.dev_score, result.results, summary, main)
 
 
-def _run_phase(config: ExperimentConfig, phase: Phase, init: str, labels: list[str], inputs: Inputs,
+def _run_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, labels: list[str], inputs: Inputs,
                paths: RunPaths, main: bool) -> TrainResult:
     """One Trainer run from `init` (a backbone or the previous phase's best model), resumed from
     its last checkpoint when one exists; a phase whose best model was saved is only evaluated."""
     t = config.training
-    tokenizer, dev_split = inputs.tokenizer, inputs.dev
+    dev_split = inputs.dev
     set_seed(t.seed)
-    label2id = {label: i for i, label in enumerate(labels)}
-    aligner = Aligner(tokenizer, config.model.max_length)  # type: ignore[arg-type]
-    sentences = phase.sentences
-    features = encode(sentences, aligner, label2id, marginal_o=t.unannotated_o == "marginal",
-                      pack=config.model.pack_sentences)
-    log.info("phase %s: %d sentences -> %d windows; labels %s", phase.name, len(sentences), len(features), labels)
-    dev_types = tuple(sorted(set(dev_split.annotated_types) & phase.types)) if dev_split else ()
-    if dev_split and not dev_types:
-        log.info("phase %s: dev annotates none of %s; keeping the last epoch", phase.name, sorted(phase.types))
+    examples = phase.examples
     bf16 = use_bf16(t.bf16, default_device())
+    precision = "autocast" if bf16 else "fp32"
     record_file = paths.checkpoint / TRAINING_RECORD
     if paths.best_model.is_dir() and record_file.is_file():
         log.info("phase %s: trained before the interruption; evaluating %s", phase.name, paths.best_model)
-        model = load_model(str(paths.best_model))
+        bundle = task.load(paths.best_model)
         record = json.loads(record_file.read_text(encoding="utf-8"))
     else:
-        model, record = _fit(config, phase, init, labels, features, dev_split, dev_types, tokenizer, bf16, paths, main)
+        bundle = task.build_model(init, labels, config, examples)
+        task.record(bundle, config, precision)  # how the run's own evaluation computes: `biotune evaluate` defaults to it
+        features = task.featurise(examples, bundle, labels, config)
+        log.info("phase %s: %d examples -> %d features; labels %s", phase.name, len(examples), len(features), labels)
+        scope = task.dev_scope(dev_split, phase.types) if dev_split else None
+        if dev_split and scope is None:
+            log.info("phase %s: dev cannot score %s; keeping the last epoch", phase.name, sorted(phase.types))
+        record = _fit(task, config, phase, bundle, labels, features, scope, inputs, bf16, paths, main)
     if main:
-        tagger = Tagger(model, tokenizer, max_length=config.model.max_length,  # type: ignore[arg-type]
-                        batch_size=t.eval_batch_size, precision="autocast" if bf16 else "fp32",
-                        pack=config.model.pack_sentences)
-        results = evaluate_splits(tagger, inputs.tests, paths.results)
+        predictor = task.predictor(bundle, precision=precision, batch_size=t.eval_batch_size)
+        results = evaluate_splits(task, predictor, inputs.tests, paths.results)
     else:
         results = {}
     summary: dict[str, object] = {
         "name": config.name,
+        "task": task.name,
         "seed": t.seed,
         "labels": labels,
-        "train_sentences": len(sentences),
-        "train_windows": len(features),
         **record,
         "bf16": bf16,
         "torch_threads": torch.get_num_threads(),
         "processes": process_count(),
-        "test": {name: r.f1 for name, r in results.items()},
+        "test": {name: r.headline for name, r in results.items()},
     }
-    return TrainResult(paths, record["best_dev_f1"], results, summary, main)  # type: ignore[arg-type]
+    return TrainResult(paths, record["best_dev_score"], results, summary, main)  # type: ignore[arg-type]
 
 
-def _fit(config: ExperimentConfig, phase: Phase, init: str, labels: list[str], features: list[dict[str, object]],
-         dev_split: Split | None, dev_types: tuple[str, ...], tokenizer: object, bf16: bool, paths: RunPaths,
-         main: bool) -> tuple[torch.nn.Module, dict[str, object]]:
-    """Train (or resume) the phase; save `best_model/` and the training record; return the model."""
+def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, labels: list[str],
+         features: list[dict[str, object]], scope: tuple[str, ...] | None, inputs: Inputs, bf16: bool,
+         paths: RunPaths, main: bool) -> dict[str, object]:
+    """Train (or resume) the phase; save `best_model/` and the training record."""
     t = config.training
-    model = build_model(init, labels, config.model.head, config.model.dropout)
-    model.config.biotune = {"max_length": config.model.max_length, "pack": config.model.pack_sentences,
-                            "word_tokenizer": "biotune.formats.text",
-                            # how the run's own evaluation computes: `biotune evaluate` defaults to it
-                            "precision": "autocast" if bf16 else "fp32", "eval_batch_size": t.eval_batch_size}
     work = paths.trainer_dir
-    select = bool(dev_types)
+    select = scope is not None
     callbacks: list[TrainerCallback] = []
     if t.early_stopping_patience and select:
         callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
     if t.checkpoint_steps and select:
         callbacks.append(SaveAtEpochEnd())
     args = _training_args(config, phase, work, select, bf16)
-    trainer = NerTrainer(
-        model=model,
+    trainer = TaskTrainer(
+        model=bundle.model,
         args=args,
         train_dataset=features,
-        eval_dataset=dev_split.sentences if select else None,
-        data_collator=PaddingCollator(tokenizer.pad_token_id or 0, len(labels)),  # type: ignore[attr-defined]
-        processing_class=tokenizer,
+        eval_dataset=inputs.dev.examples if select and inputs.dev else None,
+        data_collator=task.collator(bundle, labels),
+        processing_class=bundle.tokenizer,
         callbacks=callbacks,
-        dev_sentences=dev_split.sentences if select else (),
-        dev_types=dev_types,
-        eval_batch_size=t.eval_batch_size,
-        max_length=config.model.max_length,
-        crf_learning_rate=t.crf_learning_rate,
+        task=task,
+        config=config,
+        dev=inputs.dev if select else None,
+        dev_scope=scope or (),
     )
     if main and work.is_dir():
         drop_incomplete_checkpoints(work)
@@ -265,26 +253,29 @@ def _fit(config: ExperimentConfig, phase: Phase, init: str, labels: list[str], f
         trainer._load_best_model()  # the Trainer's own loader, as with load_best_model_at_end
     epochs_now = float(trainer.state.epoch or 0) - start_epoch
     record: dict[str, object] = {
+        "train_examples": len(phase.examples),
+        "train_features": len(features),
         "epochs_run": trainer.state.epoch,
         "resumed_from_step": start_step,
         "train_seconds": train_seconds,
         "dev_eval_seconds": trainer.eval_seconds,
-        "train_sentences_per_second": len(phase.sentences) * epochs_now / max(train_seconds - trainer.eval_seconds, 1e-9),
-        "dev_types": list(dev_types),
-        "best_dev_f1": trainer.state.best_metric,
-        "dev_history": [{"epoch": e["epoch"], "dev_f1": e["eval_f1"]} for e in trainer.state.log_history if "eval_f1" in e],
+        "train_examples_per_second": len(phase.examples) * epochs_now / max(train_seconds - trainer.eval_seconds, 1e-9),
+        "dev_scope": list(scope or ()),
+        "best_dev_score": trainer.state.best_metric,
+        "dev_history": [{"epoch": e["epoch"], "dev_score": e["eval_score"]} for e in trainer.state.log_history
+                        if "eval_score" in e],
     }
+    bundle.model = trainer.model
     if main:
         staging = paths.checkpoint / ".best_model.tmp"
         shutil.rmtree(staging, ignore_errors=True)
-        save_model(trainer.model, staging)
-        tokenizer.save_pretrained(str(staging))  # type: ignore[attr-defined]
+        task.save(bundle, staging)
         shutil.rmtree(paths.best_model, ignore_errors=True)
         staging.rename(paths.best_model)
         write_json(paths.checkpoint / TRAINING_RECORD, record)
         shutil.rmtree(work, ignore_errors=True)
     wait_for_everyone()
-    return trainer.model, record
+    return record
 
 
 def _checkpoint_epoch(checkpoint: Path) -> float:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from biotune.config import DataConfig
-from biotune.corpora.splits import corpus_splits, read_split
+from biotune.corpora.splits import corpus_splits
+from biotune.tasks.ner.reading import read_split
 from biotune.errors import BiotuneError
 
 
@@ -15,9 +16,9 @@ def test_read_split_of_a_text_file_ignores_the_tag_options(tmp_path: Path) -> No
     text = tmp_path / "abstracts.txt"
     text.write_text("Aspirin caused bleeding.\nLithium-induced tremor.\n", encoding="utf-8")
     split = read_split(str(text), DataConfig(corpus=str(tmp_path), scheme="iobes", tag_field="decoded"))
-    assert [s.tokens for s in split.sentences] == [["Aspirin", "caused", "bleeding", "."],
+    assert [s.tokens for s in split.examples] == [["Aspirin", "caused", "bleeding", "."],
                                                   ["Lithium", "-", "induced", "tremor", "."]]
-    assert split.sentences[0].text == "Aspirin caused bleeding." and split.sentences[0].tags is None
+    assert split.examples[0].text == "Aspirin caused bleeding." and split.examples[0].tags is None
     assert (split.name, split.annotated_types) == ("abstracts", ())
 
 
@@ -27,8 +28,8 @@ def test_read_split_applies_the_scheme_to_tagged_formats(tmp_path: Path) -> None
     jsonl = tmp_path / "iobes.jsonl"
     jsonl.write_text('{"tokens": ["IL", "-", "2"], "decoded": ["B-Gene", "I-Gene", "E-Gene"]}\n', encoding="utf-8")
     data = DataConfig(corpus=str(tmp_path), scheme="iobes", tag_field="decoded")
-    assert read_split(str(tsv), data).sentences[0].tags == ["B-Gene", "I-Gene", "I-Gene", "O"]
-    assert read_split(str(jsonl), data).sentences[0].tags == ["B-Gene", "I-Gene", "I-Gene"]
+    assert read_split(str(tsv), data).examples[0].tags == ["B-Gene", "I-Gene", "I-Gene", "O"]
+    assert read_split(str(jsonl), data).examples[0].tags == ["B-Gene", "I-Gene", "I-Gene"]
     with pytest.raises(BiotuneError, match=r"unknown tag 'E-Gene'"):
         read_split(str(tsv), DataConfig(corpus=str(tmp_path), scheme="bio"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def test_a_limited_debug_run_never_writes_into_the_real_run(word_backbone: Path,
     outcome = run_seeds(smoke, [42])
     assert outcome.results_dir.name == "toy__limit8"
     assert not (tmp_path / "results" / "toy").exists()
-    assert json.loads((outcome.results_dir / "seed_42" / "train_summary.json").read_text())["train_sentences"] == 8
+    assert json.loads((outcome.results_dir / "seed_42" / "train_summary.json").read_text())["train_examples"] == 8
 
 
 def test_sweep_writes_table_and_plot(word_backbone: Path, toy_corpus: Path, tmp_path: Path) -> None:
@@ -75,9 +76,9 @@ def test_sweep_writes_table_and_plot(word_backbone: Path, toy_corpus: Path, tmp_
         rows.append(f"| {point['label']} | {100 * expected['mean']:.2f} ± {100 * expected['std']:.2f} |")
     out = results / "toy"
     assert json.loads((out / "sweep_training.learning_rate.json").read_text()) == json.loads(json.dumps(result))
-    table = (out / "sweep_training.learning_rate.md").read_text().splitlines()
-    assert table[-2:] == rows
-    assert table[2:4] == ["| value | test |", "|---|---:|"]
+    table = [re.sub(r" +", " ", line) for line in (out / "sweep_training.learning_rate.md").read_text().splitlines()]
+    assert table[-2:] == rows  # cells, not padding
+    assert table[2] == "| value | test |" and re.fullmatch(r"\|:-+\|-+:\|", table[3])
     image = imread(out / "sweep_training.learning_rate.png")
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0  # drawn, not blank
 
@@ -149,7 +150,9 @@ def test_a_finished_seed_of_another_config_is_refused_not_reused(word_backbone: 
 def test_a_failed_seed_logs_its_traceback_to_its_file_and_one_line_to_the_console(
         word_backbone: Path, toy_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    real_encode = train_module.encode
+    import biotune.tasks.ner.task as ner_task
+
+    real_encode = ner_task.encode
 
     def encode(sentences, aligner, label2id, **kwargs):
         if seeds_seen[-1] == 2:
@@ -159,7 +162,7 @@ def test_a_failed_seed_logs_its_traceback_to_its_file_and_one_line_to_the_consol
     seeds_seen: list[int] = []
     real_set_seed = train_module.set_seed
     monkeypatch.setattr(train_module, "set_seed", lambda seed: seeds_seen.append(seed) or real_set_seed(seed))
-    monkeypatch.setattr(train_module, "encode", encode)
+    monkeypatch.setattr(ner_task, "encode", encode)
     cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
     with caplog.at_level("ERROR", logger="biotune"):
         outcome = run_seeds(cfg, [1, 2])

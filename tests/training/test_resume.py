@@ -36,11 +36,11 @@ class Kill(TrainerCallback):
         if state.global_step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-init = trainer.NerTrainer.__init__
+init = trainer.TaskTrainer.__init__
 def patched(self, *args, **kwargs):
     init(self, *args, **kwargs)
     self.add_callback(Kill())
-trainer.NerTrainer.__init__ = patched
+trainer.TaskTrainer.__init__ = patched
 
 from biotune.cli import main
 sys.argv = ["biotune", *sys.argv[1:]]
@@ -94,7 +94,7 @@ def test_a_killed_run_resumes_to_the_same_results(tmp_path: Path, word_backbone:
     resumed = json.loads(paths.summary.read_text())
     assert resumed["resumed_from_step"] == resumed_from and reference.summary["resumed_from_step"] == 0
     assert resumed["dev_history"] == reference.summary["dev_history"] and len(resumed["dev_history"]) >= 2
-    assert resumed["best_dev_f1"] == reference.summary["best_dev_f1"]
+    assert resumed["best_dev_score"] == reference.summary["best_dev_score"]
     assert not paths.trainer_dir.exists(), "checkpoints are removed once the run finished"
     assert "run folder" not in rerun.stderr
 

@@ -78,7 +78,7 @@ def test_a_crash_in_training_leaves_a_resumable_run(tmp_path: Path, word_backbon
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("biotune.training.train.build_model", broken)
+    monkeypatch.setattr("biotune.tasks.ner.task.build_model", broken)
     config = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
     with pytest.raises(RuntimeError):
         train(config)
@@ -98,7 +98,7 @@ def test_dev_on_a_test_split_is_refused_unless_asked(tmp_path: Path, word_backbo
             train(config)
     assert not (tmp_path / "results").exists()
     allowed = validate(apply_overrides(base, {"data.dev": "test", "data.allow_test_as_dev": True}), "x")
-    assert train(allowed).summary["best_dev_f1"] is not None
+    assert train(allowed).summary["best_dev_score"] is not None
 
 
 def test_crf_scores_carry_over_only_with_identical_labels(tmp_path: Path, word_backbone: Path) -> None:

@@ -12,10 +12,13 @@ from safetensors.torch import load_file
 
 from biotune.errors import BiotuneError
 from biotune.tasks.ner.features import label_space, o_alternatives
+from biotune.tasks import get_task
+from biotune.tasks.ner.loss import weighted_token_loss
 from biotune.training.sources import read_sources
 from biotune.training.train import train
-from biotune.training.trainer import weighted_token_loss
 from tests.conftest import _sentences, tiny_experiment, write_tsv
+
+NER = get_task("ner")
 
 
 def chemical_only(sentences):
@@ -103,30 +106,30 @@ def test_sources_are_marked_weighted_and_sampled_reproducibly(mix_corpus: Path, 
                {"name": "silver", "split": str(mix_corpus / "silver.tsv"), "types": ["Chemical"], "weight": 0.5,
                 "sample_ratio": 0.5}]
     cfg = experiment(word_backbone, mix_corpus, tmp_path, sources, strategy="joint")
-    gold, silver = read_sources(cfg)
-    assert len(gold.sentences) == 24 and len(silver.sentences) == 12
-    assert {s.weight for s in silver.sentences} == {0.5} and {s.weight for s in gold.sentences} == {1.0}
-    assert silver.sentences[0].annotated_types == frozenset({"Chemical"})
+    gold, silver = read_sources(NER, cfg)
+    assert len(gold.examples) == 24 and len(silver.examples) == 12
+    assert {s.weight for s in silver.examples} == {0.5} and {s.weight for s in gold.examples} == {1.0}
+    assert silver.examples[0].annotated_types == frozenset({"Chemical"})
     assert gold.types == ("Chemical", "Disease")
-    again = read_sources(cfg)[1]
-    assert [s.id for s in again.sentences] == [s.id for s in silver.sentences]
-    other = read_sources(experiment(word_backbone, mix_corpus, tmp_path, sources, strategy="joint", seed=7))[1]
-    assert [s.id for s in other.sentences] != [s.id for s in silver.sentences]
-    assert label_space([gold.sentences], extra_types=["Gene"])[-2:] == ["B-Gene", "I-Gene"]
+    again = read_sources(NER, cfg)[1]
+    assert [s.id for s in again.examples] == [s.id for s in silver.examples]
+    other = read_sources(NER, experiment(word_backbone, mix_corpus, tmp_path, sources, strategy="joint", seed=7))[1]
+    assert [s.id for s in other.examples] != [s.id for s in silver.examples]
+    assert label_space([gold.examples], extra_types=["Gene"])[-2:] == ["B-Gene", "I-Gene"]
 
 
 def test_only_labelled_keeps_sentences_with_an_entity(mix_corpus: Path, word_backbone: Path, tmp_path: Path) -> None:
     write_tsv(tmp_path / "sparse.tsv", [(["aspirin", "."], ["B-Chemical", "O"]), (["the", "."], ["O", "O"])] * 3)
     sources = [{"name": "gold", "split": "train"},
                {"name": "silver", "split": str(tmp_path / "sparse.tsv"), "types": ["Chemical"], "only_labelled": True}]
-    silver = read_sources(experiment(word_backbone, mix_corpus, tmp_path, sources, strategy="joint"))[1]
-    assert [s.tokens for s in silver.sentences] == [["aspirin", "."]] * 3
+    silver = read_sources(NER, experiment(word_backbone, mix_corpus, tmp_path, sources, strategy="joint"))[1]
+    assert [s.tokens for s in silver.examples] == [["aspirin", "."]] * 3
 
 
 def test_a_source_whose_tags_exceed_its_declared_types_is_refused(mix_corpus: Path, word_backbone: Path, tmp_path: Path) -> None:
     sources = [{"name": "gold", "split": "train", "types": ["Chemical"]}]
     with pytest.raises(BiotuneError, match=r"source 'gold'.*Disease"):
-        read_sources(experiment(word_backbone, mix_corpus, tmp_path, sources))
+        read_sources(NER, experiment(word_backbone, mix_corpus, tmp_path, sources))
 
 
 @pytest.mark.parametrize(
@@ -154,14 +157,14 @@ def test_sequential_keeps_both_phases_and_starts_phase_two_from_phase_one(word_b
     assert [p["sources"] for p in summary["phases"]] == [["silver"], ["gold"]]
     assert summary["phases"][0]["epochs_run"] == 2 and summary["phases"][1]["epochs_run"] == 1
     # selection on dev uses only the gold types the phase's sources annotate
-    assert summary["phases"][0]["dev_types"] == ["Chemical"] and summary["phases"][1]["dev_types"] == ["Chemical", "Disease"]
+    assert summary["phases"][0]["dev_scope"] == ["Chemical"] and summary["phases"][1]["dev_scope"] == ["Chemical", "Disease"]
 
 
 def test_a_phase_without_dev_types_keeps_its_last_epoch(word_backbone: Path, mix_corpus: Path, tmp_path: Path) -> None:
     write_tsv(tmp_path / "genes.tsv", [(["the", "tremor", "."], ["O", "B-Gene", "O"])] * 8)
     sources = [{"name": "gene", "split": str(tmp_path / "genes.tsv")}]
     run = train(experiment(word_backbone, mix_corpus, tmp_path / "out", sources, epochs=1))
-    assert run.summary["dev_history"] == [] and run.summary["dev_types"] == []
+    assert run.summary["dev_history"] == [] and run.summary["dev_scope"] == []
     assert "B-Gene" in run.summary["labels"]
 
 
@@ -175,10 +178,10 @@ def test_a_sequential_run_that_crashed_in_phase_two_keeps_phase_one(word_backbon
     config = experiment(word_backbone, mix_corpus, tmp_path / "crashed", sources, strategy="sequential")
     real_fit = train_module._fit
 
-    def crash_in_gold(config, phase, *args, **kwargs):
+    def crash_in_gold(task, config, phase, *args, **kwargs):
         if phase.name == "gold":
             raise RuntimeError("killed in phase 2")
-        return real_fit(config, phase, *args, **kwargs)
+        return real_fit(task, config, phase, *args, **kwargs)
 
     monkeypatch.setattr(train_module, "_fit", crash_in_gold)
     with pytest.raises(RuntimeError):
@@ -193,4 +196,4 @@ def test_a_sequential_run_that_crashed_in_phase_two_keeps_phase_one(word_backbon
     reference = train(experiment(word_backbone, mix_corpus, tmp_path / "reference", sources, strategy="sequential"))
     assert same(weights(resumed), weights(reference))
     assert resumed.summary["phases"][0] == reference.summary["phases"][0] | {
-        k: resumed.summary["phases"][0][k] for k in ("train_seconds", "dev_eval_seconds", "train_sentences_per_second")}
+        k: resumed.summary["phases"][0][k] for k in ("train_seconds", "dev_eval_seconds", "train_examples_per_second")}

@@ -82,6 +82,14 @@ class EvalResult:
         """The headline number: micro-averaged strict span F1."""
         return self.micro.f1
 
+    @property
+    def headline(self) -> float:
+        return self.micro.f1
+
+    @property
+    def headline_key(self) -> str:
+        return "micro.f1"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "per_type": {name: scores.to_dict() for name, scores in self.per_type.items()},

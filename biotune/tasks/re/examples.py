@@ -54,6 +54,8 @@ class RelationExample:
 
     `label` is None for prediction input. `id` is the file's own index where it has one,
     else ``<file name>:<line>``; `source` and `line` locate the row for error messages.
+    `weight` (the loss weight of its training source) and `annotated` (the labels that
+    source annotates; None = all) are set when a training source is read.
     """
 
     text: str
@@ -63,6 +65,8 @@ class RelationExample:
     id: str
     source: str
     line: int
+    weight: float = 1.0
+    annotated: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from biotune.errors import BiotuneError
 from biotune.tasks.ner.decode import LearnedScores, marginals, transition_mask, viterbi
 from biotune.tasks.ner.tagger import Tagger
 from biotune.tasks.ner.crf import CRF
-from biotune.training.trainer import weighted_crf_loss
+from biotune.tasks.ner.loss import weighted_crf_loss
 from tests.conftest import _sentences, tiny_experiment
 
 LABELS = ["O", "B-X", "I-X"]

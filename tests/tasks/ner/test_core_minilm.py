@@ -55,7 +55,7 @@ def test_minilm_learns_a_synthetic_corpus_and_loads_in_a_pipeline(tmp_path: Path
                                     "logging_steps": 1000, "bf16": False}},
                       "test")
     result = train(config)
-    assert (result.summary["train_sentences"], result.summary["epochs_run"]) == (96, 2)
+    assert (result.summary["train_examples"], result.summary["epochs_run"]) == (96, 2)
     scores = result.results["test"]
     assert scores.micro.f1 >= MIN_F1, scores.micro
     nlp = pipeline("token-classification", model=str(result.paths.best_model), device=-1,

@@ -82,7 +82,7 @@ def test_training_with_packing_records_it_in_the_checkpoint(word_backbone: Path,
                     "training": {"epochs": 3, "learning_rate": 5e-3, "batch_size": 4, "warmup": 0.0, "bf16": False}},
                    "test")
     run = train(cfg)
-    assert run.summary["train_windows"] < run.summary["train_sentences"]
+    assert run.summary["train_features"] < run.summary["train_examples"]
     assert Tagger.from_checkpoint(run.paths.best_model).pack is True
     assert run.results["test"].micro.f1 > 0.8
 

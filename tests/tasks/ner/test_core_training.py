@@ -10,14 +10,14 @@ import torch
 import yaml
 
 from biotune.errors import BiotuneError
-from biotune.training.trainer import weighted_token_loss
+from biotune.tasks.ner.loss import weighted_token_loss
 from biotune.training.train import train
 from tests.conftest import _sentences, tiny_experiment, write_tsv
 
 
 def test_training_learns_the_toy_task(trained_run) -> None:
     assert trained_run.results["test"].micro.f1 > 0.9
-    assert trained_run.dev_f1 is not None and trained_run.dev_f1 > 0.9
+    assert trained_run.dev_score is not None and trained_run.dev_score > 0.9
 
 
 def test_run_layout_and_summary(trained_run) -> None:
@@ -34,7 +34,7 @@ def test_run_layout_and_summary(trained_run) -> None:
     assert (paths.results / "eval_test.md").is_file()
     summary = json.loads(paths.summary.read_text())
     assert summary["dev_history"] and len(summary["dev_history"]) == 4
-    assert summary["best_dev_f1"] == max(h["dev_f1"] for h in summary["dev_history"])
+    assert summary["best_dev_score"] == max(h["dev_score"] for h in summary["dev_history"])
     assert (paths.logs / "train.log").stat().st_size > 0
     assert not (paths.checkpoint / "trainer").exists(), "intermediate Trainer checkpoints are cleaned up"
     assert not list(paths.results.glob(".*.tmp"))
@@ -104,14 +104,14 @@ def test_example_weights_reach_the_loss_through_the_trainer(word_backbone: Path,
             f["weight"] = 0.0
         return feats
 
-    monkeypatch.setattr("biotune.training.train.encode", zero_weight_encode)
+    monkeypatch.setattr("biotune.tasks.ner.task.encode", zero_weight_encode)
     run = train(tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1, weight_decay=0.0))
     trained = load_file(str(run.paths.best_model / "model.safetensors"))
     initial = AutoModel.from_pretrained(str(word_backbone)).state_dict()
     name = "encoder.layer.0.attention.self.query.weight"
     key = next(k for k in trained if k.endswith(name))
     assert torch.equal(trained[key], initial[name]), "weight 0 must mean no update"
-    monkeypatch.setattr("biotune.training.train.encode", original)
+    monkeypatch.setattr("biotune.tasks.ner.task.encode", original)
     moved = train(tiny_experiment(word_backbone, toy_corpus, tmp_path / "ones", epochs=1, weight_decay=0.0))
     assert not torch.equal(load_file(str(moved.paths.best_model / "model.safetensors"))[key], initial[name])
 

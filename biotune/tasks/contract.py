@@ -1,0 +1,152 @@
+"""The task contract: what a task supplies so that one training loop, one experiment layer and
+one serving layer work for every task.
+
+After spaCy's trainable pipes (one `predict / get_loss / update / score` contract under one
+training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` and AllenNLP's
+`Registrable` + `Predictor`. The shared machinery calls only what is here:
+
+    read_split / read_source  ->  examples (a task's own type: `Sentence`, `RelationExample`, ...)
+    label_space               ->  the model's labels, from every training source and dev
+    build_model               ->  a `Bundle` (model + tokenizer; a task may add tokens, e.g. RE markers)
+    featurise                 ->  one feature dict per model input; each carries `weight`
+                                  (per-source loss weight) and the task's partial-label mask
+    collator                  ->  a batch of tensors; `weight` stays a (batch,) tensor
+    loss(model, batch, weight)->  the task's loss, reduced the task's way
+    predictor                 ->  the one object the CLI, library API, service and tag job call
+    score(predictor, split)   ->  a `Result` with one `headline` under `headline_key`
+    render(results)           ->  the result files' Markdown
+
+`training/` never imports a task's predictor or model code directly, and `config` never
+imports model code: they reach a task only through this contract and `biotune.tasks.get_task`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from biotune.config import ExperimentConfig, SourceConfig
+    from biotune.corpora.splits import Split
+
+
+class Result(Protocol):
+    """What scoring a split gives: the JSON contract (`to_dict`) and the one number selection,
+    aggregation and sweeps read (`headline`, found in `to_dict()` under the dotted `headline_key`)."""
+
+    @property
+    def headline(self) -> float: ...
+
+    @property
+    def headline_key(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class Predictor(Protocol):
+    """A loaded model ready to predict; `precision` is what its forward pass really computes in."""
+
+    precision: str
+
+
+@dataclass
+class Bundle:
+    """A model with the tokenizer it reads (which may hold tokens the task added)."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+
+
+@dataclass(frozen=True)
+class SourceExamples:
+    """A training source read by its task: its examples and the labels or types it annotates."""
+
+    examples: list[Any]
+    types: tuple[str, ...]
+
+
+class Task(ABC):
+    """One task (NER, RE, QA): every step of the data flow that differs between tasks."""
+
+    name: str
+
+    # ---- data -----------------------------------------------------------------------------
+    @abstractmethod
+    def read_split(self, spec: str, config: ExperimentConfig) -> Split:
+        """A dev or test split (`train`/`dev`/`test`, `<corpus>:<split>` or a file) with gold labels."""
+
+    @abstractmethod
+    def read_source(self, source: SourceConfig, config: ExperimentConfig) -> SourceExamples:
+        """A training source's examples, each marked with the source's weight and what it annotates."""
+
+    @abstractmethod
+    def label_space(self, sources: Sequence[SourceExamples], dev: Split | None) -> list[str]:
+        """The model's labels, in id order."""
+
+    @abstractmethod
+    def check_data(self, splits: Mapping[str, Split], tokenizer: PreTrainedTokenizerBase, max_length: int) -> str:
+        """`biotune check-data`: Markdown of what is worth knowing before training (counts, long inputs, overlap)."""
+
+    # ---- model and training -----------------------------------------------------------------
+    @abstractmethod
+    def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
+                    train_examples: Sequence[Any]) -> Bundle:
+        """A model to train from `init` (a backbone, or an earlier phase's saved model)."""
+
+    @abstractmethod
+    def featurise(self, examples: Sequence[Any], bundle: Bundle, labels: Sequence[str],
+                  config: ExperimentConfig) -> list[dict[str, Any]]:
+        """Training features; each dict holds `weight` and whatever the task's `loss` reads."""
+
+    @abstractmethod
+    def collator(self, bundle: Bundle, labels: Sequence[str]) -> Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]]:
+        """Pads a list of features into a batch of tensors."""
+
+    @abstractmethod
+    def loss(self, model: torch.nn.Module, batch: dict[str, Any], weight: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """(loss, model outputs) of one batch; `weight` is the (batch,) per-example loss weight."""
+
+    def param_groups(self, model: torch.nn.Module, config: ExperimentConfig) -> list[dict[str, Any]]:
+        """Optimizer groups with their own learning rate (e.g. a CRF's scores); default none."""
+        return []
+
+    def record(self, bundle: Bundle, config: ExperimentConfig, precision: str) -> None:
+        """Write into the model's config what prediction needs to reproduce training's evaluation."""
+        bundle.model.config.biotune = {**(getattr(bundle.model.config, "biotune", None) or {}),
+                                       "task": self.name, "precision": precision,
+                                       "eval_batch_size": config.training.eval_batch_size}
+
+    @abstractmethod
+    def save(self, bundle: Bundle, folder: Path) -> None:
+        """Write a standard Hugging Face folder (model, tokenizer, labels in `config.id2label`)."""
+
+    @abstractmethod
+    def load(self, folder: str | Path) -> Bundle:
+        """Load a folder written by `save`; a `BiotuneError` names what is wrong."""
+
+    # ---- prediction and scoring ---------------------------------------------------------------
+    @abstractmethod
+    def predictor(self, bundle: Bundle, precision: str, batch_size: int,
+                  device: torch.device | str | None = None) -> Predictor:
+        """The object every caller predicts through."""
+
+    def dev_scope(self, dev: Split, phase_types: frozenset[str]) -> tuple[str, ...] | None:
+        """What the dev split can score a phase on; None = it cannot select (keep the last epoch).
+
+        Default: everything (the empty tuple). NER narrows it to the types both annotate.
+        """
+        return ()
+
+    @abstractmethod
+    def score(self, predictor: Predictor, split: Split, scope: tuple[str, ...] = ()) -> Result:
+        """Predict `split` and score it against its gold labels."""
+
+    @abstractmethod
+    def render(self, results: Mapping[str, Mapping[str, Any]], title: str) -> str:
+        """Markdown for the result files: `{test set: Result.to_dict() + recorded extras}`."""

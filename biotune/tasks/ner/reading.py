@@ -1,0 +1,60 @@
+"""NER's side of reading: a split's tagged `Sentence`s, and a training source's, checked.
+
+Every sentence of a training source leaves here carrying its source's `weight` and
+`annotated_types`, so the features, the loss and the label space can honour them without
+knowing where a sentence came from. A source that annotates fewer types than the label space
+(a dictionary-labelled Gene corpus next to a Chemical/Disease gold corpus) must not teach that
+the other types are O: `annotated_types` is what lets the loss know (`features.o_alternatives`).
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from biotune.config import DataConfig, ExperimentConfig, SourceConfig
+from biotune.corpora.registry import CORPORA
+from biotune.corpora.splits import Split, locate
+from biotune.errors import BiotuneError
+from biotune.formats.readers import EXTENSIONS, iter_corpus_file, reader_options
+from biotune.tasks.contract import SourceExamples
+
+
+def read_split(spec: str, data: DataConfig) -> Split:
+    """Read one split with the config's format options; record which types it annotates."""
+    name, path, corpus = locate(spec, data)
+    accepted = reader_options(data.format or EXTENSIONS.get(path.suffix.lower()))
+    wanted = {"scheme": data.scheme, "tag_field": data.tag_field}  # a text file takes neither: it has no tags
+    options = {key: value for key, value in wanted.items() if key in accepted}
+    sentences = list(islice(iter_corpus_file(path, format=data.format, **options), data.limit))
+    info = CORPORA.get(corpus) if corpus else None
+    if info is not None:
+        annotated = tuple(info.entity_types)
+    else:
+        annotated = tuple(sorted({t[2:] for s in sentences for t in (s.tags or []) if t != "O"}))
+    if data.rename_types:
+        rename = data.rename_types
+        for s in sentences:
+            if s.tags is not None:
+                s.tags = [t if t == "O" else f"{t[:2]}{rename.get(t[2:], t[2:])}" for t in s.tags]
+        annotated = tuple(sorted({rename.get(t, t) for t in annotated}))
+    return Split(name, path, sentences, annotated)
+
+
+def read_source(spec: SourceConfig, config: ExperimentConfig) -> SourceExamples:
+    """Read, check and mark one training source (errors name the source)."""
+    updates = {k: v for k, v in (("format", spec.format), ("tag_field", spec.tag_field)) if v is not None}
+    split = read_split(spec.split, config.data.model_copy(update=updates))
+    untagged = next((s.id for s in split.examples if s.tags is None), None)
+    if untagged is not None:
+        raise BiotuneError(f"source {spec.name!r}: sentence {untagged} has no tags; training data must be tagged")
+    types = tuple(spec.types) if spec.types is not None else split.annotated_types
+    tagged = sorted({t[2:] for s in split.examples for t in s.tags or [] if t != "O"} - set(types))
+    if tagged:
+        raise BiotuneError(f"source {spec.name!r}: tags of types {tagged} but `types` says it annotates {list(types)}")
+    sentences = [s for s in split.examples if any(t != "O" for t in s.tags or [])] if spec.only_labelled else split.examples
+    if not sentences:
+        raise BiotuneError(f"source {spec.name!r}: no sentence has an entity (only_labelled)")
+    for s in sentences:
+        s.weight = spec.weight
+        s.annotated_types = frozenset(types)
+    return SourceExamples(sentences, types)

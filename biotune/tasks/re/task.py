@@ -1,0 +1,200 @@
+"""Relation extraction on the task contract: one label for each marked pair of entities.
+
+The map between the shared machinery and the RE building blocks: `examples` (readers, label
+space), `markers` (typed entity markers, centred windows), `heads` (``entity_start``,
+``cls``), `metrics` (micro-F1 over the relation labels, the negative excluded).
+
+Partial labels, as NER's unannotated O: a source that annotates only some relation labels
+(`sources[].types`) does not know that its negative pairs hold none of the others, so a
+negative pair of such a source scores -log P(negative or any label it does not annotate).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from biotune.config import ExperimentConfig, SourceConfig
+from biotune.corpora.splits import Split, locate
+from biotune.errors import BiotuneError
+from biotune.hardware import default_device
+from biotune.models.precision import prepare, resolve
+from biotune.tasks.contract import Bundle, SourceExamples, Task
+from biotune.tasks.re.checks import check_relations
+from biotune.tasks.re.examples import LabelSpace, RelationExample, read_examples, read_label2id
+from biotune.tasks.re.heads import (RelationModel, build_relation_model, load_relation_model, predict_probabilities,
+                                    save_relation_model)
+from biotune.tasks.re.markers import MarkerScheme, featurise
+from biotune.tasks.re.metrics import RelationResult, render_markdown, score_relations
+
+LABEL2ID_FILE = "label2id.tsv"
+
+
+@dataclass(frozen=True, slots=True)
+class RelationPrediction:
+    """One pair's predicted label and the probability of every label."""
+
+    example_id: str
+    label: str
+    scores: dict[str, float]
+
+
+class RelationPredictor:
+    """Batched relation classification of `RelationExample`s with a trained model.
+
+    `precision` as for NER's tagger (`biotune.models.precision`); `max_length` defaults to the
+    window training used (recorded in the model's config).
+    """
+
+    def __init__(self, relation_model: RelationModel, precision: str = "autocast", batch_size: int = 64,
+                 device: torch.device | str | None = None, max_length: int | None = None) -> None:
+        self.device = torch.device(device) if device is not None else default_device()
+        self.precision = resolve(precision, self.device)
+        model, self.bf16 = prepare(relation_model.model, precision, self.device)
+        self.relation_model = RelationModel(model, relation_model.tokenizer, relation_model.scheme)
+        recorded = getattr(model.config, "biotune", None) or {}
+        self.max_length = max_length or recorded.get("max_length", 512)
+        self.batch_size = batch_size
+        self.labels = self.relation_model.labels
+        self.seconds = 0.0  # time spent in the model, for throughput reports
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, precision: str = "auto", **options: Any) -> RelationPredictor:
+        return cls(load_relation_model(path), precision=precision, **options)
+
+    def probabilities(self, examples: Sequence[RelationExample]) -> torch.Tensor:
+        """(examples, labels) probabilities, in input order."""
+        started = time.perf_counter()
+        featurised = featurise(examples, self.relation_model.tokenizer, self.relation_model.scheme, self.max_length)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            probabilities = predict_probabilities(self.relation_model, featurised.features, self.batch_size)
+        self.seconds += time.perf_counter() - started
+        return probabilities
+
+    def predict(self, examples: Sequence[RelationExample]) -> list[RelationPrediction]:
+        probabilities = self.probabilities(examples)
+        best = probabilities.argmax(dim=-1).tolist()
+        return [RelationPrediction(example.id, self.labels[k], {label: round(float(p), 6) for label, p in zip(self.labels, row)})
+                for example, k, row in zip(examples, best, probabilities.tolist())]
+
+
+class RelationTask(Task):
+    name = "re"
+
+    def read_split(self, spec: str, config: ExperimentConfig) -> Split:
+        name, path, _ = locate(spec, config.data)
+        labels = _label_space(path, config)
+        examples = list(islice(read_examples(path, labels), config.data.limit))
+        names = labels.names if labels is not None else LabelSpace.from_examples(examples).names
+        return Split(name, path, examples, tuple(names))
+
+    def check_data(self, splits: Mapping[str, Split], tokenizer: Any, max_length: int) -> str:
+        return check_relations(splits, tokenizer, max_length)
+
+    def read_source(self, source: SourceConfig, config: ExperimentConfig) -> SourceExamples:
+        split = self.read_split(source.split, config)
+        types = tuple(source.types) if source.types is not None else split.annotated_types
+        unknown = sorted({e.label for e in split.examples} - set(types) - {config.relation.negative_label})
+        if unknown:
+            raise BiotuneError(f"source {source.name!r}: labels {unknown} but `types` says it annotates {list(types)}")
+        annotated = frozenset(types)
+        examples = [dataclasses.replace(e, weight=source.weight, annotated=annotated) for e in split.examples]
+        return SourceExamples(examples, types)
+
+    def label_space(self, sources: Sequence[SourceExamples], dev: Split | None) -> list[str]:
+        """Every source's and dev's labels, in the order of the first that names them (a label2id's id order)."""
+        ordered: dict[str, None] = {}
+        for names in [s.types for s in sources] + ([dev.annotated_types] if dev else []):
+            ordered.update(dict.fromkeys(names))
+        for source in sources:
+            ordered.update(dict.fromkeys(e.label for e in source.examples))
+        return list(ordered)
+
+    def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
+                    train_examples: Sequence[Any]) -> Bundle:
+        scheme = MarkerScheme.from_examples(train_examples)
+        relation_model = build_relation_model(init, config.model.head, labels, scheme, config.model.dropout)
+        return Bundle(relation_model.model, relation_model.tokenizer)
+
+    def featurise(self, examples: Sequence[Any], bundle: Bundle, labels: Sequence[str],
+                  config: ExperimentConfig) -> list[dict[str, Any]]:
+        relation_model = _relation_model(bundle)
+        label2id = {label: i for i, label in enumerate(labels)}
+        featurised = featurise(examples, bundle.tokenizer, relation_model.scheme, config.model.max_length, label2id)
+        negative = config.relation.negative_label
+        out = []
+        for example, feature in zip(examples, featurised.features):
+            allowed = [feature.label]
+            if example.label == negative and example.annotated is not None:
+                allowed += [label2id[label] for label in labels if label != negative and label not in example.annotated]
+            out.append({"input_ids": feature.input_ids, "feature": feature, "weight": example.weight, "allowed": allowed})
+        return out
+
+    def collator(self, bundle: Bundle, labels: Sequence[str]) -> Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]]:
+        relation_model = _relation_model(bundle)
+        n_labels = len(labels)
+
+        def collate(batch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+            tensors = relation_model.collate([item["feature"] for item in batch])
+            allowed = torch.zeros((len(batch), n_labels), dtype=torch.bool)  # (batch, labels)
+            for row, item in enumerate(batch):
+                allowed[row, item["allowed"]] = True
+            return {**tensors, "allowed": allowed, "weight": torch.tensor([float(item["weight"]) for item in batch])}
+
+        return collate
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, Any], weight: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """Mean over pairs of weight * -log P(an allowed label) (the gold label alone, unless partial)."""
+        batch.pop("labels")
+        allowed = batch.pop("allowed")
+        outputs = model(**batch)
+        log_probs = torch.log_softmax(outputs.logits.float(), dim=-1)  # (batch, labels)
+        nll = -torch.logsumexp(log_probs.masked_fill(~allowed, float("-inf")), dim=-1)  # (batch,)
+        return (nll * weight.to(nll.dtype)).sum() / max(len(nll), 1), outputs
+
+    def record(self, bundle: Bundle, config: ExperimentConfig, precision: str) -> None:
+        super().record(bundle, config, precision)
+        bundle.model.config.biotune.update({"max_length": config.model.max_length,
+                                            "negative_label": config.relation.negative_label})
+
+    def save(self, bundle: Bundle, folder: Path) -> None:
+        save_relation_model(_relation_model(bundle), folder)
+
+    def load(self, folder: str | Path) -> Bundle:
+        relation_model = load_relation_model(folder)
+        return Bundle(relation_model.model, relation_model.tokenizer)
+
+    def predictor(self, bundle: Bundle, precision: str, batch_size: int,
+                  device: torch.device | str | None = None) -> RelationPredictor:
+        return RelationPredictor(_relation_model(bundle), precision=precision, batch_size=batch_size, device=device)
+
+    def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> RelationResult:
+        predicted = [p.label for p in predictor.predict(split.examples)]
+        gold = [e.label for e in split.examples]
+        negative = (getattr(predictor.relation_model.model.config, "biotune", None) or {}).get("negative_label")
+        return score_relations(gold, predicted, predictor.labels, negative if negative in predictor.labels else None)
+
+    def render(self, results: Mapping[str, Mapping[str, Any]], title: str) -> str:
+        blocks = [f"# {title}"] if title else []
+        blocks += [render_markdown(result, title=name) for name, result in results.items()]
+        return "\n\n".join(block.rstrip() for block in blocks) + "\n"
+
+
+def _relation_model(bundle: Bundle) -> RelationModel:
+    scheme = MarkerScheme.from_dict(bundle.model.config.biotune["markers"])
+    return RelationModel(bundle.model, bundle.tokenizer, scheme)
+
+
+def _label_space(path: Path, config: ExperimentConfig) -> LabelSpace | None:
+    """The configured label2id, else a `label2id.tsv` beside the split's file, else None (labels as written)."""
+    if config.relation.label2id:
+        return read_label2id(config.relation.label2id)
+    beside = path.parent / LABEL2ID_FILE
+    return read_label2id(beside) if beside.is_file() else None
