@@ -43,10 +43,14 @@ class RelationConfig(Section):
 
     negative_label: str | None = Field("0", description="the no-relation label, excluded from the micro-F1 (ChemProt, "
                                        "DDI, GAD use 0); null when every label is a relation")
-    positive_label: str | None = Field(None, description="binary tasks (GAD): the headline is this label's F1 "
-                                       "instead of the micro-F1 over the relation labels")
     label2id: str | None = Field(None, description="a name<TAB>id file: integer label cells are ids into it (default: "
-                                 "label2id.tsv beside the training file, when there is one)")
+                                 "label2id.tsv beside each split's file, when there is one)")
+    pairs: list[tuple[str, str]] = Field(default_factory=list, description="document splits: the entity type pairs "
+                                         "(head, tail) that become candidates, e.g. [[Chemical, Disease]]")
+    scope: Literal["sentence", "document"] = Field("sentence", description="document splits: candidates within a "
+                                                   "sentence, or one per concept pair of a document (closest mentions)")
+    max_sentences: int | None = Field(None, ge=0, description="document scope: no candidate for a pair whose closest "
+                                      "mentions are more sentence boundaries apart (counted in the report)")
 
 
 class DataConfig(Section):

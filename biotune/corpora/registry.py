@@ -1,4 +1,4 @@
-"""Corpus registry: the public biomedical NER corpora biotune knows by name, and where to find them.
+"""Corpus registry: the public biomedical NER and relation corpora biotune knows by name, and where to find them.
 
 `resolve_corpus("bc5cdr")` looks in the data folder (argument, then `$BIOTUNE_DATA_DIR`), then
 the download cache (`$BIOTUNE_CACHE_DIR/corpora`, default `~/.cache/biotune/corpora`), and
@@ -22,6 +22,7 @@ from biotune.errors import BiotuneError
 from biotune.registry import Registry
 
 MTL_RAW = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data"
+BLURB = "https://microsoft.github.io/BLURB/"
 SPLIT_FILES = ("train.tsv", "devel.tsv", "test.tsv")
 TRAIN_NAMES = ("train.tsv", "train_dev.tsv")
 DEV_NAMES = ("devel.tsv", "dev.tsv")
@@ -43,6 +44,8 @@ class CorpusInfo:
     description: str
     citation: str
     downloadable: bool = True
+    task: str = "ner"  # the task its files are for
+    folder: str | None = None  # its folder under a data folder, when not its name (gad's BLURB split: gad/blurb)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,30 @@ CORPORA: Registry[CorpusInfo] = Registry("corpus", {
             "identification of taxonomic names in text, PLoS ONE 8:e65390.",
             downloadable=False,
         ),
+        CorpusInfo(
+            "chemprot",
+            ("CHEMICAL", "GENE"),
+            BLURB,
+            "ChemProt (BioCreative VI), BLURB split: chemical-protein relations CPR:3/4/5/6/9, entities pre-masked.",
+            "Krallinger et al. (2017), Overview of the BioCreative VI chemical-protein interaction track.",
+            downloadable=False, task="re",
+        ),
+        CorpusInfo(
+            "ddi",
+            ("DRUG",),
+            BLURB,
+            "DDIExtraction 2013, BLURB split: drug-drug interactions (mechanism, effect, advise, int).",
+            "Herrero-Zazo et al. (2013), The DDI corpus, J Biomed Inform 46:914-920.",
+            downloadable=False, task="re",
+        ),
+        CorpusInfo(
+            "gad",
+            ("GENE", "DISEASE"),
+            BLURB,
+            "GAD, BLURB split: gene-disease associations (binary).",
+            "Bravo et al. (2015), Extraction of relations between genes and diseases from text, BMC Bioinformatics 16:55.",
+            downloadable=False, task="re", folder="gad/blurb",
+        ),
     )
 }, normalize=_corpus_key, alternative="a folder with a train and a test file")
 
@@ -165,7 +192,7 @@ def resolve_corpus(
         return found
     info = corpus_info(str(name_or_path))
     cached = default_cache_dir() / info.name
-    folders = [Path(root) / info.name for root in (data_dir, os.environ.get("BIOTUNE_DATA_DIR")) if root]
+    folders = [Path(root) / (info.folder or info.name) for root in (data_dir, os.environ.get("BIOTUNE_DATA_DIR")) if root]
     for folder in [*folders, cached]:
         found = corpus_paths(folder, info.name)
         if found is not None:

@@ -20,13 +20,16 @@ class Split:
     """A named split read by its task: its examples (the task's own type) and what its gold annotates.
 
     `annotated_types` are the label types the gold covers (NER: entity types; RE: relation
-    labels); a task scores only those.
+    labels); a task scores only those. A task that builds its examples from documents (RE
+    candidates) keeps them in `documents`, to score at the document level.
     """
 
     name: str
     path: Path
     examples: list[Any]
     annotated_types: tuple[str, ...]
+    documents: list[Any] | None = None  # the documents the examples were built from, where a task builds them so
+    facts: dict[str, int] | None = None  # counts the task found while building the examples (for reports)
 
 
 def _split_file(corpus: str, split: str, data: DataConfig) -> Path:

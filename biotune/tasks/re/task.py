@@ -28,6 +28,8 @@ from biotune.hardware import default_device
 from biotune.models.precision import prepare, resolve
 from biotune.tasks.contract import Bundle, SourceExamples, Task
 from biotune.tasks.re.checks import check_relations
+from biotune.tasks.re.documents import (DocumentRelationResult, is_document_file, read_document_split,
+                                        render_document_result, score_document_split)
 from biotune.tasks.re.examples import LabelSpace, RelationExample, read_examples, read_label2id
 from biotune.tasks.re.heads import (RelationModel, build_relation_model, load_relation_model, predict_probabilities,
                                     save_relation_model)
@@ -90,6 +92,11 @@ class RelationTask(Task):
 
     def read_split(self, spec: str, config: ExperimentConfig) -> Split:
         name, path, _ = locate(spec, config.data)
+        if is_document_file(path, config.data.format):
+            units, counts = read_document_split(path, config, config.data.limit)
+            examples = [c.example for unit in units for c in unit.candidates]
+            names = dict.fromkeys([config.relation.negative_label, *sorted({e.label for e in examples})])  # checked by the reader
+            return Split(name, path, examples, tuple(names), documents=units, facts=counts.to_dict())
         labels = _label_space(path, config)
         examples = list(islice(read_examples(path, labels), config.data.limit))
         names = labels.names if labels is not None else LabelSpace.from_examples(examples).names
@@ -160,9 +167,12 @@ class RelationTask(Task):
         return (nll * weight.to(nll.dtype)).sum() / max(len(nll), 1), outputs
 
     def record(self, bundle: Bundle, config: ExperimentConfig, precision: str) -> None:
+        """Also what prediction on documents needs: the candidate pairs the model was trained on."""
         super().record(bundle, config, precision)
-        bundle.model.config.biotune.update({"max_length": config.model.max_length,
-                                            "negative_label": config.relation.negative_label})
+        relation = config.relation
+        bundle.model.config.biotune.update({"max_length": config.model.max_length, "negative_label": relation.negative_label,
+                                            "pairs": [list(p) for p in relation.pairs], "scope": relation.scope,
+                                            "max_sentences": relation.max_sentences})
 
     def save(self, bundle: Bundle, folder: Path) -> None:
         save_relation_model(_relation_model(bundle), folder)
@@ -175,15 +185,20 @@ class RelationTask(Task):
                   device: torch.device | str | None = None) -> RelationPredictor:
         return RelationPredictor(_relation_model(bundle), precision=precision, batch_size=batch_size, device=device)
 
-    def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> RelationResult:
-        predicted = [p.label for p in predictor.predict(split.examples)]
+    def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> RelationResult | DocumentRelationResult:
+        predicted = [p.label for p in predictor.predict(split.examples)] if split.examples else []
         gold = [e.label for e in split.examples]
         negative = (getattr(predictor.relation_model.model.config, "biotune", None) or {}).get("negative_label")
-        return score_relations(gold, predicted, predictor.labels, negative if negative in predictor.labels else None)
+        negative = negative if negative in predictor.labels else None
+        pairs = score_relations(gold, predicted, predictor.labels, negative)
+        if split.documents is None:
+            return pairs
+        return score_document_split(split.documents, predicted, pairs, negative or "", split.facts or {})
 
     def render(self, results: Mapping[str, Mapping[str, Any]], title: str) -> str:
         blocks = [f"# {title}"] if title else []
-        blocks += [render_markdown(result, title=name) for name, result in results.items()]
+        blocks += [render_document_result(result, title=name) if "documents" in result
+                   else render_markdown(result, title=name) for name, result in results.items()]
         return "\n\n".join(block.rstrip() for block in blocks) + "\n"
 
 
