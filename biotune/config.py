@@ -10,7 +10,6 @@ Every key has a default, documented in `Field(description=...)` and in the READM
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from biotune.errors import BiotuneError
+from biotune.registry import Registry, did_you_mean
 
 
 class Section(BaseModel):
@@ -133,23 +133,20 @@ class ExperimentConfig(Section):
     @field_validator("task")
     @classmethod
     def _known_task(cls, value: str) -> str:
-        from biotune.tasks import task_spec
+        from biotune.tasks import TASKS
 
-        try:
-            task_spec(value)
-        except BiotuneError as exc:
-            raise ValueError(str(exc)) from None
+        message = TASKS.unknown(value)
+        if message:
+            raise ValueError(message)
         return value
 
     @model_validator(mode="after")
     def _head_of_task(self) -> ExperimentConfig:
-        from biotune.registry import did_you_mean
         from biotune.tasks import TASKS
 
-        heads = TASKS[self.task].heads
-        if self.model.head not in heads:
-            raise ValueError(f"model.head: unknown {self.task} head {self.model.head!r}"
-                             f"{did_you_mean(self.model.head, heads)}; choose one of {', '.join(heads)}")
+        message = Registry(f"{self.task} head", dict.fromkeys(TASKS[self.task].heads)).unknown(self.model.head, "model.head")
+        if message:
+            raise ValueError(message)
         if self.task != "re" and self.relation != RelationConfig():
             raise ValueError(f"relation: only task re reads this section (task is {self.task!r})")
         return self
@@ -254,8 +251,8 @@ def _suggest(loc: tuple[Any, ...]) -> str:
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return ""
         model = annotation
-    hint = difflib.get_close_matches(str(loc[-1]), model.model_fields, n=1)
-    return f" (did you mean {'.'.join(map(str, loc[:-1] + (hint[0],)))!r}?)" if hint else ""
+    prefix = "".join(f"{part}." for part in loc[:-1])
+    return did_you_mean(prefix + str(loc[-1]), [prefix + name for name in model.model_fields])
 
 
 def validate(data: dict[str, Any], origin: str) -> ExperimentConfig:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from biotune.formats.schemes import tags_to_spans
-from biotune.tasks.ner.metrics import Scores
+from biotune.scores import Scores
 from biotune.io import write_json, write_text
 from biotune.silver.dictionary import Dictionary
 from biotune.silver.matcher import Match

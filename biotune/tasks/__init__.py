@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from biotune.errors import BiotuneError
+from biotune.registry import Registry
 
 if TYPE_CHECKING:
     from biotune.tasks.contract import Task
@@ -35,19 +35,15 @@ class TaskSpec:
         return self.heads[0]
 
 
-TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
     TaskSpec("ner", "biotune.tasks.ner.task:NerTask", ("softmax", "crf"), 128, "named entities (BIO tagging)"),
     TaskSpec("re", "biotune.tasks.re.task:RelationTask", ("entity_start", "cls"), 512,
              "relation between two marked entities"),
-)}
+)})
 
 
 def task_spec(name: str) -> TaskSpec:
-    from biotune.registry import did_you_mean
-
-    if name not in TASKS:
-        raise BiotuneError(f"unknown task {name!r}{did_you_mean(name, TASKS)}; choose one of {', '.join(TASKS)}")
-    return TASKS[name]
+    return TASKS.lookup(name, where="task")
 
 
 @cache

@@ -73,11 +73,6 @@ HEADS: Registry[Callable[[str, Sequence[str], float], PreTrainedModel]] = Regist
     "head", {"softmax": build_softmax, "crf": build_crf})
 
 
-def unknown_head(head: str) -> str | None:
-    """The error message for a head name that is not registered (with "did you mean"), else None."""
-    return HEADS.unknown(head)
-
-
 def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dropout: float = 0.3) -> PreTrainedModel:
     """Build a fresh token classifier for `labels` on `backbone` with the named head."""
     return HEADS.lookup(head)(backbone, labels, dropout)

@@ -25,43 +25,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from biotune.formats.schemes import tags_to_spans
 from biotune.formats.sentence import Span
 from biotune.errors import BiotuneError
-
-
-@dataclass(frozen=True, slots=True)
-class Scores:
-    """Precision, recall and F1 with the counts behind them.
-
-    `support` counts gold units (spans, or entity words for word-level scores), `predicted`
-    counts predicted units and `tp` the correct ones. For a macro average the ratios are
-    means over types and the counts are totals over the same types, as seqeval reports them.
-    """
-
-    precision: float
-    recall: float
-    f1: float
-    support: int
-    predicted: int
-    tp: int
-
-    @classmethod
-    def from_counts(cls, tp: int, support: int, predicted: int) -> Scores:
-        """Scores from raw counts; F1 is ``2·tp / (support + predicted)``, i.e. the harmonic mean."""
-        return cls(
-            precision=_ratio(tp, predicted),
-            recall=_ratio(tp, support),
-            f1=_ratio(2 * tp, support + predicted),
-            support=support,
-            predicted=predicted,
-            tp=tp,
-        )
-
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+from biotune.scores import Scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +185,6 @@ def _word_types(spans: list[Span], length: int, scored: frozenset[str]) -> list[
 def _count_unscored(pred_spans: list[list[Span]], scored: frozenset[str]) -> dict[str, int]:
     counts = Counter(span.type for spans in pred_spans for span in spans if span.type not in scored)
     return dict(sorted(counts.items()))
-
-
-def _ratio(numerator: int, denominator: int) -> float:
-    return numerator / denominator if denominator else 0.0
 
 
 def _mean(values: Sequence[float]) -> float:

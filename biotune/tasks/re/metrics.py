@@ -29,7 +29,7 @@ import numpy as np
 
 from biotune.errors import BiotuneError
 from biotune.tables import markdown_table
-from biotune.tasks.ner.metrics import Scores
+from biotune.scores import Scores
 
 
 @dataclass(frozen=True, slots=True)

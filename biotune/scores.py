@@ -1,0 +1,44 @@
+"""Precision, recall and F1 with the counts behind them: the one score type every task reports.
+
+Where a denominator is 0 the ratio is 0.0 (seqeval's and sklearn's ``zero_division=0``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+def ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Precision, recall and F1 with the counts behind them.
+
+    `support` counts gold units (spans, or entity words for word-level scores), `predicted`
+    counts predicted units and `tp` the correct ones. For a macro average the ratios are
+    means over types and the counts are totals over the same types, as seqeval reports them.
+    """
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    predicted: int
+    tp: int
+
+    @classmethod
+    def from_counts(cls, tp: int, support: int, predicted: int) -> Scores:
+        """Scores from raw counts; F1 is ``2·tp / (support + predicted)``, i.e. the harmonic mean."""
+        return cls(
+            precision=ratio(tp, predicted),
+            recall=ratio(tp, support),
+            f1=ratio(2 * tp, support + predicted),
+            support=support,
+            predicted=predicted,
+            tp=tp,
+        )
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)

@@ -1,0 +1,41 @@
+"""The task registry and the config's `task:` key: defaults per task, names checked, old configs unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from biotune.config import validate
+from biotune.errors import BiotuneError
+from biotune.tasks import TASKS, get_task
+from biotune.tasks.ner.factory import HEADS as NER_HEADS
+from biotune.tasks.re.heads import HEADS as RE_HEADS
+
+
+def test_the_spec_names_exactly_the_heads_each_task_builds() -> None:
+    assert set(TASKS["ner"].heads) == set(NER_HEADS) and set(TASKS["re"].heads) == set(RE_HEADS)
+    assert [get_task(name).name for name in TASKS] == list(TASKS)
+
+
+def test_a_config_without_task_is_ner_with_ner_defaults() -> None:
+    config = validate({"data": {"corpus": "x"}}, "old")
+    assert (config.task, config.model.head, config.model.max_length) == ("ner", "softmax", 128)
+
+
+def test_task_re_takes_its_own_defaults_and_keeps_given_values() -> None:
+    config = validate({"task": "re", "data": {"corpus": "x"}}, "re")
+    assert (config.model.head, config.model.max_length, config.relation.negative_label) == ("entity_start", 512, "0")
+    given = validate({"task": "re", "data": {"corpus": "x"}, "model": {"head": "cls", "max_length": 256}}, "re")
+    assert (given.model.head, given.model.max_length) == ("cls", 256)
+    assert validate(given.model_dump(mode="json"), "snapshot") == given  # a run snapshot re-validates to itself
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"task": "rel"}, r"^x: invalid config: task: .*unknown task 'rel' \(did you mean 're'\?\)"),
+    ({"task": "re", "model": {"head": "softmax"}}, r"model\.head: unknown re head 'softmax'.*entity_start, cls"),
+    ({"model": {"head": "entity_start"}}, r"model\.head: unknown ner head 'entity_start'"),
+    ({"relation": {"negative_label": "none"}}, r"relation: only task re reads this section"),
+    ({"task": "re", "relation": {"scope": "corpus"}}, r"relation\.scope"),
+])
+def test_task_errors_name_the_key(data: dict, message: str) -> None:
+    with pytest.raises(BiotuneError, match=message):
+        validate({"data": {"corpus": "c"}, **data}, "x")
