@@ -46,6 +46,8 @@ class CorpusInfo:
     downloadable: bool = True
     task: str = "ner"  # the task its files are for
     folder: str | None = None  # its folder under a data folder, when not its name (gad's BLURB split: gad/blurb)
+    files: tuple[str, str, str] | None = None  # its train, dev, test file names, when not train/devel/test.tsv
+    format: str | None = None  # its files' format, when their extension does not say it (PubTator as .txt)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,16 @@ CORPORA: Registry[CorpusInfo] = Registry("corpus", {
             "Bravo et al. (2015), Extraction of relations between genes and diseases from text, BMC Bioinformatics 16:55.",
             downloadable=False, task="re", folder="gad/blurb",
         ),
+        CorpusInfo(
+            "bc5cdr_cid",
+            ("Chemical", "Disease"),
+            "https://biocreative.bioinformatics.udel.edu/tasks/biocreative-v/track-3-cdr/",
+            "BioCreative V CDR as released (PubTator): 1,500 abstracts with chemical and disease mentions, MeSH "
+            "ids and document-level chemical-induced disease (CID) relations.",
+            "Li et al. (2016), BioCreative V CDR task corpus, Database 2016:baw068; Wei et al. (2015).",
+            downloadable=False, task="re", folder="bc5cdr_pubtator", format="pubtator",
+            files=("CDR_TrainingSet.PubTator.txt", "CDR_DevelopmentSet.PubTator.txt", "CDR_TestSet.PubTator.txt"),
+        ),
     )
 }, normalize=_corpus_key, alternative="a folder with a train and a test file")
 
@@ -157,13 +169,16 @@ def corpus_info(name: str) -> CorpusInfo:
     return CORPORA.lookup(name)
 
 
-def corpus_paths(folder: str | Path, name: str | None = None) -> CorpusPaths | None:
+def corpus_paths(folder: str | Path, name: str | None = None,
+                 files: tuple[str, str, str] | None = None) -> CorpusPaths | None:
     """The split files in `folder`, or None unless it has a train and a test file.
 
     `train_dev.tsv` (BioBERT's train+dev merge) counts as train only without a `train.tsv`.
+    `files` names a registered corpus's own train, dev and test files instead.
     """
     folder = Path(folder)
-    train, dev, test = (_first_file(folder, names) for names in (TRAIN_NAMES, DEV_NAMES, TEST_NAMES))
+    names = ((f,) for f in files) if files else (TRAIN_NAMES, DEV_NAMES, TEST_NAMES)
+    train, dev, test = (_first_file(folder, options) for options in names)
     if train is None or test is None:
         return None
     return CorpusPaths(name or folder.name, folder, train, dev, test)
@@ -194,7 +209,7 @@ def resolve_corpus(
     cached = default_cache_dir() / info.name
     folders = [Path(root) / (info.folder or info.name) for root in (data_dir, os.environ.get("BIOTUNE_DATA_DIR")) if root]
     for folder in [*folders, cached]:
-        found = corpus_paths(folder, info.name)
+        found = corpus_paths(folder, info.name, info.files)
         if found is not None:
             return found
     problem = "download=True was not given"
@@ -206,9 +221,10 @@ def resolve_corpus(
     elif download:
         problem = "this corpus cannot be downloaded automatically"
     searched = ", ".join(str(folder) for folder in [*folders, cached])
+    expected = ", ".join(info.files) if info.files else _expected_files()
     raise BiotuneError(
         f"corpus {info.name!r} not found; searched: {searched} ({problem}). A corpus folder needs "
-        f"{_expected_files()}. Get {', '.join(SPLIT_FILES)} from {info.url} into one of those folders, "
+        f"{expected}. Get {', '.join(info.files or SPLIT_FILES)} from {info.url} into one of those folders, "
         f"pass data_dir= or set BIOTUNE_DATA_DIR"
         + (", or pass download=True (--download)." if info.downloadable else ".")
     )

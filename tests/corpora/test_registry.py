@@ -48,7 +48,7 @@ def test_registry_lists_the_expected_corpora_and_types() -> None:
 def test_corpus_info_forgives_case_and_hyphens_and_suggests() -> None:
     assert corpus_info("NCBI-Disease").name == "ncbi_disease"
     with pytest.raises(BiotuneError, match=r"^unknown corpus 'bc5cd' \(did you mean 'bc5cdr'\?\); choose one of: bc5cdr, ncbi_disease, "
-                                          r".*species800, chemprot, ddi, gad, or a folder with a train and a test file$"):
+                                          r".*species800, chemprot, ddi, gad, bc5cdr_cid, or a folder with a train and a test file$"):
         corpus_info("bc5cd")
 
 

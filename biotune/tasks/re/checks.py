@@ -34,7 +34,8 @@ def check_relations(splits: Mapping[str, Split], tokenizer: PreTrainedTokenizerB
         centred, too_wide = _windows(split, tokenizer, scheme, max_length)
         overlap = sum(e.text in train_texts for e in split.examples) if name != TRAIN and train_texts else None
         types = Counter(f"{e.head.type}-{e.tail.type}" for e in split.examples)
-        rows.append([name, str(len(split.examples)), str(centred), too_wide or "0",
+        left_out = "-" if split.facts is None else f"{split.facts['too_far']} ({split.facts['too_far_related']} related)"
+        rows.append([name, str(len(split.examples)), str(centred), too_wide or "0", left_out,
                      "-" if overlap is None else str(overlap), ", ".join(f"{t} {n}" for t, n in types.most_common())])
         labels[name] = Counter(e.label for e in split.examples)
         if too_wide:
@@ -43,8 +44,9 @@ def check_relations(splits: Mapping[str, Split], tokenizer: PreTrainedTokenizerB
             warnings.append(f"{name}: {overlap} pairs have a sentence that is also in train")
     names = sorted({label for counts in labels.values() for label in counts if label is not None})
     lines = ["# Relation data check", "", f"max_length {max_length}; markers {', '.join(scheme.types)}", "",
-             markdown_table(["split", "pairs", "centred windows", "do not fit", "text in train", "entity types"], rows,
-                            ["left", "right", "right", "left", "right", "left"]), "",
+             markdown_table(["split", "pairs", "centred windows", "do not fit", "pairs left out (too far apart)",
+                             "text in train", "entity types"], rows,
+                            ["left", "right", "right", "left", "right", "right", "left"]), "",
              markdown_table(["label", *labels], [[label, *(str(labels[s][label]) for s in labels)] for label in names],
                             ["left", *["right"] * len(labels)])]
     if warnings:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from biotune.config import ExperimentConfig
+from biotune.config import DataConfig, ExperimentConfig
 from biotune.errors import BiotuneError
 from biotune.formats.document_formats import DOCUMENT_READERS, iter_documents
 from biotune.formats.documents import Document
@@ -46,8 +46,9 @@ def is_document_file(path: Path, format: str | None) -> bool:
     return path.suffix.lower() not in (".tsv", ".txt")
 
 
-def read_document_split(path: Path, config: ExperimentConfig, limit: int | None) -> tuple[list[DocumentCandidates], CandidateCounts]:
-    """The documents of `path` with their labelled candidates (at most `limit` documents)."""
+def read_document_split(path: Path, data: DataConfig, config: ExperimentConfig,
+                        limit: int | None) -> tuple[list[DocumentCandidates], CandidateCounts]:
+    """The documents of `path` (read as `data.format`) with their labelled candidates (at most `limit` documents)."""
     relation = config.relation
     if not relation.pairs:
         raise BiotuneError(f"{path}: a document split needs relation.pairs (entity type pairs, e.g. "
@@ -58,7 +59,7 @@ def read_document_split(path: Path, config: ExperimentConfig, limit: int | None)
     negative = relation.negative_label
     counts = CandidateCounts()
     out = []
-    for number, doc in enumerate(iter_documents(path, config.data.format)):
+    for number, doc in enumerate(iter_documents(path, data.format)):
         if limit is not None and number >= limit:
             break
         candidates = document_candidates(doc, relation.pairs, relation.scope, negative, labelled=True,

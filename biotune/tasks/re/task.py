@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from biotune.config import ExperimentConfig, SourceConfig
+from biotune.corpora.registry import CORPORA
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.hardware import default_device
@@ -91,9 +92,12 @@ class RelationTask(Task):
     name = "re"
 
     def read_split(self, spec: str, config: ExperimentConfig) -> Split:
-        name, path, _ = locate(spec, config.data)
-        if is_document_file(path, config.data.format):
-            units, counts = read_document_split(path, config, config.data.limit)
+        name, path, corpus = locate(spec, config.data)
+        info = CORPORA.get(corpus) if corpus else None
+        format = config.data.format or (info.format if info else None)
+        if is_document_file(path, format):
+            units, counts = read_document_split(path, config.data.model_copy(update={"format": format}), config,
+                                                config.data.limit)
             examples = [c.example for unit in units for c in unit.candidates]
             names = dict.fromkeys([config.relation.negative_label, *sorted({e.label for e in examples})])  # checked by the reader
             return Split(name, path, examples, tuple(names), documents=units, facts=counts.to_dict())
