@@ -100,8 +100,8 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
         b, s, p = r["baseline"], r["biotune"], r["prediction"]
         f1 = s["test"]["test"]
         cells.append([r["corpus"], r["head"], f"{100 * b['f1']:.2f}", f"{100 * f1:.2f}", f"{100 * (f1 - b['f1']):+.2f}",
-                      f"{b['train_sents_per_s']:.1f}", f"{s['train_sentences_per_second']:.1f}",
-                      f"{s['train_sentences_per_second'] / b['train_sents_per_s']:.2f}x",
+                      f"{b['train_sents_per_s']:.1f}", f"{s['train_examples_per_second']:.1f}",
+                      f"{s['train_examples_per_second'] / b['train_sents_per_s']:.2f}x",
                       f"{p['pipeline_sents_per_s']:.1f}", f"{p['biotune_sents_per_s']:.1f}",
                       f"{p['biotune_sents_per_s'] / p['pipeline_sents_per_s']:.2f}x"])
     lines = [markdown_table(headers, cells, ["left"] * 2 + ["right"] * 9)]
@@ -127,7 +127,7 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
 
 def best_epoch(row: dict) -> str:
     history = row["biotune"]["dev_history"]
-    best = max(history, key=lambda h: h["dev_f1"]) if history else None
+    best = max(history, key=lambda h: h["dev_score"]) if history else None
     return f"{best['epoch']:g}" if best else "-"
 
 
