@@ -3,7 +3,8 @@
 The driver plans the shards (`tag_job.plan_shards`: for the line formats one byte scan per file
 finds each shard's byte range, without parsing), drops those already written, and hands the
 rest to Ray Data as a dataset of shard descriptors; `map` runs them on `workers` actors, each
-loading the model once (one replica per worker, `cpus_per_worker` CPUs, which set torch's thread
+loading the models once (one replica of the NER model, and of the RE model when the job
+extracts relations, per worker, `cpus_per_worker` CPUs, which set torch's thread
 count, and `gpus_per_worker` GPUs each). A worker reads only its shard's bytes from the shared
 file system, tags it with exactly the code of the single-process job (`tag_job.tag_shard`) and
 writes it atomically, so the output folder is identical to `biotune tag`'s and an interrupted
@@ -32,8 +33,8 @@ import torch
 
 from biotune.formats.document_formats import ByteRange
 from biotune.errors import BiotuneError
-from biotune.serving.tag_job import (Shard, TagSettings, TagSummary, check_model, close_output, output_folder, plan_shards,
-                                       tag_shard)
+from biotune.serving.tag_job import (Shard, TagSettings, TagSummary, check_models, close_output, output_folder,
+                                     plan_shards, tag_shard)
 
 
 def use_assigned_cpus() -> int:
@@ -68,17 +69,17 @@ def row_shard(row: dict[str, Any]) -> Shard:
 
 
 class _ShardWorker:
-    """A Ray Data actor: one Tagger for its lifetime, one shard per call."""
+    """A Ray Data actor: one `DocumentAnnotator` (its models) for its lifetime, one shard per call."""
 
     def __init__(self, settings: TagSettings) -> None:
         use_assigned_cpus()
         self.settings = settings
-        self.tagger = settings.tagger()
+        self.annotator = settings.annotator()
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         shard = row_shard(row)
         documents = shard.read()
-        tag_shard(self.tagger, shard, documents, self.settings)
+        tag_shard(self.annotator, shard, documents, self.settings)
         return {"documents": len(documents)}
 
 
@@ -102,9 +103,11 @@ def run_tag_ray(
                                ("gpus per worker", gpus_per_worker, 0)):
         if not value >= least:  # also catches NaN
             raise BiotuneError(f"{name} must be at least {least}, not {value}")
+    resolved = {name: path.resolve() for name in ("relations", "link_dictionary")
+                if (path := getattr(settings, name)) is not None}
     settings = replace(settings, input=settings.input.resolve(), output_dir=settings.output_dir.resolve(),
-                       checkpoint=settings.checkpoint.resolve())  # workers may start in another directory
-    check_model(settings.checkpoint)  # before anything is written: the workers load it only later
+                       checkpoint=settings.checkpoint.resolve(), **resolved)  # workers may start in another directory
+    check_models(settings)  # before anything is written: the workers load the models only later
     with output_folder(settings, overwrite) as record:
         summary = TagSummary()
         rows = []

@@ -7,7 +7,9 @@ starts, and a rerun compares:
 - each input file: size, modification time and a BLAKE2b hash of its content (streamed in
   chunks by `hashlib.file_digest`, once per job start: a few hundred MB/s, far below what
   tagging the same bytes costs);
-- the checkpoint: a BLAKE2b hash of each file of the folder (weights, config, tokenizer).
+- the checkpoint, and the relation checkpoint when the job extracts relations: a BLAKE2b hash
+  of each file of the folder (weights, config, tokenizer);
+- the link dictionary when the job links mentions: as an input file.
 
 Content decides: a file whose size or hash differs has changed (documents appended to an input
 would otherwise be silently missing from the output). A modification time alone that differs
@@ -72,14 +74,22 @@ def input_changes(recorded: Mapping[str, Mapping[str, Any]], current: dict[str, 
     changes = [f"input {name} is gone" for name in recorded if name not in current]
     changes += [f"input {name} was added" for name in current if name not in recorded]
     for name in sorted(set(recorded) & set(current)):
-        old, new = recorded[name], current[name]
-        if old.get("size") != new["size"]:
-            changes.append(f"input {name} changed (size {old.get('size')} -> {new['size']} bytes)")
-        elif old.get(HASH) != new[HASH]:
-            changes.append(f"input {name} changed (same size, different content)")
-        elif old.get("mtime_ns") != new["mtime_ns"]:
-            log.warning("input %s has a new modification time but the same content: resuming", name)
+        changes += file_changes(f"input {name}", recorded[name], current[name])
     return changes
+
+
+def file_changes(what: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """One phrase if the file named `what` has other content than its recorded fingerprint, else nothing.
+
+    A new modification time alone is logged as a warning (same bytes: resuming is right).
+    """
+    if old.get("size") != new["size"]:
+        return [f"{what} changed (size {old.get('size')} -> {new['size']} bytes)"]
+    if old.get(HASH) != new[HASH]:
+        return [f"{what} changed (same size, different content)"]
+    if old.get("mtime_ns") != new["mtime_ns"]:
+        log.warning("%s has a new modification time but the same content: resuming", what)
+    return []
 
 
 def checkpoint_changes(folder: Path, recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str]:

@@ -1,7 +1,10 @@
-"""HTTP service: `POST /tag` (texts in, entities out), `GET /health` and a small web page at `/`.
+"""HTTP service: `POST /tag` (texts in, entities and relations out), `GET /health` and a small web page at `/`.
 
-Every text goes through `tag_documents`, so the service gives the same entities, with the
-same character offsets (Python code points), as `biotune tag` and the library API.
+Every text goes through `pipeline.DocumentAnnotator` (NER by `tag_documents`, then optional
+dictionary linking and relation extraction), so the service gives the same entities, with the
+same character offsets (Python code points), as `biotune tag` and the library API. With an RE
+model each result also lists the relations between the text's mentions (sentence candidates;
+see `pipeline`), each argument named by the offsets of one of the result's entities.
 
 Concurrent requests are merged: the Tagger is fastest on many sentences at once and is not
 thread-safe, so requests hand their texts to a `MicroBatcher`, whose one worker thread tags
@@ -33,7 +36,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from functools import partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -45,10 +47,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from biotune.errors import BiotuneError
 from biotune.formats.documents import Annotation
 from biotune.formats.schemes import entity_types
-from biotune.errors import BiotuneError
-from biotune.tasks.ner.annotate import tag_documents, text_document
+from biotune.linking import DictionaryLinker, read_dictionary
+from biotune.serving.pipeline import DocumentAnnotator, MentionRelation, RelationStage, TextAnnotations
 from biotune.tasks.ner.tagger import Tagger
 
 # A validation error can list one problem per text; the message keeps the first few.
@@ -98,15 +101,38 @@ class Entity(BaseModel):
     type: str
     text: str
     score: float
+    concept_id: str | None = Field(None, description="only with a link dictionary: the linked id, or "
+                                   "text:<normalised mention> where the dictionary has none")
+
+
+class Mention(BaseModel):
+    """A relation argument: the entity of the same result with these offsets."""
+
+    start: int
+    end: int
+    text: str
+    type: str
+
+
+class EntityRelation(BaseModel):
+    """A relation between two mentions of one text; `head` and `tail` are in the order the model read them."""
+
+    type: str = Field(description="the relation label of the RE model")
+    head: Mention
+    tail: Mention
+    score: float = Field(description="the model's probability of `type` for this pair")
 
 
 class TagResult(BaseModel):
     entities: list[Entity]
+    relations: list[EntityRelation] | None = Field(
+        None, description="only with an RE model: relations between pairs of `entities` of one sentence, in text order")
 
 
 class TagResponse(BaseModel):
     results: list[TagResult] = Field(description="one per input text, in input order")
     model: str
+    relation_model: str | None = Field(None, description="only with an RE model: its name")
 
 
 class BodyLimit:
@@ -145,13 +171,7 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-TagFunction = Callable[[Sequence[str]], list[list[Annotation]]]
-
-
-def annotate_texts(tagger: Tagger, texts: Sequence[str]) -> list[list[Annotation]]:
-    """The entities of each text, exactly as `tag_documents` finds them."""
-    documents = tag_documents(tagger, [text_document(str(i), text) for i, text in enumerate(texts)])
-    return [document.annotations for document in documents]
+TagFunction = Callable[[Sequence[str]], list[TextAnnotations]]
 
 
 def text_cost(text: str) -> int:
@@ -178,12 +198,12 @@ class QueueFull(Exception):
 
 @dataclass(slots=True, eq=False)
 class Job:
-    """One request's texts; `tagged` counts those already tagged, whose entities are in `results`."""
+    """One request's texts; `tagged` counts those already tagged, whose annotations are in `results`."""
 
     texts: list[str]
-    future: asyncio.Future[list[list[Annotation]]]
+    future: asyncio.Future[list[TextAnnotations]]
     tagged: int = 0
-    results: list[list[Annotation]] = field(default_factory=list)
+    results: list[TextAnnotations] = field(default_factory=list)
 
     def untagged_chars(self) -> int:
         return sum(map(text_cost, self.texts[self.tagged :]))
@@ -245,7 +265,7 @@ class MicroBatcher:
         self._tagged_chars = 0
         self._tagging_s = 0.0
         self._line: deque[Job] = deque()
-        self._waiting: dict[asyncio.Future[list[list[Annotation]]], Job] = {}
+        self._waiting: dict[asyncio.Future[list[TextAnnotations]], Job] = {}
         self._arrived: asyncio.Event | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
@@ -285,7 +305,7 @@ class MicroBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def enqueue(self, texts: list[str]) -> asyncio.Future[list[list[Annotation]]]:
+    def enqueue(self, texts: list[str]) -> asyncio.Future[list[TextAnnotations]]:
         """Admit `texts`; the future resolves to the annotations of each. Cancel it to drop the texts."""
         if not self.running or self._arrived is None:
             raise RuntimeError("the micro-batcher is not running: serve the app with its lifespan "
@@ -293,7 +313,7 @@ class MicroBatcher:
         if self.waiting >= self.max_queue:
             self.counts["refused"] += 1
             raise QueueFull(self.waiting, retry_after(self.pending_chars(), self.chars_per_second()))
-        future: asyncio.Future[list[list[Annotation]]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[TextAnnotations]] = asyncio.get_running_loop().create_future()
         job = Job(texts, future)
         self._waiting[future] = job
         future.add_done_callback(self._forget)
@@ -302,7 +322,7 @@ class MicroBatcher:
         self._arrived.set()
         return future
 
-    def _forget(self, future: asyncio.Future[list[list[Annotation]]]) -> None:
+    def _forget(self, future: asyncio.Future[list[TextAnnotations]]) -> None:
         self._waiting.pop(future, None)
 
     async def _run(self) -> None:
@@ -352,15 +372,22 @@ async def client_gone(request: Request) -> None:
         pass
 
 
-def create_app(tagger: Tagger, limits: ServiceLimits = ServiceLimits(), model_name: str = "") -> FastAPI:
-    """The service around `tagger`; the micro-batcher runs while the app's lifespan does.
+def create_app(tagger: Tagger, limits: ServiceLimits = ServiceLimits(), model_name: str = "",
+               relations: RelationStage | None = None, linker: DictionaryLinker | None = None,
+               relation_model_name: str = "") -> FastAPI:
+    """The service around `tagger` (and `relations`, `linker`); the micro-batcher runs while the app's lifespan does.
 
-    Only the batcher's worker thread calls the tagger, so do not use `tagger` elsewhere while
-    the app is serving.
+    Only the batcher's worker thread calls the models, so do not use them elsewhere while the
+    app is serving.
     """
-    batcher = MicroBatcher(partial(annotate_texts, tagger), limits.max_batch_chars, limits.max_queue,
+    annotator = DocumentAnnotator(tagger, relations, linker)
+    batcher = MicroBatcher(annotator.annotate_texts, limits.max_batch_chars, limits.max_queue,
                            limits.batch_wait_ms / 1000)
     types = entity_types(tagger.labels)
+    stages = annotator.describe()
+    if "relations" in stages:
+        stages["relations"] = {"model": relation_model_name, **stages["relations"]}
+    relation_model = {"relation_model": relation_model_name} if relations is not None else {}
     page = (files("biotune.serving") / "web" / "index.html").read_text(encoding="utf-8")
 
     @asynccontextmanager
@@ -371,14 +398,15 @@ def create_app(tagger: Tagger, limits: ServiceLimits = ServiceLimits(), model_na
         finally:
             await batcher.stop()
 
-    app = FastAPI(title="biotune NER service", lifespan=lifespan)
+    app = FastAPI(title="biotune service", lifespan=lifespan)
     app.state.batcher = batcher  # its counters are /health's; a caller may read them, or swap its tag function
     app.add_middleware(BodyLimit, max_bytes=limits.max_request_bytes)
     body_schema = {"required": True, "content": {"application/json": {"schema": TagRequest.model_json_schema()}}}
 
-    @app.post("/tag", response_model=TagResponse, openapi_extra={"requestBody": body_schema})
+    @app.post("/tag", response_model=TagResponse, response_model_exclude_unset=True,
+              openapi_extra={"requestBody": body_schema})
     async def tag(request: Request) -> Any:
-        """Entities of each text with character offsets, types and scores."""
+        """Entities of each text with character offsets, types and scores; relations between them with an RE model."""
         texts = parse_tag_request(await request.body()).texts
         check_texts(texts, limits)
         try:
@@ -397,8 +425,8 @@ def create_app(tagger: Tagger, limits: ServiceLimits = ServiceLimits(), model_na
             if not future.done():
                 future.cancel()  # its texts leave the queue untagged
         if not future.cancelled():
-            return {"results": [{"entities": [entity_record(a) for a in found]} for found in future.result()],
-                    "model": model_name}
+            return {"results": [result_record(found) for found in future.result()], "model": model_name,
+                    **relation_model}
         if gone.done() and not gone.cancelled():
             batcher.counts["disconnected"] += 1
             return Response(status_code=_CLIENT_GONE)
@@ -408,15 +436,15 @@ def create_app(tagger: Tagger, limits: ServiceLimits = ServiceLimits(), model_na
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        """Liveness plus what a client needs to know: the model, its entity types, the limits, traffic served."""
+        """Liveness plus what a client needs to know: the models, their types, the limits, traffic served."""
         body = {"status": "ok" if batcher.running else "stopped", "model": model_name, "entity_types": types,
-                "limits": limits.model_dump(), "served": dict(batcher.counts),
+                **stages, "limits": limits.model_dump(), "served": dict(batcher.counts),
                 "queue": {"requests": batcher.waiting, "characters": batcher.pending_chars()}}
         return JSONResponse(body, status_code=200 if batcher.running else 503)
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
-        """The web page: paste text, see its entities highlighted by type."""
+        """The web page: paste text, see its entities highlighted by type and the relations between them."""
         return page
 
     return app
@@ -478,9 +506,30 @@ def _error_message(error: Mapping[str, Any]) -> str:
 
 
 def entity_record(annotation: Annotation) -> dict[str, Any]:
-    """One entity as /tag answers it (the `Entity` schema)."""
+    """One entity as /tag answers it (the `Entity` schema; `concept_id` only where linking gave one)."""
     return {"start": annotation.start_char, "end": annotation.end_char, "type": annotation.type,
-            "text": annotation.text, "score": annotation.score}
+            "text": annotation.text, "score": annotation.score} | (
+        {"concept_id": annotation.concept_id} if annotation.concept_id is not None else {})
+
+
+def mention_record(annotation: Annotation) -> dict[str, Any]:
+    """A relation argument as /tag answers it (the `Mention` schema)."""
+    return {"start": annotation.start_char, "end": annotation.end_char, "text": annotation.text,
+            "type": annotation.type}
+
+
+def relation_record(relation: MentionRelation) -> dict[str, Any]:
+    """One relation as /tag answers it (the `EntityRelation` schema)."""
+    return {"type": relation.type, "head": mention_record(relation.head), "tail": mention_record(relation.tail),
+            "score": relation.score}
+
+
+def result_record(found: TextAnnotations) -> dict[str, Any]:
+    """One text's result (the `TagResult` schema): `relations` only when the service has an RE model."""
+    record: dict[str, Any] = {"entities": [entity_record(a) for a in found.entities]}
+    if found.relations is not None:
+        record["relations"] = [relation_record(r) for r in found.relations]
+    return record
 
 
 def model_name_of(checkpoint: Path) -> str:
@@ -507,14 +556,21 @@ def serve(
     precision: str = "auto",
     limits: ServiceLimits = ServiceLimits(),
     model_name: str | None = None,
+    relations: Path | None = None,
+    link_dictionary: Path | None = None,
 ) -> None:
-    """Load `checkpoint` (a `best_model/` folder) and serve it with uvicorn until interrupted.
+    """Load `checkpoint` (a `best_model/` folder), and the RE checkpoint and dictionary if given; serve with uvicorn.
 
     Binds to loopback by default: the service has no authentication, so exposing it is a
-    deliberate choice (`host="0.0.0.0"`). `model_name` defaults to `model_name_of(checkpoint)`.
+    deliberate choice (`host="0.0.0.0"`). `model_name` defaults to `model_name_of(checkpoint)`;
+    the relation model is named `model_name_of(relations)`.
     """
-    if not checkpoint.is_dir():
-        raise BiotuneError(f"checkpoint folder {checkpoint} not found")
+    for what, folder in (("checkpoint", checkpoint), ("relation checkpoint", relations)):
+        if folder is not None and not folder.is_dir():
+            raise BiotuneError(f"{what} folder {folder} not found")
+    linker = DictionaryLinker(read_dictionary(link_dictionary)) if link_dictionary is not None else None
     tagger = Tagger.from_checkpoint(checkpoint, precision=precision)
-    app = create_app(tagger, limits, model_name=model_name or model_name_of(checkpoint))
+    stage = RelationStage.from_checkpoint(relations, precision) if relations is not None else None
+    app = create_app(tagger, limits, model_name=model_name or model_name_of(checkpoint), relations=stage,
+                     linker=linker, relation_model_name=model_name_of(relations) if relations is not None else "")
     uvicorn.run(app, host=host, port=port)

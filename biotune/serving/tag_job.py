@@ -13,11 +13,16 @@ Shards of the line formats (text, JSONL, PubTator) are byte ranges found by one 
 read the shards it skips. BioC has no lines to cut at, so its shards come from one streaming
 pass over the file, holding one shard's documents at a time.
 
+Documents go through `pipeline.DocumentAnnotator`: NER, then, when asked, dictionary linking
+(`link_dictionary`) and relation extraction (`relations`, an RE checkpoint), so the shards hold
+entities and the relations between them (JSONL `relations`, PubTator relation lines, BioC
+`<relation>` elements; CoNLL and brat output carry no relations and are refused with one).
+
 `tag_manifest.json` in the output folder records the settings that decide the output and the
-fingerprints of the inputs and the checkpoint (`biotune.serving.job_guard`); a rerun with
-other settings, or after an input or the checkpoint changed, is refused naming what differs
-(mixing them would corrupt the corpus), and a job running on the folder locks it against a
-second one. A finished job records its per-file document and shard counts there.
+fingerprints of the inputs, the checkpoints and the dictionary (`biotune.serving.job_guard`); a
+rerun with other settings, or after an input, a model or the dictionary changed, is refused
+naming what differs (mixing them would corrupt the corpus), and a job running on the folder
+locks it against a second one. A finished job records its per-file document and shard counts there.
 """
 
 from __future__ import annotations
@@ -35,18 +40,18 @@ from typing import Any
 
 from biotune.formats.document_formats import (ByteRange, count_documents, document_format, input_files, iter_documents,
                                            plan_ranges, read_range)
-from biotune.formats.documents import Document
+from biotune.formats.documents import BY_CONCEPT, Annotation, Document, Passage, Relation, assemble
 from biotune.errors import BiotuneError
-from biotune.tasks.ner.annotate import tag_documents
-from biotune.serving.job_guard import (LOCK, checkpoint_changes, checkpoint_fingerprint, input_changes,
-                                         input_fingerprints, job_lock)
-from biotune.tasks.ner.tagger import Tagger
+from biotune.serving.job_guard import (LOCK, checkpoint_changes, checkpoint_fingerprint, file_changes,
+                                       file_fingerprint, input_changes, input_fingerprints, job_lock)
+from biotune.serving.pipeline import DocumentAnnotator
 from biotune.formats.writers import WRITERS
 from biotune.io import write_json
 
 MANIFEST = "tag_manifest.json"
 OUTPUT_SUFFIX = {"jsonl": ".jsonl", "pubtator": ".pubtator", "bioc-xml": ".xml", "bioc-json": ".json",
                  "conll": ".conll", "brat": ""}
+RELATION_FORMATS = ("jsonl", "pubtator", "bioc-xml", "bioc-json")
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,15 @@ class TagSettings:
     shard_size: int = 1000
     precision: str = "auto"
     batch_size: int = field(default=32, compare=False)
+    relations: Path | None = None  # an RE checkpoint: relations between the predicted entities
+    link_dictionary: Path | None = None  # a term<TAB>id file: concept ids for the predicted entities
 
     def __post_init__(self) -> None:
         if self.output_format not in OUTPUT_SUFFIX:
             raise BiotuneError(f"unknown output format {self.output_format!r}; choose one of {', '.join(OUTPUT_SUFFIX)}")
+        if self.relations is not None and self.output_format not in RELATION_FORMATS:
+            raise BiotuneError(f"output format {self.output_format!r} has no relations; with --relations write "
+                               f"{', '.join(RELATION_FORMATS)}")
         if self.shard_size < 1:
             raise BiotuneError(f"shard size must be at least 1, not {self.shard_size}")
         if self.batch_size < 1:
@@ -76,8 +86,10 @@ class TagSettings:
         del out["batch_size"]
         return {key: str(Path(value).resolve()) if isinstance(value, Path) else value for key, value in out.items()}
 
-    def tagger(self) -> Tagger:
-        return Tagger.from_checkpoint(self.checkpoint, precision=self.precision, batch_size=self.batch_size)
+    def annotator(self) -> DocumentAnnotator:
+        """The NER model, and the RE model and dictionary when set, loaded as the settings say."""
+        return DocumentAnnotator.load(self.checkpoint, self.relations, self.link_dictionary, self.precision,
+                                      self.batch_size)
 
 
 @dataclass(frozen=True)
@@ -146,9 +158,9 @@ def plan_shards(settings: TagSettings) -> Iterator[Shard]:
         yield from shards_of(file, relative, document_format(file, settings.input_format), settings.shard_size)
 
 
-def tag_shard(tagger: Tagger, shard: Shard, documents: Sequence[Document], settings: TagSettings) -> None:
-    """Tag `documents` and write them to the shard's output, atomically."""
-    write_documents(tag_documents(tagger, documents), shard.output(settings), settings.output_format)
+def tag_shard(annotator: DocumentAnnotator, shard: Shard, documents: Sequence[Document], settings: TagSettings) -> None:
+    """Annotate `documents` and write them to the shard's output, atomically."""
+    write_documents(annotator.annotate(documents), shard.output(settings), settings.output_format)
 
 
 def write_documents(documents: Sequence[Document], path: Path, output_format: str) -> None:
@@ -191,16 +203,33 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
     return record
 
 
-def check_model(checkpoint: Path) -> None:
-    """Load the checkpoint once on CPU and drop it: a `BiotuneError` naming it if it is not a usable model.
+def check_models(settings: TagSettings) -> None:
+    """Load the job's models (and dictionary) once on CPU and drop them: a `BiotuneError` naming what is unusable.
 
-    The Ray driver calls it before creating anything, as its workers load the model only later.
+    The Ray driver calls it before creating anything, as its workers load the models only later.
     """
-    from biotune.models.backbones import load_tokenizer
-    from biotune.tasks.ner.factory import load_model
+    check_writable(DocumentAnnotator.load(settings.checkpoint, settings.relations, settings.link_dictionary,
+                                          precision="fp32"), settings.output_format)
 
-    load_model(str(checkpoint))
-    load_tokenizer(str(checkpoint))
+
+def check_writable(annotator: DocumentAnnotator, output_format: str) -> None:
+    """Write one probe document holding a relation of every type the RE model predicts, to a scratch file.
+
+    A relation type the output format cannot hold (PubTator's must start with a letter) is a
+    `BiotuneError` now, before any shard, rather than at the first shard that predicts it.
+    """
+    if annotator.relations is None:
+        return
+    head_type, tail_type = annotator.relations.pairs[0]
+    head, tail = Annotation(0, 1, head_type, "a", 1.0, "h"), Annotation(2, 3, tail_type, "b", 1.0, "t")
+    probe = assemble("probe", [Passage("text", "a b")], [("probe", head), ("probe", tail)], "probe",
+                     [("probe", Relation(label, "h", "t", BY_CONCEPT, score=1.0))
+                      for label in annotator.relations.relation_types])
+    with tempfile.TemporaryDirectory(prefix="biotune-probe-") as scratch:
+        try:
+            write_documents([probe], Path(scratch) / f"probe{OUTPUT_SUFFIX[output_format]}", output_format)
+        except BiotuneError as error:
+            raise BiotuneError(f"the relation model's labels cannot be written as {output_format}: {error}") from None
 
 
 def job_record(settings: TagSettings) -> dict[str, Any]:
@@ -209,8 +238,15 @@ def job_record(settings: TagSettings) -> dict[str, Any]:
     Raises `BiotuneError` for an input that cannot be read or a checkpoint that is not a folder.
     """
     files = input_files(settings.input, settings.input_format)
-    return {"settings": settings.record(), "inputs": input_fingerprints(files),
-            "checkpoint": checkpoint_fingerprint(settings.checkpoint)}
+    record = {"settings": settings.record(), "inputs": input_fingerprints(files),
+              "checkpoint": checkpoint_fingerprint(settings.checkpoint)}
+    if settings.relations is not None:
+        record["relations"] = checkpoint_fingerprint(settings.relations)
+    if settings.link_dictionary is not None:
+        if not settings.link_dictionary.is_file():
+            raise BiotuneError(f"link dictionary {settings.link_dictionary} not found")
+        record["dictionary"] = file_fingerprint(settings.link_dictionary)
+    return record
 
 
 def open_output(settings: TagSettings, current: dict[str, Any], overwrite: bool = False) -> None:
@@ -234,6 +270,11 @@ def open_output(settings: TagSettings, current: dict[str, Any], overwrite: bool 
                                "use another output folder, or --overwrite to delete that job")
         changes = input_changes(previous["inputs"], current["inputs"]) + checkpoint_changes(
             settings.checkpoint, previous["checkpoint"], current["checkpoint"])
+        if settings.relations is not None:
+            changes += checkpoint_changes(settings.relations, previous.get("relations", {}), current["relations"])
+        if settings.link_dictionary is not None:
+            changes += file_changes(f"link dictionary {settings.link_dictionary}", previous.get("dictionary", {}),
+                                    current["dictionary"])
         if changes:
             raise BiotuneError(f"{out} holds a tagging job whose inputs or model changed since it started: "
                                f"{'; '.join(changes)}. Its shards would mix old and new; use --overwrite to tag "
@@ -280,23 +321,25 @@ def expected_documents(settings: TagSettings) -> int | None:
 
 def run_tag(
     settings: TagSettings,
-    tagger: Tagger | None = None,
+    annotator: DocumentAnnotator | None = None,
     overwrite: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> TagSummary:
     """Tag every document under `settings.input` into `settings.output_dir`, skipping finished shards.
 
-    `tagger` defaults to the settings' checkpoint and precision; it is loaded before the output
-    folder is touched, so a checkpoint that does not load leaves nothing behind. `on_progress(n)`
-    is called with the number of documents of each shard done (tagged or skipped).
+    `annotator` defaults to the settings' checkpoints, dictionary and precision; it is loaded
+    (and its relation types checked against the output format) before the output folder is
+    touched, so a model that does not load leaves nothing behind. `on_progress(n)` is called
+    with the number of documents of each shard done (tagged or skipped).
     """
-    tagger = tagger or settings.tagger()
+    annotator = annotator or settings.annotator()
+    check_writable(annotator, settings.output_format)
     with output_folder(settings, overwrite) as record:
         summary = TagSummary()
         for shard in plan_shards(settings):
             done = shard.output(settings).exists()
             if not done:
-                tag_shard(tagger, shard, shard.read(), settings)
+                tag_shard(annotator, shard, shard.read(), settings)
             summary.add(shard.relative, shard.size, written=not done)
             if on_progress is not None:
                 on_progress(shard.size)

@@ -1,0 +1,65 @@
+"""Fixtures for the serving tests: a tiny random relation model that pairs the toy NER model's types.
+
+The model is untrained, so what it predicts is arbitrary but deterministic; its classifier
+bias is set so that the probe texts' candidate pairs fall on both sides of the decision
+(some related, some not), which is what the consistency checks between the RE predictions
+and the written relations need to mean anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+PAIRS = [["Chemical", "Disease"]]
+LABELS = ["0", "REL"]
+# Texts whose NER entities give candidate pairs for the bias to split (toy vocabulary, see tests/conftest.py).
+PROBES = [
+    "The patient developed acute bleeding after heparin.",
+    "Cisplatin and severe nephrotoxicity were given.",
+    "Naloxone and asthma; lithium-induced tremor.",
+    "Warfarin was given and the patient developed seizures.",
+    "Aspirin and severe hypotension.",
+    "The patient developed acute tremor after lithium. Aspirin and severe asthma was given.",
+]
+
+
+def build_relation_checkpoint(folder: Path, backbone: Path, ner_checkpoint: Path, scope: str = "sentence",
+                              seed: int = 0) -> Path:
+    """An `entity_start` RE checkpoint for Chemical-Disease pairs whose decision splits the probes' candidates."""
+    from biotune.serving.pipeline import DocumentAnnotator, RelationStage
+    from biotune.tasks.ner.annotate import text_document
+    from biotune.tasks.ner.tagger import Tagger
+    from biotune.tasks.re.candidates import document_candidates
+    from biotune.tasks.re.heads import build_relation_model, save_relation_model
+    from biotune.tasks.re.markers import MarkerScheme
+    from biotune.tasks.re.task import RelationPredictor
+
+    torch.manual_seed(seed)
+    relation_model = build_relation_model(str(backbone), "entity_start", LABELS, MarkerScheme(("Chemical", "Disease")))
+    relation_model.model.config.biotune.update({"pairs": PAIRS, "scope": scope, "max_sentences": None,
+                                                "negative_label": "0", "max_length": 128})
+    predictor = RelationPredictor(relation_model, precision="fp32", device="cpu")
+    annotator = DocumentAnnotator(Tagger.from_checkpoint(ner_checkpoint, precision="fp32"),
+                                  RelationStage.of(predictor))
+    documents = annotator.entities([text_document(str(i), t) for i, t in enumerate(PROBES)])
+    examples = [c.example for d in documents for c in document_candidates(d, PAIRS, scope, "0", labelled=False)]
+    assert len(examples) >= 4, "the probes give candidate pairs"
+    probabilities = predictor.probabilities(examples)
+    margins = sorted((probabilities[:, 1].log() - probabilities[:, 0].log()).tolist())
+    middle = len(margins) // 2
+    assert margins[middle - 1] < margins[middle], "the random model tells the probes' pairs apart"
+    with torch.no_grad():  # REL wins exactly for the pairs with the upper half of the margins
+        relation_model.model.classifier.bias[1] -= (margins[middle - 1] + margins[middle]) / 2
+    save_relation_model(relation_model, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def relation_checkpoint(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path, trained_run: Any) -> Path:
+    """A sentence-scope Chemical-Disease RE checkpoint (labels 0, REL) whose predictions are mixed on the probes."""
+    return build_relation_checkpoint(tmp_path_factory.mktemp("relation_model"), word_backbone,
+                                     trained_run.paths.best_model)
