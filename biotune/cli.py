@@ -117,15 +117,18 @@ def evaluate(
 @friendly
 def predict(
     checkpoint: CheckpointOption,
-    input: Annotated[Path, typer.Option(help="JSONL with tokens, plain text (one sentence per line) or TSV")],
+    input: Annotated[Path, typer.Option(help="NER: JSONL with tokens, plain text (one sentence per line) or TSV; "
+                                             "RE: pre-masked sentence[<TAB>label] rows (TSV)")],
     output: Annotated[Path, typer.Option(help="output JSONL")],
-    format: Annotated[str | None, typer.Option(help="jsonl | text | tsv (default: by extension)")] = None,
+    format: Annotated[str | None, typer.Option(help="NER: jsonl | text | tsv (default: by extension); RE: tsv")] = None,
     batch_size: BatchSizeOption = 32,
     precision: PrecisionOption = "auto",
     overwrite: OverwriteOutputOption = False,
 ) -> None:
-    """Tag a file into JSONL with entity spans, types, scores (and character offsets for text)."""
+    """Predict a file into JSONL: NER entity spans, types, scores (and character offsets for text);
+    RE one line per row with its label and every label's probability."""
     from biotune.formats.readers import EXTENSIONS
+    from biotune.tasks import checkpoint_task
     from biotune.tasks.ner.predict import count_units, predict_file
     from biotune.tasks.ner.tagger import Tagger
     from biotune.io import check_output
@@ -133,12 +136,31 @@ def predict(
     if not input.is_file():
         raise BiotuneError(f"input file {input} not found")
     check_output(output, [input], overwrite, what="--output")  # before the model loads
+    if checkpoint_task(checkpoint) == "re":
+        _predict_relations(checkpoint, input, output, format, batch_size, precision, overwrite)
+        return
     tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size, precision=precision)
     fmt = format or EXTENSIONS.get(input.suffix.lower(), "text")
     with progress() as bar:
         task = bar.add_task("tagging", total=count_units(input, fmt))
         n = predict_file(tagger, input, output, fmt, on_progress=lambda k: bar.advance(task, k), overwrite=overwrite)
     console.print(f"{n} sentences tagged -> {output}")
+
+
+def _predict_relations(checkpoint: Path, input: Path, output: Path, format: str | None, batch_size: int,
+                       precision: str, overwrite: bool) -> None:
+    """`predict` with a relation model: one JSONL line per pre-masked row."""
+    from biotune.tasks.re.predict import check_rows, predict_file
+    from biotune.tasks.re.task import RelationPredictor
+
+    if format not in (None, "tsv"):
+        raise BiotuneError(f"--format {format!r}: a relation model reads tsv (pre-masked sentence[<TAB>label] rows)")
+    rows = check_rows(input)  # a bad row fails before the model loads
+    predictor = RelationPredictor.from_checkpoint(checkpoint, precision=precision, batch_size=batch_size)
+    with progress() as bar:
+        task = bar.add_task("predicting", total=rows)
+        n = predict_file(predictor, input, output, on_progress=lambda k: bar.advance(task, k), overwrite=overwrite)
+    console.print(f"{n} pairs predicted -> {output}")
 
 
 @app.command()
@@ -345,6 +367,40 @@ def run(
     if outcome.main_process:
         _print_outcome(outcome)
     if outcome.failed:
+        raise typer.Exit(1)
+
+
+@app.command(context_settings=SEEDS_CONTEXT)
+@friendly
+def cv(
+    ctx: typer.Context,
+    config: ConfigArg,
+    seeds: SeedsOpt = None,
+    output_dir: Annotated[str | None, typer.Option(help="override output_dir")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="override data.data_dir (where data.corpus's fold folder is)")] = None,
+    limit: Annotated[int | None, typer.Option(help="smoke/debug run: at most N sentences per split (own run folders)")] = None,
+    epochs: Annotated[float | None, typer.Option(help="override training.epochs")] = None,
+    overwrite: Annotated[bool, typer.Option(help="retrain folds that already finished")] = False,
+) -> None:
+    """Cross-validation: train and test every fold (k/train.tsv, k/test.tsv) of data.corpus, as runs
+    <name>__fold<k> (finished folds are skipped), then report mean ± std over the folds."""
+    from biotune.config import load_config
+    from biotune.experiments.cross_validation import RESULTS_STEM, cross_validate, render_markdown
+
+    cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit,
+                               "training.epochs": epochs})
+    result = cross_validate(cfg, _seeds(seeds, ctx, cfg.training.seed), overwrite=overwrite)
+    if not result.main_process:
+        return
+    for fold, outcome in result.folds.items():
+        console.print(f"fold {fold}: trained seeds {outcome.trained}, skipped (finished) {outcome.skipped}, "
+                      f"failed {sorted(outcome.failed)}")
+    if result.summary is not None:
+        console.print(Markdown(render_markdown(result.summary, title=cfg.name)))
+        console.print(f"cross-validation: {result.results_dir / f'{RESULTS_STEM}.json'}")
+    if result.failed:
+        console.print(f"no cross-validation summary: folds {', '.join(result.failed)} have failed seeds; "
+                      "rerun the same command to retry them (finished folds are kept)")
         raise typer.Exit(1)
 
 
