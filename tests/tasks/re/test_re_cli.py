@@ -149,3 +149,20 @@ def test_bad_prediction_input_is_one_line_and_writes_nothing(trained: tuple[Path
     assert result.exit_code == 2
     one_line_error(result.output, rows, DEFECTS[defect][1])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.tsv"]  # no output, no temporary file
+
+
+@pytest.mark.parametrize(("content", "options", "message"), [
+    ("", [], "contains no rows to predict"),
+    ("\t".join(["index", "sentence"]) + "\np1\n", [], "1 tab-separated columns, expected index<TAB>sentence[<TAB>label]"),
+    ("@CHEMICAL$ and @DISEASE$ .\t0\textra\n", [], "3 tab-separated columns"),
+    ("@CHEMICAL$ and @DISEASE$ .\n", ["--format", "jsonl"], "--format 'jsonl'"),
+])
+def test_unreadable_prediction_input_is_refused(trained: tuple[Path, Path], tmp_path: Path, content: str,
+                                                options: list[str], message: str) -> None:
+    best, _ = trained
+    rows = tmp_path / "rows.tsv"
+    rows.write_text(content, encoding="utf-8")
+    result = runner.invoke(app, ["predict", "--checkpoint", str(best), "--input", str(rows),
+                                 "--output", str(tmp_path / "pred.jsonl"), *options])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "pred.jsonl").exists()
