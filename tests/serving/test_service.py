@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import threading
 import time
 from collections import deque
@@ -22,8 +23,10 @@ from typer.testing import CliRunner
 from biotune.cli import app as cli
 from biotune.errors import BiotuneError
 from biotune.serving import service
-from biotune.serving.service import (MicroBatcher, QueueFull, ServiceLimits, Job, annotate_texts, create_app,
-                                       entity_record, model_name_of, plan_batch, retry_after, serve)
+from biotune.serving.pipeline import DocumentAnnotator, RelationStage, TextAnnotations
+from biotune.serving.service import (MicroBatcher, QueueFull, ServiceLimits, Job, create_app, model_name_of,
+                                     plan_batch, result_record, retry_after, serve)
+from biotune.tasks.ner.annotate import text_document
 from biotune.tasks.ner.tagger import Tagger
 from tests.awkward import AWKWARD_TEXTS
 
@@ -47,7 +50,7 @@ def client(tagger: Tagger) -> Iterator[TestClient]:
 
 def expected(tagger: Tagger, texts: Sequence[str]) -> list[dict[str, Any]]:
     """What /tag must answer: `tag_documents` on the same texts, as records."""
-    return [{"entities": [entity_record(a) for a in found]} for found in annotate_texts(tagger, texts)]
+    return [result_record(found) for found in DocumentAnnotator(tagger).annotate_texts(texts)]
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
@@ -425,7 +428,7 @@ def test_texts_of_a_client_that_disconnected_are_not_tagged() -> None:
         app = create_app(Labels(), ServiceLimits(batch_wait_ms=0))  # type: ignore[arg-type]
         async with app.router.lifespan_context(app):
             batcher = app.state.batcher
-            batcher.tag = lambda texts: [[] for _ in fake(texts)]
+            batcher.tag = lambda texts: [TextAnnotations([]) for _ in fake(texts)]
             staying = asyncio.create_task(asgi_post(app, b'{"texts": ["stays"]}', client_leaves=False))
             await until(fake.entered.is_set)
             leaving = await asgi_post(app, b'{"texts": ["leaves"]}', client_leaves=True)
@@ -491,3 +494,106 @@ def test_bad_service_options_are_one_line_errors(tmp_path: Path, option: list[st
     result = CliRunner().invoke(cli, ["serve", "--checkpoint", str(tmp_path), *option])
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {message}"
+
+
+# --- relations: --relations RE checkpoint -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def relation_client(tagger: Tagger, relation_checkpoint: Path) -> Iterator[TestClient]:
+    stage = RelationStage.from_checkpoint(relation_checkpoint, precision="fp32")
+    with TestClient(create_app(tagger, model_name="toy", relations=stage, relation_model_name="toy-re")) as client:
+        yield client
+
+
+def mention_key(mention: dict[str, Any]) -> tuple[int, int, str, str]:
+    return mention["start"], mention["end"], mention["text"], mention["type"]
+
+
+def test_tag_with_relations_answers_mention_pairs_that_index_the_text(relation_client: TestClient, tagger: Tagger,
+                                                                      relation_checkpoint: Path) -> None:
+    from biotune.tasks.re.candidates import document_candidates
+    from biotune.tasks.re.task import RelationPredictor
+
+    texts = [TEXTS[2], "\U0001F48A " + TEXTS[0], "no entities here", *TEXTS[1:2]]
+    body = relation_client.post("/tag", json={"texts": texts}).json()
+    assert body["model"] == "toy" and body["relation_model"] == "toy-re"
+    predictor = RelationPredictor.from_checkpoint(relation_checkpoint, precision="fp32")
+    labels: list[str] = []
+    for text, result, alone in zip(texts, body["results"], expected(tagger, texts)):
+        assert result["entities"] == alone["entities"], "the entities of a service without relations"
+        entities = {mention_key(e) for e in result["entities"]}
+        doc = DocumentAnnotator(tagger).entities([text_document("0", text)])[0]
+        candidates = document_candidates(doc, [["Chemical", "Disease"]], "sentence", "0", labelled=False)
+        predictions = predictor.predict([c.example for c in candidates]) if candidates else []
+        labels += [p.label for p in predictions]
+        wanted = [(p.label, c.example.text[c.example.head.start:c.example.head.end],
+                   c.example.text[c.example.tail.start:c.example.tail.end], p.scores[p.label])
+                  for c, p in zip(candidates, predictions) if p.label != "0"]
+        answered = [(r["type"], r["head"]["text"], r["tail"]["text"], r["score"]) for r in result["relations"]]
+        assert [row[:3] for row in answered] == [row[:3] for row in wanted]
+        assert [row[3] for row in answered] == pytest.approx([row[3] for row in wanted], abs=1e-5)
+        for relation in result["relations"]:
+            for role, kind in (("head", "Chemical"), ("tail", "Disease")):
+                mention = relation[role]
+                assert text[mention["start"]:mention["end"]] == mention["text"] and mention["type"] == kind
+                assert mention_key(mention) in entities, "an argument is one of the result's entities"
+    assert {"0", "REL"} <= set(labels), "the texts hold related and unrelated pairs"
+    assert body["results"][2] == {"entities": [], "relations": []}
+
+
+def test_health_with_relations_describes_both_models(relation_client: TestClient) -> None:
+    health = relation_client.get("/health").json()
+    assert (health["model"], health["entity_types"]) == ("toy", ["Chemical", "Disease"])
+    assert health["relations"] == {"model": "toy-re", "types": ["REL"], "pairs": [["Chemical", "Disease"]]}
+    assert "linking" not in health
+
+
+def test_without_a_relation_model_answers_have_no_relations_key(client: TestClient) -> None:
+    body = client.post("/tag", json={"texts": TEXTS[:1]}).json()
+    assert set(body) == {"results", "model"} and set(body["results"][0]) == {"entities"}
+    assert "relations" not in client.get("/health").json()
+
+
+def test_the_response_schema_documents_relations(relation_client: TestClient) -> None:
+    schemas = relation_client.get("/openapi.json").json()["components"]["schemas"]
+    assert set(schemas["EntityRelation"]["properties"]) == {"type", "head", "tail", "score"}
+    assert set(schemas["Mention"]["properties"]) == {"start", "end", "text", "type"}
+    assert "relations" in schemas["TagResult"]["properties"] and "relation_model" in schemas["TagResponse"]["properties"]
+
+
+def test_serve_loads_the_relation_model_and_dictionary(trained_run: Any, relation_checkpoint: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    apps: list[Any] = []
+    monkeypatch.setattr(service.uvicorn, "run", lambda app, **_: apps.append(app))
+    dictionary = tmp_path / "terms.tsv"
+    dictionary.write_text("heparin\tD006493\n", encoding="utf-8")
+    serve(trained_run.paths.best_model, precision="fp32", relations=relation_checkpoint, link_dictionary=dictionary)
+    with TestClient(apps[0]) as client:
+        health = client.get("/health").json()
+        entities = client.post("/tag", json={"texts": [TEXTS[0]]}).json()["results"][0]["entities"]
+    assert health["relations"]["model"] == relation_checkpoint.name and health["linking"] == {"terms": 1}
+    assert {e["text"]: e["concept_id"] for e in entities} == {"acute bleeding": "text:acute bleeding",
+                                                                "heparin": "D006493"}
+    with pytest.raises(BiotuneError, match="relation checkpoint folder .*nowhere not found"):
+        serve(trained_run.paths.best_model, relations=tmp_path / "nowhere")
+    with pytest.raises(BiotuneError, match="records no entity-type pairs"):
+        serve(trained_run.paths.best_model, precision="fp32", relations=pre_masked_model(relation_checkpoint, tmp_path))
+
+
+def pre_masked_model(checkpoint: Path, tmp_path: Path) -> Path:
+    """A copy of `checkpoint` whose config records no pairs, as a model trained on pre-masked sentences."""
+    folder = Path(shutil.copytree(checkpoint, tmp_path / "pre_masked"))
+    config = json.loads((folder / "config.json").read_text())
+    config["biotune"]["pairs"] = []
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_the_serve_command_passes_relations(trained_run: Any, relation_checkpoint: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(service, "serve", lambda checkpoint, **options: calls.append(options))
+    result = CliRunner().invoke(cli, ["serve", "--checkpoint", str(trained_run.paths.best_model),
+                                      "--relations", str(relation_checkpoint)])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["relations"] == relation_checkpoint and calls[0]["link_dictionary"] is None

@@ -1,6 +1,7 @@
 """The web page in headless Chromium (Debian's `chromium`, driven by Playwright) against a real
 uvicorn server on loopback: highlighted entities are the API's, the legend lists the model's
-types, errors are shown, and user text is never parsed as HTML.
+types, errors are shown, user text is never parsed as HTML, and with a relation model the
+relations table lists the API's relations and outlines their mentions.
 
 Playwright drives the system browser (`executable_path`), never a browser build of its own.
 Outside CI a missing browser or Playwright skips these tests; in CI (`.ci/run` sets
@@ -15,12 +16,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
+from biotune.serving.pipeline import RelationStage
 from biotune.serving.service import ServiceLimits, create_app
 from biotune.tasks.ner.tagger import Tagger
 
@@ -38,11 +42,9 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
 MAX_CHARS = 200
 
 
-@pytest.fixture(scope="module")
-def server(trained_run: Any) -> Iterator[str]:
-    """The service on a free loopback port, run by uvicorn in a background thread; yields its URL."""
-    tagger = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
-    app = create_app(tagger, ServiceLimits(max_chars=MAX_CHARS), model_name="toy")
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` on a free loopback port, run by uvicorn in a background thread; yields its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # bound before uvicorn starts: no race for the port
     uvicorn_server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -56,6 +58,23 @@ def server(trained_run: Any) -> Iterator[str]:
     uvicorn_server.should_exit = True
     thread.join(timeout=10)
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def server(trained_run: Any) -> Iterator[str]:
+    """The NER service's URL."""
+    tagger = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
+    with serving(create_app(tagger, ServiceLimits(max_chars=MAX_CHARS), model_name="toy")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def relation_server(trained_run: Any, relation_checkpoint: Path) -> Iterator[str]:
+    """The URL of the service with the tiny relation model."""
+    tagger = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
+    stage = RelationStage.from_checkpoint(relation_checkpoint, precision="fp32")
+    with serving(create_app(tagger, model_name="toy", relations=stage, relation_model_name="toy-re")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +151,42 @@ def test_a_refused_request_shows_the_service_message(page: Any) -> None:
         f"texts[0] has {MAX_CHARS + 1} characters; the limit is {MAX_CHARS} (max_chars)"
     )
     assert page.locator("#output mark").count() == 0  # the previous result is gone
+
+
+def relation_rows(page: Any) -> list[list[str]]:
+    return page.locator("#relations tbody tr").evaluate_all(
+        "rows => rows.map(r => Array.from(r.cells, c => c.textContent))")
+
+
+def test_without_a_relation_model_there_is_no_relations_table(page: Any) -> None:
+    tag_in_page(page, "the patient developed acute bleeding after heparin .")
+    assert page.locator("#relations").is_hidden()
+
+
+def test_the_relations_table_lists_the_api_relations_and_outlines_their_mentions(browser: Any,
+                                                                                relation_server: str) -> None:
+    text = ("\U0001F48A The patient developed acute tremor after lithium. Aspirin and severe asthma was given.\n"
+            "The patient developed acute bleeding after heparin.")
+    result = httpx.post(relation_server + "tag", json={"texts": [text]}).json()["results"][0]
+    assert result["relations"], "the tiny model relates some of these pairs"
+    page = browser.new_page()
+    try:
+        page.goto(relation_server)
+        sync_api.expect(page.locator("#legend li")).to_have_count(2)
+        tag_in_page(page, text)
+        n, m = len(result["entities"]), len(result["relations"])
+        assert page.locator("#status").inner_text() == f"{n} entities, {m} relation{'s' if m != 1 else ''}"
+        assert page.locator("#relations").is_visible()
+        assert relation_rows(page) == [[r["head"]["text"] + r["head"]["type"], r["type"],
+                                        r["tail"]["text"] + r["tail"]["type"], f"{r['score']:.2f}"]
+                                       for r in result["relations"]]
+        first = result["relations"][0]
+        page.locator("#relations tbody tr").first.hover()
+        outlined = page.locator("#output mark.related").evaluate_all("marks => marks.map(m => m.textContent)")
+        assert sorted(outlined) == sorted([first["head"]["text"], first["tail"]["text"]])
+        page.mouse.move(0, 0)
+        assert page.locator("#output mark.related").count() == 0
+        tag_in_page(page, "no entities here")
+        assert page.locator("#status").inner_text() == "0 entities, 0 relations" and relation_rows(page) == []
+    finally:
+        page.close()
