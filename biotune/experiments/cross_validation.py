@@ -68,9 +68,14 @@ def fold_configs(config: ExperimentConfig) -> list[tuple[Fold, ExperimentConfig]
     if config.data.dev not in ("dev", None):
         raise BiotuneError(f"data.dev {config.data.dev!r}: cross-validation folds have no dev split (each fold keeps "
                            "its last epoch); leave data.dev out or set it to null")
+    folder = folds_folder(config)
+    try:
+        folds = cv_folds(folder)
+    except BiotuneError as exc:  # e.g. a registry corpus's own folder, which holds splits, not folds
+        raise BiotuneError(f"data.corpus {config.data.corpus!r} ({folder}) is not a fold folder: {exc}") from None
     base = config.model_dump(mode="json")
     out = []
-    for fold in cv_folds(folds_folder(config)):
+    for fold in folds:
         data = apply_overrides(base, {"name": f"{config.name}__fold{fold.name}", "data.corpus": str(fold.train.parent),
                                       "data.dev": None}, keep_none=True)
         out.append((fold, validate(data, f"{config.name} fold {fold.name}")))
