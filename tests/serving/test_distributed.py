@@ -70,6 +70,31 @@ def test_ray_with_two_workers_equals_single_process_and_resumes(tmp_path, traine
     assert manifest["complete"] and manifest["files"]["one.txt"] == {"documents": 12, "shards": 4}
 
 
+def test_ray_with_relations_equals_single_process(tmp_path, trained_run, relation_checkpoint, local_ray) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "one.txt").write_text("\n".join(LINES * 2) + "\n", encoding="utf-8")
+    jobs = {name: TagSettings(input=source, output_dir=tmp_path / name, checkpoint=trained_run.paths.best_model,
+                              precision="fp32", shard_size=3, output_format="bioc-xml", relations=relation_checkpoint)
+            for name in ("single", "ray")}
+    run_tag(jobs["single"])
+    assert run_tag_ray(jobs["ray"], workers=2).shards_written == 3
+
+    def files(folder):
+        return {p.name: p.read_bytes().replace(b"\n", b"") for p in folder.iterdir() if p.name != MANIFEST}
+
+    single = files(tmp_path / "single")
+    assert b"<relation" in b"".join(single.values()), "the shards hold relations"
+    assert _without_dates(files(tmp_path / "ray")) == _without_dates(single)
+
+
+def _without_dates(files: dict[str, bytes]) -> dict[str, bytes]:
+    """BioC collections carry the day they were written; a run across midnight would differ there only."""
+    import re
+
+    return {name: re.sub(rb"<date>\d+</date>", b"", data) for name, data in files.items()}
+
+
 def test_an_actor_sets_torch_threads_to_its_cpus(local_ray) -> None:
     @ray.remote(num_cpus=2)
     def threads_in_an_actor_of_two_cpus() -> tuple[int, int]:
