@@ -51,6 +51,10 @@ def progress() -> Progress:
 
 ConfigArg = Annotated[Path, typer.Argument(help="experiment config (YAML)")]
 CheckpointOption = Annotated[Path, typer.Option(help="a best_model/ folder")]
+RelationsOption = Annotated[Path | None, typer.Option(
+    help="a relation model's best_model/ folder (trained on documents, relation.pairs): relations between entities")]
+LinkDictionaryOption = Annotated[Path | None, typer.Option(
+    help="a term<TAB>id file: link the entities to concept ids (else relations group mentions by their text)")]
 BatchSizeOption = Annotated[int, typer.Option(min=1, help="windows per batch")]
 OverwriteOutputOption = Annotated[bool, typer.Option(help="replace existing output files")]
 PrecisionOption = Annotated[str, typer.Option(help="auto (bf16 weights where supported, else fp32) | bf16 | int8 | fp32 | autocast")]
@@ -180,12 +184,15 @@ def tag(
     gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker", min=0.0)] = 0.0,
     cpus_per_worker: Annotated[int, typer.Option(help="CPUs per Ray worker (its torch threads)", min=1)] = 1,
     overwrite: Annotated[bool, typer.Option(help="delete a previous job in --output-dir first")] = False,
+    relations: RelationsOption = None,
+    link_dictionary: LinkDictionaryOption = None,
 ) -> None:
     """Tag a corpus into sharded, resumable output; rerun the same command to finish an interrupted job."""
     from biotune.serving.tag_job import TagSettings, expected_documents, run_tag
 
     settings = TagSettings(input=input, output_dir=output_dir, checkpoint=checkpoint, input_format=format,
-                           output_format=output_format, shard_size=shard_size, precision=precision, batch_size=batch_size)
+                           output_format=output_format, shard_size=shard_size, precision=precision, batch_size=batch_size,
+                           relations=relations, link_dictionary=link_dictionary)
     with progress() as bar:
         task = bar.add_task("documents", total=expected_documents(settings))
 
@@ -217,6 +224,8 @@ def serve(
     max_queue: Annotated[int, typer.Option(help="requests waiting or being tagged; more get 503")] = 64,
     request_timeout_s: Annotated[float, typer.Option(help="seconds a request may wait; then 504")] = 60.0,
     model_name: Annotated[str | None, typer.Option(help="name in answers (default: run/seed of the checkpoint)")] = None,
+    relations: RelationsOption = None,
+    link_dictionary: LinkDictionaryOption = None,
 ) -> None:
     """HTTP tagging service: POST /tag, GET /health, and a page at / to try the model."""
     from biotune.serving.service import ServiceLimits
@@ -231,7 +240,8 @@ def serve(
     except ValidationError as error:
         problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
         raise BiotuneError(f"invalid service limits: {problems}") from None
-    run_service(checkpoint, host=host, port=port, precision=precision, limits=limits, model_name=model_name)
+    run_service(checkpoint, host=host, port=port, precision=precision, limits=limits, model_name=model_name,
+                relations=relations, link_dictionary=link_dictionary)
 
 
 @app.command("check-data")
