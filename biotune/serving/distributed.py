@@ -34,7 +34,7 @@ import torch
 from biotune.formats.document_formats import ByteRange
 from biotune.errors import BiotuneError
 from biotune.serving.tag_job import (Shard, TagSettings, TagSummary, check_models, close_output, output_folder,
-                                     plan_shards, tag_shard)
+                                     plan_shards, tag_shard, warn_too_wide)
 
 
 def use_assigned_cpus() -> int:
@@ -79,8 +79,9 @@ class _ShardWorker:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         shard = row_shard(row)
         documents = shard.read()
+        too_wide = self.annotator.too_wide
         tag_shard(self.annotator, shard, documents, self.settings)
-        return {"documents": len(documents)}
+        return {"documents": len(documents), "pairs_too_wide": self.annotator.too_wide - too_wide}
 
 
 def run_tag_ray(
@@ -119,14 +120,20 @@ def run_tag_ray(
             elif not done:
                 rows.append(shard_row(shard))
         if rows:
-            _run_pool(ray, rows, settings, address, workers, gpus_per_worker, cpus_per_worker, on_progress)
+            summary.pairs_too_wide = _run_pool(ray, rows, settings, address, workers, gpus_per_worker,
+                                               cpus_per_worker, on_progress)
         close_output(settings, record, summary)
+    warn_too_wide(summary)
     return summary
 
 
 def _run_pool(ray: Any, rows: list[dict[str, Any]], settings: TagSettings, address: str | None, workers: int,
-              gpus_per_worker: float, cpus_per_worker: int, on_progress: Callable[[int], None] | None) -> None:
-    """Tag the shards of `rows` on a pool of `workers` actors (starting a local Ray if none runs)."""
+              gpus_per_worker: float, cpus_per_worker: int, on_progress: Callable[[int], None] | None) -> int:
+    """Tag the shards of `rows` on a pool of `workers` actors (starting a local Ray if none runs).
+
+    Returns the number of candidate pairs too wide for the relation model's window.
+    """
+    too_wide = 0
     started_here = not ray.is_initialized()
     if started_here:
         local = ({"num_cpus": workers * cpus_per_worker, "num_gpus": math.ceil(workers * gpus_per_worker)}
@@ -141,8 +148,10 @@ def _run_pool(ray: Any, rows: list[dict[str, Any]], settings: TagSettings, addre
             num_gpus=gpus_per_worker or None,
         )
         for row in done.iter_rows():
+            too_wide += int(row["pairs_too_wide"])
             if on_progress is not None:
                 on_progress(int(row["documents"]))
     finally:
         if started_here:
             ray.shutdown()
+    return too_wide

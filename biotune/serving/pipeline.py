@@ -17,6 +17,10 @@ PubTator and BC5CDR CID define them. Without a dictionary a mention's concept is
 of its text, so two mentions with the same text are one entity. A relation's `score` is the
 highest probability of its type among the candidate pairs that predicted it.
 
+A candidate pair whose marked mentions span more tokens than the RE model's window is not cut
+down to fit (that would change what the model reads): it gets no relation, and
+`DocumentAnnotator.too_wide` counts it (the tag job reports the count).
+
 Relations by mention: the service answers which pair of mentions in a text holds which
 relation, so the page can draw them. It builds *sentence* candidates over the mentions
 (whatever scope the checkpoint was trained with: a same-sentence pair is also what a
@@ -29,7 +33,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from biotune.errors import BiotuneError
 from biotune.formats.documents import BY_ANNOTATION, Annotation, Document, Relation, assemble
@@ -38,6 +42,8 @@ from biotune.linking import DictionaryLinker, LinkCounts, read_dictionary
 from biotune.tasks.ner.annotate import tag_documents, text_document
 from biotune.tasks.ner.tagger import Tagger
 from biotune.tasks.re.candidates import Candidate, check_pairs, document_candidates, to_relations
+from biotune.tasks.re.examples import RelationExample
+from biotune.tasks.re.markers import featurise
 from biotune.tasks.re.task import RelationPrediction, RelationPredictor
 
 
@@ -78,12 +84,33 @@ class RelationStage:
         """The labels a prediction can turn into a relation (the negative label aside)."""
         return [label for label in self.predictor.labels if label != self.negative]
 
-    def predict(self, candidates: Sequence[Candidate]) -> list[RelationPrediction]:
-        """One prediction per candidate, in order, in one batched call (none for no candidates)."""
-        return self.predictor.predict([c.example for c in candidates]) if candidates else []
+    def predict(self, candidates: Sequence[Candidate]) -> list[RelationPrediction | None]:
+        """One prediction per candidate, in order, in one batched call; None for a pair that does not fit the window.
 
-    def is_relation(self, prediction: RelationPrediction) -> bool:
-        return prediction.label != self.negative
+        A pair whose marked mentions span more tokens than the model's `max_length` cannot be
+        classified without cutting text between them (`markers.featurise` refuses it); rather
+        than stop a corpus-scale job at one such pair, it gets no relation and the caller counts it.
+        """
+        examples = [c.example for c in candidates]
+        if not examples:
+            return []
+        try:
+            return list(self.predictor.predict(examples))
+        except BiotuneError:  # some pairs are too wide: find them (tokenising only), classify the rest
+            fits = [self._fits(example) for example in examples]
+            found = iter(self.predictor.predict([e for e, fit in zip(examples, fits) if fit]))
+            return [next(found) if fit else None for fit in fits]
+
+    def _fits(self, example: RelationExample) -> bool:
+        model = self.predictor.relation_model
+        try:
+            featurise([example], model.tokenizer, model.scheme, self.predictor.max_length)
+        except BiotuneError:
+            return False
+        return True
+
+    def is_relation(self, prediction: RelationPrediction | None) -> TypeGuard[RelationPrediction]:
+        return prediction is not None and prediction.label != self.negative
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +143,7 @@ class DocumentAnnotator:
         self.relations = relations
         self.linker = linker
         self.link_counts = LinkCounts()
+        self.too_wide = 0  # candidate pairs left unrelated because they do not fit the RE model's window
         if relations is not None:
             predicted = set(entity_types(tagger.labels))
             missing = sorted({t for pair in relations.pairs for t in pair} - predicted)
@@ -148,12 +176,13 @@ class DocumentAnnotator:
             return tagged
         per_document = [document_candidates(doc, stage.pairs, stage.scope, stage.negative or "", labelled=False,
                                             max_sentences=stage.max_sentences) for doc in tagged]
-        predictions = stage.predict([c for candidates in per_document for c in candidates])
+        predictions = self._predict(stage, [c for candidates in per_document for c in candidates])
         out, k = [], 0
         for doc, candidates in zip(tagged, per_document):
             mine = predictions[k : k + len(candidates)]
             k += len(candidates)
-            related = to_relations(doc, candidates, [p.label for p in mine], stage.negative or "")
+            labels = [p.label if p is not None else stage.negative or "" for p in mine]
+            related = to_relations(doc, candidates, labels, stage.negative or "")
             scored = [dataclasses.replace(r, score=_support(r, candidates, mine)) for r in related.relations]
             out.append(dataclasses.replace(related, relations=scored))
         return out
@@ -167,7 +196,7 @@ class DocumentAnnotator:
         numbered = [_numbered(doc) for doc in tagged]
         per_document = [document_candidates(doc, stage.pairs, "sentence", stage.negative or "", labelled=False)
                         for doc in numbered]
-        predictions = stage.predict([c for candidates in per_document for c in candidates])
+        predictions = self._predict(stage, [c for candidates in per_document for c in candidates])
         out, k = [], 0
         for doc, candidates in zip(numbered, per_document):
             by_id = {a.id: a for a in doc.annotations}
@@ -181,6 +210,11 @@ class DocumentAnnotator:
             out.append(TextAnnotations([_plain(a) for a in doc.annotations], found))
         return out
 
+    def _predict(self, stage: RelationStage, candidates: Sequence[Candidate]) -> list[RelationPrediction | None]:
+        predictions = stage.predict(candidates)
+        self.too_wide += sum(p is None for p in predictions)
+        return predictions
+
     def describe(self) -> dict[str, Any]:
         """What /health says of the relation and linking stages (nothing for NER alone)."""
         out: dict[str, Any] = {}
@@ -192,7 +226,8 @@ class DocumentAnnotator:
         return out
 
 
-def _support(relation: Relation, candidates: Sequence[Candidate], predictions: Sequence[RelationPrediction]) -> float:
+def _support(relation: Relation, candidates: Sequence[Candidate],
+             predictions: Sequence[RelationPrediction | None]) -> float:
     """The highest probability of `relation`'s type among the candidates that `to_relations` made it from."""
     def made_it(candidate: Candidate) -> bool:
         if relation.by == BY_ANNOTATION:
@@ -200,7 +235,7 @@ def _support(relation: Relation, candidates: Sequence[Candidate], predictions: S
         return relation.head in candidate.head_concepts and relation.tail in candidate.tail_concepts
 
     return max(p.scores[relation.type] for c, p in zip(candidates, predictions)
-               if p.label == relation.type and made_it(c))
+               if p is not None and p.label == relation.type and made_it(c))
 
 
 def _numbered(doc: Document) -> Document:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -47,6 +48,8 @@ from biotune.serving.job_guard import (LOCK, checkpoint_changes, checkpoint_fing
 from biotune.serving.pipeline import DocumentAnnotator
 from biotune.formats.writers import WRITERS
 from biotune.io import write_json
+
+log = logging.getLogger("biotune")
 
 MANIFEST = "tag_manifest.json"
 OUTPUT_SUFFIX = {"jsonl": ".jsonl", "pubtator": ".pubtator", "bioc-xml": ".xml", "bioc-json": ".json",
@@ -129,6 +132,7 @@ class TagSummary:
     shards_written: int = 0
     shards_skipped: int = 0
     files: dict[str, dict[str, int]] = field(default_factory=dict)
+    pairs_too_wide: int = 0  # candidate pairs of the shards written that did not fit the RE model's window
 
     def add(self, relative: str, documents: int, written: bool) -> None:
         self.documents += documents
@@ -334,6 +338,7 @@ def run_tag(
     """
     annotator = annotator or settings.annotator()
     check_writable(annotator, settings.output_format)
+    too_wide = annotator.too_wide
     with output_folder(settings, overwrite) as record:
         summary = TagSummary()
         for shard in plan_shards(settings):
@@ -343,5 +348,14 @@ def run_tag(
             summary.add(shard.relative, shard.size, written=not done)
             if on_progress is not None:
                 on_progress(shard.size)
+        summary.pairs_too_wide = annotator.too_wide - too_wide
         close_output(settings, record, summary)
+    warn_too_wide(summary)
     return summary
+
+
+def warn_too_wide(summary: TagSummary) -> None:
+    """Say how many candidate pairs got no relation because they did not fit the RE model's window."""
+    if summary.pairs_too_wide:
+        log.warning("%d candidate pairs span more tokens than the relation model's max_length and got no relation "
+                    "(recorded as pairs_too_wide in %s)", summary.pairs_too_wide, MANIFEST)

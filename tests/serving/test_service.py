@@ -514,7 +514,7 @@ def test_tag_with_relations_answers_mention_pairs_that_index_the_text(relation_c
     from biotune.tasks.re.candidates import document_candidates
     from biotune.tasks.re.task import RelationPredictor
 
-    texts = [TEXTS[2], "\U0001F48A " + TEXTS[0], "no entities here", *TEXTS[1:2]]
+    texts = [TEXTS[2], "\U0001F48A " + TEXTS[0], "no entities here", *TEXTS[1:2], *AWKWARD_TEXTS]
     body = relation_client.post("/tag", json={"texts": texts}).json()
     assert body["model"] == "toy" and body["relation_model"] == "toy-re"
     predictor = RelationPredictor.from_checkpoint(relation_checkpoint, precision="fp32")

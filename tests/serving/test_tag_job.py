@@ -295,7 +295,8 @@ def relation_settings(tmp_path: Path, trained_run, relation_checkpoint: Path, **
                        precision="fp32", relations=relation_checkpoint, **options)
 
 
-def expected_relations(job: TagSettings, predicted: list[str] | None = None) -> list[tuple[str, set[tuple[str, str, str]]]]:
+def expected_relations(job: TagSettings, predicted: list[str] | None = None,
+                       scope: str = "sentence") -> list[tuple[str, set[tuple[str, str, str]]]]:
     """Per input document: the (type, head, tail) concept pairs the RE model predicts on the NER model's entities.
 
     Built from the two models directly (NER, candidates, `RelationPredictor.predict`), not through the job;
@@ -309,7 +310,7 @@ def expected_relations(job: TagSettings, predicted: list[str] | None = None) -> 
     out = []
     for name in ("a.txt", "b.txt", "sub/c.pubtator"):
         for doc in tag_documents(tagger, list(iter_documents(job.input / name))):
-            candidates = document_candidates(doc, [["Chemical", "Disease"]], "sentence", "0", labelled=False)
+            candidates = document_candidates(doc, [["Chemical", "Disease"]], scope, "0", labelled=False)
             predictions = predictor.predict([c.example for c in candidates]) if candidates else []
             if predicted is not None:
                 predicted += [p.label for p in predictions]
@@ -413,3 +414,45 @@ def test_the_tag_command_takes_relations(tmp_path, trained_run, relation_checkpo
     refused = CliRunner().invoke(app, [*args[:-4], "--output-dir", str(tmp_path / "o2"), "--output-format", "brat"])
     assert refused.exit_code == 2 and refused.output.strip() == (
         "error: output format 'brat' has no relations; with --relations write jsonl, pubtator, bioc-xml, bioc-json")
+
+
+def test_a_pair_too_wide_for_the_relation_model_is_counted_not_fatal(tmp_path, trained_run, relation_checkpoint,
+                                                                     caplog) -> None:
+    from biotune.tasks.re.candidates import document_candidates
+    from biotune.tasks.re.task import RelationPredictor
+
+    source = tmp_path / "in"
+    source.mkdir()
+    wide = "the patient developed acute bleeding after heparin" + " and" * 130 + " aspirin ."  # > 128 tokens apart
+    (source / "wide.txt").write_text(wide + "\n" + LINES[0] + "\n", encoding="utf-8")
+    job = TagSettings(input=source, output_dir=tmp_path / "out", checkpoint=trained_run.paths.best_model,
+                      precision="fp32", relations=relation_checkpoint)
+    with caplog.at_level("WARNING", logger="biotune"):
+        summary = run_tag(job)
+    assert summary.pairs_too_wide == 1
+    assert json.loads((job.output_dir / MANIFEST).read_text())["pairs_too_wide"] == 1
+    assert "1 candidate pairs span more tokens than the relation model's max_length" in caplog.text
+    doc = read_output(job.output_dir)[0]
+    candidates = document_candidates(doc, [["Chemical", "Disease"]], "sentence", "0", labelled=False)
+    assert sorted(c.head_concepts[0] for c in candidates) == ["text:aspirin", "text:heparin"], "one pair fits"
+    fitting = [c for c in candidates if c.head_concepts == ("text:heparin",)]
+    predicted = RelationPredictor.from_checkpoint(relation_checkpoint, precision="fp32").predict(
+        [c.example for c in fitting])
+    assert written_relations([doc])[0][1] == {(p.label, c.head_concepts[0], c.tail_concepts[0])
+                                              for c, p in zip(fitting, predicted) if p.label != "0"}
+
+
+def test_a_document_scope_relation_model_relates_concepts_across_sentences(tmp_path, trained_run, word_backbone) -> None:
+    from tests.serving.conftest import build_relation_checkpoint
+
+    checkpoint = build_relation_checkpoint(tmp_path / "doc_re", word_backbone, trained_run.paths.best_model,
+                                           scope="document")
+    job = relation_settings(tmp_path, trained_run, checkpoint, shard_size=4)
+    run_tag(job)
+    back = read_output(job.output_dir)
+    labels: list[str] = []
+    assert written_relations(back) == expected_relations(job, labels, scope="document")
+    assert {"0", "REL"} <= set(labels)
+    sentence_labels: list[str] = []
+    expected_relations(job, sentence_labels, scope="sentence")
+    assert len(sentence_labels) != len(labels), "the corpus tells the scopes apart (cross-sentence pairs)"
