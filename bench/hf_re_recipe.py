@@ -6,7 +6,7 @@ nothing more: the sentence goes in as plain text with its masks (`@GENE$`, `@CHE
 and truncates (run_glue's defaults: `pad_to_max_length=True`, `truncation=True`), and
 `AutoModelForSequenceClassification` + `Trainer` train it in fp32 with the Trainer's default
 AdamW, linear decay, no warm-up, no weight decay, seed 42. No model selection (run_glue trains
-for the given epochs and keeps the last model). It anchors `bench/re.py`'s F1 and speed.
+for the given epochs and keeps the last model). It anchors `bench/relation_extraction.py`'s F1 and speed.
 
 usage: python bench/hf_re_recipe.py DATA_DIR OUT_JSON [--model DIR] [--epochs N] [--lr LR]
            [--bs N] [--eval-bs N] [--max-seq-length N] [--negative NAME] [--max-train N] [--max-test N]

@@ -20,7 +20,7 @@ leaves the others' tables as they were measured, with their own date). A `--limi
 (smoke test: the first N sentences of every split) writes `re_<dataset>__limit<N>.json` and
 prints its tables; it never touches BENCHMARKS.md.
 
-usage: python bench/re.py [--datasets chemprot ddi gad] [--epochs E] [--train-subset N]
+usage: python bench/relation_extraction.py [--datasets chemprot ddi gad] [--epochs E] [--lr LR] [--train-subset N]
            [--dev-subset N] [--test-subset N] [--limit N] [--resume]
 Run it under `flock /tmp/bench.lock` on a shared machine.
 """
@@ -129,7 +129,8 @@ def bench_data(dataset: Dataset, args: argparse.Namespace) -> BenchData:
 def biotune_config(dataset: Dataset, args: argparse.Namespace, data: BenchData) -> ExperimentConfig:
     """The shipped config, run under bench/runs/re with the bench's epochs and (for subsets) the subset folder."""
     overrides: dict[str, Any] = {"name": f"bench_re_{dataset.name}{data.tag}", "output_dir": str(RUNS / "re"),
-                                 "data.data_dir": str(DATA), "training.epochs": args.epochs}
+                                 "data.data_dir": str(DATA), "training.epochs": args.epochs,
+                                 "training.learning_rate": args.lr}
     if not data.is_shared:
         overrides["data.corpus"] = str(data.folder)
     return load_config(ROOT / "configs" / "re" / f"{dataset.name}.yaml", overrides)
@@ -294,7 +295,7 @@ def section() -> str:
     tables = [dataset_table(json.loads((RUNS / f"re_{name}.json").read_text(encoding="utf-8")))
               for name in DATASETS if (RUNS / f"re_{name}.json").is_file()]
     intro = ("biotune (3 seeds, mean ± sample std) against the plain Hugging Face recipe (one seed) on BLURB's "
-             "sentence-level splits, same epochs, machine and run per dataset (`bench/re.py`).")
+             "sentence-level splits, same epochs, machine and run per dataset (`bench/relation_extraction.py`).")
     return "\n\n".join([intro, *tables])
 
 
@@ -302,6 +303,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--epochs", type=float, default=None, help="both sides (default: the configs' training.epochs)")
+    ap.add_argument("--lr", type=float, default=None, help="both sides (default: the configs' training.learning_rate)")
     for split in SPLITS:
         ap.add_argument(f"--{split}-subset", type=int, default=0, metavar="N",
                         help=f"use N {split} sentences drawn with a fixed seed (0 = the whole split)")
@@ -322,7 +324,7 @@ def main() -> None:
         print(f"\n(--limit {args.limit}: smoke numbers, not written to BENCHMARKS.md)")
         return
     body = section()
-    write_section(ROOT / "BENCHMARKS.md", "re", "Relation extraction vs the plain Hugging Face recipe (`bench/re.py`)", body)
+    write_section(ROOT / "BENCHMARKS.md", "re", "Relation extraction vs the plain Hugging Face recipe (`bench/relation_extraction.py`)", body)
     print(body)
 
 
