@@ -21,6 +21,7 @@ an existing cluster whose nodes see the input and output paths.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import pickle
@@ -34,7 +35,7 @@ import torch
 from biotune.formats.document_formats import ByteRange
 from biotune.errors import BiotuneError
 from biotune.serving.tag_job import (Shard, TagSettings, TagSummary, check_models, close_output, output_folder,
-                                     plan_shards, tag_shard, warn_too_wide)
+                                     counted_since, plan_shards, tag_shard, warn_too_wide)
 
 
 def use_assigned_cpus() -> int:
@@ -79,9 +80,9 @@ class _ShardWorker:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         shard = row_shard(row)
         documents = shard.read()
-        too_wide = self.annotator.too_wide
+        before = self.annotator.counts()
         tag_shard(self.annotator, shard, documents, self.settings)
-        return {"documents": len(documents), "pairs_too_wide": self.annotator.too_wide - too_wide}
+        return {"documents": len(documents), "counts": json.dumps(counted_since(self.annotator, before))}
 
 
 def run_tag_ray(
@@ -120,20 +121,20 @@ def run_tag_ray(
             elif not done:
                 rows.append(shard_row(shard))
         if rows:
-            summary.pairs_too_wide = _run_pool(ray, rows, settings, address, workers, gpus_per_worker,
-                                               cpus_per_worker, on_progress)
+            _run_pool(ray, rows, settings, address, workers, gpus_per_worker, cpus_per_worker, on_progress,
+                      summary)
         close_output(settings, record, summary)
     warn_too_wide(summary)
     return summary
 
 
 def _run_pool(ray: Any, rows: list[dict[str, Any]], settings: TagSettings, address: str | None, workers: int,
-              gpus_per_worker: float, cpus_per_worker: int, on_progress: Callable[[int], None] | None) -> int:
+              gpus_per_worker: float, cpus_per_worker: int, on_progress: Callable[[int], None] | None,
+              summary: TagSummary) -> None:
     """Tag the shards of `rows` on a pool of `workers` actors (starting a local Ray if none runs).
 
-    Returns the number of candidate pairs too wide for the relation model's window.
+    What the workers' annotators count on each shard is added to `summary`.
     """
-    too_wide = 0
     started_here = not ray.is_initialized()
     if started_here:
         local = ({"num_cpus": workers * cpus_per_worker, "num_gpus": math.ceil(workers * gpus_per_worker)}
@@ -148,10 +149,9 @@ def _run_pool(ray: Any, rows: list[dict[str, Any]], settings: TagSettings, addre
             num_gpus=gpus_per_worker or None,
         )
         for row in done.iter_rows():
-            too_wide += int(row["pairs_too_wide"])
+            summary.count(json.loads(row["counts"]))
             if on_progress is not None:
                 on_progress(int(row["documents"]))
     finally:
         if started_here:
             ray.shutdown()
-    return too_wide

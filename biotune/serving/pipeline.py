@@ -19,7 +19,7 @@ highest probability of its type among the candidate pairs that predicted it.
 
 A candidate pair whose marked mentions span more tokens than the RE model's window is not cut
 down to fit (that would change what the model reads): it gets no relation, and
-`DocumentAnnotator.too_wide` counts it (the tag job reports the count).
+`DocumentAnnotator.counts()` counts it (the tag job reports the count).
 
 Relations by mention: the service answers which pair of mentions in a text holds which
 relation, so the page can draw them. It builds *sentence* candidates over the mentions
@@ -208,6 +208,13 @@ class DocumentAnnotator:
                                                  prediction.scores[prediction.label]))
             k += len(candidates)
             out.append(TextAnnotations([_plain(a) for a in doc.annotations], found))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """What this annotator has counted so far: pairs too wide for the RE window, mentions by how they were linked."""
+        out = {"pairs_too_wide": self.too_wide} if self.relations is not None else {}
+        if self.linker is not None:
+            out |= {f"mentions_{how}": count for how, count in self.link_counts.to_dict().items()}
         return out
 
     def _predict(self, stage: RelationStage, candidates: Sequence[Candidate]) -> list[RelationPrediction | None]:

@@ -132,7 +132,10 @@ class TagSummary:
     shards_written: int = 0
     shards_skipped: int = 0
     files: dict[str, dict[str, int]] = field(default_factory=dict)
-    pairs_too_wide: int = 0  # candidate pairs of the shards written that did not fit the RE model's window
+    # What the annotator counted over the shards written: `pairs_too_wide` (--relations: candidate pairs
+    # that did not fit the RE model's window, left unrelated), `mentions_exact` / `_normalised` /
+    # `_unlinked` / `_kept` (--link-dictionary: how each predicted mention got its concept id).
+    annotations: dict[str, int] = field(default_factory=dict)
 
     def add(self, relative: str, documents: int, written: bool) -> None:
         self.documents += documents
@@ -141,6 +144,16 @@ class TagSummary:
         counts = self.files.setdefault(relative, {"documents": 0, "shards": 0})
         counts["documents"] += documents
         counts["shards"] += 1
+
+    def count(self, counts: dict[str, int]) -> None:
+        """Add what the annotator counted on some shards."""
+        for key, value in counts.items():
+            self.annotations[key] = self.annotations.get(key, 0) + value
+
+
+def counted_since(annotator: DocumentAnnotator, before: dict[str, int]) -> dict[str, int]:
+    """The annotator's counts minus `before` (its counts earlier)."""
+    return {key: value - before.get(key, 0) for key, value in annotator.counts().items()}
 
 
 def shards_of(file: Path, relative: str, format: str, size: int) -> Iterator[Shard]:
@@ -338,7 +351,7 @@ def run_tag(
     """
     annotator = annotator or settings.annotator()
     check_writable(annotator, settings.output_format)
-    too_wide = annotator.too_wide
+    before = annotator.counts()
     with output_folder(settings, overwrite) as record:
         summary = TagSummary()
         for shard in plan_shards(settings):
@@ -348,7 +361,7 @@ def run_tag(
             summary.add(shard.relative, shard.size, written=not done)
             if on_progress is not None:
                 on_progress(shard.size)
-        summary.pairs_too_wide = annotator.too_wide - too_wide
+        summary.count(counted_since(annotator, before))
         close_output(settings, record, summary)
     warn_too_wide(summary)
     return summary
@@ -356,6 +369,7 @@ def run_tag(
 
 def warn_too_wide(summary: TagSummary) -> None:
     """Say how many candidate pairs got no relation because they did not fit the RE model's window."""
-    if summary.pairs_too_wide:
+    too_wide = summary.annotations.get("pairs_too_wide", 0)
+    if too_wide:
         log.warning("%d candidate pairs span more tokens than the relation model's max_length and got no relation "
-                    "(recorded as pairs_too_wide in %s)", summary.pairs_too_wide, MANIFEST)
+                    "(recorded as annotations.pairs_too_wide in %s)", too_wide, MANIFEST)

@@ -352,6 +352,13 @@ def test_relations_with_a_link_dictionary_name_the_linked_ids(tmp_path, trained_
     ids = {a.text.lower(): a.concept_id for d in back for a in d.annotations}
     assert ids["heparin"] == "D006493" and ids["acute bleeding"] == "D006470", "exact, then normalised look-up"
     assert ids["cisplatin"] == "text:cisplatin", "a term the dictionary lacks keeps its pseudo id"
+    manifest = json.loads((job.output_dir / MANIFEST).read_text())
+    texts = [a.text for d in back for a in d.annotations]
+    exact = sum(t in ("heparin", "Acute Bleeding") for t in texts)
+    normalised = sum(t.lower() in ("heparin", "acute bleeding") for t in texts) - exact
+    assert exact and normalised
+    assert manifest["annotations"] == {"pairs_too_wide": 0, "mentions_exact": exact, "mentions_normalised": normalised,
+                                       "mentions_unlinked": len(texts) - exact - normalised, "mentions_kept": 0}
     renamed = {"text:heparin": "D006493", "text:acute bleeding": "D006470"}
     assert written_relations(back) == [(doc_id, {(t, renamed.get(h, h), renamed.get(r, r)) for t, h, r in pairs})
                                        for doc_id, pairs in expected_relations(job)]
@@ -429,8 +436,8 @@ def test_a_pair_too_wide_for_the_relation_model_is_counted_not_fatal(tmp_path, t
                       precision="fp32", relations=relation_checkpoint)
     with caplog.at_level("WARNING", logger="biotune"):
         summary = run_tag(job)
-    assert summary.pairs_too_wide == 1
-    assert json.loads((job.output_dir / MANIFEST).read_text())["pairs_too_wide"] == 1
+    assert summary.annotations == {"pairs_too_wide": 1}
+    assert json.loads((job.output_dir / MANIFEST).read_text())["annotations"] == {"pairs_too_wide": 1}
     assert "1 candidate pairs span more tokens than the relation model's max_length" in caplog.text
     doc = read_output(job.output_dir)[0]
     candidates = document_candidates(doc, [["Chemical", "Disease"]], "sentence", "0", labelled=False)
