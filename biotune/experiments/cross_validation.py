@@ -1,7 +1,7 @@
 """Cross-validation: train and test every fold of a BioBERT-style fold folder, then mean ± std over folds.
 
 The folder (`data.corpus`, found as given or under `data.data_dir` / `$BIOTUNE_DATA_DIR`)
-holds one sub-folder per fold, `k/train.tsv` and `k/test.tsv` (`examples.cv_folds`), as
+holds one sub-folder per fold, `k/train.tsv` and `k/test.tsv` (`corpora.folds.cv_folds`), as
 BioBERT ships GAD's 10 folds. Each fold is one ordinary run, `<name>__fold<k>`, whose corpus
 is the fold's folder and which has no dev split (the layout has none: the last epoch is
 kept), so run folders, `aggregate`, `evaluate` and `predict` work on a fold as on any run.
@@ -29,7 +29,7 @@ from biotune.config import ExperimentConfig, apply_overrides, validate
 from biotune.errors import BiotuneError
 from biotune.experiments.seeds import SeedsOutcome, check_reusable, results_dir, run_seeds
 from biotune.io import write_json, write_text
-from biotune.tasks.re.examples import Fold, cv_folds
+from biotune.corpora.folds import Fold, cv_folds
 from biotune.training.processes import is_main_process
 
 METRICS = ("precision", "recall", "f1")

@@ -5,7 +5,7 @@ What is here (building blocks, in data-flow order; nothing here trains or serves
 - `examples`: `RelationExample` (text, `head`/`tail` character spans as `Entity`, label, id,
   file, line), `LabelSpace`, and readers of the pre-masked files users bring: BLURB's
   ``sentence<TAB>label`` (names, or ids with `read_label2id`), BioBERT's CV layout
-  (`cv_folds` -> `Fold`s; ``k/test.tsv`` with an ``index`` header). Bad rows are
+  (``k/test.tsv`` with an ``index`` header; the fold layout itself is `biotune.corpora.folds`). Bad rows are
   `BiotuneError`s naming file and line.
 - `markers`: Zhou & Chen's typed entity markers (``[E1:GENE] @GENE$ [/E1:GENE]``) as special
   tokens (`MarkerScheme`, `add_marker_tokens`, `mark`), `featurise` (batch tokenisation,

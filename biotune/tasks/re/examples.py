@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from biotune.corpora.folds import natural_key
 from biotune.formats.readers import existing_file, numbered_lines
 from biotune.errors import BiotuneError
 
@@ -83,7 +84,7 @@ class LabelSpace:
     def from_examples(cls, examples: Iterable[RelationExample]) -> LabelSpace:
         """The labels seen in `examples` (a file without label2id, e.g. GAD's 0/1), numbers in numeric order."""
         seen = {example.label for example in examples if example.label is not None}
-        return cls(tuple(sorted(seen, key=_natural_key)))
+        return cls(tuple(sorted(seen, key=natural_key)))
 
     def label_of(self, cell: str, where: str) -> str:
         """The label name a file's label cell stands for, or a `BiotuneError` naming `where`."""
@@ -131,33 +132,6 @@ def read_examples(path: str | Path, labels: LabelSpace | None = None) -> list[Re
     return examples
 
 
-@dataclass(frozen=True, slots=True)
-class Fold:
-    """One cross-validation fold: its name (the folder name) and its train and test files."""
-
-    name: str
-    train: Path
-    test: Path
-
-
-def cv_folds(folder: str | Path) -> list[Fold]:
-    """The folds of a BioBERT-style layout: sub-folders `k/` holding `train.tsv` and `test.tsv`, in numeric order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BiotuneError(f"cross-validation folder {folder} does not exist")
-    subfolders = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: _natural_key(p.name))
-    folds = []
-    for sub in subfolders:
-        missing = [name for name in ("train.tsv", "test.tsv") if not (sub / name).is_file()]
-        if missing:
-            raise BiotuneError(f"fold {sub} lacks {' and '.join(missing)}")
-        folds.append(Fold(sub.name, sub / "train.tsv", sub / "test.tsv"))
-    if len(folds) < 2:
-        raise BiotuneError(f"{folder} holds {len(folds)} fold folder(s) (k/train.tsv + k/test.tsv); "
-                           "cross-validation needs at least 2")
-    return folds
-
-
 def _rows(path: Path, labels: LabelSpace | None) -> Iterator[RelationExample]:
     columns = 2
     indexed = False
@@ -175,10 +149,11 @@ def _rows(path: Path, labels: LabelSpace | None) -> Iterator[RelationExample]:
             raise BiotuneError(f"{where}: {len(cells)} tab-separated columns, expected {columns}")
         cell = cells[-1].strip()
         label = labels.label_of(cell, where) if labels is not None else cell
-        yield _example(path, number, cells[-2], label, cells[0] if indexed else f"{path.name}:{number}")
+        yield row_example(path, number, cells[-2], label, cells[0] if indexed else f"{path.name}:{number}")
 
 
-def _example(path: Path, number: int, text: str, label: str | None, id: str) -> RelationExample:
+def row_example(path: Path, number: int, text: str, label: str | None, id: str) -> RelationExample:
+    """The example of one file row: its two entity masks found and typed, or a `BiotuneError` naming file and line."""
     entities = [entity for match in MASK.finditer(text) for entity in _mask_entities(match)]
     if len(entities) != 2:
         count = len(entities)
@@ -192,8 +167,3 @@ def _mask_entities(match: re.Match[str]) -> list[Entity]:
     """One entity per type named in the mask: two on the same span for a combined mask."""
     return [Entity(match.start(), match.end(), MASK_TYPE_ALIASES.get(name, name))
             for name in match.groups() if name is not None]
-
-
-def _natural_key(name: str) -> tuple[bool, int, str]:
-    """Numbers first and in numeric order (fold 10 after fold 9, label 10 after label 9), then names."""
-    return (not name.isdigit(), int(name) if name.isdigit() else 0, name)

@@ -23,7 +23,7 @@ from pathlib import Path
 from biotune.errors import BiotuneError
 from biotune.formats.readers import existing_file, numbered_lines
 from biotune.io import atomic_open, check_output
-from biotune.tasks.re.examples import RelationExample, _example
+from biotune.tasks.re.examples import RelationExample, row_example
 from biotune.tasks.re.task import RelationPredictor
 
 # Header lines (lower-cased cells) and whether their first column is the row's index.
@@ -47,7 +47,7 @@ def read_rows(path: str | Path) -> Iterator[RelationExample]:
             expected = "index<TAB>sentence[<TAB>label]" if indexed else "sentence[<TAB>label]"
             raise BiotuneError(f"{path}:{number}: {len(cells)} tab-separated columns, expected {expected}")
         text = cells[1] if indexed else cells[0]
-        yield _example(path, number, text, None, cells[0] if indexed else f"{path.name}:{number}")
+        yield row_example(path, number, text, None, cells[0] if indexed else f"{path.name}:{number}")
 
 
 def check_rows(path: str | Path) -> int:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from biotune.errors import BiotuneError
-from biotune.tasks.re.examples import Entity, LabelSpace, cv_folds, read_examples, read_label2id
+from biotune.corpora.folds import cv_folds
+from biotune.tasks.re.examples import Entity, LabelSpace, read_examples, read_label2id
 
 Write = Callable[[str, list[str]], Path]
 
