@@ -127,6 +127,9 @@ def build_relation_model(backbone: str, head: str, labels: Sequence[str], scheme
     build = HEADS.lookup(head)
     path = resolve_backbone(backbone)
     tokenizer = load_tokenizer(path)
+    vocabulary = tokenizer.get_vocab()
+    pieces = {token: tokenizer(token, add_special_tokens=False)["input_ids"] for token in scheme.tokens()
+              if token not in vocabulary}
     add_marker_tokens(tokenizer, scheme)
     try:
         config = AutoConfig.from_pretrained(path, num_labels=len(labels), id2label=dict(enumerate(labels)),
@@ -139,8 +142,25 @@ def build_relation_model(backbone: str, head: str, labels: Sequence[str], scheme
             setattr(config, key, dropout)
     config.biotune = {"task": "re", "head": head, "markers": scheme.to_dict(), "dropout": dropout}
     model = build(path, config)
-    model.resize_token_embeddings(len(tokenizer))
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    _start_from_pieces(model, tokenizer, pieces)
     return RelationModel(model, tokenizer, scheme)
+
+
+def _start_from_pieces(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, pieces: dict[str, list[int]]) -> None:
+    """Each added marker or mask starts as the mean embedding of the subwords its text was split into.
+
+    `@GENE$` then starts where the backbone's own reading of "@ gene $" is, and `[E1:GENE]` near
+    "[ e1 : gene ]": what the plain recipe reads from pre-trained embeddings, the marker model
+    starts from too, instead of from random vectors that a few epochs of training must first
+    move. A token whose text the backbone cannot read (only unknown subwords) keeps its random start.
+    """
+    weight = model.get_input_embeddings().weight  # (vocabulary, hidden)
+    with torch.no_grad():
+        for token, ids in pieces.items():
+            known = [i for i in ids if i != tokenizer.unk_token_id]
+            if known:
+                weight[tokenizer.convert_tokens_to_ids(token)] = weight[known].mean(dim=0)
 
 
 def save_relation_model(relation_model: RelationModel, folder: str | Path) -> None:
