@@ -135,3 +135,18 @@ def test_re_unknown_head_suggests_the_close_name(word_backbone: Path) -> None:
 def test_re_loading_a_folder_that_is_not_a_relation_model_is_an_error(word_backbone: Path) -> None:
     with pytest.raises(BiotuneError, match=r"is not a biotune relation model"):
         load_relation_model(word_backbone)
+
+
+def test_re_added_tokens_start_from_the_mean_of_their_subwords(word_backbone: Path) -> None:
+    from biotune.models.backbones import load_tokenizer
+
+    built = build_relation_model(str(word_backbone), "entity_start", TOY_LABELS, MarkerScheme(("GENE",), ("@GENE$",)))
+    original = load_tokenizer(str(word_backbone))
+    backbone = AutoModel.from_pretrained(str(word_backbone)).get_input_embeddings().weight
+    weight = built.model.get_input_embeddings().weight
+    for token in ("@GENE$", "[E1:GENE]", "[/E2:GENE]"):
+        ids = [i for i in original(token, add_special_tokens=False)["input_ids"] if i != original.unk_token_id]
+        assert ids  # the letters of GENE are in the toy vocabulary
+        torch.testing.assert_close(weight[built.tokenizer.convert_tokens_to_ids(token)], backbone[ids].mean(dim=0))
+    e1, e2 = (weight[built.tokenizer.convert_tokens_to_ids(t)] for t in ("[E1:GENE]", "[E2:GENE]"))
+    assert not torch.equal(e1, e2)  # "e1" and "e2" differ in one subword
