@@ -150,8 +150,6 @@ def relations_from(predictor: RelationPredictor, documents: Sequence[Document]) 
 def end_to_end(args: argparse.Namespace, config: ExperimentConfig, re_checkpoint: str, precision: str) -> dict[str, Any]:
     """NER -> dictionary linking -> candidates -> RE -> document-level score on the test documents."""
     ner = args.ner_checkpoint
-    if not (ner / "config.json").is_file():
-        raise BiotuneError(f"--ner-checkpoint {ner}: not a finished model folder (no config.json)")
     gold = read_documents(Path(config.data.test[0]), args.limit)
     timings: dict[str, float] = {}
 
@@ -280,10 +278,13 @@ def main() -> None:
     args = ap.parse_args()
     try:
         config = bench_config(args)
+        if not (args.ner_checkpoint / "config.json").is_file():  # before training, not after it
+            raise BiotuneError(f"--ner-checkpoint {args.ner_checkpoint}: not a model folder (no config.json)")
         gold = gold_entity_run(config, args.retrain)
         e2e = end_to_end(args, config, gold["checkpoint"], gold["test"]["precision"])
     except BiotuneError as error:
-        sys.exit(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     report = {
         "epochs": config.training.epochs, "limit": args.limit, "max_sentences": config.relation.max_sentences,
         "gold_entities": gold, "end_to_end": e2e,
