@@ -12,6 +12,7 @@ rate and batch size:
 Writes the table into BENCHMARKS.md (its own section) and raw JSON under bench/runs/.
 
 usage: python bench/ner_core.py [--corpora bc5cdr ncbi_disease] [--heads softmax crf] [--epochs 3] [--lr 1e-4]
+                                [--section NAME]
 """
 
 from __future__ import annotations
@@ -150,12 +151,17 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--heads", nargs="+", default=["softmax", "crf"], choices=["softmax", "crf"])
+    ap.add_argument("--section", default="ner_core",
+                    help="BENCHMARKS.md section to write (another name keeps the full table: a partial rerun)")
     args = ap.parse_args()
     runs = ROOT / "bench" / "runs" / "ner_core"
     runs.mkdir(parents=True, exist_ok=True)
     rows = [row for name in args.corpora for row in bench_corpus(name, args, runs)]
     body = table(rows, args)
-    write_section(ROOT / "BENCHMARKS.md", "ner_core", "NER core vs the plain Hugging Face recipe (`bench/ner_core.py`)", body)
+    title = "NER core vs the plain Hugging Face recipe (`bench/ner_core.py`)"
+    if args.section != "ner_core":
+        title += f": rerun of {', '.join(args.corpora)} with {', '.join(args.heads)} (`--section {args.section}`)"
+    write_section(ROOT / "BENCHMARKS.md", args.section, title, body)
     print(body)
 
 
