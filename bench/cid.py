@@ -238,7 +238,8 @@ def table(report: dict[str, Any]) -> str:
         "each counted once per abstract. A pair whose closest mentions are more than "
         f"{report['max_sentences']} sentence boundaries apart gets no candidate and counts as missed when gold.",
         f"Gold entities: `configs/re/bc5cdr_cid.yaml` (bundled MiniLM-L6, `entity_start` head, typed markers), "
-        f"{s['epochs_run']:g} epoch(s), seed {s['seed']}, {s['train_examples']} training candidates; dev F1 by epoch "
+        f"{s['epochs_run']:g} epoch(s), learning rate {report['learning_rate']:g}, batch {report['batch_size']}, "
+        f"seed {s['seed']}, {s['train_examples']} training candidates; dev F1 by epoch "
         f"({history}), the best kept. Training {s['train_seconds']:.0f} s (dev evaluation "
         f"{s['dev_eval_seconds']:.0f} s of it), {s['train_examples_per_second']:.1f} candidates/s.",
         f"End to end: entities from the BC5CDR NER checkpoint (`configs/bc5cdr.yaml`, seed 42; its own CoNLL test "
@@ -254,12 +255,18 @@ def table(report: dict[str, Any]) -> str:
         f"mention's got its id {100 * e2e['linked_span_accuracy']['accuracy']:.2f}% of the time.",
         f"Check: the gold entities through this script's own path (candidates, `RelationPredictor`, `to_relations`, "
         f"`score_documents`) give F1 {100 * check['f1']:.2f} (eval file: {100 * doc['f1']:.2f}).",
-        f"Times: NER {e2e['timings']['ner_seconds']:.1f} s, linking {e2e['timings']['linking_seconds']:.1f} s, "
+        f"Times: {_run_time(gold)}NER {e2e['timings']['ner_seconds']:.1f} s, linking {e2e['timings']['linking_seconds']:.1f} s, "
         f"relation classification of {e2e['candidates']['built']} candidates {e2e['timings']['re_seconds']:.1f} s.",
         PUBLISHED,
         f"Machine: {report['machine']}; run {report['date']}.",
     ]
     return "\n".join(lines)
+
+
+def _run_time(gold: dict[str, Any]) -> str:
+    if gold["wall_seconds"] is None:
+        return "training run reused; "
+    return f"training run (training, dev and test evaluation) {gold['wall_seconds']:.0f} s; end to end: "
 
 
 def _pct(value: float | None) -> str:
@@ -286,7 +293,8 @@ def main() -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     report = {
-        "epochs": config.training.epochs, "limit": args.limit, "max_sentences": config.relation.max_sentences,
+        "epochs": config.training.epochs, "learning_rate": config.training.learning_rate,
+        "batch_size": config.training.batch_size, "limit": args.limit, "max_sentences": config.relation.max_sentences,
         "gold_entities": gold, "end_to_end": e2e,
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
                    f"torch {torch.__version__}, bf16 {'on' if gold['summary']['bf16'] else 'off'}",
