@@ -41,6 +41,7 @@ from typing import Any
 import torch
 
 from biotune.config import ExperimentConfig, load_config
+from biotune.corpora.splits import locate
 from biotune.errors import BiotuneError
 from biotune.experiments.run_folder import RunPaths
 from biotune.formats.document_formats import iter_documents
@@ -61,7 +62,7 @@ from ner_core import write_section  # noqa: E402  (a sibling script, not a packa
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "re" / "bc5cdr_cid.yaml"
-DATA = ROOT.parent / "shared" / "data" / "documents" / "bc5cdr_pubtator"
+DATA = ROOT.parent / "shared" / "data" / "documents"
 RUNS = ROOT / "bench" / "runs"
 NER_CHECKPOINT = Path("/tmp/ner_check/checkpoints/bc5cdr/seed_42/best_model")
 RELATION = "CID"
@@ -71,15 +72,17 @@ PUBLISHED = ("Published context (BC5CDR README): BERT-based systems with gold en
 
 
 def bench_config(args: argparse.Namespace) -> ExperimentConfig:
-    """The shipped config with its split files under `args.data`, this run's epochs and limit, outputs under bench/runs/cid."""
+    """The shipped config with its corpus under `args.data_dir`, this run's epochs and limit, outputs under bench/runs/cid."""
     raw = load_config(CONFIG)
-    files = {"data.train": raw.data.train, "data.dev": raw.data.dev}
-    overrides: dict[str, Any] = {key: str(args.data / Path(value).name) for key, value in files.items() if value}
     epochs = args.epochs or raw.training.epochs
-    overrides |= {"data.test": [str(args.data / Path(t).name) for t in raw.data.test], "data.limit": args.limit,
-                  "training.epochs": epochs, "output_dir": str(RUNS / "cid"),
-                  "name": f"{CONFIG.stem}_{epochs:g}ep"}  # one run folder per epoch count, each reusable
-    return load_config(CONFIG, overrides)
+    return load_config(CONFIG, {"data.data_dir": str(args.data_dir), "data.limit": args.limit, "training.epochs": epochs,
+                                "output_dir": str(RUNS / "cid"),
+                                "name": f"{CONFIG.stem}_{epochs:g}ep"})  # one run folder per epoch count, each reusable
+
+
+def split_file(spec: str, config: ExperimentConfig) -> Path:
+    """The file of one of the config's splits (the corpus registry resolves it under data.data_dir)."""
+    return locate(spec, config.data)[1]
 
 
 def gold_entity_run(config: ExperimentConfig, retrain: bool) -> dict[str, Any]:
@@ -150,12 +153,12 @@ def relations_from(predictor: RelationPredictor, documents: Sequence[Document]) 
 def end_to_end(args: argparse.Namespace, config: ExperimentConfig, re_checkpoint: str, precision: str) -> dict[str, Any]:
     """NER -> dictionary linking -> candidates -> RE -> document-level score on the test documents."""
     ner = args.ner_checkpoint
-    gold = read_documents(Path(config.data.test[0]), args.limit)
+    gold = read_documents(split_file(config.data.test[0], config), args.limit)
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
     linker = DictionaryLinker.from_documents([d for split in (config.data.train, config.data.dev) if split
-                                              for d in read_documents(Path(split), args.limit)])
+                                              for d in read_documents(split_file(split, config), args.limit)])
     accuracy = linking_accuracy(gold, linker)
     timings["linker_build_seconds"] = time.perf_counter() - started
 
@@ -278,7 +281,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=None,
                     help="training epochs of the RE model (default: the config's; the best dev epoch is kept)")
     ap.add_argument("--limit", type=int, default=None, help="smoke run: the first N documents of every split")
-    ap.add_argument("--data", type=Path, default=DATA, help="folder with the BC5CDR PubTator release files")
+    ap.add_argument("--data-dir", type=Path, default=DATA,
+                    help="folder holding bc5cdr_pubtator/ (the BC5CDR PubTator release; corpus registry name bc5cdr_cid)")
     ap.add_argument("--ner-checkpoint", type=Path, default=NER_CHECKPOINT, help="BC5CDR NER model folder")
     ap.add_argument("--ner-batch-size", type=int, default=32)
     ap.add_argument("--retrain", action="store_true", help="replace a finished RE run instead of reusing it")
