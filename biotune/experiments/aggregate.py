@@ -152,7 +152,8 @@ def render_markdown(agg: Mapping[str, Any], title: str = "") -> str:
     for test, result in agg["test_sets"].items():
         lines += ["", f"## {test}", "", f"Headline ({result['headline_key']}): {_cell(headline_of(result))}", ""]
         rows = []
-        for name, block in _score_rows(result):
+        blocks = _score_rows(result)
+        for name, block in blocks:
             support = block.get("support")
             small = isinstance(support, int) and support < MIN_SUPPORT
             label = name.rsplit(".", 1)[-1] if "." in name else f"**{name}**"  # a class or type; an average in bold
@@ -161,7 +162,7 @@ def render_markdown(agg: Mapping[str, Any], title: str = "") -> str:
         lines.append(markdown_table(["", "P", "R", "F1", "support"], rows,
                                     ["left", "right", "right", "right", "right"]))
         others = [(name, stats) for name, stats in _other_metrics(result)
-                  if not any(name.startswith(f"{block}.") for block, _ in _score_rows(result))]
+                  if not any(name.startswith(f"{block}.") for block, _ in blocks)]
         if others:
             lines += ["", markdown_table(["metric", "mean ± std"],
                                          [[name, f"{stats['mean']:.4g} ± {stats['std']:.2g}"] for name, stats in others],

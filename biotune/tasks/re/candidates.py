@@ -147,21 +147,6 @@ def document_candidates(
     return [_labelled(c, labels, negative) for c in candidates]
 
 
-def build_candidates(
-    documents: Iterable[Document],
-    pairs: Iterable[Sequence[str]],
-    scope: str,
-    negative: str,
-    labelled: bool = True,
-    max_sentences: int | None = None,
-    counts: CandidateCounts | None = None,
-) -> Iterator[Candidate]:
-    """`document_candidates` of every document, streamed."""
-    type_pairs = check_pairs(pairs)
-    for doc in documents:
-        yield from document_candidates(doc, type_pairs, scope, negative, labelled, max_sentences, counts)
-
-
 def to_relations(
     document: Document, candidates: Sequence[Candidate], predicted_labels: Sequence[str], negative: str
 ) -> Document:

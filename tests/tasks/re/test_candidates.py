@@ -9,7 +9,7 @@ import pytest
 from biotune.errors import BiotuneError
 from biotune.formats.documents import Annotation, Document, Passage, Relation, assemble
 from biotune.formats.pubtator import iter_pubtator, write_pubtator
-from biotune.tasks.re.candidates import CandidateCounts, build_candidates, document_candidates, to_relations
+from biotune.tasks.re.candidates import CandidateCounts, document_candidates, to_relations
 from biotune.tasks.re.markers import MarkerScheme, mark
 
 TITLE = "Cisplatin causes nephrotoxicity."
@@ -98,9 +98,9 @@ def test_candidates_marked_text_wraps_the_right_mentions() -> None:
         "[/E2:Disease] .")
 
 
-def test_candidates_unlabelled_for_prediction_and_streamed_over_documents() -> None:
+def test_candidates_unlabelled_for_prediction_over_documents() -> None:
     docs = [cdr_document(), annotated("2", [Passage("text", "Nothing here.")], [], [])]
-    candidates = list(build_candidates(docs, PAIRS, "document", negative="0", labelled=False))
+    candidates = [c for doc in docs for c in document_candidates(doc, PAIRS, "document", negative="0", labelled=False)]
     assert len(candidates) == 4 and {c.example.label for c in candidates} == {None}
 
 
