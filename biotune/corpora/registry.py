@@ -1,4 +1,4 @@
-"""Corpus registry: the public biomedical NER and relation corpora biotune knows by name, and where to find them.
+"""Corpus registry: the public biomedical NER, relation and QA corpora biotune knows by name, and where to find them.
 
 `resolve_corpus("bc5cdr")` looks in the data folder (argument, then `$BIOTUNE_DATA_DIR`), then
 the download cache (`$BIOTUNE_CACHE_DIR/corpora`, default `~/.cache/biotune/corpora`), and
@@ -7,11 +7,17 @@ the single error says where it looked, which files it expects and where to get t
 
 Download locations are the MTL-Bioinformatics-2016 collection (Crichton et al., 2017), the
 CoNLL-style train/devel/test splits the biomedical NER literature (BioBERT, BLURB) reports on.
+
+A corpus's `files` may name no dev file (None) and may name a split by a glob pattern (BioASQ's
+list training questions are spread over twelve gold files): a pattern is present when it matches
+a file, and `CorpusPaths` holds the pattern itself, which the QA readers expand.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
 import tempfile
 import urllib.request
@@ -23,11 +29,13 @@ from biotune.registry import Registry
 
 MTL_RAW = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data"
 BLURB = "https://microsoft.github.io/BLURB/"
+BIOASQ = "http://participants-area.bioasq.org/datasets/"  # registration required
 SPLIT_FILES = ("train.tsv", "devel.tsv", "test.tsv")
 TRAIN_NAMES = ("train.tsv", "train_dev.tsv")
 DEV_NAMES = ("devel.tsv", "dev.tsv")
 TEST_NAMES = ("test.tsv",)
 DOWNLOAD_TIMEOUT_S = 60
+GLOB_CHARACTERS = re.compile(r"[*?\[]")  # a `files` entry with one of these is a glob pattern
 
 
 @dataclass(frozen=True)
@@ -46,13 +54,18 @@ class CorpusInfo:
     downloadable: bool = True
     task: str = "ner"  # the task its files are for
     folder: str | None = None  # its folder under a data folder, when not its name (gad's BLURB split: gad/blurb)
-    files: tuple[str, str, str] | None = None  # its train, dev, test file names, when not train/devel/test.tsv
+    # its train, dev, test file names (relative to the folder), when not train/devel/test.tsv: dev may be
+    # None (no dev split) and each may be a glob pattern (a split spread over several files)
+    files: tuple[str, str | None, str] | None = None
     format: str | None = None  # its files' format, when their extension does not say it (PubTator as .txt)
 
 
 @dataclass(frozen=True)
 class CorpusPaths:
-    """The split files of one corpus folder; `dev` is None when the folder has none."""
+    """The split files of one corpus folder; `dev` is None when the folder has none.
+
+    A split a registered corpus names by a glob pattern is that pattern (`folder / pattern`).
+    """
 
     name: str
     folder: Path
@@ -160,6 +173,46 @@ CORPORA: Registry[CorpusInfo] = Registry("corpus", {
             downloadable=False, task="re", folder="bc5cdr_pubtator", format="pubtator",
             files=("CDR_TrainingSet.PubTator.txt", "CDR_DevelopmentSet.PubTator.txt", "CDR_TestSet.PubTator.txt"),
         ),
+        CorpusInfo(
+            "bioasq_factoid",
+            (),
+            BIOASQ,
+            "BioASQ 7b factoid questions in BioBERT's SQuAD-v1 form (one question-snippet pair per item): 4,231 "
+            "training pairs of 530 questions; the test is the 7b factoid questions, their gold in golden/7B_golden.json.",
+            "Tsatsaronis et al. (2015), An overview of the BIOASQ large-scale biomedical semantic indexing and question "
+            "answering competition, BMC Bioinformatics 16:138; Lee et al. (2020), BioBERT, Bioinformatics 36:1234-1240.",
+            downloadable=False, task="qa", folder="bioasq",
+            files=("squad/BioASQ-train-factoid-7b.json", None, "squad/BioASQ-test-factoid-7b.json"),
+        ),
+        CorpusInfo(
+            "bioasq_list",
+            (),
+            BIOASQ,
+            "BioASQ list questions from the official gold files (snippets and exact answers): train on batches 1-4 of "
+            "4b-6b, tune on their 5th batches, test on the 88 list questions of 7b.",
+            "Tsatsaronis et al. (2015), An overview of the BIOASQ large-scale biomedical semantic indexing and question "
+            "answering competition, BMC Bioinformatics 16:138.",
+            downloadable=False, task="qa", folder="bioasq/golden",
+            files=("[456]B[1-4]_golden.json", "[456]B5_golden.json", "7B_golden.json"),
+        ),
+        CorpusInfo(
+            "bioasq_yesno",
+            ("yes", "no"),
+            BLURB,
+            "BioASQ yes/no questions, BLURB split (question and snippets, 670 / 75 / 140; the test is 7b's).",
+            "Tsatsaronis et al. (2015), An overview of the BIOASQ large-scale biomedical semantic indexing and question "
+            "answering competition, BMC Bioinformatics 16:138.",
+            downloadable=False, task="yesno", folder="bioasq/blurb_yesno",
+        ),
+        CorpusInfo(
+            "pubmedqa",
+            ("yes", "no", "maybe"),
+            BLURB,
+            "PubMedQA PQA-L (expert-labelled), BLURB split: a question and its abstract (without the conclusion), "
+            "answered yes / no / maybe; 450 / 50 / 500 (the official test).",
+            "Jin et al. (2019), PubMedQA: a dataset for biomedical research question answering, EMNLP-IJCNLP 2019.",
+            downloadable=False, task="yesno", folder="pubmedqa/blurb",
+        ),
     )
 }, normalize=_corpus_key, alternative="a folder with a train and a test file")
 
@@ -170,14 +223,14 @@ def corpus_info(name: str) -> CorpusInfo:
 
 
 def corpus_paths(folder: str | Path, name: str | None = None,
-                 files: tuple[str, str, str] | None = None) -> CorpusPaths | None:
+                 files: tuple[str, str | None, str] | None = None) -> CorpusPaths | None:
     """The split files in `folder`, or None unless it has a train and a test file.
 
     `train_dev.tsv` (BioBERT's train+dev merge) counts as train only without a `train.tsv`.
-    `files` names a registered corpus's own train, dev and test files instead.
+    `files` names a registered corpus's own train, dev and test files instead (see `CorpusInfo.files`).
     """
     folder = Path(folder)
-    names = ((f,) for f in files) if files else (TRAIN_NAMES, DEV_NAMES, TEST_NAMES)
+    names = (((f,) if f else ()) for f in files) if files else (TRAIN_NAMES, DEV_NAMES, TEST_NAMES)
     train, dev, test = (_first_file(folder, options) for options in names)
     if train is None or test is None:
         return None
@@ -221,10 +274,11 @@ def resolve_corpus(
     elif download:
         problem = "this corpus cannot be downloaded automatically"
     searched = ", ".join(str(folder) for folder in [*folders, cached])
-    expected = ", ".join(info.files) if info.files else _expected_files()
+    named = [f for f in info.files or SPLIT_FILES if f]
+    expected = ", ".join(named) if info.files else _expected_files()
     raise BiotuneError(
         f"corpus {info.name!r} not found; searched: {searched} ({problem}). A corpus folder needs "
-        f"{expected}. Get {', '.join(info.files or SPLIT_FILES)} from {info.url} into one of those folders, "
+        f"{expected}. Get {', '.join(named)} from {info.url} into one of those folders, "
         f"pass data_dir= or set BIOTUNE_DATA_DIR"
         + (", or pass download=True (--download)." if info.downloadable else ".")
     )
@@ -252,7 +306,14 @@ def _download(info: CorpusInfo, target: Path) -> CorpusPaths:
 
 
 def _first_file(folder: Path, names: tuple[str, ...]) -> Path | None:
-    return next((folder / name for name in names if (folder / name).is_file()), None)
+    """The first of `names` present in `folder`; a glob pattern is present when it matches a file."""
+    return next((folder / name for name in names if _present(folder, name)), None)
+
+
+def _present(folder: Path, name: str) -> bool:
+    if GLOB_CHARACTERS.search(name):
+        return any(Path(match).is_file() for match in glob.glob(os.path.join(glob.escape(str(folder)), name)))
+    return (folder / name).is_file()
 
 
 def _expected_files() -> str:
