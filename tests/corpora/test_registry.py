@@ -48,7 +48,8 @@ def test_registry_lists_the_expected_corpora_and_types() -> None:
 def test_corpus_info_forgives_case_and_hyphens_and_suggests() -> None:
     assert corpus_info("NCBI-Disease").name == "ncbi_disease"
     with pytest.raises(BiotuneError, match=r"^unknown corpus 'bc5cd' \(did you mean 'bc5cdr'\?\); choose one of: bc5cdr, ncbi_disease, "
-                                          r".*species800, chemprot, ddi, gad, bc5cdr_cid, or a folder with a train and a test file$"):
+                                          r".*species800, chemprot, ddi, gad, bc5cdr_cid, bioasq_factoid, bioasq_list, bioasq_yesno, pubmedqa, "
+                                          r"or a folder with a train and a test file$"):
         corpus_info("bc5cd")
 
 
@@ -155,3 +156,42 @@ def test_download_from_file_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_species800_is_not_downloaded_automatically() -> None:
     with pytest.raises(BiotuneError, match=r"cannot be downloaded automatically.*species\.jensenlab\.org"):
         resolve_corpus("species800", download=True)
+
+
+def test_qa_corpora_are_registered_with_their_tasks_and_files() -> None:
+    assert {name: (CORPORA[name].task, CORPORA[name].folder) for name in
+            ("bioasq_factoid", "bioasq_list", "bioasq_yesno", "pubmedqa")} == {
+        "bioasq_factoid": ("qa", "bioasq"), "bioasq_list": ("qa", "bioasq/golden"),
+        "bioasq_yesno": ("yesno", "bioasq/blurb_yesno"), "pubmedqa": ("yesno", "pubmedqa/blurb")}
+    assert CORPORA["bioasq_factoid"].files == ("squad/BioASQ-train-factoid-7b.json", None,
+                                               "squad/BioASQ-test-factoid-7b.json")
+    assert CORPORA["pubmedqa"].entity_types == ("yes", "no", "maybe")
+
+
+def test_a_files_entry_of_none_means_no_dev_split(tmp_path: Path) -> None:
+    folder = make_corpus(tmp_path / "bioasq" / "squad", "BioASQ-train-factoid-7b.json",
+                         "BioASQ-test-factoid-7b.json").parent
+    make_corpus(folder, "devel.tsv", "dev.tsv")  # not the corpus's files: still no dev split
+    paths = resolve_corpus("bioasq_factoid", data_dir=tmp_path)
+    assert (paths.folder, paths.train, paths.dev, paths.test) == (
+        folder, folder / "squad" / "BioASQ-train-factoid-7b.json", None, folder / "squad" / "BioASQ-test-factoid-7b.json")
+
+
+def test_a_glob_entry_is_present_when_it_matches_a_file_and_stays_a_pattern(tmp_path: Path) -> None:
+    golden = make_corpus(tmp_path / "bioasq" / "golden", "4B1_golden.json", "6B4_golden.json", "7B_golden.json")
+    paths = resolve_corpus("bioasq_list", data_dir=tmp_path)
+    assert (paths.train, paths.test) == (golden / "[456]B[1-4]_golden.json", golden / "7B_golden.json")
+    assert paths.dev is None  # no 5th batch: the dev pattern matches nothing
+    (golden / "4B1_golden.json").unlink()
+    (golden / "6B4_golden.json").unlink()
+    make_corpus(golden, "4B5_golden.json")  # a dev file alone is no training split
+    with pytest.raises(BiotuneError, match=r"corpus 'bioasq_list' not found; .*A corpus folder needs "
+                                           r"\[456\]B\[1-4\]_golden\.json, \[456\]B5_golden\.json, 7B_golden\.json\. "
+                                           r"Get .* from http://participants-area\.bioasq\.org/datasets/"):
+        resolve_corpus("bioasq_list", data_dir=tmp_path)
+
+
+def test_glob_characters_in_the_folder_name_are_taken_literally(tmp_path: Path) -> None:
+    folder = make_corpus(tmp_path / "data [v2]" / "bioasq" / "golden", "4B1_golden.json", "7B_golden.json")
+    paths = resolve_corpus("bioasq_list", data_dir=tmp_path / "data [v2]")
+    assert paths.folder == folder and paths.train == folder / "[456]B[1-4]_golden.json"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import json
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -46,13 +47,19 @@ def expand(path: str | Path) -> list[Path]:
 
     Registry corpora name a split by a pattern (BioASQ list training: ``[456]B[1-4]_golden.json``),
     so a reader given such a path reads every file it matches; a pattern matching none is an error.
+    An existing file is never a pattern, and the longest leading folder that exists is taken
+    literally, so a data folder named ``data [v2]`` works.
     """
-    text = str(path)
-    if not GLOB_CHARACTERS.search(text):
-        return [Path(path)]
-    matches = sorted(Path(match) for match in glob.glob(text) if Path(match).is_file())
+    path = Path(path)
+    if not GLOB_CHARACTERS.search(str(path)) or path.is_file():
+        return [path]
+    base = path.parent
+    while not base.is_dir() and base != base.parent:
+        base = base.parent
+    pattern = os.path.join(glob.escape(str(base)), str(path.relative_to(base)))
+    matches = sorted(Path(match) for match in glob.glob(pattern) if Path(match).is_file())
     if not matches:
-        raise BiotuneError(f"no file matches {text}")
+        raise BiotuneError(f"no file matches {path}")
     return matches
 
 
@@ -324,6 +331,8 @@ def read_decisions_tsv(path: str | Path) -> list[DecisionExample]:
     """BLURB's ``question: <question> context: <context><TAB><yes|no|maybe>`` rows; ids ``<file stem>_<line>``.
 
     A first line whose last cell is ``label`` is a header and skipped; blank lines are skipped.
+    Labels are read case-insensitively and kept lower-case. The context is everything after the
+    first `` context: `` (BLURB's joined abstract sections never contain that marker).
     """
     path = existing_file(path)
     examples: list[DecisionExample] = []
@@ -335,7 +344,7 @@ def read_decisions_tsv(path: str | Path) -> list[DecisionExample]:
             continue
         where = f"{path}:{number}"
         if len(cells) != 2 or not cells[0].startswith(_QUESTION) or _CONTEXT not in cells[0]:
-            raise BiotuneError(f"{where}: expected 'question: ...  context: ...<TAB>label', got {line[:80]!r}")
+            raise BiotuneError(f"{where}: expected 'question: ... context: ...<TAB>label', got {line[:80]!r}")
         question, context = cells[0][len(_QUESTION):].split(_CONTEXT, 1)
         label = _decision(where, cells[1])
         examples.append(DecisionExample(id=f"{path.stem}_{number}", question=question.strip(), context=context.strip(),
