@@ -91,6 +91,9 @@ def test_read_squad_rejects_other_json_and_duplicate_ids(tmp_path: Path) -> None
     twice = write_json(tmp_path / "twice.json", squad(("q1_001", "Q?", CONTEXT, None), ("q1_001", "Q?", CONTEXT, None)))
     with pytest.raises(BiotuneError, match=rf"^{twice}: item id q1_001 occurs more than once$"):
         read_squad(twice, {})
+    empty = write_json(tmp_path / "empty.json", squad())
+    with pytest.raises(BiotuneError, match=rf"^{empty}: contains no question-answer items$"):
+        read_squad(empty)
     broken = tmp_path / "broken.json"
     broken.write_text('{"data": [\n', encoding="utf-8")
     with pytest.raises(BiotuneError, match=rf"^{broken}:2: not valid JSON"):
