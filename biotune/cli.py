@@ -217,7 +217,8 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     precision: PrecisionOption = "auto",
     max_texts: Annotated[int, typer.Option(help="texts per request")] = 64,
-    max_chars: Annotated[int, typer.Option(help="characters per text")] = 100_000,
+    max_contexts: Annotated[int, typer.Option(help="contexts per /qa question")] = 64,
+    max_chars: Annotated[int, typer.Option(help="characters per text (and per /qa question or context)")] = 100_000,
     max_request_bytes: Annotated[int, typer.Option(help="request body size")] = 2_000_000,
     max_batch_chars: Annotated[int, typer.Option(help="characters the batcher merges into one model call")] = 8_000,
     batch_wait_ms: Annotated[float, typer.Option(help="how long the batcher waits for more requests")] = 5.0,
@@ -226,22 +227,25 @@ def serve(
     model_name: Annotated[str | None, typer.Option(help="name in answers (default: run/seed of the checkpoint)")] = None,
     relations: RelationsOption = None,
     link_dictionary: LinkDictionaryOption = None,
+    qa: Annotated[Path | None, typer.Option(
+        help="a QA model's best_model/ folder: POST /qa beside /tag (a QA --checkpoint alone serves /qa only)")] = None,
 ) -> None:
-    """HTTP tagging service: POST /tag, GET /health, and a page at / to try the model."""
+    """HTTP service: POST /tag (an NER checkpoint), POST /qa (a QA one), GET /health, and a page at / to try them."""
     from biotune.serving.service import ServiceLimits
     from biotune.serving.service import serve as run_service
 
     from pydantic import ValidationError
 
     try:
-        limits = ServiceLimits(max_texts=max_texts, max_chars=max_chars, max_request_bytes=max_request_bytes,
+        limits = ServiceLimits(max_texts=max_texts, max_contexts=max_contexts, max_chars=max_chars,
+                               max_request_bytes=max_request_bytes,
                                max_batch_chars=max_batch_chars, batch_wait_ms=batch_wait_ms, max_queue=max_queue,
                                request_timeout_s=request_timeout_s)
     except ValidationError as error:
         problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
         raise BiotuneError(f"invalid service limits: {problems}") from None
     run_service(checkpoint, host=host, port=port, precision=precision, limits=limits, model_name=model_name,
-                relations=relations, link_dictionary=link_dictionary)
+                relations=relations, link_dictionary=link_dictionary, qa=qa)
 
 
 @app.command("check-data")
@@ -257,7 +261,7 @@ def check_data(
     from pydantic import ValidationError
 
     from biotune.config import DataConfig, ExperimentConfig, load_config
-    from biotune.corpora.splits import corpus_splits
+    from biotune.corpora.splits import corpus_splits, corpus_task
     from biotune.models.backbones import load_tokenizer
     from biotune.tasks import get_task
 
@@ -265,7 +269,8 @@ def check_data(
         cfg = load_config(target, {"data.data_dir": data_dir, "data.download": download or None})
         specs = [cfg.data.train, *([cfg.data.dev] if cfg.data.dev else []), *cfg.data.test]  # as training reads them
     else:
-        cfg = ExperimentConfig(data=DataConfig(corpus=target, data_dir=data_dir, download=download))
+        cfg = ExperimentConfig(task=corpus_task(target), data=DataConfig(corpus=target, data_dir=data_dir,
+                                                                         download=download))
         specs = corpus_splits(cfg.data)  # the dev file is optional
     if max_length is not None:  # the config's rule for model.max_length
         try:
@@ -275,7 +280,7 @@ def check_data(
             raise BiotuneError(f"--max-length {max_length}: {error.errors()[0]['msg']}") from None
     task = get_task(cfg.task)
     splits = {split.name: split for split in (task.read_split(spec, cfg) for spec in specs)}
-    print(task.check_data(splits, load_tokenizer(backbone or cfg.model.backbone), cfg.model.max_length))
+    print(task.check_data(splits, load_tokenizer(backbone or cfg.model.backbone), cfg))
 
 
 @app.command()

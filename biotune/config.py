@@ -30,11 +30,12 @@ class ModelConfig(Section):
     backbone: str = Field("minilm", description="hub id or local folder of the encoder; 'minilm' = the bundled MiniLM-L6")
     head: str = Field("softmax", description="head, by name; ner: softmax | crf (linear-chain CRF over words, learned "
                       "transitions); re: entity_start (the two entity-start markers' states, Zhou & Chen) | cls "
-                      "(first token). Default: the task's first")
+                      "(first token); qa: span (start/end scores); yesno: cls. Default: the task's first")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, allow_inf_nan=False, description="dropout before the classifier")
     max_length: int = Field(128, ge=8, description="window size in subwords incl. special tokens (ner default 128: "
                             "longer sentences are split into overlapping windows; re default 512: a pair that does "
-                            "not fit gets a window centred on it)")
+                            "not fit gets a window centred on it; qa 384 and yesno 512: question + a stride "
+                            "window of the context)")
     pack_sentences: bool = Field(False, description="ner: consecutive sentences share a window (cross-sentence context at no extra compute); training and prediction both")
 
 
@@ -51,6 +52,23 @@ class RelationConfig(Section):
                                                    "sentence, or one per concept pair of a document (closest mentions)")
     max_sentences: int | None = Field(None, ge=0, description="document scope: no candidate for a pair whose closest "
                                       "mentions are more sentence boundaries apart (counted in the report)")
+
+
+class QaConfig(Section):
+    """The `qa:` section (tasks qa and yesno): windows over long contexts, the answer search, BioASQ gold."""
+
+    type: Literal["factoid", "list"] = Field("factoid", description="task qa: which BioASQ questions a gold file "
+                                             "gives and how answers are cut and scored: factoid (top_k; strict, "
+                                             "lenient, MRR) | list (merged score >= the threshold; mean P/R/F1)")
+    stride: int = Field(128, ge=0, description="subwords shared by consecutive windows of a context longer than a "
+                        "window (never truncated)")
+    n_best: int = Field(20, ge=1, description="task qa: start and end positions paired per window")
+    max_answer_length: int = Field(30, ge=1, description="task qa: longest answer, in subwords")
+    top_k: int = Field(5, ge=1, description="task qa: answers per factoid question (BioASQ scores the top 5)")
+    list_threshold: float | None = Field(None, ge=0, allow_inf_nan=False, description="task qa, list: a fixed "
+                                         "merged-score threshold; null = tuned on the dev split after training")
+    gold: list[str] = Field(default_factory=list, description="BioASQ gold files for SQuAD-form files without answers "
+                            "(default: the *_golden.json in a golden/ folder beside the file's folder)")
 
 
 class DataConfig(Section):
@@ -107,7 +125,7 @@ class SourceConfig(Section):
 
 
 class ExperimentConfig(Section):
-    task: str = Field("ner", description="the task, by name: ner | re; it picks the heads, the readers and the metrics")
+    task: str = Field("ner", description="the task, by name: ner | re | qa | yesno; it picks the heads, the readers and the metrics")
     name: str = Field("experiment", description="run name: outputs go under <output_dir>/*/<name>/seed_<seed>")
     output_dir: str = Field("outputs", description="root of checkpoints/, results/, logs/")
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -115,6 +133,7 @@ class ExperimentConfig(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     sources: list[SourceConfig] = Field(default_factory=list, description="training sources; empty = data.train alone")
     relation: RelationConfig = Field(default_factory=RelationConfig, description="task re: labels and the headline")
+    qa: QaConfig = Field(default_factory=QaConfig, description="tasks qa and yesno: windows, answer search, gold files")
 
     @model_validator(mode="before")
     @classmethod
@@ -149,6 +168,10 @@ class ExperimentConfig(Section):
             raise ValueError(message)
         if self.task != "re" and self.relation != RelationConfig():
             raise ValueError(f"relation: only task re reads this section (task is {self.task!r})")
+        if self.task not in ("qa", "yesno") and self.qa != QaConfig():
+            raise ValueError(f"qa: only tasks qa and yesno read this section (task is {self.task!r})")
+        if self.task == "qa" and self.qa.type == "list" and not self.data.dev and self.qa.list_threshold is None:
+            raise ValueError("qa.type list needs data.dev to tune the answer threshold on, or a fixed qa.list_threshold")
         return self
 
     @field_validator("name")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from biotune.config import DataConfig
-from biotune.corpora.registry import resolve_corpus
+from biotune.corpora.registry import CORPORA, resolve_corpus
 from biotune.errors import BiotuneError
 
 
@@ -59,3 +59,10 @@ def locate(spec: str, data: DataConfig) -> tuple[str, Path, str | None]:
     if not path.exists():
         raise BiotuneError(f"split {spec!r} is neither train/dev/test, <corpus>:<split>, nor an existing file")
     return path.stem, path, None
+
+
+def corpus_task(corpus: str) -> str:
+    """The task a registered corpus is for (`ner` for a folder or a name the registry lacks: the
+    split lookup then names what is wrong)."""
+    info = CORPORA.get(corpus) if not Path(corpus).is_dir() else None
+    return info.task if info else "ner"

@@ -39,6 +39,10 @@ TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
     TaskSpec("ner", "biotune.tasks.ner.task:NerTask", ("softmax", "crf"), 128, "named entities (BIO tagging)"),
     TaskSpec("re", "biotune.tasks.re.task:RelationTask", ("entity_start", "cls"), 512,
              "relation between two marked entities"),
+    TaskSpec("qa", "biotune.tasks.qa.task:QaTask", ("span",), 384,
+             "extractive question answering (BioASQ factoid and list), answers merged over a question's snippets"),
+    TaskSpec("yesno", "biotune.tasks.qa.task:DecisionTask", ("cls",), 512,
+             "yes / no (/ maybe) answers from a question and its context (BioASQ yes/no, PubMedQA)"),
 )})
 
 

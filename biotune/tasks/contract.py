@@ -12,6 +12,7 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
                                   (per-source loss weight) and the task's partial-label mask
     collator                  ->  a batch of tensors; `weight` stays a (batch,) tensor
     loss(model, batch, weight)->  the task's loss, reduced the task's way
+    tune(bundle, dev)         ->  settings learned on dev after training (QA's list threshold)
     predictor                 ->  the one object the CLI, library API, service and tag job call
     score(predictor, split)   ->  a `Result` with one `headline` under `headline_key`
     render(results)           ->  the result files' Markdown
@@ -90,7 +91,7 @@ class Task(ABC):
         """The model's labels, in id order."""
 
     @abstractmethod
-    def check_data(self, splits: Mapping[str, Split], tokenizer: PreTrainedTokenizerBase, max_length: int) -> str:
+    def check_data(self, splits: Mapping[str, Split], tokenizer: PreTrainedTokenizerBase, config: ExperimentConfig) -> str:
         """`biotune check-data`: Markdown of what is worth knowing before training (counts, long inputs, overlap)."""
 
     # ---- model and training -----------------------------------------------------------------
@@ -121,6 +122,12 @@ class Task(ABC):
         bundle.model.config.biotune = {**(getattr(bundle.model.config, "biotune", None) or {}),
                                        "task": self.name, "precision": precision,
                                        "eval_batch_size": config.training.eval_batch_size}
+
+    def tune(self, bundle: Bundle, dev: Split | None, config: ExperimentConfig) -> dict[str, Any]:
+        """Settings learned on the dev split once training is done (a list-answer threshold), written
+        into the model's config so that the saved model predicts with them; returns them for the
+        run's summary. Never sees a test split. Default: nothing to tune."""
+        return {}
 
     @abstractmethod
     def save(self, bundle: Bundle, folder: Path) -> None:

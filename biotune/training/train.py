@@ -266,6 +266,7 @@ def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, lab
                         if "eval_score" in e],
     }
     bundle.model = trainer.model
+    record["tuned"] = task.tune(bundle, inputs.dev, config)  # on dev only: the test sets come after the save
     if main:
         staging = paths.checkpoint / ".best_model.tmp"
         shutil.rmtree(staging, ignore_errors=True)

@@ -37,8 +37,8 @@ class NerTask(Task):
     def read_source(self, source: SourceConfig, config: ExperimentConfig) -> SourceExamples:
         return read_source(source, config)
 
-    def check_data(self, splits: Mapping[str, Split], tokenizer: Any, max_length: int) -> str:
-        aligner = Aligner(tokenizer, max_length)
+    def check_data(self, splits: Mapping[str, Split], tokenizer: Any, config: ExperimentConfig) -> str:
+        aligner = Aligner(tokenizer, config.model.max_length)
         report = check_data({name: split.examples for name, split in splits.items()},
                             subword_length=aligner.subword_length, max_length=aligner.max_length)
         return report.render_markdown()

@@ -101,15 +101,17 @@ class ListResult:
 
     @property
     def headline_key(self) -> str:
-        return "f1"
+        return "mean.f1"
 
     @property
     def headline(self) -> float:
         return self.f1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "list", "questions": self.questions, "precision": self.precision, "recall": self.recall,
-                "f1": self.f1, "threshold": self.threshold}
+        """The means nest under ``mean`` (a P/R/F1 block, as aggregation finds them; and apart from the
+        eval file's top-level ``precision``, which names the model's numeric precision)."""
+        return {"kind": "list", "questions": self.questions,
+                "mean": {"precision": self.precision, "recall": self.recall, "f1": self.f1}, "threshold": self.threshold}
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,8 +336,8 @@ def _factoid_lines(data: Mapping[str, Any]) -> list[str]:
 
 def _list_lines(data: Mapping[str, Any]) -> list[str]:
     cut = "as predicted" if data["threshold"] is None else f"kept at score >= {data['threshold']:.4g}"
-    row = ["mean over questions", *(_pct(data[key]) for key in ("precision", "recall", "f1"))]
-    return [f"{data['questions']} list questions, answers {cut}; headline f1 = {_pct(data['f1'])}",
+    row = ["mean over questions", *(_pct(data["mean"][key]) for key in ("precision", "recall", "f1"))]
+    return [f"{data['questions']} list questions, answers {cut}; headline mean F1 = {_pct(data['mean']['f1'])}",
             "", markdown_table(("", "P", "R", "F1"), [row], ("left", "right", "right", "right"))]
 
 

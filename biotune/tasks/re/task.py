@@ -106,8 +106,8 @@ class RelationTask(Task):
         names = labels.names if labels is not None else LabelSpace.from_examples(examples).names
         return Split(name, path, examples, tuple(names))
 
-    def check_data(self, splits: Mapping[str, Split], tokenizer: Any, max_length: int) -> str:
-        return check_relations(splits, tokenizer, max_length)
+    def check_data(self, splits: Mapping[str, Split], tokenizer: Any, config: ExperimentConfig) -> str:
+        return check_relations(splits, tokenizer, config.model.max_length)
 
     def read_source(self, source: SourceConfig, config: ExperimentConfig) -> SourceExamples:
         split = self.read_split(source.split, config)

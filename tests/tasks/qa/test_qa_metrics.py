@@ -119,10 +119,10 @@ def test_list_means_are_of_per_question_scores_over_all_gold_questions() -> None
     # the mean of per-question F1s (1/2 and 1), not the F1 of the mean P and R (0.3804)
     assert result.f1 == pytest.approx((1 / 2 + 1) / 4)
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"kind", "questions", "precision", "recall", "f1", "threshold"}
-    assert (result.headline_key, headline_from_dict(data, "f1")) == ("f1", pytest.approx(0.375))
+    assert set(data) == {"kind", "questions", "mean", "threshold"} and set(data["mean"]) == {"precision", "recall", "f1"}
+    assert (result.headline_key, headline_from_dict(data, "mean.f1")) == ("mean.f1", pytest.approx(0.375))
     text = render_markdown(data, "list")
-    assert "kept at score >= 0.3" in text and "headline f1 = 37.50" in text and "| 35.00 |" in text
+    assert "kept at score >= 0.3" in text and "headline mean F1 = 37.50" in text and "| 35.00 |" in text
     assert "as predicted" in render_markdown(score_list(LIST_GOLD, {}))
 
 
