@@ -122,15 +122,20 @@ def evaluate(
 def predict(
     checkpoint: CheckpointOption,
     input: Annotated[Path, typer.Option(help="NER: JSONL with tokens, plain text (one sentence per line) or TSV; "
-                                             "RE: pre-masked sentence[<TAB>label] rows (TSV)")],
-    output: Annotated[Path, typer.Option(help="output JSONL")],
-    format: Annotated[str | None, typer.Option(help="NER: jsonl | text | tsv (default: by extension); RE: tsv")] = None,
+                                             "RE: pre-masked sentence[<TAB>label] rows (TSV); QA: JSONL {id, "
+                                             "question, contexts}, SQuAD-form or BioASQ gold JSON; yes/no: BLURB "
+                                             "TSV, PubMedQA JSON or BioASQ gold")],
+    output: Annotated[Path, typer.Option(help="output JSONL (QA and yes/no with --format bioasq: a BioASQ "
+                                              "submission JSON)")],
+    format: Annotated[str | None, typer.Option(help="NER: jsonl | text | tsv (default: by extension); RE: tsv; "
+                                                    "QA / yes/no: the output, jsonl | bioasq")] = None,
     batch_size: BatchSizeOption = 32,
     precision: PrecisionOption = "auto",
     overwrite: OverwriteOutputOption = False,
 ) -> None:
     """Predict a file into JSONL: NER entity spans, types, scores (and character offsets for text);
-    RE one line per row with its label and every label's probability."""
+    RE one line per row with its label and every label's probability; QA one line per question with
+    its ranked answers (character offsets into its contexts); yes/no its label and probabilities."""
     from biotune.formats.readers import EXTENSIONS
     from biotune.tasks import checkpoint_task
     from biotune.tasks.ner.predict import count_units, predict_file
@@ -140,8 +145,12 @@ def predict(
     if not input.is_file():
         raise BiotuneError(f"input file {input} not found")
     check_output(output, [input], overwrite, what="--output")  # before the model loads
-    if checkpoint_task(checkpoint) == "re":
+    task_name = checkpoint_task(checkpoint)
+    if task_name == "re":
         _predict_relations(checkpoint, input, output, format, batch_size, precision, overwrite)
+        return
+    if task_name in ("qa", "yesno"):
+        _predict_questions(task_name, checkpoint, input, output, format or "jsonl", batch_size, precision, overwrite)
         return
     tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size, precision=precision)
     fmt = format or EXTENSIONS.get(input.suffix.lower(), "text")
@@ -165,6 +174,31 @@ def _predict_relations(checkpoint: Path, input: Path, output: Path, format: str 
         task = bar.add_task("predicting", total=rows)
         n = predict_file(predictor, input, output, on_progress=lambda k: bar.advance(task, k), overwrite=overwrite)
     console.print(f"{n} pairs predicted -> {output}")
+
+
+def _predict_questions(task_name: str, checkpoint: Path, input: Path, output: Path, format: str, batch_size: int,
+                       precision: str, overwrite: bool) -> None:
+    """`predict` with a QA (answers per question) or yes/no model (a label per question); the input
+    is read and checked before the model loads."""
+    import json
+
+    from biotune.tasks.qa.predict import DecisionPredictor, QaPredictor
+    from biotune.tasks.qa.predict_file import (check_format, predict_answers, predict_decisions, read_decision_questions,
+                                               read_questions)
+
+    check_format(format)
+    if task_name == "qa":
+        recorded = json.loads((checkpoint / "config.json").read_text(encoding="utf-8")).get("biotune") or {}
+        examples = read_questions(input, recorded.get("type", "factoid"))
+        with console.status("predicting"):
+            n = predict_answers(QaPredictor.from_checkpoint(checkpoint, precision=precision, batch_size=batch_size),
+                                examples, output, format)
+    else:
+        decisions = read_decision_questions(input)
+        with console.status("predicting"):
+            n = predict_decisions(DecisionPredictor.from_checkpoint(checkpoint, precision=precision,
+                                                                    batch_size=batch_size), decisions, output, format)
+    console.print(f"{n} questions answered -> {output}")
 
 
 @app.command()

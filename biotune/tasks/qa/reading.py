@@ -93,7 +93,7 @@ def sniff(path: str | Path) -> str:
 # ---------------------------------------------------------------------------------------------- SQuAD
 
 
-def read_squad(path: str | Path, gold: Mapping[str, QaQuestion] | None = None
+def read_squad(path: str | Path, gold: Mapping[str, QaQuestion] | None = None, need_gold: bool = True
                ) -> tuple[list[QaExample], dict[str, QaQuestion]]:
     """The items of a SQuAD v1 file and the gold question of each question id (in file order).
 
@@ -102,7 +102,8 @@ def read_squad(path: str | Path, gold: Mapping[str, QaQuestion] | None = None
     whose items have answers gets a factoid `QaQuestion` whose one entry holds the distinct
     answer texts as synonyms; a question without answers (a test file) takes its `QaQuestion`
     from `gold` (question id -> question; see `gold_index`), so its type and synonyms are the
-    judges'. A test file without `gold`, or a question id the gold lacks, is an error.
+    judges'. A test file without `gold`, or a question id the gold lacks, is an error, unless
+    `need_gold` is False (prediction, where such questions simply have no gold).
     """
     path = existing_file(path)
     data = _load_json(path)
@@ -124,6 +125,8 @@ def read_squad(path: str | Path, gold: Mapping[str, QaQuestion] | None = None
             continue
         if texts[qid]:
             questions[qid] = QaQuestion(qid, "factoid", example.question, (tuple(dict.fromkeys(texts[qid])),))
+        elif not need_gold:
+            continue
         elif gold is None:
             raise BiotuneError(f"{path}: item {example.id} has no answers (a test file): pass the BioASQ gold "
                                f"questions (*_golden.json) to read it")

@@ -81,7 +81,8 @@ class _WindowTask(Task):
 
     def render(self, results: Mapping[str, Mapping[str, Any]], title: str) -> str:
         blocks = [f"# {title}"] if title else []
-        blocks += [render_markdown(result, title=name) for name, result in results.items()]
+        blocks += [render_markdown(result, title=name if len(results) > 1 or not title else "")
+                   for name, result in results.items()]
         return "\n\n".join(block.rstrip() for block in blocks) + "\n"
 
 

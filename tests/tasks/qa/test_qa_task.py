@@ -193,3 +193,54 @@ def test_squad_pairs_keep_question_ids_for_merging(tmp_path: Path, word_backbone
     split = get_task("qa").read_split(str(train_file), config)
     assert [e.question_id for e in split.examples] == ["q4x0", "q4x1", "q4x2"]
     assert all(isinstance(e, QaExample) for e in split.examples)
+
+
+# ---- CLI ------------------------------------------------------------------------------------
+
+def test_cli_predict_answers_jsonl_questions_with_offsets_and_a_bioasq_submission(factoid_run, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from biotune.cli import app
+
+    result, train_file = factoid_run
+    contexts = [toy_context("seizures", "warfarin", 1, 2), toy_context("bleeding", "aspirin", 0, 1)]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"id": "n1", "question": "patient developed", "contexts": contexts}) + "\n")
+    out = tmp_path / "answers.jsonl"
+    run = CliRunner().invoke(app, ["predict", "--checkpoint", str(result.paths.best_model), "--input", str(questions),
+                                   "--output", str(out), "--precision", "fp32"])
+    assert run.exit_code == 0, run.output
+    record = json.loads(out.read_text())
+    assert record["id"] == "n1" and len(record["answers"]) == 5
+    for answer in record["answers"]:
+        for o in answer["occurrences"]:
+            assert contexts[o["context"]][o["start"]:o["end"]].lower() == answer["text"].lower()
+    assert record["answers"][0]["text"] in ("seizures", "bleeding")
+    submission = tmp_path / "submission.json"
+    run = CliRunner().invoke(app, ["predict", "--checkpoint", str(result.paths.best_model), "--input", str(train_file),
+                                   "--output", str(submission), "--format", "bioasq", "--precision", "fp32"])
+    assert run.exit_code == 0, run.output
+    answers = json.loads(submission.read_text())["questions"]
+    items = json.loads(train_file.read_text())["data"][0]["paragraphs"]
+    assert [a["exact_answer"][0] for a in answers] == [[p["qas"][0]["answers"][0]["text"]] for p in items]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("not json", "questions.jsonl:1: not JSON"),
+    ('{"question": "patient developed", "contexts": []}', "questions.jsonl:1: 'contexts' must be a non-empty list"),
+    ('{"question": " ", "contexts": ["x"]}', "questions.jsonl:1: 'question' must be a non-empty string"),
+])
+def test_cli_predict_bad_questions_exit_2_before_the_model_loads_and_write_nothing(
+        factoid_run, tmp_path: Path, line: str, message: str) -> None:
+    from typer.testing import CliRunner
+
+    from biotune.cli import app
+
+    result, _ = factoid_run
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(line + "\n")
+    out = tmp_path / "answers.jsonl"
+    run = CliRunner().invoke(app, ["predict", "--checkpoint", str(result.paths.best_model), "--input", str(questions),
+                                   "--output", str(out)])
+    assert run.exit_code == 2 and message in run.output and "Traceback" not in run.output
+    assert not out.exists()
