@@ -112,10 +112,11 @@ def test_health_describes_model_limits_and_traffic(tagger: Tagger) -> None:
         health = client.get("/health").json()
     assert health == {
         "status": "ok",
+        "endpoints": ["/tag"],
         "model": "toy",
         "entity_types": ["Chemical", "Disease"],
-        "limits": {"max_texts": 5, "max_chars": 100_000, "max_request_bytes": 2_000_000, "max_batch_chars": 8_000,
-                   "batch_wait_ms": 0.0, "max_queue": 64, "request_timeout_s": 60.0},
+        "limits": {"max_texts": 5, "max_contexts": 64, "max_chars": 100_000, "max_request_bytes": 2_000_000,
+                   "max_batch_chars": 8_000, "batch_wait_ms": 0.0, "max_queue": 64, "request_timeout_s": 60.0},
         "served": {"requests": 1, "batches": 1, "texts": 2, "refused": 0, "timed_out": 0, "disconnected": 0},
         "queue": {"requests": 0, "characters": 0},
     }
