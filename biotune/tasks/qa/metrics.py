@@ -85,7 +85,7 @@ class FactoidResult:
         return self.mrr
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "factoid", "questions": self.questions, "strict": self.strict, "lenient": self.lenient,
+        return {"kind": "factoid", "n_questions": self.questions, "strict": self.strict, "lenient": self.lenient,
                 "mrr": self.mrr, "top_k": self.top_k, "answered": self.answered}
 
 
@@ -110,7 +110,7 @@ class ListResult:
     def to_dict(self) -> dict[str, Any]:
         """The means nest under ``mean`` (a P/R/F1 block, as aggregation finds them; and apart from the
         eval file's top-level ``precision``, which names the model's numeric precision)."""
-        return {"kind": "list", "questions": self.questions,
+        return {"kind": "list", "n_questions": self.questions,
                 "mean": {"precision": self.precision, "recall": self.recall, "f1": self.f1}, "threshold": self.threshold}
 
 
@@ -136,7 +136,7 @@ class DecisionResult:
     def to_dict(self) -> dict[str, Any]:
         per_class = {label: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support,
                              "predicted": s.predicted} for label, s in self.per_class.items()}
-        return {"kind": "decisions", "examples": self.examples, "accuracy": self.accuracy, "macro_f1": self.macro_f1,
+        return {"kind": "decisions", "n_examples": self.examples, "accuracy": self.accuracy, "macro_f1": self.macro_f1,
                 "per_class": per_class,
                 "confusion": {"labels": list(self.labels), "matrix": [list(row) for row in self.confusion]}}
 
@@ -330,14 +330,14 @@ def _pct(value: float) -> str:
 def _factoid_lines(data: Mapping[str, Any]) -> list[str]:
     rows = [["strict accuracy", _pct(data["strict"])], ["lenient accuracy", _pct(data["lenient"])],
             [f"MRR (top {data['top_k']})", _pct(data["mrr"])]]
-    return [f"{data['questions']} factoid questions, {data['answered']} answered; headline mrr = {_pct(data['mrr'])}",
+    return [f"{data['n_questions']} factoid questions, {data['answered']} answered; headline mrr = {_pct(data['mrr'])}",
             "", markdown_table(("measure", "%"), rows, ("left", "right"))]
 
 
 def _list_lines(data: Mapping[str, Any]) -> list[str]:
     cut = "as predicted" if data["threshold"] is None else f"kept at score >= {data['threshold']:.4g}"
     row = ["mean over questions", *(_pct(data["mean"][key]) for key in ("precision", "recall", "f1"))]
-    return [f"{data['questions']} list questions, answers {cut}; headline mean F1 = {_pct(data['mean']['f1'])}",
+    return [f"{data['n_questions']} list questions, answers {cut}; headline mean F1 = {_pct(data['mean']['f1'])}",
             "", markdown_table(("", "P", "R", "F1"), [row], ("left", "right", "right", "right"))]
 
 
@@ -346,7 +346,7 @@ def _decision_lines(data: Mapping[str, Any]) -> list[str]:
             for label, s in data["per_class"].items()]
     labels = data["confusion"]["labels"]
     confusion = [[label, *map(str, row)] for label, row in zip(labels, data["confusion"]["matrix"])]
-    return [f"{data['examples']} examples; headline accuracy = {_pct(data['accuracy'])}, "
+    return [f"{data['n_examples']} examples; headline accuracy = {_pct(data['accuracy'])}, "
             f"macro-F1 = {_pct(data['macro_f1'])}", "",
             markdown_table(("class", "P", "R", "F1", "support", "predicted"), rows, ["left"] + ["right"] * 5),
             "", "Confusion (rows gold, columns predicted):", "",

@@ -84,7 +84,7 @@ def test_factoid_duplicates_keep_their_ranks_and_whitespace_is_not_trimmed() -> 
 def test_factoid_result_json_and_markdown() -> None:
     result = score_factoid(FACTOID_GOLD, {"q2": ["BRCA1"]})
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"kind", "questions", "strict", "lenient", "mrr", "top_k", "answered"}
+    assert set(data) == {"kind", "n_questions", "strict", "lenient", "mrr", "top_k", "answered"}
     assert data["kind"] == "factoid" and data["answered"] == 1
     assert (result.headline_key, headline_from_dict(data, result.headline_key)) == ("mrr", pytest.approx(1 / 4))
     text = render_markdown(data, title="BioASQ 7b factoid")
@@ -119,7 +119,7 @@ def test_list_means_are_of_per_question_scores_over_all_gold_questions() -> None
     # the mean of per-question F1s (1/2 and 1), not the F1 of the mean P and R (0.3804)
     assert result.f1 == pytest.approx((1 / 2 + 1) / 4)
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"kind", "questions", "mean", "threshold"} and set(data["mean"]) == {"precision", "recall", "f1"}
+    assert set(data) == {"kind", "n_questions", "mean", "threshold"} and set(data["mean"]) == {"precision", "recall", "f1"}
     assert (result.headline_key, headline_from_dict(data, "mean.f1")) == ("mean.f1", pytest.approx(0.375))
     text = render_markdown(data, "list")
     assert "kept at score >= 0.3" in text and "headline mean F1 = 37.50" in text and "| 35.00 |" in text
@@ -202,7 +202,7 @@ def test_decisions_accuracy_per_class_macro_f1_and_confusion() -> None:
     assert result.accuracy == pytest.approx(3 / 6)
     assert result.macro_f1 == pytest.approx((2 / 3 + 2 / 5 + 0) / 3)
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"kind", "examples", "accuracy", "macro_f1", "per_class", "confusion"}
+    assert set(data) == {"kind", "n_examples", "accuracy", "macro_f1", "per_class", "confusion"}
     assert set(data["per_class"]["no"]) == {"precision", "recall", "f1", "support", "predicted"}
     assert data["confusion"] == {"labels": ["yes", "no", "maybe"], "matrix": [[2, 1, 0], [1, 1, 0], [0, 1, 0]]}
     assert (result.headline_key, headline_from_dict(data, "accuracy")) == ("accuracy", pytest.approx(0.5))
