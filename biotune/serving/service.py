@@ -153,7 +153,7 @@ class TagResponse(BaseModel):
 class QaRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(description="the question, as the model was trained on them")
+    question: str = Field(description="the question, in words (BioASQ: the question body)")
     contexts: list[str] | None = Field(None, min_length=1, description="texts to read the answer from (snippets, "
                                        "abstracts); answers are merged over them. Give this or `context`")
     context: str | None = Field(None, description="one context: the same as contexts: [context]")
