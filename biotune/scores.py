@@ -5,7 +5,12 @@ Where a denominator is 0 the ratio is 0.0 (seqeval's and sklearn's ``zero_divisi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from biotune.errors import BiotuneError
 
 
 def ratio(numerator: int, denominator: int) -> float:
@@ -42,3 +47,18 @@ class Scores:
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+def classification_counts(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]
+                          ) -> tuple[np.ndarray, dict[str, Scores]]:
+    """(confusion counts (gold, predicted) in `labels` order, each label's `Scores`) of single-label
+    predictions; a label outside `labels` is an error naming it."""
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({label for label in (*gold, *predicted) if label not in index})
+    if unknown:
+        raise BiotuneError(f"labels {', '.join(map(repr, unknown))} are not in the label space ({', '.join(labels)})")
+    confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)  # (gold, predicted)
+    np.add.at(confusion, ([index[g] for g in gold], [index[p] for p in predicted]), 1)
+    tp, support, counted = np.diag(confusion), confusion.sum(axis=1), confusion.sum(axis=0)
+    return confusion, {label: Scores.from_counts(int(tp[i]), int(support[i]), int(counted[i]))
+                       for i, label in enumerate(labels)}

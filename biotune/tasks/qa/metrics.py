@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from biotune.errors import BiotuneError
-from biotune.scores import Scores, ratio
+from biotune.scores import Scores, classification_counts, ratio
 from biotune.tables import markdown_table
 from biotune.tasks.qa.examples import QaQuestion
 
@@ -267,15 +267,8 @@ def score_decisions(gold: Sequence[str], predicted: Sequence[str], labels: Seque
         raise BiotuneError("no yes/no examples to score")
     if not labels or len(set(labels)) != len(labels):
         raise BiotuneError(f"the labels must be distinct and not empty, got {list(labels)}")
-    index = {label: i for i, label in enumerate(labels)}
-    unknown = sorted({label for label in (*gold, *predicted) if label not in index})
-    if unknown:
-        raise BiotuneError(f"labels {', '.join(map(repr, unknown))} are not in the label space ({', '.join(labels)})")
-    confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)  # (gold, predicted)
-    np.add.at(confusion, ([index[g] for g in gold], [index[p] for p in predicted]), 1)
-    tp, support, counted = np.diag(confusion), confusion.sum(axis=1), confusion.sum(axis=0)
-    per_class = {label: Scores.from_counts(int(tp[i]), int(support[i]), int(counted[i])) for i, label in enumerate(labels)}
-    return DecisionResult(tuple(labels), per_class, accuracy=int(tp.sum()) / len(gold),
+    confusion, per_class = classification_counts(gold, predicted, labels)
+    return DecisionResult(tuple(labels), per_class, accuracy=int(np.trace(confusion)) / len(gold),
                           macro_f1=sum(s.f1 for s in per_class.values()) / len(labels),
                           confusion=tuple(tuple(int(c) for c in row) for row in confusion), examples=len(gold))
 

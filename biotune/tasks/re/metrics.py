@@ -25,11 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
 from biotune.errors import BiotuneError
 from biotune.tables import markdown_table
-from biotune.scores import Scores
+from biotune.scores import Scores, classification_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +74,7 @@ def score_relations(gold: Sequence[str], predicted: Sequence[str], labels: Seque
         raise BiotuneError(f"gold has {len(gold)} pairs but predictions have {len(predicted)}")
     if negative is not None and negative not in labels:
         raise BiotuneError(f"negative label {negative!r} is not one of the labels ({', '.join(labels)})")
-    index = {label: i for i, label in enumerate(labels)}
-    unknown = sorted({label for label in (*gold, *predicted) if label not in index})
-    if unknown:
-        raise BiotuneError(f"labels {', '.join(map(repr, unknown))} are not in the label space ({', '.join(labels)})")
-    confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)  # (gold, predicted)
-    np.add.at(confusion, ([index[g] for g in gold], [index[p] for p in predicted]), 1)
-    tp, support, counted = np.diag(confusion), confusion.sum(axis=1), confusion.sum(axis=0)
-    per_class = {label: Scores.from_counts(int(tp[i]), int(support[i]), int(counted[i])) for i, label in enumerate(labels)}
+    confusion, per_class = classification_counts(gold, predicted, labels)
     relations = [label for label in labels if label != negative]
     micro = Scores.from_counts(sum(per_class[r].tp for r in relations), sum(per_class[r].support for r in relations),
                                sum(per_class[r].predicted for r in relations))
