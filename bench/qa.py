@@ -76,7 +76,7 @@ class Dataset:
     name: str
     title: str
     kind: str  # factoid | list | decisions (the result's `kind`)
-    measures: tuple[tuple[str, str], ...]
+    measures: tuple[tuple[str, str], ...]  # (dotted key in the result's `to_dict()`, name)
     reference: str  # published figures from ../shared/data/README.md, for context
 
 
@@ -85,7 +85,7 @@ DATASETS = {d.name: d for d in (
             (("strict", "strict accuracy"), ("lenient", "lenient accuracy"), ("mrr", "MRR (top 5)")),
             "BioBERT (after SQuAD pre-training): strict / lenient accuracy and MRR in the 40s-60s"),
     Dataset("bioasq_list", "BioASQ 7b list", "list",
-            (("precision", "mean precision"), ("recall", "mean recall"), ("f1", "mean F1")), ""),
+            (("mean.precision", "mean precision"), ("mean.recall", "mean recall"), ("mean.f1", "mean F1")), ""),
     Dataset("bioasq_yesno", "BioASQ yes/no (BLURB)", "decisions",
             (("accuracy", "accuracy"), ("macro_f1", "macro-F1")), "BLURB PubMedBERT 87.56 accuracy"),
     Dataset("pubmedqa", "PubMedQA (BLURB)", "decisions",
@@ -321,7 +321,16 @@ def recipe_rates(row: dict[str, Any]) -> tuple[float, float]:
 def measures(row: dict[str, Any]) -> dict[str, tuple[float, list[float]]]:
     """Per measure key: (the recipe's value, biotune's per-seed values), as fractions."""
     dataset = DATASETS[row["dataset"]]
-    return {key: (row["recipe_scores"][key], [s["test"][key] for s in row["biotune"]]) for key, _ in dataset.measures}
+    return {key: (value_at(row["recipe_scores"], key), [value_at(s["test"], key) for s in row["biotune"]])
+            for key, _ in dataset.measures}
+
+
+def value_at(result: Mapping[str, Any], key: str) -> float:
+    """A result's entry under a dotted key (``mean.f1``)."""
+    node: Any = result
+    for part in key.split("."):
+        node = node[part]
+    return float(node)
 
 
 def rate_cell(recipe: float, biotune: float) -> str:
@@ -372,17 +381,11 @@ def target_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def run_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     """How each side ran and was scored, from the raw files."""
-    first = rows[0]
-    t = first["config"]["training"]
-    settings = {(r["config"]["training"]["epochs"], r["config"]["training"]["learning_rate"],
-                 r["config"]["training"]["batch_size"], r["config"]["training"]["eval_batch_size"]) for r in rows}
-    same = "" if len(settings) == 1 else " (the first dataset's; each raw file records its own)"
     notes = [
-        f"Both sides: bundled MiniLM-L6, {t['epochs']:g} epoch(s), learning rate {t['learning_rate']:g}, batch "
-        f"{t['batch_size']}, evaluation batch {t['eval_batch_size']}{same}. Throughput cells: recipe / biotune "
-        "(mean of the seeds) / ratio, in examples/s: training pairs (or questions) x epochs over training seconds "
-        "(biotune's dev evaluation excluded, as the recipe has none); prediction: test items over the seconds to "
-        "predict them.",
+        "Both sides: bundled MiniLM-L6, the same epochs, learning rate and batch size per dataset (below). "
+        "Throughput cells: recipe / biotune (mean of the seeds) / ratio, in examples/s: training pairs (or "
+        "questions) x epochs over training seconds (biotune's dev evaluation excluded, as the recipe has none); "
+        "prediction: test items over the seconds to predict them.",
         "HF recipe, extractive (`bench/hf_qa_recipe.py`): run_qa.py's features (max length 384, stride 128, padded "
         "to max length, the first answer of an item as its target), `AutoModelForQuestionAnswering` + `Trainer`, "
         "fp32, seed 42, last epoch kept; utils_qa.py's n-best (20, max answer length 30) per item over its ONE "
@@ -398,26 +401,29 @@ def run_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     for row in rows:
         dataset = DATASETS[row["dataset"]]
         recipe, seeds, pred, config = row["recipe"], row["biotune"], row["biotune_prediction"], row["config"]
-        own = f"{100 * seeds[0]['test'][dataset.measures[-1][0]]:.2f}"
-        timed = f"{100 * pred['scores'][dataset.measures[-1][0]]:.2f}"
-        tuned = f"; list threshold (dev) {seeds[0]['test'].get('threshold')}" if dataset.kind == "list" else ""
+        own = f"{100 * value_at(seeds[0]['test'], dataset.measures[-1][0]):.2f}"
+        timed = f"{100 * value_at(pred['scores'], dataset.measures[-1][0]):.2f}"
+        tuned = ("; list thresholds tuned on dev: " + ", ".join(f"{s['test']['threshold']:.3g}" for s in seeds)
+                 if dataset.kind == "list" else "")
         recipe_extra = (f"; recipe threshold {row['recipe_scores']['threshold']:.3g} (dev F1 "
                         f"{100 * row['recipe_scores']['dev_f1']:.2f})" if dataset.kind == "list" else "")
         truncated = (f"; the recipe cut {recipe['test_truncated']:,} of {recipe['test_examples']:,} test contexts"
                      if "test_truncated" in recipe else "")
-        data = row["data"]
+        data, t = row["data"], config["training"]
+        scored = (f" ({data['test_questions']:,} questions): the recipe is scored over the items, biotune over the "
+                  "questions" if dataset.kind != "decisions" else "")
         notes.append(
-            f"{dataset.title}: {data['train_examples']:,} training examples, {data['test_items']:,} test items "
-            f"({data['test_questions']:,} questions){truncated}{recipe_extra}. biotune `configs/qa/{dataset.name}.yaml` "
+            f"{dataset.title}: {t['epochs']:g} epoch(s), learning rate {t['learning_rate']:g}, batch "
+            f"{t['batch_size']}, evaluation batch {t['eval_batch_size']}; {data['train_examples']:,} training "
+            f"examples, {data['test_items']:,} test items{scored}{truncated}{recipe_extra}. biotune `configs/qa/{dataset.name}.yaml` "
             f"(max_length {config['model']['max_length']}, stride {config['qa']['stride']}, bf16 "
             f"{'on' if seeds[0]['summary'].get('bf16') else 'off'}{tuned}); prediction timed with seed "
             f"{seeds[0]['seed']}'s checkpoint (precision {pred['precision']}, {dataset.measures[-1][1]} {timed}; the "
-            f"run's own evaluation: {own}). Run {row['date']}, {row['wall_s'] / 60:.0f} min "
-            f"(recipe {row['recipe_wall_s'] / 60:.0f} min), load average {row['load_average_at_start']:.1f} at start.")
+            f"run's own evaluation: {own}). Run {row['date']}, {row['wall_s'] / 60:.1f} min "
+            f"(recipe {row['recipe_wall_s'] / 60:.1f} min), load average {row['load_average_at_start']:.1f} at start.")
     machines = sorted({row["machine"] for row in rows})
     notes.append(f"Machine: {'; '.join(machines)}, shared.")
-    references = "; ".join(f"{DATASETS[r['dataset']].title}: {DATASETS[r['dataset']].reference}"
-                           for r in rows if DATASETS[r["dataset"]].reference)
+    references = "; ".join(f"{d.title}: {d.reference}" for d in DATASETS.values() if d.reference)
     notes.append(f"Published references (GPU, base-size domain encoders): {references}. A 6-layer general-domain "
                  "MiniLM trained on a few thousand pairs without SQuAD pre-training, on a CPU, is far below them; "
                  "the comparison that matters here is biotune against the recipe on the same backbone.")

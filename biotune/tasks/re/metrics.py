@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-
 from biotune.errors import BiotuneError
 from biotune.tables import markdown_table
 from biotune.scores import Scores, classification_counts
