@@ -18,13 +18,19 @@ Both sides read the same data: the recipe's list training file is written from b
 list pair builder (`biotune.tasks.qa.lists`), and a `--limit` run writes both sides' first N
 items. Yes/no and PubMedQA predictions are scored with `score_decisions`, as biotune's.
 
+On this 2-core CPU machine the full splits at the configs' epochs take many hours (yes/no
+contexts average ~700 subwords, which biotune reads whole in stride windows), so
+`--train-subset`, `--dev-subset` and `--test-subset` draw fixed-seed random subsets (training
+examples; dev and test questions, every snippet of a drawn question kept), written in formats
+biotune reads and named in its config, the same files for both sides; the table notes say so.
+
 Writes raw results to bench/runs/qa_<dataset>.json and the "Question answering" section of
 BENCHMARKS.md (one table, each dataset from its own raw file, so a rerun of one dataset leaves
 the others as they were measured). A `--limit N` run (smoke test: the first N items of every
 split) writes `qa_<dataset>__limit<N>.json`, prints its table and never touches BENCHMARKS.md.
 
 usage: python bench/qa.py [--datasets bioasq_factoid bioasq_list bioasq_yesno pubmedqa] [--epochs E] [--lr LR]
-           [--batch-size N] [--limit N] [--resume]
+           [--batch-size N] [--train-subset N] [--dev-subset N] [--test-subset N] [--limit N] [--resume]
 Run it under `flock /tmp/bench.lock` on a shared machine.
 """
 
@@ -34,6 +40,7 @@ import argparse
 import datetime
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -54,6 +61,7 @@ from biotune.tasks import get_task
 from biotune.tasks.qa.examples import DecisionExample, QaExample, QaQuestion
 from biotune.tasks.qa.metrics import (best_list_threshold, cut_list, normalise_answer, score_decisions, score_factoid,
                                       score_list)
+from biotune.tasks.qa.reading import default_gold_files
 from biotune.training.sources import source_configs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,15 +104,67 @@ DATASETS = {d.name: d for d in (
 
 # ---- configuration and data -------------------------------------------------------------------
 
-def biotune_config(dataset: Dataset, args: argparse.Namespace) -> ExperimentConfig:
-    """The shipped config, run under bench/runs/qa with the bench's epochs, learning rate, batch and limit."""
+def config_overrides(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+    """The bench's overrides of a shipped config: its run folder, the data folder, epochs, learning rate, batch, limit."""
     overrides: dict[str, Any] = {"name": f"bench_qa_{dataset.name}", "output_dir": str(RUNS / "qa"),
                                  "data.data_dir": str(DATA)}
     for key, value in (("training.epochs", args.epochs), ("training.learning_rate", args.lr),
                        ("training.batch_size", args.batch_size), ("data.limit", args.limit)):
         if value is not None:
             overrides[key] = value
-    return load_config(ROOT / "configs" / "qa" / f"{dataset.name}.yaml", overrides)
+    return overrides
+
+
+def biotune_config(dataset: Dataset, args: argparse.Namespace) -> ExperimentConfig:
+    """The shipped config, run under bench/runs/qa with the bench's overrides."""
+    return load_config(ROOT / "configs" / "qa" / f"{dataset.name}.yaml", config_overrides(dataset, args))
+
+
+SAMPLE_SEED = 0  # the fixed seed of every subset draw: the same files on every run and for both sides
+SPLITS = ("train", "dev", "test")
+
+
+def subset_config(dataset: Dataset, config: ExperimentConfig, args: argparse.Namespace
+                  ) -> tuple[ExperimentConfig, dict[str, list[int]]]:
+    """The config on fixed-seed random subsets (`--train-subset` etc.), and (used, total) per split.
+
+    Training draws examples (SQuAD items, list pairs, yes/no questions); dev and test draw
+    questions (every item of a drawn BioASQ question is kept, so merging sees all its snippets).
+    The subsets are written, in formats biotune reads, outside the repository; the config then
+    names those files (`data.train`, `data.dev`, `data.test`, and the BioASQ gold files for
+    their answers), so both sides read exactly the drawn examples. Without subsets: `config` as is.
+    """
+    task = get_task(config.task)
+    sizes = {"train": args.train_subset, "dev": args.dev_subset, "test": args.test_subset}
+    splits = {"train": task.read_source(source_configs(config)[0], config).examples,
+              "dev": task.read_split(config.data.dev, config).examples if config.data.dev else [],
+              "test": task.read_split(config.data.test[0], config).examples}
+    counts: dict[str, list[int]] = {}
+    kept: dict[str, list[Any]] = {}
+    for split, examples in splits.items():
+        group = (lambda e: e.id) if split == "train" or dataset.kind == "decisions" else (lambda e: e.question_id)
+        units = list(dict.fromkeys(group(e) for e in examples))
+        drawn = (set(random.Random(SAMPLE_SEED).sample(units, sizes[split]))
+                 if 0 < sizes[split] < len(units) else set(units))
+        kept[split] = [e for e in examples if group(e) in drawn]
+        counts[split] = [len(drawn), len(units)]
+    if all(used == total for used, total in counts.values()):
+        return config, counts
+    tag = "".join(f"__{split}{used}" for split, (used, total) in counts.items() if used < total)
+    folder = Path(tempfile.gettempdir()) / "biotune_bench_qa" / f"{dataset.name}{tag}"
+    suffix = ".tsv" if dataset.kind == "decisions" else ".json"
+    overrides: dict[str, Any] = {"name": f"{config.name}{tag}"}
+    for split, examples in kept.items():
+        if not examples:
+            continue
+        path = folder / f"{split}{suffix}"
+        write_text(path, decisions_tsv(examples) if dataset.kind == "decisions" else squad_json(examples))
+        overrides[f"data.{split}"] = [str(path)] if split == "test" else str(path)
+    if dataset.kind != "decisions":  # the written dev/test items take their answers from the BioASQ gold files
+        gold = config.qa.gold or default_gold_files(locate(config.data.test[0], config.data)[1])
+        overrides["qa.gold"] = [str(path) for path in gold]
+    return load_config(ROOT / "configs" / "qa" / f"{dataset.name}.yaml",
+                       {**config_overrides(dataset, args), **overrides}), counts
 
 
 @dataclass(frozen=True)
@@ -116,7 +176,6 @@ class BenchData:
     test: Split
     train_file: Path  # the training file as the recipe reads it (SQuAD JSON or BLURB TSV)
     predict_files: dict[str, Path]  # the files the recipe predicts, by name (test; dev for list)
-    written: bool  # whether the recipe's files were written here (else they are the shared files)
 
 
 def bench_data(dataset: Dataset, config: ExperimentConfig, tag: str) -> BenchData:
@@ -131,17 +190,17 @@ def bench_data(dataset: Dataset, config: ExperimentConfig, tag: str) -> BenchDat
     folder = Path(tempfile.gettempdir()) / "biotune_bench_qa" / f"{dataset.name}{tag}"
     if dataset.kind == "decisions":
         if not config.data.limit:
-            return BenchData(train, dev, test, source, {"test": test.path}, False)
+            return BenchData(train, dev, test, source, {"test": test.path})
         write_text(folder / "train.tsv", decisions_tsv(train))
         write_text(folder / "test.tsv", decisions_tsv(test.examples))
-        return BenchData(train, dev, test, folder / "train.tsv", {"test": folder / "test.tsv"}, True)
+        return BenchData(train, dev, test, folder / "train.tsv", {"test": folder / "test.tsv"})
     if dataset.kind == "factoid" and not config.data.limit:
-        return BenchData(train, dev, test, source, {"test": test.path}, False)
+        return BenchData(train, dev, test, source, {"test": test.path})
     splits = {"train": train, "test": test.examples, **({"dev": dev.examples} if dataset.kind == "list" and dev else {})}
     for name, examples in splits.items():
         write_text(folder / f"{name}.json", squad_json(examples))
     return BenchData(train, dev, test, folder / "train.json",
-                     {name: folder / f"{name}.json" for name in splits if name != "train"}, True)
+                     {name: folder / f"{name}.json" for name in splits if name != "train"})
 
 
 def squad_json(examples: Sequence[QaExample]) -> str:
@@ -277,9 +336,9 @@ def biotune_prediction_speed(dataset: Dataset, config: ExperimentConfig, checkpo
 
 def bench_dataset(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     """Recipe, then biotune's seeds, then biotune's prediction speed; the raw results as one JSON."""
-    config = biotune_config(dataset, args)
-    tag = f"__limit{args.limit}" if args.limit else ""
-    stem = f"qa_{dataset.name}{tag}"
+    config, counts = subset_config(dataset, biotune_config(dataset, args), args)
+    tag = f"__limit{args.limit}" if args.limit else config.name.removeprefix(f"bench_qa_{dataset.name}")
+    stem = f"qa_{dataset.name}{tag if args.limit else ''}"
     load = os.getloadavg()[0]
     start = time.perf_counter()
     data = bench_data(dataset, config, tag)
@@ -301,7 +360,8 @@ def bench_dataset(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
            "data": {"train_examples": len(data.train), "dev_items": len(data.dev.examples) if data.dev else 0,
                     "test_items": len(data.test.examples), "test_questions": len(data.test.documents or []),
                     "recipe_files": {"train": str(data.train_file), **{k: str(v) for k, v in data.predict_files.items()}},
-                    "recipe_files_written": data.written},
+                    "sample_seed": SAMPLE_SEED,
+                    "drawn": counts},  # (used, total) per split: examples for train, questions for dev and test
            "config": config.model_dump(mode="json"), "recipe": recipe_summary, "recipe_scores": recipe_scores,
            "biotune": seeds, "biotune_prediction": prediction}
     write_json(RUNS / f"{stem}.json", row)
@@ -421,6 +481,17 @@ def run_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
             f"{seeds[0]['seed']}'s checkpoint (precision {pred['precision']}, {dataset.measures[-1][1]} {timed}; the "
             f"run's own evaluation: {own}). Run {row['date']}, {row['wall_s'] / 60:.1f} min "
             f"(recipe {row['recipe_wall_s'] / 60:.1f} min), load average {row['load_average_at_start']:.1f} at start.")
+    for row in rows:
+        drawn = {split: counts for split, counts in row["data"].get("drawn", {}).items() if counts[0] < counts[1]}
+        if drawn:
+            unit = {"train": "examples", "dev": "questions", "test": "questions"}
+            if DATASETS[row["dataset"]].kind == "decisions":
+                unit = {split: "examples" for split in unit}
+            notes.append(f"{DATASETS[row['dataset']].title}: fixed random subsets (seed {row['data']['sample_seed']}), "
+                         "the same files for both sides: " + ", ".join(
+                             f"{split} {used:,} of {total:,} {unit[split]}" for split, (used, total) in drawn.items())
+                         + ", to fit the run on this machine; scores on subsets are not comparable with full-split "
+                         "results.")
     machines = sorted({row["machine"] for row in rows})
     notes.append(f"Machine: {'; '.join(machines)}, shared.")
     references = "; ".join(f"{d.title}: {d.reference}" for d in DATASETS.values() if d.reference)
@@ -453,6 +524,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=None, help="both sides (default: the configs' training.epochs)")
     ap.add_argument("--lr", type=float, default=None, help="both sides (default: the configs' training.learning_rate)")
     ap.add_argument("--batch-size", type=int, default=None, help="both sides (default: the configs' training.batch_size)")
+    for split, unit in (("train", "examples"), ("dev", "questions"), ("test", "questions")):
+        ap.add_argument(f"--{split}-subset", type=int, default=0, metavar="N",
+                        help=f"use N {split} {unit} drawn with a fixed seed (0 = the whole split); "
+                             "yes/no and PubMedQA draw examples")
     ap.add_argument("--limit", type=int, default=None,
                     help="smoke run: the first N items of every split; not written to BENCHMARKS.md")
     ap.add_argument("--resume", action="store_true",
@@ -460,6 +535,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.limit is not None and args.limit < 1:
         ap.error("--limit must be at least 1")
+    if min(args.train_subset, args.dev_subset, args.test_subset) < 0:
+        ap.error("a --*-subset size must be at least 0")
+    if args.limit and (args.train_subset or args.dev_subset or args.test_subset):
+        ap.error("--limit and --*-subset do not combine: a smoke run reads the first N items of every split")
     if args.epochs is not None and args.epochs <= 0:
         ap.error("--epochs must be positive")
     if args.lr is not None and args.lr <= 0:
