@@ -1,14 +1,15 @@
-"""Start/end scores -> answer spans per window -> answers merged per question.
+"""Start/end scores -> answer spans per window -> probabilities per context -> answers merged per question.
 
 Per window, as Hugging Face's `utils_qa.postprocess_qa_predictions`: the `n_best` highest start
 and end scores are paired; a pair is a candidate when both tokens are context subwords, the end
-is not before the start and the span is at most `max_answer_length` subwords; a candidate's score
-is start + end logit, and its probability the softmax over the window's candidates.
+is not before the start and the span is at most `max_answer_length` subwords; its score is the
+start + end logit. Per context, again as `utils_qa`: the candidates of all its windows share one
+softmax over their scores, so a window that holds only part of an answer (trained to point at
+``[CLS]``, its scores are low) does not get a whole probability of its own.
 
-Merging over a question's windows and contexts (BioASQ gives many snippets per question, and
-a long snippet gives several windows):
+Merging over a question's contexts (BioASQ gives many snippets per question):
 1. one occurrence = one character span of one context; overlapping windows that both read it
-   keep the higher probability (the same occurrence is not counted twice because of the stride);
+   keep the higher score (the same occurrence is not counted twice because of the stride);
 2. occurrences whose texts normalise alike (`normalise_answer`, BioASQ's own comparison) are one
    answer, and its score is the sum of its occurrences' probabilities: an answer read in three
    snippets outranks one read, with the same confidence, in one;
@@ -29,27 +30,35 @@ from biotune.tasks.qa.windows import Window
 
 def window_candidates(window: Window, start_logits: np.ndarray, end_logits: np.ndarray, n_best: int,
                       max_answer_length: int) -> list[tuple[int, int, float]]:
-    """(start char, end char, probability) of the window's candidate spans, most probable first."""
+    """(start char, end char, start + end logit) of the window's candidate spans, best first."""
     offsets = window.offsets
     length = len(offsets)
     starts = np.argsort(start_logits[:length])[::-1][:n_best]
     ends = np.argsort(end_logits[:length])[::-1][:n_best]
-    spans, scores = [], []
+    found = []
     for s in starts:
         if offsets[s] is None:
             continue
         for e in ends:
             if offsets[e] is None or e < s or e - s + 1 > max_answer_length:
                 continue
-            spans.append((offsets[s][0], offsets[e][1]))
-            scores.append(float(start_logits[s]) + float(end_logits[e]))
-    if not spans:
+            found.append((offsets[s][0], offsets[e][1], float(start_logits[s]) + float(end_logits[e])))
+    return sorted(found, key=lambda c: -c[2])
+
+
+def context_probabilities(candidates: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """One context's candidates from all its windows -> (start, end, probability): a span read by
+    several windows keeps its best score, then one softmax over the spans."""
+    best: dict[tuple[int, int], float] = {}
+    for start, end, score in candidates:
+        if score > best.get((start, end), float("-inf")):
+            best[(start, end)] = score
+    if not best:
         return []
-    values = np.asarray(scores, dtype=np.float64)
-    probabilities = np.exp(values - values.max())
+    scores = np.asarray(list(best.values()), dtype=np.float64)
+    probabilities = np.exp(scores - scores.max())
     probabilities /= probabilities.sum()
-    order = np.argsort(-values, kind="stable")
-    return [(spans[k][0], spans[k][1], float(probabilities[k])) for k in order]
+    return [(start, end, float(p)) for (start, end), p in zip(best, probabilities)]
 
 
 def merge_answers(contexts: Sequence[str], read: Sequence[tuple[int, int, int, float]]) -> list[RankedAnswer]:

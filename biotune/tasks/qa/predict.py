@@ -29,7 +29,7 @@ from biotune.tasks.contract import Bundle
 from biotune.tasks.qa.examples import DecisionExample, QaExample, RankedAnswer
 from biotune.tasks.qa.metrics import cut_list
 from biotune.tasks.qa.models import load_qa_model
-from biotune.tasks.qa.postprocess import merge_answers, window_candidates
+from biotune.tasks.qa.postprocess import context_probabilities, merge_answers, window_candidates
 from biotune.tasks.qa.windows import Window, cut_windows
 
 DEFAULTS = {"max_length": 384, "stride": 128, "n_best": 20, "max_answer_length": 30, "top_k": 5, "type": "factoid",
@@ -110,16 +110,17 @@ class QaPredictor(_WindowModel):
         for k, example in enumerate(examples):
             questions.setdefault(example.question_id, []).append(k)
         position = {k: i for members in questions.values() for i, k in enumerate(members)}
-        read: dict[str, list[tuple[int, int, int, float]]] = {q: [] for q in questions}
+        spans: list[list[tuple[int, int, float]]] = [[] for _ in examples]  # per pair: candidates of all its windows
         for rows, outputs in self.run(windows):
             starts = outputs.start_logits.float().cpu().numpy()  # (batch, subwords)
             ends = outputs.end_logits.float().cpu().numpy()
             for row, start_logits, end_logits in zip(rows, starts, ends):
                 window = windows[row]
-                example = examples[window.example]
-                for start, end, probability in window_candidates(window, start_logits, end_logits, s["n_best"],
-                                                                 s["max_answer_length"]):
-                    read[example.question_id].append((position[window.example], start, end, probability))
+                spans[window.example] += window_candidates(window, start_logits, end_logits, s["n_best"],
+                                                           s["max_answer_length"])
+        read: dict[str, list[tuple[int, int, int, float]]] = {q: [] for q in questions}
+        for k, example in enumerate(examples):
+            read[example.question_id] += [(position[k], start, end, p) for start, end, p in context_probabilities(spans[k])]
         ranked = {q: merge_answers([examples[k].context for k in members], read[q]) for q, members in questions.items()}
         self.seconds += time.perf_counter() - started
         return ranked

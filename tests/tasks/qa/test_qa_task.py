@@ -12,7 +12,7 @@ from biotune.errors import BiotuneError
 from biotune.models.backbones import load_tokenizer
 from biotune.tasks import get_task
 from biotune.tasks.qa.examples import QaExample
-from biotune.tasks.qa.postprocess import merge_answers, window_candidates
+from biotune.tasks.qa.postprocess import context_probabilities, merge_answers, window_candidates
 from biotune.tasks.qa.predict import QaPredictor
 from biotune.tasks.qa.windows import cut_windows
 from biotune.training.train import train
@@ -83,7 +83,10 @@ def test_window_candidates_respect_context_order_and_length(word_backbone: Path)
     spans = window_candidates(window, start, end, n_best=3, max_answer_length=30)
     texts = [context[a:b] for a, b, _ in spans]
     assert texts[0] == "aspirin and heparin" and "patient" not in " ".join(texts)
-    assert abs(sum(p for *_, p in spans) - 1.0) < 1e-9
+    assert [score for *_, score in spans][:3] == [12.0, 10.0, 10.0]
+    probabilities = context_probabilities(spans + [(0, 7, 2.0)])  # a second window reading "aspirin" lower: its best kept
+    assert len(probabilities) == len(spans) and abs(sum(p for *_, p in probabilities) - 1.0) < 1e-9
+    assert max(probabilities, key=lambda c: c[2])[:2] == (0, len(context))
     short = window_candidates(window, start, end, n_best=3, max_answer_length=1)
     assert all(len(context[a:b].split()) == 1 for a, b, _ in short)
 
@@ -119,6 +122,22 @@ def test_overfit_factoid_gets_the_answers_back_with_exact_offsets(factoid_run) -
         top = answers[0].occurrences[0]
         assert (top.start, top.end) == (gold["answer_start"], gold["answer_start"] + len(gold["text"]))
         assert contexts[top.context][top.start:top.end] == answers[0].text == gold["text"]
+
+
+def test_an_answer_cut_by_a_window_boundary_is_read_whole_from_the_overlapping_window(factoid_run,
+                                                                                       word_backbone: Path) -> None:
+    result, _ = factoid_run
+    predictor = QaPredictor.from_checkpoint(result.paths.best_model, precision="fp32")
+    # 15 filler subwords, then "the patient developed": "acute" is context subword 18, the last of
+    # the first window (24 - 3 special - 2 question = 19 context subwords), "tremor" the next.
+    context = " ".join(["the patient was given treatment ."] * 2 + ["the patient was",
+                                                                     "the patient developed acute tremor after aspirin ."])
+    windows = cut_windows(["patient developed"], [context], predictor.bundle.tokenizer, 24, 8)
+    first_end = max(span[1] for span in windows[0].offsets if span is not None)
+    start = context.index("acute tremor")
+    assert start < first_end < start + len("acute tremor"), "the first window cuts the answer"
+    top = predictor.answer([("patient developed", [context])])[0][0]
+    assert (top.text, top.occurrences[0].start, top.occurrences[0].end) == ("acute tremor", start, start + 12)
 
 
 def test_save_load_gives_identical_predictions_and_batched_equals_one_at_a_time(factoid_run) -> None:
@@ -215,7 +234,7 @@ def test_cli_predict_answers_jsonl_questions_with_offsets_and_a_bioasq_submissio
     for answer in record["answers"]:
         for o in answer["occurrences"]:
             assert contexts[o["context"]][o["start"]:o["end"]].lower() == answer["text"].lower()
-    assert record["answers"][0]["text"] in ("seizures", "bleeding")
+    assert record["answers"][0]["text"] in ("acute seizures", "acute bleeding")
     submission = tmp_path / "submission.json"
     run = CliRunner().invoke(app, ["predict", "--checkpoint", str(result.paths.best_model), "--input", str(train_file),
                                    "--output", str(submission), "--format", "bioasq", "--precision", "fp32"])
@@ -244,3 +263,22 @@ def test_cli_predict_bad_questions_exit_2_before_the_model_loads_and_write_nothi
                                    "--output", str(out)])
     assert run.exit_code == 2 and message in run.output and "Traceback" not in run.output
     assert not out.exists()
+
+
+def test_multi_seed_runs_aggregate_list_results_with_counts_kept(tmp_path: Path, word_backbone: Path) -> None:
+    from biotune.experiments.seeds import run_seeds
+
+    train_file = write_gold(tmp_path / "train_golden.json", list_questions(8, seed=1))
+    dev_file = write_gold(tmp_path / "dev_golden.json", list_questions(4, seed=2))
+    config = qa_config(word_backbone, tmp_path / "out", train_file, [dev_file], dev=dev_file, qa={"type": "list"},
+                       epochs=2)
+    config = validate({**config.model_dump(mode="json"), "data": {**config.data.model_dump(mode="json"),
+                                                                  "allow_test_as_dev": True}}, "test")
+    outcome = run_seeds(config, [1, 2])
+    test = outcome.aggregated["test_sets"]["dev_golden"]
+    assert outcome.trained == [1, 2] and test["headline_key"] == "mean.f1"
+    assert test["n_questions"] == 4  # a count of the test set, kept as it is
+    per_seed = [json.loads((outcome.results_dir / f"seed_{s}" / "eval_dev_golden.json").read_text())["dev_golden"]
+                for s in (1, 2)]
+    assert test["mean"]["f1"]["values"] == {"1": per_seed[0]["mean"]["f1"], "2": per_seed[1]["mean"]["f1"]}
+    assert test["threshold"]["values"] == {"1": per_seed[0]["threshold"], "2": per_seed[1]["threshold"]}

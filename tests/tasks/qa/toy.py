@@ -20,15 +20,16 @@ def toy_context(disease: str, chemical: str, position: int, filler: int) -> str:
 
 
 def squad_items(n: int, seed: int, filler: int = 4) -> list[dict]:
-    """SQuAD items asking what the patient developed; the answer is the disease (one word)."""
+    """SQuAD items asking what the patient developed; the answer is ``acute <disease>`` (two subwords,
+    so a window boundary can fall inside it)."""
     rng = random.Random(seed)
     items = []
     for k in range(n):
         disease, chemical = rng.choice(DISEASES), rng.choice(CHEMICALS)
         context = toy_context(disease, chemical, rng.randrange(filler + 1), filler)
-        start = context.index(f"acute {disease}") + len("acute ")
+        start = context.index(f"acute {disease}")
         items.append({"context": context, "qas": [{"id": f"q{seed}x{k}_001", "question": "patient developed",
-                                                   "answers": [{"text": disease, "answer_start": start}]}]})
+                                                   "answers": [{"text": f"acute {disease}", "answer_start": start}]}]})
     return items
 
 
