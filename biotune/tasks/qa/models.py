@@ -1,7 +1,8 @@
 """The two question-answering models, as standard Hugging Face folders.
 
 - ``span`` (task ``qa``): `AutoModelForQuestionAnswering` (start and end logits over the window's
-  subwords), the architecture `transformers.pipeline("question-answering")` loads.
+  subwords): a standard folder for `AutoModelForQuestionAnswering.from_pretrained` (transformers 5
+  has no question-answering pipeline any more; `QaPredictor` does its n-best and merging).
 - ``cls`` (task ``yesno``): `AutoModelForSequenceClassification` over (question, context), the
   labels in `config.id2label`, which `pipeline("text-classification")` loads.
 
