@@ -168,7 +168,7 @@ class AnswerOccurrence(BaseModel):
     context: int = Field(description="the context's index in the request's contexts (0 for `context`)")
     start: int
     end: int
-    probability: float = Field(description="the model's probability of this span in its window")
+    probability: float = Field(description="the model's probability of this span among its context's candidates")
 
 
 class Answer(BaseModel):

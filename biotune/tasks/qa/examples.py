@@ -62,7 +62,7 @@ class DecisionExample:
 @dataclass(frozen=True, slots=True)
 class Occurrence:
     """Where a predicted answer was read: the context's index in its question's contexts, the
-    character span, and that window's n-best probability of the span."""
+    character span, and the span's probability among its context's candidates (`postprocess`)."""
 
     context: int
     start: int

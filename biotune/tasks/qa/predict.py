@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from biotune.config import QaConfig
 from biotune.hardware import default_device
 from biotune.models.precision import prepare, resolve
+from biotune.tasks import task_spec
 from biotune.tasks.contract import Bundle
 from biotune.tasks.qa.examples import DecisionExample, QaExample, RankedAnswer
 from biotune.tasks.qa.metrics import cut_list
@@ -32,8 +34,7 @@ from biotune.tasks.qa.models import load_qa_model
 from biotune.tasks.qa.postprocess import context_probabilities, merge_answers, window_candidates
 from biotune.tasks.qa.windows import Window, cut_windows
 
-DEFAULTS = {"max_length": 384, "stride": 128, "n_best": 20, "max_answer_length": 30, "top_k": 5, "type": "factoid",
-            "list_threshold": None}
+
 
 
 def collate_windows(windows: Sequence[Window], pad_id: int) -> dict[str, torch.Tensor]:
@@ -63,7 +64,9 @@ class _WindowModel:
         model, self.bf16 = prepare(bundle.model, precision, self.device)
         self.bundle = Bundle(model, bundle.tokenizer)
         self.batch_size = batch_size
-        self.settings = {**DEFAULTS, **(getattr(model.config, "biotune", None) or {})}
+        recorded = getattr(model.config, "biotune", None) or {}
+        defaults = {**QaConfig().model_dump(), "max_length": task_spec(recorded.get("task", "qa")).max_length}
+        self.settings = {**defaults, **recorded}  # what training recorded; the config's defaults for the rest
         self.seconds = 0.0  # time spent predicting, for throughput reports
 
     def run(self, windows: Sequence[Window]) -> Iterator[tuple[list[int], Any]]:
