@@ -25,6 +25,7 @@ import logging
 import shutil
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,10 +94,11 @@ def _training_args(config: ExperimentConfig, phase: Phase, out: Path, select: bo
     )
 
 
-def train(config: ExperimentConfig, overwrite: bool = False) -> TrainResult:
+def train(config: ExperimentConfig, overwrite: bool = False, callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:
     """Fine-tune with the configured strategy, select on dev, save, evaluate on the test sets.
 
     An unfinished run of the same config is resumed; a finished one is replaced only with `overwrite`.
+    `callbacks` join the Trainer of every phase (a search reports each dev evaluation to its pruner).
     """
     paths = RunPaths(Path(config.output_dir), config.run_name, config.training.seed)
     task = get_task(config.task)
@@ -119,7 +121,7 @@ def train(config: ExperimentConfig, overwrite: bool = False) -> TrainResult:
                 log.info("unfinished run found in %s: resuming it", paths.results)
             if main and not paths.snapshot.is_file():
                 write_text(paths.snapshot, config.to_yaml())
-            return _train(task, config, paths, inputs, main)
+            return _train(task, config, paths, inputs, main, callbacks)
     except BaseException:
         if main:  # the traceback belongs to the run's log; the console gets the one-line message
             with open(log_file, "a", encoding="utf-8") as handle:
@@ -139,7 +141,8 @@ def check_same_config(paths: RunPaths, config: ExperimentConfig) -> None:
                            "--seed / --output-dir / name")
 
 
-def _train(task: Task, config: ExperimentConfig, paths: RunPaths, inputs: Inputs, main: bool) -> TrainResult:
+def _train(task: Task, config: ExperimentConfig, paths: RunPaths, inputs: Inputs, main: bool,
+           callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:
     sources, dev_split = inputs.sources, inputs.dev
     labels = task.label_space(sources, dev_split)
     phases = plan_phases(config.training.strategy, sources, config.training)
@@ -153,7 +156,7 @@ def _train(task: Task, config: ExperimentConfig, paths: RunPaths, inputs: Inputs
             phase_summaries.append(json.loads(out.summary.read_text(encoding="utf-8")))
             init = str(out.best_model)
             continue
-        result = _run_phase(task, config, phase, init, labels, inputs, out, main)
+        result = _run_phase(task, config, phase, init, labels, inputs, out, main, callbacks)
         summary = {"phase": k, "sources": [s.name for s in phase.sources], **result.summary}
         phase_summaries.append(summary)
         if not last and main:
@@ -168,7 +171,7 @@ def _train(task: Task, config: ExperimentConfig, paths: RunPaths, inputs: Inputs
 
 
 def _run_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, labels: list[str], inputs: Inputs,
-               paths: RunPaths, main: bool) -> TrainResult:
+               paths: RunPaths, main: bool, callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:
     """One Trainer run from `init` (a backbone or the previous phase's best model), resumed from
     its last checkpoint when one exists; a phase whose best model was saved is only evaluated."""
     t = config.training
@@ -190,7 +193,7 @@ def _run_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, la
         scope = task.dev_scope(dev_split, phase.types) if dev_split else None
         if dev_split and scope is None:
             log.info("phase %s: dev cannot score %s; keeping the last epoch", phase.name, sorted(phase.types))
-        record = _fit(task, config, phase, bundle, labels, features, scope, inputs, bf16, paths, main)
+        record = _fit(task, config, phase, bundle, labels, features, scope, inputs, bf16, paths, main, callbacks)
     if main:
         predictor = task.predictor(bundle, precision=precision, batch_size=t.eval_batch_size)
         results = evaluate_splits(task, predictor, inputs.tests, paths.results)
@@ -212,12 +215,12 @@ def _run_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, la
 
 def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, labels: list[str],
          features: list[dict[str, object]], scope: tuple[str, ...] | None, inputs: Inputs, bf16: bool,
-         paths: RunPaths, main: bool) -> dict[str, object]:
+         paths: RunPaths, main: bool, extra_callbacks: Sequence[TrainerCallback] = ()) -> dict[str, object]:
     """Train (or resume) the phase; save `best_model/` and the training record."""
     t = config.training
     work = paths.trainer_dir
     select = scope is not None
-    callbacks: list[TrainerCallback] = []
+    callbacks: list[TrainerCallback] = list(extra_callbacks)
     if t.early_stopping_patience and select:
         callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
     if t.checkpoint_steps and select:
