@@ -36,7 +36,18 @@ class ModelConfig(Section):
                             "longer sentences are split into overlapping windows; re default 512: a pair that does "
                             "not fit gets a window centred on it; qa 384 and yesno 512: question + a stride "
                             "window of the context)")
-    pack_sentences: bool = Field(False, description="ner: consecutive sentences share a window (cross-sentence context at no extra compute); training and prediction both")
+    context: int = Field(0, ge=0, description="ner: subwords of document context on each side (FLERT): a sentence's "
+                         "window also holds its neighbours in the same document (-DOCSTART- blocks, a JSONL "
+                         "'document' field, PubTator/BioC documents), unlabelled, never across documents; the "
+                         "checkpoint records it and prediction uses it. 0 = the sentence alone")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "pack_sentences" in data:
+            raise ValueError("model.pack_sentences was removed: sentences now read their document neighbours "
+                             "through model.context (subwords of context on each side, e.g. 64; 0 = none)")
+        return data
 
 
 class RelationConfig(Section):

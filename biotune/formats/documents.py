@@ -13,7 +13,8 @@ named entity exists in the document, so a relation can always be followed back t
 
 Readers build documents through `assemble`, which checks that contract and sorts annotations,
 so two readings of the same content compare equal. `document_sentences` cuts a document into
-`Sentence`s for the tagger and `with_predictions` maps the tagger's token spans back.
+`Sentence`s for the tagger (`tagged_sentences` adds BIO tags from its annotations, for
+training) and `with_predictions` maps the tagger's token spans back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from biotune.formats.readers import existing_file, json_object, numbered_lines
+from biotune.formats.schemes import spans_to_tags
 from biotune.formats.sentence import Sentence, Span
 from biotune.formats.text import split_sentences, tokenize
 from biotune.errors import BiotuneError
@@ -205,7 +207,8 @@ def document_sentences(doc: Document) -> list[Sentence]:
 
     `Sentence.text` is the whole document text (one shared string) and `offsets` index it,
     so `text[start:end] == token` holds and a predicted span maps straight to document
-    characters. Sentences never cross passages. `meta` names the document and passage index.
+    characters. Sentences never cross passages. `Sentence.document` is the document's id
+    (document context reads the neighbours through it); `meta` names the document and passage index.
     """
     text = doc.text
     sentences = []
@@ -220,9 +223,33 @@ def document_sentences(doc: Document) -> list[Sentence]:
                     text=text,
                     offsets=[(base + s, base + e) for _, s, e in tokens],
                     meta={"document": doc.id, "passage": index},
+                    document=doc.id,
                 )
             )
     return sentences
+
+
+def tagged_sentences(doc: Document) -> list[Sentence]:
+    """`document_sentences(doc)` with BIO tags from the document's annotations (documents -> NER training data).
+
+    A token is inside an annotation when their characters overlap. Where annotations overlap
+    (nested mentions), the earlier, then longer, one is kept, since BIO tags cannot nest.
+    """
+    sentences = document_sentences(doc)
+    for sentence in sentences:
+        sentence.tags = spans_to_tags(token_spans(sentence, doc.annotations), len(sentence))
+    return sentences
+
+
+def token_spans(sentence: Sentence, annotations: Sequence[Annotation]) -> list[Span]:
+    """Non-overlapping token spans of the annotations that overlap `sentence` (from `document_sentences`)."""
+    assert sentence.offsets is not None, "sentences must come from document_sentences"
+    spans: list[Span] = []
+    for a in sorted(annotations, key=lambda a: (a.start_char, -a.end_char)):
+        inside = [i for i, (s, e) in enumerate(sentence.offsets) if s < a.end_char and a.start_char < e]
+        if inside and (not spans or spans[-1].end <= inside[0]):
+            spans.append(Span(inside[0], inside[-1] + 1, a.type, a.score))
+    return spans
 
 
 def with_predictions(doc: Document, sentences: Sequence[Sentence], spans: Sequence[Sequence[Span]]) -> Document:

@@ -29,14 +29,17 @@ from biotune.registry import Registry, did_you_mean
 logger = logging.getLogger("biotune")
 
 DOCSTART = "-DOCSTART-"
+DOCUMENT_FIELD = "document"  # the JSONL field naming a sentence's document
 
 
 def iter_tsv(path: str | Path, scheme: str = "auto", tag_column: int = -1) -> Iterator[Sentence]:
     """Stream the sentences of a CoNLL-style file: `token<TAB>...<TAB>tag`, blank line between sentences.
 
     The token is column 0 and the tag column `tag_column` (default: the last). Lines without
-    a tab are split on whitespace. `-DOCSTART-` lines are skipped. A sentence's id is
-    `"<file name>:<line of its first token>"`.
+    a tab are split on whitespace. A `-DOCSTART-` line (CoNLL's document separator, any columns
+    after it ignored) starts a new document: the sentences after it get `Sentence.document`
+    `"<file name>:<line of the -DOCSTART->"`; sentences before the first one have none. A
+    sentence's id is `"<file name>:<line of its first token>"`.
     """
     path = existing_file(path)
     _check_scheme(scheme)
@@ -54,7 +57,9 @@ def iter_jsonl(
 
     `tag_field=None` reads unlabelled data. A record without `id_field` (or with
     `id_field=None`) is numbered `"<file name>:<line>"`, so ids are optional. An optional `"annotated_types"` list
-    sets `Sentence.annotated_types` (partially annotated corpora).
+    sets `Sentence.annotated_types` (partially annotated corpora). An optional `"document"` (a string or
+    an integer) sets `Sentence.document`: consecutive lines with the same value are one document's sentences
+    in order (document context).
     """
     path = existing_file(path)
     _check_scheme(scheme)
@@ -106,15 +111,18 @@ def read_corpus_file(path: str | Path, format: str | None = None, **options: Any
 
 def _tsv_sentences(path: Path, scheme: str, tag_column: int) -> Iterator[Sentence]:
     rows: list[tuple[int, str, str]] = []
+    document: str | None = None
     for number, line in numbered_lines(path):
         if not line.strip() or line.startswith(DOCSTART):
             if rows:
-                yield _tsv_sentence(path, rows, scheme)
+                yield _tsv_sentence(path, rows, scheme, document)
             rows = []
+            if line.startswith(DOCSTART):
+                document = f"{path.name}:{number}"
             continue
         rows.append(_tsv_row(path, number, line, tag_column))
     if rows:
-        yield _tsv_sentence(path, rows, scheme)
+        yield _tsv_sentence(path, rows, scheme, document)
 
 
 def _tsv_row(path: Path, number: int, line: str, tag_column: int) -> tuple[int, str, str]:
@@ -132,13 +140,15 @@ def _tsv_row(path: Path, number: int, line: str, tag_column: int) -> tuple[int, 
     return number, token, tag
 
 
-def _tsv_sentence(path: Path, rows: list[tuple[int, str, str]], scheme: str) -> Sentence:
+def _tsv_sentence(path: Path, rows: list[tuple[int, str, str]], scheme: str, document: str | None) -> Sentence:
     numbers, tokens, tags = (list(column) for column in zip(*rows))
     bad = invalid_tags(tags, scheme)
     if bad:
         index, tag = bad[0]
         raise BiotuneError(f"{path}:{numbers[index]}: unknown tag {tag!r} {_allowed(scheme)}")
-    return _labelled(tokens, tags, scheme, id=f"{path.name}:{numbers[0]}", source=str(path))
+    sentence = _labelled(tokens, tags, scheme, id=f"{path.name}:{numbers[0]}", source=str(path))
+    sentence.document = document
+    return sentence
 
 
 def _jsonl_sentences(
@@ -157,8 +167,9 @@ def _jsonl_sentences(
         annotated = record.get("annotated_types")
         if annotated is not None:
             annotated = frozenset(_string_list(where, record, "annotated_types"))
+        document = _document_id(where, record)
         if tag_field is None:
-            yield Sentence(tokens, id=sentence_id, source=str(path), annotated_types=annotated)
+            yield Sentence(tokens, id=sentence_id, source=str(path), annotated_types=annotated, document=document)
             continue
         tags = _string_list(where, record, tag_field)
         if len(tags) != len(tokens):
@@ -171,7 +182,19 @@ def _jsonl_sentences(
             raise BiotuneError(f"{where}: sentence {sentence_id!r}: unknown tag {tag!r} {_allowed(scheme)}")
         sentence = _labelled(tokens, tags, scheme, id=sentence_id, source=str(path))
         sentence.annotated_types = annotated
+        sentence.document = document
         yield sentence
+
+
+def _document_id(where: str, record: dict[str, Any]) -> str | None:
+    """A JSONL record's `document` field as a string (None when absent or null)."""
+    value = record.get(DOCUMENT_FIELD)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BiotuneError(f"{where}: field {DOCUMENT_FIELD!r} must be a string or an integer, "
+                           f"not {type(value).__name__}")
+    return str(value)
 
 
 def _text_sentences(path: Path) -> Iterator[Sentence]:

@@ -29,6 +29,10 @@ class Sentence:
     from raw text, so predictions can be mapped back to characters.
     `annotated_types` names the entity types this sentence's tags annotate; `None` means
     "every type in the label space" (the usual case for a gold corpus).
+    `document` names the document the sentence belongs to (a `-DOCSTART-` block of a TSV
+    file, a JSONL `document` field, a PubTator or BioC document); consecutive sentences with
+    the same `document` are neighbours in it, and document context (`biotune.tasks.ner.context`)
+    never crosses from one document to another. `None`: the sentence stands alone.
     """
 
     tokens: list[str]
@@ -40,6 +44,7 @@ class Sentence:
     annotated_types: frozenset[str] | None = None
     weight: float = 1.0
     meta: dict[str, object] = field(default_factory=dict)
+    document: str | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)

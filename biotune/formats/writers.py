@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from biotune.formats.bioc_io import write_bioc_json, write_bioc_xml
-from biotune.formats.documents import Annotation, Document, document_json, document_sentences
+from biotune.formats.documents import Annotation, Document, document_json, tagged_sentences
 from biotune.formats.pubtator import write_pubtator
-from biotune.formats.schemes import spans_to_tags
-from biotune.formats.sentence import Sentence, Span
+from biotune.formats.readers import DOCSTART
 from biotune.errors import BiotuneError
 from biotune.io import atomic_open
 from biotune.registry import Registry
@@ -39,30 +38,20 @@ def write_jsonl(documents: Iterable[Document], path: str | Path) -> int:
 def write_conll(documents: Iterable[Document], path: str | Path) -> int:
     """`token<TAB>BIO tag`, a blank line after each sentence (re-read with `readers.iter_tsv`).
 
-    Tokens come from `document_sentences`; a token is inside an annotation when their
-    characters overlap. Where annotations overlap (nested mentions), the earlier, then longer,
-    one is kept, since BIO tags cannot nest.
+    Each document starts with a `-DOCSTART-<TAB>O` line and a blank line (the CoNLL-2003
+    separator), so a re-read keeps which sentences belong together (`Sentence.document`), as
+    document context needs. Tags come from `documents.tagged_sentences` (overlapping
+    annotations: the earlier, then longer, one is kept, since BIO tags cannot nest).
     """
     count = 0
     with atomic_open(path) as out:
         for doc in documents:
-            for sentence in document_sentences(doc):
-                tags = spans_to_tags(_token_spans(sentence, doc.annotations), len(sentence))
-                out.writelines(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, tags))
+            out.write(f"{DOCSTART}\tO\n\n")
+            for sentence in tagged_sentences(doc):
+                out.writelines(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, sentence.tags or []))
                 out.write("\n")
             count += 1
     return count
-
-
-def _token_spans(sentence: Sentence, annotations: list[Annotation]) -> list[Span]:
-    """Non-overlapping token spans of the annotations that overlap `sentence`."""
-    assert sentence.offsets is not None
-    spans: list[Span] = []
-    for a in sorted(annotations, key=lambda a: (a.start_char, -a.end_char)):
-        inside = [i for i, (s, e) in enumerate(sentence.offsets) if s < a.end_char and a.start_char < e]
-        if inside and (not spans or spans[-1].end <= inside[0]):
-            spans.append(Span(inside[0], inside[-1] + 1, a.type, a.score))
-    return spans
 
 
 def write_brat(documents: Iterable[Document], path: str | Path) -> int:

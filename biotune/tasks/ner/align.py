@@ -146,29 +146,36 @@ class Aligner:
         self.budget = max_length - self.n_special
 
     def windows(self, batch: Sequence[Sequence[str]], first_index: int = 0) -> list[Window]:
-        """All windows of all sentences in `batch`; sentence indices start at `first_index`."""
+        """All windows of all sentences in `batch` (no document context); sentence indices start at `first_index`."""
         out: list[Window] = []
         for offset, pieces in enumerate(word_pieces(self.tokenizer, batch)):
-            lengths = [min(len(p), self.budget) for p in pieces]
             if not pieces:
                 continue
-            for start, end, own_start, own_end in plan_windows(lengths, self.budget):
-                ids: list[int] = []
-                positions = []
-                for w in range(start, end):
-                    if own_start <= w < own_end:
-                        positions.append(len(self.prefix_ids) + len(ids))
-                    ids.extend(pieces[w][: self.budget])
-                out.append(
-                    Window(
-                        sentence_index=first_index + offset,
-                        input_ids=self.prefix_ids + ids + self.suffix_ids,
-                        own_start=own_start,
-                        own_end=own_end,
-                        positions=positions,
-                    )
-                )
+            for plan in plan_windows(self.lengths(pieces), self.budget):
+                out.append(self.window(first_index + offset, pieces, plan))
         return out
+
+    def lengths(self, pieces: Sequence[Sequence[int]]) -> list[int]:
+        """Subwords each word takes in a window (a word longer than the whole budget is cut to it)."""
+        return [min(len(p), self.budget) for p in pieces]
+
+    def window(self, sentence_index: int, pieces: Sequence[Sequence[int]], plan: tuple[int, int, int, int],
+               left: Sequence[int] = (), right: Sequence[int] = ()) -> Window:
+        """The model input of one `plan_windows` plan of a sentence's word `pieces`.
+
+        `left` and `right` are context subwords placed before and after the sentence's text
+        (`biotune.tasks.ner.context`); they own no word, so they get no label and no prediction.
+        """
+        start, end, own_start, own_end = plan
+        ids: list[int] = list(left)
+        positions = []
+        for w in range(start, end):
+            if own_start <= w < own_end:
+                positions.append(len(self.prefix_ids) + len(ids))
+            ids.extend(pieces[w][: self.budget])
+        ids.extend(right)
+        return Window(sentence_index=sentence_index, input_ids=self.prefix_ids + ids + self.suffix_ids,
+                      own_start=own_start, own_end=own_end, positions=positions)
 
     def subword_length(self, tokens: Sequence[str]) -> int:
         """Subwords the sentence needs including special tokens (for `check-data`)."""

@@ -21,15 +21,16 @@ def tag_documents(tagger: Tagger, documents: Sequence[Document]) -> list[Documen
     """`documents` with their annotations replaced by the tagger's predicted entities.
 
     The sentences of all documents go to the tagger together, so a call with many short
-    documents batches as well as one with a long document; a model trained with sentence
-    packing packs within a document only, so a document's entities never depend on the
-    documents tagged with it. Entity offsets are document
+    documents batches as well as one with a long document. With document context (a model
+    trained with `model.context`), each sentence reads its neighbours in its own document only
+    (keyed by position in `documents`, so two documents sharing an id stay apart): a document's
+    entities never depend on the documents tagged with it. Entity offsets are document
     characters: `doc.text[a.start_char:a.end_char] == a.text`.
     """
     per_document = [document_sentences(doc) for doc in documents]
     flat = [sentence for sentences in per_document for sentence in sentences]
-    groups = [i for i, sentences in enumerate(per_document) for _ in sentences]
-    predictions = tagger.predict([sentence.tokens for sentence in flat], groups)
+    keys = [i for i, sentences in enumerate(per_document) for _ in sentences]
+    predictions = tagger.predict([sentence.tokens for sentence in flat], keys)
     out, k = [], 0
     for doc, sentences in zip(documents, per_document):
         spans = [spans for _, spans in predictions[k : k + len(sentences)]]

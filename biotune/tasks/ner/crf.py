@@ -10,8 +10,8 @@ The chain runs over the words that carry a label in a training window (first sub
 Partial labels are native: the likelihood's numerator sums over every path that agrees with
 each word's *set* of allowed tags (one tag for a labelled word; O or any type the source does
 not annotate for an O of a partially annotated source), the denominator over all paths.
-With `model.pack_sentences`, the training chain runs on across the sentences that share a
-window, while prediction decodes each sentence as its own chain.
+Document context (`model.context`) adds unlabelled neighbour words to a window: they are not
+in the chain, which always runs over the window's own sentence, in training as in prediction.
 
 Saving: the scores are small (labels x labels), so a checkpoint keeps them in
 `config.biotune["crf"]` rather than in the weights file; the folder stays a standard

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from biotune.tasks.ner.align import Aligner, Window
-from biotune.tasks.ner.packing import pack_windows
-from biotune.formats.sentence import Sentence
 from biotune.errors import BiotuneError
+from biotune.formats.sentence import Sentence
+from biotune.tasks.ner.align import Aligner
+from biotune.tasks.ner.context import document_keys, model_inputs
 
 
 def label_space(splits: Sequence[Sequence[Sentence]], extra_types: Sequence[str] = ()) -> list[str]:
@@ -34,39 +34,31 @@ def o_alternatives(annotated: frozenset[str] | None, label2id: Mapping[str, int]
 
 
 def encode(sentences: Sequence[Sentence], aligner: Aligner, label2id: Mapping[str, int],
-           marginal_o: bool = True, pack: bool = False) -> list[dict[str, object]]:
+           marginal_o: bool = True, context: int = 0) -> list[dict[str, object]]:
     """One feature dict per model input: `input_ids`, `labels` (first subword of owned words), `weight`, `o_allowed`.
 
-    With `pack`, consecutive sentences share inputs (see `biotune.tasks.ner.packing`).
+    With `context`, each input also holds up to that many subwords of the sentence's document
+    neighbours on each side, unlabelled (`biotune.tasks.ner.context`, the rule the tagger uses).
 
     `weight` and `o_allowed` travel with every example into the loss (see `NerTrainer.compute_loss`).
     """
-    features: list[dict[str, object]] = []
     for s in sentences:
         if s.tags is None:
             raise BiotuneError(f"sentence {s.id}: training data must be tagged")
         unknown = {t for t in s.tags if t not in label2id}
         if unknown:
             raise BiotuneError(f"sentence {s.id}: tags {sorted(unknown)} are not in the label space {list(label2id)}")
-
-    def example_key(window: Window) -> tuple[float, frozenset[str] | None]:
-        s = sentences[window.sentence_index]  # only sentences with the same weight and types share an input
-        return s.weight, s.annotated_types
-
-    for start in range(0, len(sentences), 1024):
-        chunk = sentences[start : start + 1024]
-        windows = aligner.windows([s.tokens for s in chunk], first_index=start)
-        for packed in pack_windows(windows, aligner, pack, key=example_key):
-            first = sentences[packed.members[0].sentence_index]
-            word_labels = [[label2id[t] for t in sentences[w.sentence_index].tags or []] for w in packed.members]
-            features.append(
-                {
-                    "input_ids": packed.input_ids,
-                    "labels": packed.labels(word_labels),
-                    "weight": float(first.weight),
-                    "o_allowed": o_alternatives(first.annotated_types, label2id, marginal_o),
-                }
-            )
+    features: list[dict[str, object]] = []
+    for window in model_inputs([s.tokens for s in sentences], document_keys(sentences), aligner, context):
+        s = sentences[window.sentence_index]
+        features.append(
+            {
+                "input_ids": window.input_ids,
+                "labels": window.labels([label2id[t] for t in s.tags or []]),
+                "weight": float(s.weight),
+                "o_allowed": o_alternatives(s.annotated_types, label2id, marginal_o),
+            }
+        )
     return features
 
 

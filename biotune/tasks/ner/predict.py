@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from biotune.formats.readers import EXTENSIONS, iter_corpus_file
 from biotune.formats.sentence import Sentence, Span
+from biotune.tasks.ner.context import document_keys
 from biotune.tasks.ner.tagger import Tagger
 from biotune.io import atomic_open, check_output
 
@@ -47,11 +47,27 @@ def record(sentence: Sentence, spans: Sequence[Span]) -> dict[str, Any]:
 
 
 def tag_stream(tagger: Tagger, sentences: Iterable[Sentence], chunk_size: int = 2048) -> Iterator[dict[str, Any]]:
-    """Tag sentences chunk by chunk (chunks are length-sorted inside the tagger)."""
-    iterator = iter(sentences)
-    while chunk := list(islice(iterator, chunk_size)):
-        for sentence, (_, spans) in zip(chunk, tagger.predict([s.tokens for s in chunk])):
+    """Tag sentences chunk by chunk (chunks are length-sorted inside the tagger).
+
+    A chunk ends only where the document changes (`Sentence.document`), so with document
+    context every sentence reads the same neighbours as if the whole file were one chunk.
+    """
+    for chunk in _document_chunks(sentences, chunk_size):
+        for sentence, (_, spans) in zip(chunk, tagger.predict([s.tokens for s in chunk], document_keys(chunk))):
             yield record(sentence, spans)
+
+
+def _document_chunks(sentences: Iterable[Sentence], size: int) -> Iterator[list[Sentence]]:
+    """Lists of at least `size` sentences (the last may hold fewer) that never cut a document."""
+    chunk: list[Sentence] = []
+    for sentence in sentences:
+        if len(chunk) >= size and (sentence.document is None or sentence.document != chunk[-1].document
+                                   or sentence.source != chunk[-1].source):
+            yield chunk
+            chunk = []
+        chunk.append(sentence)
+    if chunk:
+        yield chunk
 
 
 def count_units(path: Path, format: str) -> int:

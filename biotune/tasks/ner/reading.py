@@ -9,24 +9,38 @@ the other types are O: `annotated_types` is what lets the loss know (`features.o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 
 from biotune.config import DataConfig, ExperimentConfig, SourceConfig
 from biotune.corpora.registry import CORPORA
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
-from biotune.formats.readers import EXTENSIONS, iter_corpus_file, reader_options
+from biotune.formats.document_formats import DOCUMENT_EXTENSIONS, DOCUMENT_READERS, iter_documents
+from biotune.formats.documents import tagged_sentences
+from biotune.formats.readers import EXTENSIONS, READERS, iter_corpus_file, reader_options
+from biotune.formats.sentence import Sentence
 from biotune.tasks.contract import SourceExamples
 
 
 def read_split(spec: str, data: DataConfig) -> Split:
-    """Read one split with the config's format options; record which types it annotates."""
+    """Read one split with the config's format options; record which types it annotates.
+
+    A split of documents (PubTator, BioC: `data.format`, the corpus's registered format, or a
+    `.pubtator`/`.xml`/`.bioc` file) is cut into sentences tagged from its annotations
+    (`documents.tagged_sentences`), each knowing its document, so document context works on it.
+    """
     name, path, corpus = locate(spec, data)
-    accepted = reader_options(data.format or EXTENSIONS.get(path.suffix.lower()))
-    wanted = {"scheme": data.scheme, "tag_field": data.tag_field}  # a text file takes neither: it has no tags
-    options = {key: value for key, value in wanted.items() if key in accepted}
-    sentences = list(islice(iter_corpus_file(path, format=data.format, **options), data.limit))
     info = CORPORA.get(corpus) if corpus else None
+    document_format = _document_format(path, data.format or (info.format if info else None))
+    if document_format is not None:
+        sentences = list(islice(_document_sentences(path, document_format), data.limit))
+    else:
+        accepted = reader_options(data.format or EXTENSIONS.get(path.suffix.lower()))
+        wanted = {"scheme": data.scheme, "tag_field": data.tag_field}  # a text file takes neither: it has no tags
+        options = {key: value for key, value in wanted.items() if key in accepted}
+        sentences = list(islice(iter_corpus_file(path, format=data.format, **options), data.limit))
     if info is not None:
         annotated = tuple(info.entity_types)
     else:
@@ -38,6 +52,26 @@ def read_split(spec: str, data: DataConfig) -> Split:
                 s.tags = [t if t == "O" else f"{t[:2]}{rename.get(t[2:], t[2:])}" for t in s.tags]
         annotated = tuple(sorted({rename.get(t, t) for t in annotated}))
     return Split(name, path, sentences, annotated)
+
+
+def _document_format(path: Path, format: str | None) -> str | None:
+    """The document format a split is read in, or None for the sentence readers (TSV, JSONL, text)."""
+    if format is not None:
+        return format if format not in READERS and format in DOCUMENT_READERS else None
+    suffix = path.suffix.lower()
+    return DOCUMENT_EXTENSIONS[suffix] if suffix not in EXTENSIONS and suffix in DOCUMENT_EXTENSIONS else None
+
+
+def _document_sentences(path: Path, format: str) -> Iterator[Sentence]:
+    """The tagged sentences of every document of `path`, in order; an error if there are none."""
+    empty = True
+    for doc in iter_documents(path, format):
+        for sentence in tagged_sentences(doc):
+            sentence.source = str(path)
+            empty = False
+            yield sentence
+    if empty:
+        raise BiotuneError(f"file {path} contains no sentences")
 
 
 def read_source(spec: SourceConfig, config: ExperimentConfig) -> SourceExamples:

@@ -10,9 +10,11 @@ under `torch.inference_mode`, and the numeric precision (`biotune.models.precisi
 autocast by default, bf16 weights (`Tagger.from_checkpoint`'s default where the hardware has
 bf16) or int8 on request.
 
-Context: when the checkpoint was trained with sentence packing (`model.pack_sentences`),
-consecutive sentences of the input list share model inputs exactly as in training, so a
-sentence's prediction depends on its neighbours in the list (not on the batch size).
+Document context: a checkpoint trained with `model.context` records it, and the tagger adds the
+same context by default: given each sentence's document (`documents`), a sentence's input also
+holds its neighbours in the list from the same document, built by the very function training
+used (`biotune.tasks.ner.context.model_inputs`). Its prediction then depends on those
+neighbours, never on the batch size or on sentences of other documents.
 
 Decoding (`biotune.tasks.ner.decode.decode_batch`) runs batched in torch on the model's device:
 on a GPU the scores are decoded where they are, and on CPU it is faster than the per-sentence
@@ -26,6 +28,7 @@ tag's marginal probability under the chain).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 
@@ -33,14 +36,16 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from biotune.tasks.ner.align import Aligner
-from biotune.tasks.ner.packing import Packed, pack_windows
+from biotune.errors import BiotuneError
 from biotune.formats.schemes import tags_to_spans
 from biotune.formats.sentence import Span
-from biotune.errors import BiotuneError
 from biotune.hardware import default_device
-from biotune.tasks.ner.decode import LearnedScores, decode_batch, transition_mask
 from biotune.models.precision import prepare, resolve
+from biotune.tasks.ner.align import Aligner, Window
+from biotune.tasks.ner.context import check_context, model_inputs
+from biotune.tasks.ner.decode import LearnedScores, decode_batch, transition_mask
+
+log = logging.getLogger("biotune")
 
 
 def labels_of(model: PreTrainedModel) -> list[str]:
@@ -65,7 +70,7 @@ class Tagger:
         batch_size: int = 32,
         precision: str = "autocast",
         device: torch.device | str | None = None,
-        pack: bool | None = None,
+        context: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise BiotuneError(f"batch size must be at least 1, got {batch_size}")
@@ -77,7 +82,10 @@ class Tagger:
         self.labels = labels_of(model)
         recorded = getattr(model.config, "biotune", None) or {}
         window = max_length or recorded.get("max_length", 128)
-        self.pack = recorded.get("pack", False) if pack is None else pack
+        self.context = check_context(recorded.get("context", 0) if context is None else context)
+        if recorded.get("pack") and context is None:
+            log.warning("this checkpoint was trained with sentence packing, which biotune no longer has; "
+                        "it is tagged one sentence at a time (pass context= to add document context)")
         self.aligner = Aligner(tokenizer, window)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size = batch_size
@@ -96,54 +104,47 @@ class Tagger:
 
         return cls(load_model(str(path)), load_tokenizer(str(path)), precision=precision, **options)  # type: ignore[arg-type]
 
-    def _forward(self, batch: Sequence[Packed]) -> list[list[np.ndarray]]:
-        """Log-probabilities at the owned words' first subwords: per input, one (words, labels) array per member."""
-        width = max(len(p.input_ids) for p in batch)
+    def _forward(self, batch: Sequence[Window]) -> list[np.ndarray]:
+        """Log-probabilities at the owned words' first subwords: one (owned words, labels) array per window."""
+        width = max(len(w.input_ids) for w in batch)
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         rows: list[int] = []
         cols: list[int] = []
-        for row, p in enumerate(batch):
-            ids[row, : len(p.input_ids)] = torch.tensor(p.input_ids)
-            mask[row, : len(p.input_ids)] = 1
-            for _, positions in p.owned():
-                rows.extend([row] * len(positions))
-                cols.extend(positions)
+        for row, w in enumerate(batch):
+            ids[row, : len(w.input_ids)] = torch.tensor(w.input_ids)
+            mask[row, : len(w.input_ids)] = 1
+            rows.extend([row] * len(w.positions))
+            cols.extend(w.positions)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         index = (torch.tensor(rows, device=self.device), torch.tensor(cols, device=self.device))
         picked = torch.log_softmax(logits[index].float(), dim=-1).cpu().numpy()  # (owned words, labels)
-        out, k = [], 0
-        for p in batch:
-            arrays = []
-            for window in p.members:
-                arrays.append(picked[k : k + len(window.positions)])
-                k += len(window.positions)
-            out.append(arrays)
-        return out
+        bounds = np.cumsum([0] + [len(w.positions) for w in batch])
+        return [picked[bounds[k] : bounds[k + 1]] for k in range(len(batch))]
 
-    def word_log_probs(self, token_lists: Sequence[Sequence[str]], groups: Sequence[Hashable] | None = None) -> list[np.ndarray]:
+    def word_log_probs(self, token_lists: Sequence[Sequence[str]],
+                       documents: Sequence[Hashable | None] | None = None) -> list[np.ndarray]:
         """(words, labels) log-probabilities for every sentence; inputs batched by length.
 
-        With packing, consecutive sentences share context only while their `groups` entries
-        are equal (e.g. the document each sentence comes from); by default the whole list is one group.
+        `documents[i]` names sentence i's document (None: none); with the tagger's `context`,
+        consecutive sentences of one document lend each other context. Without `documents`
+        every sentence stands alone.
         """
-        key = None if groups is None else (lambda window: groups[window.sentence_index])
-        packed = pack_windows(self.aligner.windows(token_lists), self.aligner, self.pack, key)
+        windows = model_inputs(token_lists, documents, self.aligner, self.context)
         result = [np.zeros((len(tokens), len(self.labels)), dtype=np.float32) for tokens in token_lists]
-        order = sorted(range(len(packed)), key=lambda i: len(packed[i].input_ids))
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         for b in range(0, len(order), self.batch_size):
-            batch = [packed[i] for i in order[b : b + self.batch_size]]
-            for p, arrays in zip(batch, self._forward(batch)):
-                for window, lp in zip(p.members, arrays):
-                    result[window.sentence_index][window.own_start : window.own_end] = lp
+            batch = [windows[i] for i in order[b : b + self.batch_size]]
+            for window, lp in zip(batch, self._forward(batch)):
+                result[window.sentence_index][window.own_start : window.own_end] = lp
         return result
 
     def predict(
-        self, token_lists: Sequence[Sequence[str]], groups: Sequence[Hashable] | None = None
+        self, token_lists: Sequence[Sequence[str]], documents: Sequence[Hashable | None] | None = None
     ) -> list[tuple[list[str], list[Span]]]:
-        """Valid BIO tags and scored spans for each sentence (`groups`: see `word_log_probs`)."""
-        decoded = decode_batch(self.word_log_probs(token_lists, groups), self.allowed, self.start, self.learned,
+        """Valid BIO tags and scored spans for each sentence (`documents`: see `word_log_probs`)."""
+        decoded = decode_batch(self.word_log_probs(token_lists, documents), self.allowed, self.start, self.learned,
                                with_marginals=self.learned is not None, device=self.device)
         out = []
         for path, probs in decoded:
@@ -151,5 +152,6 @@ class Tagger:
             out.append((tags, spans_from_tags(tags, probs)))
         return out
 
-    def predict_tags(self, token_lists: Iterable[Sequence[str]]) -> list[list[str]]:
-        return [tags for tags, _ in self.predict(list(token_lists))]
+    def predict_tags(self, token_lists: Iterable[Sequence[str]],
+                     documents: Sequence[Hashable | None] | None = None) -> list[list[str]]:
+        return [tags for tags, _ in self.predict(list(token_lists), documents)]

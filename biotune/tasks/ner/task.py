@@ -7,6 +7,7 @@ shared machinery and NER.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,12 @@ import torch
 
 from biotune.config import ExperimentConfig, SourceConfig
 from biotune.corpora.splits import Split
+from biotune.formats.schemes import tags_to_spans
 from biotune.models.backbones import load_tokenizer
 from biotune.tasks.contract import Bundle, SourceExamples, Task
 from biotune.tasks.ner.align import Aligner
 from biotune.tasks.ner.checks import check_data
+from biotune.tasks.ner.context import document_keys
 from biotune.tasks.ner.factory import build_model, load_model, save_model
 from biotune.tasks.ner.features import PaddingCollator, encode, label_space
 from biotune.tasks.ner.loss import weighted_crf_loss, weighted_token_loss
@@ -56,7 +59,7 @@ class NerTask(Task):
                   config: ExperimentConfig) -> list[dict[str, Any]]:
         aligner = Aligner(bundle.tokenizer, config.model.max_length)
         return encode(examples, aligner, {label: i for i, label in enumerate(labels)},
-                      marginal_o=config.training.unannotated_o == "marginal", pack=config.model.pack_sentences)
+                      marginal_o=config.training.unannotated_o == "marginal", context=config.model.context)
 
     def collator(self, bundle: Bundle, labels: Sequence[str]) -> Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]]:
         return PaddingCollator(bundle.tokenizer.pad_token_id or 0, len(labels))
@@ -79,7 +82,7 @@ class NerTask(Task):
 
     def record(self, bundle: Bundle, config: ExperimentConfig, precision: str) -> None:
         super().record(bundle, config, precision)
-        bundle.model.config.biotune.update({"max_length": config.model.max_length, "pack": config.model.pack_sentences,
+        bundle.model.config.biotune.update({"max_length": config.model.max_length, "context": config.model.context,
                                             "word_tokenizer": "biotune.formats.text"})
 
     def save(self, bundle: Bundle, folder: Path) -> None:
@@ -100,11 +103,47 @@ class NerTask(Task):
 
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> EvalResult:
         gold = [s.tags or [] for s in split.examples]
-        pred = predictor.predict_tags([s.tokens for s in split.examples])
+        pred = predictor.predict_tags([s.tokens for s in split.examples], document_keys(split.examples))
         return evaluate_tags(gold, pred, annotated_types=scope or split.annotated_types)
 
     def render(self, results: Mapping[str, Mapping[str, Any]], title: str) -> str:
         return render_markdown(results, title)
+
+    pipeline_tag = "token-classification"
+
+    def label_counts(self, examples: Sequence[Any]) -> dict[str, int]:
+        """Sentences, then entity mentions per type (spans read as scoring reads them)."""
+        mentions = Counter(span.type for sentence in examples for span in tags_to_spans(sentence.tags or []))
+        return {"sentences": len(examples), **dict(sorted(mentions.items()))}
+
+    def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
+        crf = ("It has a CRF head: the pipeline tags with the emissions alone, biotune's `Tagger` adds the "
+               "learned transitions (the scores above are the Tagger's).\n\n" if "crf" in settings else "")
+        return f"""The folder is a standard token-classification model (labels in `config.id2label`):
+
+```python
+from transformers import pipeline
+
+ner = pipeline("token-classification", model="{model}", aggregation_strategy="simple")
+print(ner("Cisplatin-induced nephrotoxicity was reversed."))
+```
+
+{crf}With biotune, which splits text into words, windows long sentences and decodes valid BIO tags
+as the evaluation above did:
+
+```python
+from biotune.tasks.ner.tagger import Tagger
+
+tagger = Tagger.from_checkpoint("{model}")
+for tags, spans in tagger.predict([["Cisplatin", "-", "induced", "nephrotoxicity", "."]]):
+    print(tags, spans)
+```
+
+```bash
+biotune predict --checkpoint {model} --input sentences.txt --output entities.jsonl
+biotune evaluate --checkpoint {model} --test test.tsv
+```
+"""
 
 
 def _unwrapped(model: torch.nn.Module) -> torch.nn.Module:
