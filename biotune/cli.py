@@ -491,6 +491,50 @@ def sweep(
     console.print(Markdown(render_sweep(result)))
 
 
+@app.command(context_settings=SEEDS_CONTEXT)
+@friendly
+def benchmark(
+    ctx: typer.Context,
+    suite: Annotated[Path, typer.Argument(help="benchmark suite (YAML): backbones, datasets, seeds")],
+    seeds: Annotated[list[int] | None, typer.Option("--seeds", help="override the suite's seeds: --seeds 42 1337")] = None,
+    output_dir: Annotated[str | None, typer.Option(help="override the suite's output_dir")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="override the suite's data_dir")] = None,
+    override: Annotated[list[str] | None, typer.Option(help="KEY=VALUE (YAML value) for every run, over the suite's "
+                                                             "and datasets' overrides, e.g. training.epochs=1; "
+                                                             "repeatable")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="run only this dataset or backbone (by name); repeatable")] = None,
+    overwrite: Annotated[bool, typer.Option(help="retrain runs whose folder holds another config")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="run the runs as Ray tasks")] = False,
+    ray_address: Annotated[str | None, typer.Option(help="an existing Ray cluster (e.g. auto); default: local Ray")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="runs at once on Ray (local Ray: its size)")] = None,
+    gpus_per_run: Annotated[float, typer.Option(min=0.0, help="GPUs per Ray run")] = 0.0,
+    cpus_per_run: Annotated[float, typer.Option(min=0.01, help="CPUs per Ray run (its torch threads)")] = 1.0,
+) -> None:
+    """Train every backbone x dataset x seed of a suite (finished runs are skipped), then write its leaderboard."""
+    from biotune.experiments.leaderboard import render_markdown
+    from biotune.experiments.seeds import parse_value
+    from biotune.experiments.suite import load_suite, restrict, run_suite
+
+    settings: dict[str, Any] = {}
+    for item in override or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BiotuneError(f"--override {item!r}: write KEY=VALUE, e.g. training.epochs=1")
+        settings[key] = parse_value(value)
+    spec = load_suite(suite, {"output_dir": output_dir, "data_dir": data_dir,
+                              "seeds": _seeds(seeds, ctx, 0) if seeds or ctx.args else None})
+    outcome = run_suite(restrict(spec, only or []), origin=str(suite), overrides=settings, overwrite=overwrite, ray=ray,
+                        ray_address=ray_address, workers=workers, gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run,
+                        on_done=lambda done: console.print(f"{done.key}: {'done' if done.ok else 'failed: ' + done.error}",
+                                                           highlight=False))
+    console.print(f"trained {len(outcome.trained)}, skipped (finished) {len(outcome.skipped)}, "
+                  f"failed {len(outcome.failed)}")
+    console.print(Markdown(render_markdown(outcome.leaderboard)))
+    console.print(f"leaderboard: {outcome.files['md']} (.json, .png)")
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 @friendly
 def corpora() -> None:
