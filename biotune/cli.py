@@ -455,6 +455,27 @@ def cv(
 
 @app.command()
 @friendly
+def pretrain(
+    config: Annotated[Path, typer.Argument(help="pretraining config (YAML, see configs/pretrain/)")],
+    overwrite: Annotated[bool, typer.Option(help="replace a finished (or differently configured) run")] = False,
+    output_dir: Annotated[str | None, typer.Option(help="override output_dir")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="override data_dir (where corpus sources are found)")] = None,
+) -> None:
+    """Continue masked-LM pretraining of an encoder on unlabelled text; rerun after an interruption to resume."""
+    from biotune.pretraining.config import load_pretraining_config
+    from biotune.pretraining.run import pretrain as run_pretrain
+
+    cfg = load_pretraining_config(config, {"output_dir": output_dir, "data_dir": data_dir})
+    result = run_pretrain(cfg, overwrite=overwrite)
+    dev = result.record["dev"]
+    if dev["before"] and dev["after"]:
+        console.print(f"held-out perplexity {dev['before']['perplexity']:.2f} -> {dev['after']['perplexity']:.2f}")
+    console.print(f"{result.record['steps']} steps, {result.record['tokens_seen']} tokens; "
+                  f"model (use as model.backbone): {result.folder}")
+
+
+@app.command()
+@friendly
 def aggregate(
     config: ConfigArg,
     output_dir: Annotated[str | None, typer.Option(help="override output_dir")] = None,

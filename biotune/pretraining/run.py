@@ -97,10 +97,10 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
 
     `callbacks` are extra Trainer callbacks (the tests use one to interrupt a run)."""
     folder = config.run_dir
-    _prepare_folder(folder, config, overwrite)
     t = config.training
     train_collections = collections_of(config.sources, config.data_dir)
     dev_collections = collections_of(config.dev.sources, config.data_dir)
+    _check_folder(folder, config, overwrite)
     tokenizer = load_tokenizer(config.backbone)
     packer = Packer(tokenizer, config.max_length)
     masker = masker_for(tokenizer, config.mlm_probability, config.whole_word_mask)
@@ -120,6 +120,9 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
     dev = dev_examples(dev_collections, packer, masker, t.seed, config.dev.max_sequences) if dev_collections else []
     if config.dev.sources and not dev:
         raise BiotuneError("the dev sources hold no text")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / SNAPSHOT).is_file():
+        write_text(folder / SNAPSHOT, config.to_yaml())
     before = _dev_before(folder, encoder.model, dev, collate, config, device, bf16)
     dataset = MaskedStream(train_collections, counts, packer, masker, t.seed, t.shuffle_buffer)
     work = folder / CHECKPOINTS
@@ -186,8 +189,8 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
     return PretrainResult(folder, record)
 
 
-def _prepare_folder(folder: Path, config: PretrainingConfig, overwrite: bool) -> None:
-    """Refuse to replace a finished run or to mix two configs in one folder; start or keep the snapshot."""
+def _check_folder(folder: Path, config: PretrainingConfig, overwrite: bool) -> None:
+    """Refuse to replace a finished run or to mix two configs in one folder (`overwrite` empties it)."""
     snapshot = folder / SNAPSHOT
     if folder.exists() and any(folder.iterdir()):
         if not snapshot.is_file() and not (folder / RECORD).is_file():
@@ -203,9 +206,6 @@ def _prepare_folder(folder: Path, config: PretrainingConfig, overwrite: bool) ->
                 raise BiotuneError(f"{folder} holds an unfinished run of another config (differs in: "
                                    f"{', '.join(changed)}); rerun with that config to resume it, or pass --overwrite")
             log.info("resuming the unfinished pretraining run in %s", folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if not snapshot.is_file():
-        write_text(snapshot, config.to_yaml())
 
 
 def _dev_before(folder: Path, model: Any, dev: list[dict[str, list[int]]], collate: PadCollator,
