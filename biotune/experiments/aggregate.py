@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +67,7 @@ def aggregate(results_dir: str | Path) -> dict[str, Any]:
     differing = config_differences(snapshots)
     if differing:
         raise BiotuneError(f"{results_dir}: runs differ in more than the seed; keys: {', '.join(differing)}")
-    evals: dict[int, dict[str, Any]] = {}
-    for seed, folder in seeds.items():
-        evals[seed] = {}
-        for path in sorted(folder.glob("eval_*.json")):
-            evals[seed].update(json.loads(path.read_text(encoding="utf-8")))
+    evals = {seed: read_evals(folder) for seed, folder in seeds.items()}
     test_sets = sorted(set.intersection(*(set(e) for e in evals.values())))
     out: dict[str, Any] = {"results_dir": str(results_dir), "seeds": list(seeds), "test_sets": {}}
     for test in test_sets:
@@ -83,6 +79,14 @@ def aggregate(results_dir: str | Path) -> dict[str, Any]:
     write_json(results_dir / "aggregated_results.json", out)
     write_text(results_dir / "aggregated_results.md", render_markdown(out, title=results_dir.name))
     return out
+
+
+def read_evals(folder: Path) -> dict[str, Any]:
+    """{test set: metrics dictionary} of a run's results folder (its `eval_<test>.json` files)."""
+    evals: dict[str, Any] = {}
+    for path in sorted(folder.glob("eval_*.json")):
+        evals.update(json.loads(path.read_text(encoding="utf-8")))
+    return evals
 
 
 def _dev_score(folder: Path) -> float | None:
@@ -107,66 +111,97 @@ def _aggregate_node(per_seed: Mapping[int, Any], key: str = "") -> Any:
     return first
 
 
-def _cell(stats: Mapping[str, Any]) -> str:
+def mean_std(stats: Mapping[str, Any]) -> str:
+    """An aggregated ratio in percent: `mean ± std`."""
     return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
 
 
-def _is_stats(node: Any) -> bool:
+def _number(stats: Mapping[str, Any]) -> str:
+    return f"{stats['mean']:.4g} ± {stats['std']:.2g}"
+
+
+def is_stats(node: Any) -> bool:
+    """An aggregated number (`_stats`)."""
     return isinstance(node, Mapping) and "mean" in node and "std" in node
 
 
-def _score_rows(node: Mapping[str, Any], path: str = "") -> list[tuple[str, Mapping[str, Any]]]:
-    """(dotted path, block) for every block holding precision/recall/F1 statistics, in file order."""
+def is_number(node: Any) -> bool:
+    """A number of one run's metrics dictionary."""
+    return isinstance(node, (int, float)) and not isinstance(node, bool)
+
+
+IsValue = Callable[[Any], bool]
+
+
+def score_blocks(node: Mapping[str, Any], is_value: IsValue = is_stats, path: str = "") -> list[tuple[str, Mapping[str, Any]]]:
+    """(dotted path, block) for every block holding precision/recall/F1 values, in file order.
+
+    `is_value` says what a value is: `is_stats` in aggregated results, `is_number` in one run's eval file."""
     rows = []
     for key, value in node.items():
-        if not isinstance(value, Mapping) or _is_stats(value):
+        if not isinstance(value, Mapping) or is_value(value):
             continue
         dotted = f"{path}.{key}" if path else key
-        if all(_is_stats(value.get(m)) for m in METRICS):
+        if all(is_value(value.get(m)) for m in METRICS):
             rows.append((dotted, value))
         else:
-            rows.extend(_score_rows(value, dotted))
+            rows.extend(score_blocks(value, is_value, dotted))
     return rows
 
 
-def _other_metrics(node: Mapping[str, Any], path: str = "") -> list[tuple[str, Mapping[str, Any]]]:
-    """(dotted path, stats) of the numbers outside the precision/recall/F1 blocks."""
+def other_metrics(node: Mapping[str, Any], is_value: IsValue = is_stats, path: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, value) of the values outside the precision/recall/F1 blocks."""
     out = []
     for key, value in node.items():
         dotted = f"{path}.{key}" if path else key
-        if _is_stats(value):
+        if is_value(value):
             out.append((dotted, value))
-        elif isinstance(value, Mapping) and not all(_is_stats(value.get(m)) for m in METRICS):
-            out.extend(_other_metrics(value, dotted))
+        elif isinstance(value, Mapping) and not all(is_value(value.get(m)) for m in METRICS):
+            out.extend(other_metrics(value, is_value, dotted))
     return out
+
+
+def metric_tables(result: Mapping[str, Any], is_value: IsValue = is_stats, cell: Callable[[Any], str] = mean_std,
+                  number: Callable[[Any], str] = _number, min_support: int = MIN_SUPPORT,
+                  value_header: str = "mean ± std") -> str:
+    """One test set's precision/recall/F1 blocks as one table (percent; a row with fewer than
+    `min_support` gold units shows N/A) and its other values as a second; aggregated results by
+    default, one run's eval dictionary with `is_number` and its own formats."""
+    from biotune.tables import markdown_table
+
+    rows = []
+    blocks = score_blocks(result, is_value)
+    for name, block in blocks:
+        support = block.get("support")
+        small = isinstance(support, int) and support < min_support
+        label = name.rsplit(".", 1)[-1] if "." in name else f"**{name}**"  # a class or type; an average in bold
+        rows.append([label, *(["N/A"] * 3 if small else [cell(block[m]) for m in METRICS]),
+                     "" if support is None else str(support)])
+    lines = [markdown_table(["", "P", "R", "F1", "support"], rows, ["left", "right", "right", "right", "right"])]
+    others = [(name, value) for name, value in other_metrics(result, is_value)
+              if not any(name.startswith(f"{block}.") for block, _ in blocks)]
+    if others:
+        lines += ["", markdown_table(["metric", value_header], [[name, number(value)] for name, value in others],
+                                     ["left", "right"])]
+    return "\n".join(lines)
 
 
 def render_markdown(agg: Mapping[str, Any], title: str = "") -> str:
     """The headline, the precision/recall/F1 blocks and any other metric of each test set (percent, mean ± std)."""
-    from biotune.experiments.evaluate import headline_of
-    from biotune.tables import markdown_table
-
     seeds = ", ".join(map(str, agg["seeds"]))
     lines = [f"# {title}" if title else "# Aggregated results", "", f"Seeds: {seeds} (n = {len(agg['seeds'])}); "
              f"mean ± sample std; N/A: fewer than {MIN_SUPPORT} gold units."]
+    return "\n".join(lines + render_test_sets(agg)) + "\n"
+
+
+def render_test_sets(agg: Mapping[str, Any], level: str = "##") -> list[str]:
+    """The lines of each test set's section (a `level` heading, the headline, `metric_tables`), then the best dev score."""
+    from biotune.experiments.evaluate import headline_of
+
+    lines = []
     for test, result in agg["test_sets"].items():
-        lines += ["", f"## {test}", "", f"Headline ({result['headline_key']}): {_cell(headline_of(result))}", ""]
-        rows = []
-        blocks = _score_rows(result)
-        for name, block in blocks:
-            support = block.get("support")
-            small = isinstance(support, int) and support < MIN_SUPPORT
-            label = name.rsplit(".", 1)[-1] if "." in name else f"**{name}**"  # a class or type; an average in bold
-            rows.append([label, *(["N/A"] * 3 if small else [_cell(block[m]) for m in METRICS]),
-                         "" if support is None else str(support)])
-        lines.append(markdown_table(["", "P", "R", "F1", "support"], rows,
-                                    ["left", "right", "right", "right", "right"]))
-        others = [(name, stats) for name, stats in _other_metrics(result)
-                  if not any(name.startswith(f"{block}.") for block, _ in blocks)]
-        if others:
-            lines += ["", markdown_table(["metric", "mean ± std"],
-                                         [[name, f"{stats['mean']:.4g} ± {stats['std']:.2g}"] for name, stats in others],
-                                         ["left", "right"])]
+        lines += ["", f"{level} {test}", "", f"Headline ({result['headline_key']}): {mean_std(headline_of(result))}", "",
+                  metric_tables(result)]
     if "best_dev_score" in agg:
-        lines += ["", f"Best dev score: {_cell(agg['best_dev_score'])}"]
-    return "\n".join(lines) + "\n"
+        lines += ["", f"Best dev score: {mean_std(agg['best_dev_score'])}"]
+    return lines

@@ -5,7 +5,8 @@
 seed fails (its traceback goes into the seed's `train.log`, the console gets one line), then
 aggregates what finished. A finished seed is reused only when its config snapshot is the
 current config (path-only keys aside); otherwise the whole call is refused before anything
-trains, naming the keys, and `--overwrite` retrains. `sweep` does that for each value of one dotted
+trains, naming the keys, and `--overwrite` retrains; once aggregated, every finished seed's model
+card (`best_model/README.md`) gains the seeds' mean ± std. `sweep` does that for each value of one dotted
 config key, in runs named `<name>__<key>=<value>` (the config's own value is the config's own
 run), and plots the headline score against the value.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from biotune.config import ExperimentConfig, apply_overrides, validate
 from biotune.errors import BiotuneError
 from biotune.experiments.aggregate import aggregate
+from biotune.experiments.model_card import rewrite_cards
 from biotune.experiments.run_folder import RunPaths
 from biotune.training.processes import is_main_process, wait_for_everyone
 
@@ -79,6 +81,7 @@ def run_seeds(config: ExperimentConfig, seeds: list[int], overwrite: bool = Fals
     outcome.main_process = is_main_process()
     if (outcome.trained or outcome.skipped) and outcome.main_process:
         outcome.aggregated = aggregate(outcome.results_dir)
+        rewrite_cards(config, outcome.aggregated)  # each seed's model card gains the seeds' mean ± std
     wait_for_everyone()
     return outcome
 

@@ -16,6 +16,9 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
     predictor                 ->  the one object the CLI, library API, service and tag job call
     score(predictor, split)   ->  a `Result` with one `headline` under `headline_key`
     render(results)           ->  the result files' Markdown
+    pipeline_tag, label_counts, card_usage
+                              ->  the model card (`biotune.experiments.model_card`): the Hub's
+                                  pipeline tag, a split's label distribution, a usage snippet
 
 `training/` never imports a task's predictor or model code directly, and `config` never
 imports model code: they reach a task only through this contract and `biotune.tasks.get_task`.
@@ -76,6 +79,7 @@ class Task(ABC):
     """One task (NER, RE, QA): every step of the data flow that differs between tasks."""
 
     name: str
+    pipeline_tag: str  # the Hugging Face pipeline task of a saved folder (the model card's `pipeline_tag`)
 
     # ---- data -----------------------------------------------------------------------------
     @abstractmethod
@@ -157,3 +161,16 @@ class Task(ABC):
     @abstractmethod
     def render(self, results: Mapping[str, Mapping[str, Any]], title: str) -> str:
         """Markdown for the result files: `{test set: Result.to_dict() + recorded extras}`."""
+
+    # ---- model card -----------------------------------------------------------------------------
+    @abstractmethod
+    def label_counts(self, examples: Sequence[Any]) -> dict[str, int]:
+        """A split's label distribution for the model card, `{row: count}`: first how many examples
+        it holds in the task's unit (sentences, pairs, questions), then the count of each label
+        (entity mentions per type, pairs per relation label, ...)."""
+
+    @abstractmethod
+    def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
+        """The model card's usage section (Markdown) for the saved folder or Hub id `model`, whose
+        config records `settings` (`config.biotune`: the head, markers, windows): with transformers
+        and with biotune's predictor and CLI."""

@@ -5,8 +5,9 @@ and splits -> build one label space from every source and dev -> plan the strate
 per phase: featurise, fine-tune with the Trainer and the task's loss, select the epoch with
 the best dev headline score (on what the dev split can score for the phase; the last epoch
 when it can score nothing), save `best_model/` (a standard Hugging Face folder), evaluate on
-every test set -> write results atomically. The summary file is written last, so its presence marks a
-finished run.
+every test set -> write results atomically, then the model card (`best_model/README.md`,
+`biotune.experiments.model_card`). The summary file is written last, so its presence marks a
+finished run (with its card).
 
 Everything that can fail before training (config, files, tags, backbone and tokenizer, window
 size, dev = test) is checked before the run folder is created or `--overwrite` deletes one.
@@ -35,6 +36,7 @@ from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArgumen
 from biotune.config import ExperimentConfig, differing_keys, read_snapshot
 from biotune.errors import BiotuneError
 from biotune.experiments.evaluate import evaluate_splits
+from biotune.experiments.model_card import describe_data, write_card
 from biotune.experiments.run_folder import RunPaths
 from biotune.hardware import default_device, use_bf16
 from biotune.io import write_json, write_text
@@ -163,8 +165,10 @@ def _train(task: Task, config: ExperimentConfig, paths: RunPaths, inputs: Inputs
             write_json(out.summary, summary)
         wait_for_everyone()
         init = str(out.best_model)
-    summary = {**phase_summaries[-1], "strategy": config.training.strategy, "phases": phase_summaries}
+    summary = {**phase_summaries[-1], "strategy": config.training.strategy, "phases": phase_summaries,
+               "data": describe_data(task, config, inputs.sources, inputs.dev, inputs.tests)}
     if main:
+        write_card(paths, config, summary)  # before the summary: a finished run always has its card
         write_json(paths.summary, summary)
     wait_for_everyone()
     return TrainResult(paths, result.dev_score, result.results, summary, main)

@@ -17,6 +17,7 @@ the example's weight shared among its windows, so a long context counts once.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
@@ -197,6 +198,42 @@ class QaTask(_WindowTask):
         return score_list(questions, {q: [a.text for a in found] for q, found in answers.items()},
                           threshold=predictor.list_threshold)
 
+    pipeline_tag = "question-answering"
+
+    def label_counts(self, examples: Sequence[Any]) -> dict[str, int]:
+        """Questions and (question, context) pairs; for training pairs also those with an answer and
+        the answer spans (a test split's gold answers are per question, not in its pairs)."""
+        counts = {"questions": len({e.question_id for e in examples}), "(question, context) pairs": len(examples)}
+        if any(e.answers for e in examples):
+            counts |= {"pairs with an answer": sum(1 for e in examples if e.answers),
+                       "answer spans": sum(len(e.answers) for e in examples)}
+        return counts
+
+    def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
+        return f"""The folder is a standard `AutoModelForQuestionAnswering` one (start and end scores per
+subword). transformers 5 has no question-answering pipeline; biotune's `QaPredictor` cuts the
+windows (`max_length` {settings.get("max_length")}, stride {settings.get("stride")}), pairs start and end scores (n-best)
+and merges a question's answers over its contexts, as the evaluation above did:
+
+```python
+from transformers import AutoModelForQuestionAnswering
+
+model = AutoModelForQuestionAnswering.from_pretrained("{model}")  # start_logits, end_logits
+```
+
+```python
+from biotune.tasks.qa.predict import QaPredictor
+
+qa = QaPredictor.from_checkpoint("{model}")
+for answer in qa.answer([("Which drug causes tremor?", ["Lithium causes tremor.", "Tremor after lithium."])])[0]:
+    print(answer.text, answer.score, [(o.context, o.start, o.end) for o in answer.occurrences])
+```
+
+```bash
+biotune predict --checkpoint {model} --input questions.jsonl --output answers.jsonl   # {{"id", "question", "contexts"}} per line
+```
+"""
+
 
 def _best_threshold(predictor: QaPredictor, split: Split) -> tuple[float, ListResult]:
     ranked = predictor.rank(split.examples)
@@ -272,6 +309,41 @@ class DecisionTask(_WindowTask):
             raise BiotuneError(f"{split.path}: labels {unknown} are not among the model's {list(predictor.labels)}")
         predicted = [p.label for p in predictor.predict(split.examples)]
         return score_decisions([e.label for e in split.examples], predicted, predictor.labels)
+
+    pipeline_tag = "text-classification"
+
+    def label_counts(self, examples: Sequence[Any]) -> dict[str, int]:
+        """Questions, then questions per answer (yes, no, maybe, then any other)."""
+        counts = Counter(e.label for e in examples)
+        return {"questions": len(examples), **{label: counts[label] for label in _ordered(set(counts))}}
+
+    def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
+        return f"""The folder is a standard sequence-classification model over (question, context) pairs
+(labels in `config.id2label`):
+
+```python
+from transformers import pipeline
+
+decide = pipeline("text-classification", model="{model}", top_k=None)
+print(decide({{"text": "Does lithium cause tremor?", "text_pair": "Tremor is a common side effect of lithium."}}))
+```
+
+biotune's `DecisionPredictor` also reads a context longer than one window (`max_length`
+{settings.get("max_length")}, stride {settings.get("stride")}) and averages its windows' probabilities, as the evaluation above did:
+
+```python
+from biotune.tasks.qa.examples import DecisionExample
+from biotune.tasks.qa.predict import DecisionPredictor
+
+predictor = DecisionPredictor.from_checkpoint("{model}")
+example = DecisionExample("q1", "Does lithium cause tremor?", "Tremor is a common side effect of lithium.", label="")
+print(predictor.predict([example])[0].scores)
+```
+
+```bash
+biotune predict --checkpoint {model} --input questions.tsv --output decisions.jsonl
+```
+"""
 
 
 def _ordered(labels: set[str]) -> tuple[str, ...]:

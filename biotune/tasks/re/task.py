@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -31,10 +32,10 @@ from biotune.tasks.contract import Bundle, SourceExamples, Task
 from biotune.tasks.re.checks import check_relations
 from biotune.tasks.re.documents import (DocumentRelationResult, is_document_file, read_document_split,
                                         render_document_result, score_document_split)
-from biotune.tasks.re.examples import LabelSpace, RelationExample, read_examples, read_label2id
+from biotune.tasks.re.examples import Entity, LabelSpace, RelationExample, read_examples, read_label2id
 from biotune.tasks.re.heads import (RelationModel, build_relation_model, load_relation_model, predict_probabilities,
                                     save_relation_model)
-from biotune.tasks.re.markers import MarkerScheme, featurise
+from biotune.tasks.re.markers import MarkerScheme, featurise, mark
 from biotune.tasks.re.metrics import RelationResult, render_markdown, score_relations
 
 LABEL2ID_FILE = "label2id.tsv"
@@ -204,6 +205,58 @@ class RelationTask(Task):
         blocks += [render_document_result(result, title=name) if "documents" in result
                    else render_markdown(result, title=name) for name, result in results.items()]
         return "\n\n".join(block.rstrip() for block in blocks) + "\n"
+
+    pipeline_tag = "text-classification"
+
+    def label_counts(self, examples: Sequence[Any]) -> dict[str, int]:
+        """Candidate pairs, then pairs per relation label (the negative one included)."""
+        return {"pairs": len(examples), **dict(sorted(Counter(e.label for e in examples).items()))}
+
+    def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
+        """A marked example built by `markers.mark` from the model's own marker types and masks."""
+        scheme = MarkerScheme.from_dict(settings["markers"])
+        first, second = scheme.types[0], scheme.types[-1]
+        words = [f"@{t}$" if f"@{t}$" in scheme.masks else t.lower() for t in (first, second)]
+        text = f"{words[0]} was associated with {words[1]} ."
+        head, tail = text.index(words[0]), text.rindex(words[1])
+        marked = mark(RelationExample(text, Entity(head, head + len(words[0]), first),
+                                      Entity(tail, tail + len(words[1]), second), None, "card", "card", 0), scheme)
+        how = (f"Mark the pair as training did: E1 (the first entity in the text) between `[E1:TYPE]` and `[/E1:TYPE]`, "
+               f"E2 between `[E2:TYPE]` and `[/E2:TYPE]`, a space on each side of a marker (types: "
+               f"{', '.join(f'`{t}`' for t in scheme.types)}"
+               + (f"; masked entities are written as the masks {', '.join(f'`{m}`' for m in scheme.masks)}" if scheme.masks else "")
+               + "). `biotune.tasks.re.markers.mark` does it for a `RelationExample`.")
+        if settings.get("head") == "cls":
+            transformers_part = f"""The folder is a standard sequence-classification model (labels in `config.id2label`).
+{how}
+
+```python
+from transformers import pipeline
+
+classify = pipeline("text-classification", model="{model}", top_k=None)
+print(classify("{marked}"))
+```
+"""
+        else:
+            transformers_part = f"""The `entity_start` head reads the hidden states at the two start markers, which no
+`transformers` pipeline does: predict with biotune. {how} Marked text: `{marked}`
+"""
+        return f"""{transformers_part}
+With biotune (pre-masked `sentence` rows, or candidate pairs built from annotated documents):
+
+```python
+from biotune.tasks.re.predict import read_rows
+from biotune.tasks.re.task import RelationPredictor
+
+predictor = RelationPredictor.from_checkpoint("{model}")
+for p in predictor.predict(list(read_rows("rows.tsv"))):
+    print(p.example_id, p.label, p.scores)
+```
+
+```bash
+biotune predict --checkpoint {model} --input rows.tsv --output relations.jsonl
+```
+"""
 
 
 def _relation_model(bundle: Bundle) -> RelationModel:
