@@ -145,7 +145,9 @@ def build_card(config: ExperimentConfig, summary: Mapping[str, Any], evals: Mapp
                 _test_section(evals)]
     if aggregated is not None:
         sections.append(_seeds_section(summary, aggregated))
-    sections += [f"## Usage\n\n{task.card_usage(model, settings).strip()}", _upload_section(model)]
+    usage = (f"`{model}` is this folder. Once uploaded, transformers loads the Hub id `<user>/<repo>` in its place; "
+             "biotune loads a local folder (`hf download <user>/<repo> --local-dir <folder>`).")
+    sections += [f"## Usage\n\n{usage}\n\n{task.card_usage(model, settings).strip()}", _upload_section(model)]
     return f"---\n{metadata.to_yaml()}\n---\n\n" + "\n\n".join(s.strip() for s in sections) + "\n"
 
 
@@ -247,9 +249,9 @@ def _training_section(config: ExperimentConfig, summary: Mapping[str, Any], sett
     for phase in phases:
         title = f"### Phase {phase.get('phase', 1)} ({', '.join(phase.get('sources', []))})" if len(phases) > 1 else ""
         lines += ["", *([title, ""] if title else []), _selection(phase)]
-    lines += ["", f"Trained for {_epoch(summary.get('epochs_run') or 0)} epochs in {summary.get('train_seconds', 0):.0f} s "
-                  f"({summary.get('processes', 1)} process(es), bf16 {summary.get('bf16')}) on "
-                  f"{summary.get('train_examples')} training examples."]
+    lines += ["", f"{'The last phase' if len(phases) > 1 else 'Training'} ran {_epoch(summary.get('epochs_run') or 0)} "
+                  f"epochs over {summary.get('train_examples')} examples in {summary.get('train_seconds', 0):.0f} s "
+                  f"({summary.get('processes', 1)} process(es), bf16 {summary.get('bf16')})."]
     return "\n".join(lines)
 
 

@@ -222,6 +222,29 @@ def test_a_run_without_dev_keeps_the_last_epoch_in_its_card(word_backbone: Path,
     assert table_row(card, "Chemical") == ["2"] and "model-index" not in front_matter(card)
 
 
+def test_a_sequential_card_lists_its_sources_and_each_phase_selection(word_backbone: Path, counted_corpus: Path) -> None:
+    sources = [{"name": "silver", "split": "silver.tsv", "weight": 0.5}, {"name": "gold", "split": "train", "epochs": 2}]
+    config = tiny_experiment(word_backbone, counted_corpus, Path("unused"), sources=sources, strategy="sequential")
+    phases = [{"phase": 1, "sources": ["silver"], "best_dev_score": 0.4, "epochs_run": 4.0,
+               "dev_history": [{"epoch": 1.0, "dev_score": 0.2}, {"epoch": 2.0, "dev_score": 0.4}]},
+              {"phase": 2, "sources": ["gold"], "best_dev_score": 0.8, "epochs_run": 2.0,
+               "dev_history": [{"epoch": 1.0, "dev_score": 0.8}, {"epoch": 2.0, "dev_score": 0.7}]}]
+    card = build_card(config, {**phases[-1], "seed": 42, "test": {}, "phases": phases}, {}, {"task": "ner"}, "best_model")
+    phase_1, phase_2 = card.split("### Phase 1 (silver)", 1)[1].split("### Phase 2 (gold)", 1)
+    assert "Selected epoch: **2** (best dev score 0.4000" in phase_1 and "Selected epoch: **1** (best dev score 0.8000" in phase_2
+    assert table_row(card, "silver") == ["`silver.tsv`", "weight=0.5"] and table_row(card, "gold") == ["`train`", "epochs=2.0"]
+    assert table_row(card, "training.strategy") == ["sequential"]
+
+
+def test_yes_no_counts_questions_per_answer() -> None:
+    from biotune.tasks import get_task
+    from biotune.tasks.qa.examples import DecisionExample
+
+    examples = [DecisionExample(str(k), "q", "c", label) for k, label in enumerate(["no", "maybe", "yes", "no", "no"])]
+    assert get_task("yesno").label_counts(examples) == {"questions": 5, "yes": 1, "no": 3, "maybe": 1}
+    assert get_task("yesno").pipeline_tag == "text-classification"
+
+
 # ---- other tasks -----------------------------------------------------------------------------
 
 def test_a_relation_card_has_the_text_classification_tag_counts_and_a_usage_that_scores_as_biotune(
