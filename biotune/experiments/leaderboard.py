@@ -199,7 +199,7 @@ def plot_leaderboard(board: Mapping[str, Any], path: Path) -> Path:
     ax.set_xticks(range(len(datasets)), datasets, rotation=30, ha="right")
     ax.set_ylabel("test score (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(f"{board['suite']}: mean ± std over {len(board['seeds'])} seeds (x: failed or missing)")
+    ax.set_title(f"{board['suite']}: mean ± std over seeds {', '.join(map(str, board['seeds']))} (x: failed or missing)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -4,7 +4,7 @@ A suite file (YAML, `extends:` allowed) names backbones, datasets and seeds:
 
     name: blurb_small                 # default: the file's stem
     output_dir: outputs
-    data_dir: ../shared/data          # root that each dataset's data_dir is relative to
+    data_dir: ../shared/data          # root of the datasets' data_dir (relative: to the working directory)
     seeds: [42, 1337, 2024]
     backbones: [minilm, {name: pubmedbert, backbone: microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract}]
     overrides: {training.epochs: 1}   # dotted keys for every run

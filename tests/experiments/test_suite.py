@@ -243,3 +243,23 @@ def test_plans_take_the_default_family_of_each_task_and_hub_ids(tmp_path: Path) 
     assert [family_of(suite.datasets["a"], task) for task in ("ner", "re", "qa", "yesno")] == ["NER", "RE", "QA", "QA"]
     with pytest.raises(BiotuneError, match=r"--only 'b': no such dataset or backbone .*choose from: a, minilm"):
         restrict(suite, ["b"])
+
+
+def test_cli_options_select_datasets_and_seeds_and_bad_options_are_one_line(finished: dict, tiny_suite: Path,
+                                                                             tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(finished["out"], out)
+    result = CliRunner().invoke(app, ["benchmark", str(tiny_suite), "--output-dir", str(out), "--only", "chem",
+                                      "--seeds", "1"])
+    assert result.exit_code == 0, result.output  # the failing dataset is not selected: every run finished
+    assert "trained 0, skipped (finished) 2, failed 0" in result.output
+    board = json.loads((out / "results" / "tiny" / "leaderboard.json").read_text())
+    assert board["seeds"] == [1] and list(board["datasets"]) == ["chem"]
+    assert board["backbones"]["small"]["datasets"]["chem"]["values"] == {
+        "1": finished["board"]["backbones"]["small"]["datasets"]["chem"]["values"]["1"]}
+    for options, message in ((["--override", "training.epoch=1"], "did you mean 'training.epochs'"),
+                             (["--override", "training.epochs"], "--override 'training.epochs': write KEY=VALUE"),
+                             (["--only", "chemm"], "--only 'chemm': no such dataset or backbone in suite 'tiny' "
+                                                   "(did you mean 'chem'?)")):
+        result = CliRunner().invoke(app, ["benchmark", str(tiny_suite), "--output-dir", str(out), *options])
+        assert result.exit_code == 2 and message in result.output.replace("\n", ""), result.output
