@@ -165,7 +165,8 @@ def metric_tables(result: Mapping[str, Any], is_value: IsValue = is_stats, cell:
                   number: Callable[[Any], str] = _number, min_support: int = MIN_SUPPORT,
                   value_header: str = "mean ± std") -> str:
     """One test set's precision/recall/F1 blocks as one table (percent; a row with fewer than
-    `min_support` gold units shows N/A) and its other values as a second; aggregated results by
+    `min_support` gold units shows N/A) and its other values as a second (each only when it has
+    rows); aggregated results by
     default, one run's eval dictionary with `is_number` and its own formats."""
     from biotune.tables import markdown_table
 
@@ -177,13 +178,13 @@ def metric_tables(result: Mapping[str, Any], is_value: IsValue = is_stats, cell:
         label = name.rsplit(".", 1)[-1] if "." in name else f"**{name}**"  # a class or type; an average in bold
         rows.append([label, *(["N/A"] * 3 if small else [cell(block[m]) for m in METRICS]),
                      "" if support is None else str(support)])
-    lines = [markdown_table(["", "P", "R", "F1", "support"], rows, ["left", "right", "right", "right", "right"])]
+    tables = [markdown_table(["", "P", "R", "F1", "support"], rows, ["left", *["right"] * 4])] if rows else []
     others = [(name, value) for name, value in other_metrics(result, is_value)
               if not any(name.startswith(f"{block}.") for block, _ in blocks)]
     if others:
-        lines += ["", markdown_table(["metric", value_header], [[name, number(value)] for name, value in others],
-                                     ["left", "right"])]
-    return "\n".join(lines)
+        tables.append(markdown_table(["metric", value_header], [[name, number(value)] for name, value in others],
+                                     ["left", "right"]))
+    return "\n\n".join(tables)
 
 
 def render_markdown(agg: Mapping[str, Any], title: str = "") -> str:
