@@ -204,6 +204,17 @@ def test_a_crash_while_writing_the_card_leaves_an_unfinished_run_that_the_rerun_
     assert "## Results over seeds" not in card, "a run trained alone has no seeds section"
 
 
+def test_a_seed_whose_records_are_gone_keeps_its_card_with_a_warning(word_backbone: Path, counted_corpus: Path,
+                                                                      tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from biotune.experiments.model_card import rewrite_cards
+
+    config = tiny_experiment(word_backbone, counted_corpus, tmp_path, epochs=1)
+    with caplog.at_level("WARNING", logger="biotune"):
+        assert rewrite_cards(config, {"seeds": [5], "test_sets": {}}) == []
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert record.getMessage().startswith("seed 5: model card not rewritten") and "config_snapshot.yaml" in record.getMessage()
+
+
 def test_base_model_is_the_hub_id_of_the_backbone(tmp_path: Path) -> None:
     assert base_model_id("minilm") == "sentence-transformers/all-MiniLM-L6-v2"
     assert base_model_id("dmis-lab/biobert-base-cased-v1.2") == "dmis-lab/biobert-base-cased-v1.2"
