@@ -12,7 +12,7 @@ To fit a shared 2-core CPU, `--train-docs` and `--test-docs` keep the first N ab
 released training and test files (whole documents, written as PubTator under bench/runs/context/).
 
 usage: python bench/context.py [--seeds 1 2 3] [--heads softmax crf] [--context 64] [--epochs 1]
-                               [--train-docs 500] [--test-docs 500] [--lr 1e-4] [--batch 32]
+                               [--train-docs 500] [--test-docs 500] [--lr 1e-4] [--batch 32] [--threads 1]
 """
 
 from __future__ import annotations
@@ -142,8 +142,11 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--train-docs", type=int, default=None, help="first N training abstracts (default: all 500)")
     ap.add_argument("--test-docs", type=int, default=None, help="first N test abstracts (default: all 500)")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: on a shared CPU, OpenMP "
+                    "spin-waiting makes 2 threads slower than 1)")
     ap.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone (smoke runs)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     started = time.perf_counter()
     runs = ROOT / "bench" / "runs" / "context"
     data_dir = subset_corpus(runs / "data", args.train_docs, args.test_docs)
