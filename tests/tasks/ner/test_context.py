@@ -234,3 +234,21 @@ def test_tagging_documents_uses_context_within_each_document(context_run) -> Non
         want += [(s.document, s.offsets[sp.start][0], s.offsets[sp.end - 1][1], sp.type, round(sp.score, 5))
                  for sp in spans]
     assert got == want and got
+
+
+def test_predict_file_never_cuts_a_document_between_chunks(context_run, tmp_path: Path) -> None:
+    import json
+
+    from biotune.tasks.ner.predict import predict_file
+
+    run, folder = context_run
+    tagger = Tagger.from_checkpoint(run.paths.best_model, precision="fp32")
+    test = read_corpus_file(folder / "test.tsv")
+    predict_file(tagger, folder / "test.tsv", tmp_path / "small.jsonl", chunk_size=1)
+    predict_file(tagger, folder / "test.tsv", tmp_path / "whole.jsonl", chunk_size=10_000)
+    small, whole = ([json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+                    for name in ("small.jsonl", "whole.jsonl"))
+    assert small == whole and len(whole) == len(test)
+    expected = tagger.predict([s.tokens for s in test], document_keys(test))
+    assert [[(p["start_token"], p["end_token"], p["type"]) for p in r["predictions"]] for r in whole] == \
+        [[(sp.start, sp.end, sp.type) for sp in spans] for _, spans in expected]
