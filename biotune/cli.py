@@ -558,6 +558,53 @@ def benchmark(
 
 @app.command()
 @friendly
+def search(
+    config: ConfigArg,
+    space: Annotated[Path | None, typer.Option(help="search space YAML: params (dotted config key -> type "
+                                                    "float|int|log|categorical, low/high/step or choices)")] = None,
+    grid: Annotated[bool, typer.Option("--grid", help="BioBERT's grid: batch size 10/16/32/64 x learning rate "
+                                                      "5e-5/3e-5/1e-5 (grid sampler)")] = False,
+    trials: Annotated[int | None, typer.Option(help="trials the study should hold; a rerun continues up to it "
+                                                    "(default: the grid's size, else 20)")] = None,
+    sampler: Annotated[str | None, typer.Option(help="tpe | random | grid (default: the space file's, else tpe)")] = None,
+    sampler_seed: Annotated[int | None, typer.Option(help="seed of the sampler (reproducible search)")] = None,
+    pruner: Annotated[str, typer.Option(help="median | none: stop trials whose dev score lags")] = "median",
+    timeout: Annotated[float | None, typer.Option(help="seconds after which no new trial starts")] = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL shared by machines, e.g. "
+                                                     "postgresql://user@host/db (default: sqlite in the search folder)")] = None,
+    study_name: Annotated[str | None, typer.Option(help="study in the storage (default: the config's name)")] = None,
+    final_seeds: Annotated[int, typer.Option(help="seeds the best config trains with, then tested once (0: none)")] = 3,
+    output_dir: Annotated[str | None, typer.Option(help="override output_dir")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="override data.data_dir")] = None,
+    overwrite: Annotated[bool, typer.Option(help="delete the study, its trial runs and final runs first")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="run trials on Ray workers against the shared storage")] = False,
+    ray_address: Annotated[str | None, typer.Option(help="an existing Ray cluster (default: local Ray)")] = None,
+    workers: Annotated[int, typer.Option(help="Ray workers, each running trials one after another")] = 2,
+    gpus_per_trial: Annotated[float, typer.Option(help="GPUs per Ray worker")] = 0.0,
+    cpus_per_trial: Annotated[float, typer.Option(help="CPUs per Ray worker (its torch threads)")] = 1.0,
+) -> None:
+    """Hyperparameter search (Optuna) on the dev split; the best config then trains with the final seeds
+    and is tested once. Rerun the same command to continue an interrupted or extended study."""
+    from biotune.config import load_config
+    from biotune.experiments.search import SearchSettings, render_summary, search as run_search
+    from biotune.experiments.search_space import BIOBERT_GRID, load_space
+
+    if (space is None) == (not grid):
+        raise BiotuneError("give one of --space SPACE.yaml or --grid")
+    cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir})
+    settings = SearchSettings(trials=trials, sampler=sampler, sampler_seed=sampler_seed, pruner=pruner,
+                              timeout=timeout, storage=storage, study_name=study_name, final_seeds=final_seeds,
+                              overwrite=overwrite, ray=ray, ray_address=ray_address, workers=workers,
+                              gpus_per_trial=gpus_per_trial, cpus_per_trial=cpus_per_trial)
+    result = run_search(cfg, BIOBERT_GRID if space is None else load_space(space), settings, config_path=config)
+    console.print(Markdown(render_summary(result.summary)))
+    console.print(f"trials: {result.folder / 'trials.md'}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
 def corpora() -> None:
     """List the corpus registry: names, entity types, download locations."""
     from biotune.corpora.registry import CORPORA
