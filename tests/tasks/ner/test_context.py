@@ -252,3 +252,19 @@ def test_predict_file_never_cuts_a_document_between_chunks(context_run, tmp_path
     expected = tagger.predict([s.tokens for s in test], document_keys(test))
     assert [[(p["start_token"], p["end_token"], p["type"]) for p in r["predictions"]] for r in whole] == \
         [[(sp.start, sp.end, sp.type) for sp in spans] for _, spans in expected]
+
+
+def test_a_checkpoint_trained_with_the_removed_packing_is_tagged_alone_with_a_warning(
+        trained_run, caplog: pytest.LogCaptureFixture) -> None:
+    from biotune.tasks.ner.task import NerTask
+
+    bundle = NerTask().load(trained_run.paths.best_model)
+    bundle.model.config.biotune = {**bundle.model.config.biotune, "pack": True}
+    with caplog.at_level("WARNING", logger="biotune"):
+        tagger = Tagger(bundle.model, bundle.tokenizer, precision="fp32")
+    assert tagger.context == 0 and "trained with sentence packing" in caplog.text
+
+
+def test_an_old_config_with_pack_sentences_names_the_new_key() -> None:
+    with pytest.raises(BiotuneError, match="model.pack_sentences was removed.*model.context"):
+        validate({"name": "old", "model": {"pack_sentences": True}, "data": {"corpus": "bc5cdr"}}, "old.yaml")
