@@ -23,6 +23,7 @@ from transformers import AutoModelForMaskedLM, PreTrainedModel
 
 from biotune.errors import BiotuneError
 from biotune.models.backbones import resolve_backbone
+from biotune.pretraining.masking import IGNORE
 
 log = logging.getLogger("biotune")
 
@@ -53,6 +54,28 @@ def load_masked_lm(backbone: str) -> LoadedEncoder:
     return LoadedEncoder(model, fresh, missing)
 
 
+HEADS = ("cls", "lm_head")  # the MLM head's attribute: BERT family, RoBERTa family
+
+
+def masked_lm_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean cross-entropy over the masked targets, the head applied to the targets' states only.
+
+    The vocabulary projection is about half of a MiniLM-sized forward pass when it is applied to
+    every position, as `*ForMaskedLM.forward` does; only ~15% of positions are targets, so
+    projecting just those gives the same loss for a fraction of the work. Models whose head is
+    not one module under a known name take the ordinary forward pass.
+    """
+    head = next((getattr(model, name) for name in HEADS if isinstance(getattr(model, name, None), torch.nn.Module)), None)
+    base = getattr(model, model.base_model_prefix, None)
+    if head is None or base is None or base is model:
+        return model(**batch).loss
+    labels = batch["labels"]
+    hidden = base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state  # (batch, tokens, hidden)
+    picked = labels != IGNORE  # (batch, tokens)
+    logits = head(hidden[picked])  # (targets, vocabulary)
+    return torch.nn.functional.cross_entropy(logits.float(), labels[picked])
+
+
 @dataclass(frozen=True)
 class HeldOutLoss:
     loss: float  # mean cross-entropy per masked target
@@ -74,9 +97,9 @@ def held_out_loss(model: PreTrainedModel, examples: Sequence[dict[str, list[int]
     total, targets = 0.0, 0
     for start in range(0, len(examples), batch_size):
         batch = {k: v.to(device) for k, v in collate(list(examples[start:start + batch_size])).items()}
-        n = int((batch["labels"] != -100).sum())
+        n = int((batch["labels"] != IGNORE).sum())
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = model(**batch).loss
+            loss = masked_lm_loss(model, batch)
         total += float(loss) * n
         targets += n
     model.train(was_training)

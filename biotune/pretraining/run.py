@@ -37,7 +37,7 @@ from biotune.io import write_json, write_text
 from biotune.models.backbones import load_tokenizer, resolve_backbone
 from biotune.pretraining.config import PretrainingConfig, TextSource
 from biotune.pretraining.masking import masker_for
-from biotune.pretraining.model import HeldOutLoss, held_out_loss, load_masked_lm
+from biotune.pretraining.model import HeldOutLoss, held_out_loss, load_masked_lm, masked_lm_loss
 from biotune.pretraining.packing import Packer
 from biotune.pretraining.plot import plot_loss_curve
 from biotune.pretraining.sources import refuse_test, source_texts
@@ -82,6 +82,15 @@ class TokensPerSecond(TrainerCallback):
         logs["tokens_per_s"] = round(rate, 1)
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1]["tokens_per_s"] = logs["tokens_per_s"]
+
+
+class MaskedLmTrainer(Trainer):
+    """The Trainer with the targets-only masked-LM loss (`model.masked_lm_loss`)."""
+
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        loss = masked_lm_loss(model, inputs)
+        return (loss, None) if return_outputs else loss
 
 
 def collections_of(sources: Sequence[TextSource], data_dir: str | None) -> list[TextCollection]:
@@ -148,7 +157,7 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
         dataloader_num_workers=0,  # one reader: the order is the stream's, whatever the machine
         report_to="none",
     )
-    trainer = Trainer(model=encoder.model, args=args, train_dataset=dataset, data_collator=collate,
+    trainer = MaskedLmTrainer(model=encoder.model, args=args, train_dataset=dataset, data_collator=collate,
                       processing_class=tokenizer, callbacks=[TokensPerSecond(), *callbacks])
     resume = _last_checkpoint(work)
     started = time.perf_counter()

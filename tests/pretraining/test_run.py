@@ -137,3 +137,16 @@ def test_the_cli_reports_a_bad_source_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "'test' is a test split" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_targets_only_loss_equals_the_models_own(word_backbone: Path) -> None:
+    from biotune.pretraining.model import load_masked_lm, masked_lm_loss
+
+    model = load_masked_lm(str(word_backbone)).model.eval()
+    torch.manual_seed(0)
+    ids = torch.randint(5, 40, (3, 9))
+    labels = torch.where(torch.rand(3, 9) < 0.3, ids, torch.full_like(ids, -100))
+    labels[0, 1] = ids[0, 1]
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    with torch.no_grad():
+        assert float(masked_lm_loss(model, batch)) == pytest.approx(float(model(**batch).loss), abs=1e-5)
