@@ -108,6 +108,10 @@ def main() -> None:
         "- `data.limit` N reads the first N sentences (NER), pairs (RE) or questions / pairs (QA) of every split, test "
         "included, and fewer epochs than the configs' 3-5 are run: these scores show the suite and its cost on 2 CPU "
         "cores, not what the backbone reaches on the full splits (see the NER, RE and QA sections for those).",
+        "- Read the scores with the cut in mind: one epoch over a few hundred examples at the configs' batch size is "
+        "a handful of optimizer steps, after which NER and multi-class RE models still predict almost only O or the "
+        "negative class; and `data.limit` takes the FIRST N items of each file, not a random sample, so a cut test "
+        "set can hold mostly one class (a binary or yes/no score near a class's share says so).",
         "- Families as BLURB groups them: NER (BC5CDR, NCBI-disease, BC2GM), RE (ChemProt, DDI, GAD), QA (BioASQ "
         "factoid, list and yes/no, PubMedQA; BLURB's own QA family has only PubMedQA and BioASQ yes/no).",
     ]

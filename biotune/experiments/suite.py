@@ -154,9 +154,9 @@ def validate_suite(data: dict[str, Any], origin: str) -> SuiteConfig:
 
 
 def load_suite(path: str | Path, overrides: dict[str, Any] | None = None) -> SuiteConfig:
-    """Read a suite file (`extends:` resolved), set suite keys from `overrides` (None values skipped:
-    `output_dir`, `data_dir`, `seeds`, ...), validate. `name` defaults to the file stem; dataset
-    config paths are made relative to the suite file."""
+    """Read a suite file (`extends:` resolved), set suite keys from `overrides` (`output_dir`, `data_dir`,
+    `seeds`, ...; None values skipped), validate. `name` defaults to the file stem; relative dataset config
+    paths are relative to this file (also those a suite inherits through `extends`)."""
     path = Path(path)
     data = read_yaml(path)
     data.setdefault("name", path.stem)
