@@ -13,7 +13,7 @@ import copy
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -276,12 +276,16 @@ def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(read_yaml(path.parent / parent, seen + (path,)), data)
 
 
-def _suggest(loc: tuple[Any, ...]) -> str:
-    """'did you mean' for a forbidden key, from the fields of the section it sits in."""
-    model: type[BaseModel] = ExperimentConfig
+def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
+    """'did you mean' for a forbidden key, from the fields of the section it sits in (a list item's
+    section is the list's item model: `sources.0.nmae` -> `sources.0.name`)."""
     for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
         field = model.model_fields.get(str(part))
         annotation = field.annotation if field else None
+        if getattr(annotation, "__origin__", None) is list:
+            annotation = annotation.__args__[0]  # type: ignore[union-attr]
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return ""
         model = annotation
@@ -289,19 +293,27 @@ def _suggest(loc: tuple[Any, ...]) -> str:
     return did_you_mean(prefix + str(loc[-1]), [prefix + name for name in model.model_fields])
 
 
-def validate(data: dict[str, Any], origin: str) -> ExperimentConfig:
-    """Validate a raw mapping; errors name the dotted key and the source."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: dict[str, Any], origin: str, what: str = "config") -> M:
+    """Validate a raw mapping into `model`; one line naming every bad dotted key and the source."""
     try:
-        return ExperimentConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             key = ".".join(map(str, err["loc"])) or "config"
             if err["type"] == "extra_forbidden":
-                lines.append(f"unknown key {key!r}{_suggest(err['loc'])}")
+                lines.append(f"unknown key {key!r}{_suggest(err['loc'], model)}")
             else:
                 lines.append(f"{key}: {err['msg']}")
-        raise BiotuneError(f"{origin}: invalid config: " + "; ".join(lines)) from None  # one line, every key
+        raise BiotuneError(f"{origin}: invalid {what}: " + "; ".join(lines)) from None  # one line, every key
+
+
+def validate(data: dict[str, Any], origin: str) -> ExperimentConfig:
+    """Validate a raw experiment config mapping; errors name the dotted key and the source."""
+    return validate_model(ExperimentConfig, data, origin)
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], keep_none: bool = False) -> dict[str, Any]:

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from biotune.config import apply_overrides, read_yaml
-from biotune.errors import BiotuneError
+from biotune.config import apply_overrides, read_yaml, validate_model
 from biotune.registry import did_you_mean
 
 SOURCE_FORMATS = ("text", "jsonl", "pubtator", "bioc", "bioc-xml", "bioc-json")
@@ -120,35 +119,9 @@ class PretrainingConfig(_Section):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def _suggest(loc: tuple[Any, ...]) -> str:
-    """'did you mean' for a forbidden key, from the fields of the section it sits in (list items included)."""
-    model: type[BaseModel] = PretrainingConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part))
-        annotation = field.annotation if field else None
-        item = getattr(annotation, "__args__", (None,))[0] if getattr(annotation, "__origin__", None) is list else annotation
-        if not (isinstance(item, type) and issubclass(item, BaseModel)):
-            return ""
-        model = item
-    prefix = "".join(f"{part}." for part in loc[:-1])
-    return did_you_mean(prefix + str(loc[-1]), [prefix + name for name in model.model_fields])
-
-
 def validate_pretraining(data: dict[str, Any], origin: str) -> PretrainingConfig:
     """Validate a raw mapping; one line naming every bad key and the file."""
-    try:
-        return PretrainingConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = ".".join(map(str, err["loc"])) or "config"
-            if err["type"] == "extra_forbidden":
-                lines.append(f"unknown key {key!r}{_suggest(err['loc'])}")
-            else:
-                lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
-        raise BiotuneError(f"{origin}: invalid pretraining config: " + "; ".join(lines)) from None
+    return validate_model(PretrainingConfig, data, origin, "pretraining config")
 
 
 def load_pretraining_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PretrainingConfig:

@@ -20,7 +20,7 @@ def test_an_unknown_key_is_named_with_the_closest_valid_one() -> None:
 
 
 def test_a_source_names_exactly_one_place_and_a_known_format() -> None:
-    with pytest.raises(BiotuneError, match="sources.0: give exactly one of path and corpus"):
+    with pytest.raises(BiotuneError, match="sources.0: Value error, give exactly one of path and corpus"):
         validate_pretraining({"sources": [{"path": "x.txt", "corpus": "bc5cdr:train"}]}, "c")
     with pytest.raises(BiotuneError, match="must be <corpus>:<split>"):
         validate_pretraining({"sources": [{"corpus": "bc5cdr"}]}, "c")
@@ -39,7 +39,9 @@ def test_yaml_extends_and_the_name_default(tmp_path: Path) -> None:
     assert config.mlm_probability == 0.15 and config.whole_word_mask
 
 
-def test_the_shipped_config_validates() -> None:
-    config = load_pretraining_config(Path(__file__).parents[2] / "configs" / "pretrain" / "tapt_minilm.yaml")
-    assert config.name == "tapt_minilm"
-    assert all(not (s.corpus or "").endswith(":test") for s in config.sources)
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "configs" / "pretrain").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_the_shipped_configs_validate_and_read_no_test_split(path: Path) -> None:
+    config = load_pretraining_config(path)
+    assert config.name == path.stem
+    assert all(not (s.corpus or "").endswith(":test") and "Test" not in (s.path or "") for s in config.sources)
