@@ -6,6 +6,8 @@ readers of `biotune.formats.document_formats`, which stream) or a split of a cor
 (as written, entity masks included), question-answering contexts (each distinct context once),
 or the documents of a corpus stored in a document format (BC5CDR's PubTator release). A
 document's text is what the pretraining sees; one document is never joined to another.
+File sources and NER / document corpus splits stream; a relation-extraction or QA split is read
+whole by its task's reader (those files are small, and QA contexts are deduplicated).
 
 Test splits are never pretraining text: a corpus split named `test`, or a file that is the
 test file of a corpus folder or of any registered corpus found locally, is refused with an
