@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import time
 import warnings
 from collections.abc import Sequence
@@ -116,6 +117,10 @@ def trial_name(config: ExperimentConfig, number: int) -> str:
     return f"{config.name}__trial_{number}"
 
 
+def _best_name(config: ExperimentConfig) -> str:
+    return f"{config.name}__best"
+
+
 def search(config: ExperimentConfig, space: SearchSpace, settings: SearchSettings | None = None,
            config_path: str | Path | None = None) -> SearchResult:
     """Run (or continue) the study until `settings.trials` trials ended, then write the reports and
@@ -185,11 +190,12 @@ def _delete_previous(plan: _Plan, folder: Path) -> None:
     except KeyError:  # no such study yet
         pass
     root = Path(plan.base.output_dir)
-    prefixes = (f"{plan.base.name}__trial_", f"{plan.base.name}__best")
+    best = _best_name(plan.base)
     for kind in ("checkpoints", "results", "logs"):
         if (root / kind).is_dir():
             for run in (root / kind).iterdir():
-                if run.name.startswith(prefixes) and run.is_dir():
+                if run.is_dir() and (run.name.startswith(f"{plan.base.name}__trial_") or
+                                     run.name in (best, f"{best}__limit{plan.base.data.limit}")):
                     shutil.rmtree(run)
     if folder.is_dir():
         shutil.rmtree(folder)
@@ -202,10 +208,12 @@ def _open_study(plan: _Plan, worker: int) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    engine: dict[str, Any] = {}
     if plan.storage.startswith("sqlite:///"):
         Path(plan.storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = {"connect_args": {"timeout": 120}}  # Ray workers and heartbeat threads wait for the file lock
     try:
-        storage = RDBStorage(plan.storage, heartbeat_interval=plan.settings.heartbeat_interval,
+        storage = RDBStorage(plan.storage, engine_kwargs=engine, heartbeat_interval=plan.settings.heartbeat_interval,
                              grace_period=plan.settings.grace_period, heartbeat_stale_trial_callback=requeue)
     except Exception as exc:  # a bad URL, a missing database driver, an unreachable server
         raise BiotuneError(f"--storage {plan.storage}: cannot open it: {type(exc).__name__}: {exc}") from None
@@ -326,6 +334,7 @@ def _objective(trial: Any, plan: _Plan) -> float:
                           f"trial {trial.number}")
         paths = RunPaths(Path(config.output_dir), config.run_name, config.training.seed)
         trial.set_user_attr("run", str(paths.results))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which machine and process ran it
         if paths.summary.is_file():  # finished before the process was killed: its dev history is replayed
             check_same_config(paths, config)
             summary = json.loads(paths.summary.read_text(encoding="utf-8"))
@@ -391,7 +400,8 @@ def _trial_row(trial: Any) -> dict[str, Any]:
     return {"number": trial.number, "state": trial.state.name, "params": trial.params,
             "dev_score": trial.user_attrs.get("dev_score"), "epochs_run": trial.user_attrs.get("epochs_run"),
             "seconds": seconds, "error": trial.user_attrs.get("error"),
-            "retry_of": trial.user_attrs.get("retry_of"), "run": trial.user_attrs.get("run")}
+            "retry_of": trial.user_attrs.get("retry_of"), "run": trial.user_attrs.get("run"),
+            "worker": trial.user_attrs.get("worker")}
 
 
 def _report(study: Any, plan: _Plan, folder: Path, config_path: str | Path | None,
@@ -472,7 +482,7 @@ def best_config_yaml(base: ExperimentConfig, trial: Any, config_path: str | Path
     """A config that `extends` the original file (relative to `out`) with the best values as nested
     keys, plus whatever the search's base config set beyond the file (command-line overrides), so
     that it loads to the base config with the best values. Without a file it is the whole config."""
-    name = f"{base.name}__best"
+    name = _best_name(base)
     values = dict(trial.params)
     header = (f"# best trial {trial.number} of the search of {base.name} (dev score {trial.value:.4f}); "
               "biotune run this file --seeds ... trains it again\n")

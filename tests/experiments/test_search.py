@@ -213,6 +213,28 @@ def test_a_rerun_with_another_space_is_refused_naming_it(word_backbone: Path, sm
     with pytest.raises(BiotuneError, match=r"base config keys training\.weight_decay"):
         search(_config(word_backbone, small_corpus, tmp_path, weight_decay=0.1), parse_space(SPACE, "space"),
                _settings(trials=2))
+    old_run = tmp_path / "results" / "toy__trial_0"
+    assert old_run.is_dir()
+    fresh = search(cfg, other, _settings(trials=1, overwrite=True))  # a new study: the old trials are gone
+    assert [sorted(t["params"]) for t in fresh.trials] == [sorted(["model.dropout", *SPACE["params"]])]
+    assert len(_study(fresh.folder).trials) == 1
+    summary = json.loads((old_run / "seed_42" / "train_summary.json").read_text())
+    assert "model.dropout" in json.dumps(fresh.trials) and summary["best_dev_score"] == fresh.trials[0]["dev_score"]
+
+
+def test_ray_workers_run_trials_against_the_shared_study(word_backbone: Path, small_corpus: Path,
+                                                         tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    result = search(_config(word_backbone, small_corpus, tmp_path), parse_space(SPACE, "space"),
+                    _settings(trials=3, ray=True, workers=2))
+    ended = [t for t in result.trials if t["state"] == "COMPLETE"]
+    assert 3 <= len(ended) <= 4 and len(ended) == len(result.trials), "a worker may start one more as the other ends"
+    assert len({t["run"] for t in ended}) == len(ended)
+    workers = {t["worker"] for t in ended}
+    assert f"{os.uname().nodename}:{os.getpid()}" not in workers, "trials ran in Ray worker processes"
+    for row in ended:
+        assert json.loads((Path(row["run"]) / "train_summary.json").read_text())["best_dev_score"] == row["dev_score"]
+    assert not ray.is_initialized()
 
 
 def test_the_grid_preset_is_biobert_grid_and_a_grid_tries_every_point(word_backbone: Path, small_corpus: Path,
