@@ -160,10 +160,11 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
     trainer = MaskedLmTrainer(model=encoder.model, args=args, train_dataset=dataset, data_collator=collate,
                       processing_class=tokenizer, callbacks=[TokensPerSecond(), *callbacks])
     resume = _last_checkpoint(work)
+    tokens_before = _tokens_at(resume)  # read now: checkpoint rotation deletes `resume` during training
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.perf_counter() - started
-    tokens_now = trainer.state.num_input_tokens_seen - _tokens_at(resume)
+    tokens_now = trainer.state.num_input_tokens_seen - tokens_before
     trainer.save_model(str(folder))
     after = held_out_loss(encoder.model, dev, collate, config.dev.batch_size, device, bf16) if dev else None
     history = [{"step": e["step"], "loss": e["loss"], **({"tokens_per_s": e["tokens_per_s"]} if "tokens_per_s" in e else {})}

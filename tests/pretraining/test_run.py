@@ -150,3 +150,45 @@ def test_the_targets_only_loss_equals_the_models_own(word_backbone: Path) -> Non
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
     with torch.no_grad():
         assert float(masked_lm_loss(model, batch)) == pytest.approx(float(model(**batch).loss), abs=1e-5)
+
+
+KILLABLE_RUN = """
+import sys, time
+from transformers import TrainerCallback
+from biotune.pretraining.config import load_pretraining_config
+from biotune.pretraining.run import pretrain
+
+class Slow(TrainerCallback):  # leaves the parent time to kill the run between two checkpoints
+    def on_step_end(self, args, state, control, **kwargs):
+        time.sleep(0.4)
+
+pretrain(load_pretraining_config(sys.argv[1]), callbacks=[Slow()])
+"""
+
+
+def test_resume_after_kill_9_gives_the_same_model(word_backbone: Path, tmp_path: Path) -> None:
+    """A real kill -9 of a run in another process, then the same call again: the uninterrupted run's weights."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    texts = write_documents(tmp_path / "texts.txt", 30, seed=6)
+    whole = pretrain(tiny_config(word_backbone, texts, tmp_path / "whole", max_steps=12, checkpoint_steps=4))
+    config = tiny_config(word_backbone, texts, tmp_path / "killed", max_steps=12, checkpoint_steps=4)
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(config.to_yaml(), encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN, str(config_file)], cwd=Path(__file__).parents[2],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = config.run_dir / CHECKPOINTS / "checkpoint-4" / "trainer_state.json"
+    deadline = time.monotonic() + 120
+    while not state.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL and not (config.run_dir / RECORD).exists()
+    resumed = pretrain(config)
+    assert resumed.record["resumed_from_step"] in (4, 8)
+    a, b = load_file(str(whole.folder / "model.safetensors")), load_file(str(resumed.folder / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
