@@ -113,14 +113,9 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
     tokenizer = load_tokenizer(config.backbone)
     packer = Packer(tokenizer, config.max_length)
     masker = masker_for(tokenizer, config.mlm_probability, config.whole_word_mask)
-    counts = [scan(collection, packer) for collection in train_collections]
-    empty = [c.name for c in counts if not c.sequences]
-    if empty:
-        raise BiotuneError(f"pretraining source(s) {empty} hold no text")
+    counts = _counted(train_collections, packer)
     sequences = sum(c.sequences for c in counts)
     max_steps = t.max_steps or max(1, math.ceil(t.epochs * sequences / t.batch_size))
-    log.info("pretraining text: %s", "; ".join(f"{c.name}: {c.documents} documents, {c.sequences} sequences, "
-                                                f"{c.tokens} tokens" for c in counts))
     device = default_device()
     bf16 = use_bf16(t.bf16, device)
     set_seed(t.seed)  # a fresh head's initialisation
@@ -135,7 +130,63 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
     before = _dev_before(folder, encoder.model, dev, collate, config, device, bf16)
     dataset = MaskedStream(train_collections, counts, packer, masker, t.seed, t.shuffle_buffer)
     work = folder / CHECKPOINTS
-    args = TrainingArguments(
+    args = _training_arguments(config, work, max_steps, bf16, device)
+    trainer = MaskedLmTrainer(model=encoder.model, args=args, train_dataset=dataset, data_collator=collate,
+                              processing_class=tokenizer, callbacks=[TokensPerSecond(), *callbacks])
+    resume = _last_checkpoint(work)
+    tokens_before = _tokens_at(resume)  # read now: checkpoint rotation deletes `resume` during training
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    wall = time.perf_counter() - started
+    tokens_now = trainer.state.num_input_tokens_seen - tokens_before
+    trainer.save_model(str(folder))
+    after = held_out_loss(encoder.model, dev, collate, config.dev.batch_size, device, bf16) if dev else None
+    history = _loss_history(trainer.state)
+    record = {
+        "backbone": config.backbone,
+        "backbone_path": resolve_backbone(config.backbone),
+        "fresh_head": encoder.fresh_head,
+        "missing_weights": list(encoder.missing),
+        "sources": [c.to_dict() for c in counts],
+        "dev": {"sources": [c.name for c in dev_collections], "before": before.to_dict() if before else None,
+                "after": after.to_dict() if after else None},
+        "max_length": config.max_length,
+        "steps": trainer.state.global_step,
+        "batch_size": t.batch_size,
+        "epochs_of_text": trainer.state.global_step * t.batch_size / sequences,
+        "tokens_seen": trainer.state.num_input_tokens_seen,
+        "resumed_from_step": int(resume.name.removeprefix("checkpoint-")) if resume else 0,
+        "wall_seconds": wall,  # of this call (a resumed run: since the resume)
+        "train_seconds": output.metrics.get("train_runtime"),
+        "tokens_per_second": tokens_now / max(wall, 1e-9),
+        "final_loss": history[-1]["loss"] if history else None,
+        "loss_history": history,
+        "bf16": bf16,
+        "device": device.type,
+    }
+    if history:
+        plot_loss_curve(history, folder / LOSS_CURVE, title=f"{config.name}: masked-LM training loss")
+    write_json(folder / RECORD, record)
+    shutil.rmtree(work, ignore_errors=True)
+    log.info("pretrained model: %s", folder)
+    return PretrainResult(folder, record)
+
+
+def _counted(collections: list[TextCollection], packer: Packer) -> list[SourceCounts]:
+    """Each source's documents, sequences and tokens (one streamed pass); an empty source is an error."""
+    counts = [scan(collection, packer) for collection in collections]
+    empty = [c.name for c in counts if not c.sequences]
+    if empty:
+        raise BiotuneError(f"pretraining source(s) {empty} hold no text")
+    log.info("pretraining text: %s", "; ".join(f"{c.name}: {c.documents} documents, {c.sequences} sequences, "
+                                                f"{c.tokens} tokens" for c in counts))
+    return counts
+
+
+def _training_arguments(config: PretrainingConfig, work: Path, max_steps: int, bf16: bool,
+                        device: torch.device) -> TrainingArguments:
+    t = config.training
+    return TrainingArguments(
         output_dir=str(work),
         max_steps=max_steps,
         learning_rate=t.learning_rate,
@@ -157,46 +208,12 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
         dataloader_num_workers=0,  # one reader: the order is the stream's, whatever the machine
         report_to="none",
     )
-    trainer = MaskedLmTrainer(model=encoder.model, args=args, train_dataset=dataset, data_collator=collate,
-                      processing_class=tokenizer, callbacks=[TokensPerSecond(), *callbacks])
-    resume = _last_checkpoint(work)
-    tokens_before = _tokens_at(resume)  # read now: checkpoint rotation deletes `resume` during training
-    started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    wall = time.perf_counter() - started
-    tokens_now = trainer.state.num_input_tokens_seen - tokens_before
-    trainer.save_model(str(folder))
-    after = held_out_loss(encoder.model, dev, collate, config.dev.batch_size, device, bf16) if dev else None
-    history = [{"step": e["step"], "loss": e["loss"], **({"tokens_per_s": e["tokens_per_s"]} if "tokens_per_s" in e else {})}
-               for e in trainer.state.log_history if "loss" in e]
-    record = {
-        "backbone": config.backbone,
-        "backbone_path": resolve_backbone(config.backbone),
-        "fresh_head": encoder.fresh_head,
-        "missing_weights": list(encoder.missing),
-        "sources": [c.to_dict() for c in counts],
-        "dev": {"sources": [c.name for c in dev_collections], "before": before.to_dict() if before else None,
-                "after": after.to_dict() if after else None},
-        "max_length": config.max_length,
-        "steps": trainer.state.global_step,
-        "batch_size": t.batch_size,
-        "epochs_of_text": trainer.state.global_step * t.batch_size / sequences,
-        "tokens_seen": trainer.state.num_input_tokens_seen,
-        "resumed_from_step": int(resume.name.removeprefix("checkpoint-")) if resume else 0,
-        "wall_seconds": wall,
-        "train_seconds": output.metrics.get("train_runtime"),
-        "tokens_per_second": tokens_now / max(wall, 1e-9),
-        "final_loss": history[-1]["loss"] if history else None,
-        "loss_history": history,
-        "bf16": bf16,
-        "device": device.type,
-    }
-    if history:
-        plot_loss_curve(history, folder / LOSS_CURVE, title=f"{config.name}: masked-LM training loss")
-    write_json(folder / RECORD, record)
-    shutil.rmtree(work, ignore_errors=True)
-    log.info("pretrained model: %s", folder)
-    return PretrainResult(folder, record)
+
+
+def _loss_history(state: TrainerState) -> list[dict[str, float]]:
+    """The logged training losses (with tokens/s where logged), the resumed part of a run included."""
+    return [{"step": e["step"], "loss": e["loss"], **({"tokens_per_s": e["tokens_per_s"]} if "tokens_per_s" in e else {})}
+            for e in state.log_history if "loss" in e]
 
 
 def _check_folder(folder: Path, config: PretrainingConfig, overwrite: bool) -> None:

@@ -4,7 +4,6 @@ folder is a backbone for NER, finished runs are kept, the record says what was t
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
