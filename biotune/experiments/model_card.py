@@ -291,7 +291,7 @@ def _test_section(evals: Mapping[str, Mapping[str, Any]]) -> str:
 
 def _seeds_section(summary: Mapping[str, Any], aggregated: Mapping[str, Any]) -> str:
     seeds = aggregated["seeds"]
-    lines = ["## Results over seeds", "", f"This model is seed {summary.get('seed')} of a `biotune run` over seeds "
+    lines = ["## Results over seeds", "", f"This model is seed {summary.get('seed')} of a multi-seed run (`biotune run` or a suite) over seeds "
              f"{', '.join(map(str, seeds))} (n = {len(seeds)}): mean ± sample std in percent; N/A: fewer than "
              f"{MIN_SUPPORT} gold units."]
     return "\n".join(lines + render_test_sets(aggregated, level="###"))

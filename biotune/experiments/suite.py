@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from biotune.config import ExperimentConfig, apply_overrides, differing_keys, flatten, read_snapshot, read_yaml, validate
 from biotune.errors import BiotuneError
 from biotune.experiments.aggregate import aggregate
+from biotune.experiments.model_card import rewrite_cards
 from biotune.experiments.dispatch import JobOutcome, run_jobs
 from biotune.experiments.leaderboard import Entry, build_leaderboard, write_leaderboard
 from biotune.experiments.run_folder import RunPaths
@@ -344,10 +345,11 @@ def entries(suite: SuiteConfig, runs: Sequence[PlannedRun], failed: dict[str, st
 
 
 def _aggregate_each(runs: Sequence[PlannedRun]) -> None:
-    """`biotune aggregate`'s files for every (backbone, dataset) with a finished seed, as `biotune run` leaves them."""
-    folders = dict.fromkeys(r.paths.results.parent for r in runs if r.paths.status() == "finished")
-    for folder in folders:
+    """`biotune aggregate`'s files and the seeds' model cards for every (backbone, dataset) with a finished seed,
+    as `biotune run` leaves them."""
+    folders = {r.paths.results.parent: r.config for r in runs if r.paths.status() == "finished"}
+    for folder, config in folders.items():
         try:
-            aggregate(folder)
+            rewrite_cards(config, aggregate(folder))  # each seed's model card gets the seeds' mean ± std
         except BiotuneError as exc:  # e.g. older seeds of another config beside the suite's: the leaderboard is unaffected
             log.warning("not aggregated: %s", exc)
