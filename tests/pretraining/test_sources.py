@@ -67,3 +67,18 @@ def test_document_formats_give_one_text_per_document(tmp_path: Path) -> None:
     pubtator.write_text("1|t|Aspirin and bleeding.\n1|a|Case report.\n1\t0\t7\tAspirin\tChemical\tD001241\n\n",
                         encoding="utf-8")
     assert list(source_texts(TextSource(path=str(pubtator)), None)) == ["Aspirin and bleeding. Case report."]
+
+
+def test_bioc_files_are_read_by_their_extension(tmp_path: Path) -> None:
+    from biotune.formats.bioc_io import write_bioc_json, write_bioc_xml
+    from biotune.formats.documents import Document, Passage
+
+    documents = [Document("7", [Passage("title", "Heparin and bleeding."), Passage("abstract", "A case.", 22)])]
+    write_bioc_xml(documents, tmp_path / "a.xml")
+    write_bioc_json(documents, tmp_path / "b.json")
+    for name in ("a.xml", "b.json"):
+        assert list(source_texts(TextSource(path=str(tmp_path / name), format="bioc"), None)) == [
+            "Heparin and bleeding. A case."]
+    (tmp_path / "c.txt").write_text("plain\n", encoding="utf-8")
+    with pytest.raises(BiotuneError, match="format bioc reads"):
+        list(source_texts(TextSource(path=str(tmp_path / "c.txt"), format="bioc"), None))
