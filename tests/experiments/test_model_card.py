@@ -165,7 +165,7 @@ def test_run_seeds_adds_the_mean_and_std_of_the_aggregated_results(seeds_run) ->
         model, _ = seed_folders(config, seed)
         card = (model / CARD_FILE).read_text(encoding="utf-8")
         seeds = card.split("## Results over seeds", 1)[1].split("## Usage", 1)[0]
-        assert f"This model is seed {seed} of a `biotune run` over seeds 1, 2 (n = 2)" in seeds
+        assert f"This model is seed {seed} of a multi-seed run (`biotune run` or a suite) over seeds 1, 2 (n = 2)" in seeds
         assert f"Headline (micro.f1): {mean_std(test['micro']['f1'])}" in seeds
         assert table_row(seeds, "Disease")[:3] == [mean_std(test["per_type"]["Disease"][m]) for m in ("precision", "recall", "f1")]
         assert table_row(seeds, "**token**")[2] == mean_std(test["token"]["f1"])
