@@ -72,7 +72,7 @@ class _ParamSpec(BaseModel):
         if self.low is None or self.high is None:
             raise ValueError(f"{self.type} needs `low` and `high`")
         if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
         if self.type == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
             raise ValueError(f"int needs whole low/high, got {self.low} and {self.high}")
         if self.type == "log" or self.log:

@@ -257,7 +257,7 @@ def test_the_grid_preset_is_biobert_grid_and_a_grid_tries_every_point(word_backb
     ({"params": {"trainin.epochs": {"type": "int", "low": 1, "high": 3}}}, "unknown key 'trainin' (did you mean 'training'?)"),
     ({"params": {"training.epochs": {"type": "flaot", "low": 1, "high": 3}}},
      "params.training.epochs: type: unknown parameter type 'flaot' (did you mean 'float'?)"),
-    ({"params": {"training.epochs": {"type": "int", "low": 3, "high": 1}}}, "low (3.0) must be below high (1.0)"),
+    ({"params": {"training.epochs": {"type": "int", "low": 3, "high": 1}}}, "low (3) must be below high (1)"),
     ({"params": {"training.warmup": {"type": "float", "low": 0.0, "high": 1.0}}},
      "params.training.warmup=1.0: invalid config: training.warmup: Input should be less than 1"),
     ({"params": {"training.learning_rate": {"type": "log", "low": 0.0, "high": 1e-4}}}, "a log scale needs low > 0"),
