@@ -130,10 +130,10 @@ def search(config: ExperimentConfig, space: SearchSpace, settings: SearchSetting
     folder = search_folder(config)
     if settings.overwrite:
         _delete_previous(plan, folder)
-    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    study = _open_study(plan, worker=0)
+    study = _open_study(plan, worker=0)  # a storage that cannot be opened fails before any folder is made
     _check_same_study(study, plan)
+    folder.mkdir(parents=True, exist_ok=True)
     _requeue_interrupted(study)
     if _ended_count(study) < plan.target:
         if settings.ray:

@@ -293,6 +293,7 @@ def test_cli_bad_options_exit_2_with_one_line_and_write_nothing(word_backbone: P
     for args, message in ((["--space", str(space), "--sampler", "tpee"], "--sampler: unknown sampler 'tpee'"),
                           (["--space", str(space), "--pruner", "medain"], "--pruner: unknown pruner 'medain' (did you mean 'median'?)"),
                           (["--space", str(tmp_path / "nope.yaml")], "search space file"),
+                          (["--space", str(space), "--storage", "nosuchdb://host/x"], "--storage nosuchdb://host/x: cannot open it"),
                           ([], "give one of --space SPACE.yaml or --grid"),
                           (["--grid", "--space", str(space)], "give one of")):
         result = runner.invoke(app, ["search", str(config), *args])
