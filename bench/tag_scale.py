@@ -62,7 +62,7 @@ def tiny_checkpoint(folder: Path) -> Path:
     model = build_model(str(backbone), LABELS)
     with torch.no_grad():  # mostly O, as a trained model on abstracts: about one entity per sentence, not seven
         model.classifier.bias[LABELS.index("O")] += 2.5
-    model.config.biotune = {"max_length": 128, "pack": False, "word_tokenizer": "biotune.formats.text"}
+    model.config.biotune = {"max_length": 128, "context": 0, "word_tokenizer": "biotune.formats.text"}
     checkpoint = folder / "tiny_model"
     save_model(model, checkpoint)
     tokenizer.save_pretrained(checkpoint)

@@ -86,7 +86,7 @@ class DataConfig(Section):
     corpus: str = Field(..., description="registry name (bc5cdr, ncbi_disease, ...) or a folder with train/devel/test files")
     data_dir: str | None = Field(None, description="folder holding corpus folders (else $BIOTUNE_DATA_DIR, then the download cache)")
     download: bool = Field(False, description="fetch a registry corpus into the cache when it is not found locally")
-    format: str | None = Field(None, description="tsv | jsonl (default: from the file extension)")
+    format: str | None = Field(None, description="tsv | jsonl | pubtator | bioc, ... (ner reads a document format as sentences that keep their document; default: the corpus's, then the file extension)")
     tag_field: str = Field("tags", description="JSONL field holding the tags")
     scheme: Literal["auto", "bio", "iobes"] = Field("auto", description="tag scheme of the input files")
     train: str = Field("train", description="split used for training")

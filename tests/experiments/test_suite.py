@@ -263,3 +263,16 @@ def test_cli_options_select_datasets_and_seeds_and_bad_options_are_one_line(fini
                                                    "(did you mean 'chem'?)")):
         result = CliRunner().invoke(app, ["benchmark", str(tiny_suite), "--output-dir", str(out), *options])
         assert result.exit_code == 2 and message in result.output.replace("\n", ""), result.output
+
+
+def test_the_shipped_blurb_small_suite_plans_every_dataset_backbone_and_seed() -> None:
+    """configs/suites/blurb_small.yaml validates with every dataset config it names resolved."""
+    repo = Path(__file__).resolve().parents[2]
+    suite_file = repo / "configs" / "suites" / "blurb_small.yaml"
+    runs = plan_suite(load_suite(suite_file), str(suite_file))
+    datasets = {r.dataset: r.config.task for r in runs}
+    assert datasets == {"bc5cdr": "ner", "ncbi_disease": "ner", "bc2gm": "ner", "chemprot": "re", "ddi": "re",
+                        "gad": "re", "bioasq_factoid": "qa", "bioasq_list": "qa", "bioasq_yesno": "yesno",
+                        "pubmedqa": "yesno"}
+    assert len(runs) == len(datasets) * len({r.seed for r in runs}) == 30
+    assert {r.config.model.backbone for r in runs} == {"minilm"}
