@@ -89,8 +89,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None,
                     help="smoke test: at most N sentences of every split (own folders; BENCHMARKS.md untouched)")
     args = ap.parse_args()
-    section = f"search__limit{args.limit}" if args.limit else "search"
-    runs = ROOT / "bench" / "runs" / section
+    stem = f"search_train{args.train_subset}" + (f"__limit{args.limit}" if args.limit else "")
+    runs = ROOT / "bench" / "runs" / "search" / stem
     started = time.perf_counter()
     subset, train_total = train_subset(args.data_dir, args.train_subset, runs / f"train_{args.train_subset}.tsv")
     base = load_config(CONFIG, {"data.data_dir": str(args.data_dir), "data.train": str(subset),
@@ -115,15 +115,18 @@ def main() -> None:
            "defaults": {"values": default_values, "test": default, "seconds": defaults_seconds},
            "best": {"values": best_params, "test": tuned}, "search_seconds": search_seconds,
            "total_seconds": total_seconds}
-    write_json(ROOT / "bench" / "runs" / f"{section}.json", raw)
-    write_text(ROOT / "bench" / "runs" / f"{section}.md", render(raw, result.folder) + "\n")
+    write_json(ROOT / "bench" / "runs" / f"{stem}.json", raw)
     print(render(raw, result.folder))
-    if section == "search":
+    if not args.limit:  # one table per training-subset size, each from its own raw file
         sys.path.insert(0, str(ROOT / "bench"))
         from ner_core import write_section  # bench/ is on sys.path when run as a script
 
+        measured = sorted(ROOT.glob("bench/runs/search_train*.json"), key=lambda f: int(f.stem.split("train")[1]))
+        tables = [json.loads(f.read_text()) for f in measured if "__limit" not in f.stem]
         write_section(ROOT / "BENCHMARKS.md", "search", "Hyperparameter search vs the shipped defaults "
-                      "(`bench/search.py`)", render(raw, result.folder))
+                      "(`bench/search.py`)", "\n\n".join(
+                          f"### {t['train_sentences']} training sentences\n\n"
+                          f"{render(t, Path(t['search']['best']['config']).parent)}" for t in tables))
 
 
 def render(raw: dict, folder: Path) -> str:
