@@ -296,7 +296,8 @@ def _requeue_interrupted(study: Any) -> None:
 
 class ReportToOptuna(TrainerCallback):
     """Reports each dev evaluation to the trial; when the pruner says so, training stops after this
-    epoch (the run still ends as a finished run of what it trained)."""
+    epoch (the run still ends as a finished run of what it trained). The pruner is asked only where
+    the run has training left to save: a run that trained all its epochs is a complete trial."""
 
     def __init__(self, trial: Any) -> None:
         self.trial = trial
@@ -308,14 +309,14 @@ class ReportToOptuna(TrainerCallback):
         if not metrics or "eval_score" not in metrics:
             return
         self.step += 1
-        self.report(metrics["eval_score"])
+        self.report(metrics["eval_score"], may_prune=state.global_step < state.max_steps)
         if self.pruned_at is not None:
             control.should_training_stop = True
 
-    def report(self, score: float) -> None:
+    def report(self, score: float, may_prune: bool) -> None:
         """Report one dev score at the next step; records whether the pruner stops the trial here."""
         self.trial.report(score, self.step)
-        if self.pruned_at is None and self.trial.should_prune():
+        if may_prune and self.pruned_at is None and self.trial.should_prune():
             self.pruned_at = self.step
 
 
@@ -340,7 +341,7 @@ def _objective(trial: Any, plan: _Plan) -> float:
             summary = json.loads(paths.summary.read_text(encoding="utf-8"))
             for entry in summary.get("dev_history", []):
                 reporter.step += 1
-                reporter.report(entry["dev_score"])
+                reporter.report(entry["dev_score"], may_prune=False)  # nothing left to save
         else:
             summary = train(config, callbacks=[reporter]).summary  # --overwrite deleted old trial runs first
         score = summary.get("best_dev_score")

@@ -157,6 +157,10 @@ def test_a_pruned_trial_stops_after_its_first_dev_evaluation(word_backbone: Path
     assert result.best is None and not result.ok and not (result.folder / "best_config.yaml").exists()
     assert result.summary["plots"]["history"].startswith("none")
 
+    one_epoch = search(_config(word_backbone, small_corpus, tmp_path / "one"), parse_space(SPACE, "space"),
+                       _settings(trials=1, pruner=pruner))
+    assert one_epoch.trials[0]["state"] == "COMPLETE", "pruning the last evaluation would save nothing"
+
 
 def test_the_best_config_extends_the_original_and_loads_to_the_best_values(word_backbone: Path, small_corpus: Path,
                                                                            tmp_path: Path) -> None:
