@@ -13,7 +13,8 @@ import copy
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -279,18 +280,35 @@ def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
     """'did you mean' for a forbidden key, from the fields of the section it sits in (a list item's
     section is the list's item model: `sources.0.nmae` -> `sources.0.name`)."""
+    keyed = False  # the part after a `dict[str, Section]` field is a key of the user's, not a field
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         field = model.model_fields.get(str(part))
-        annotation = field.annotation if field else None
-        if getattr(annotation, "__origin__", None) is list:
-            annotation = annotation.__args__[0]  # type: ignore[union-attr]
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        section, keyed = _section_of(field.annotation if field else None)
+        if section is None:
             return ""
-        model = annotation
+        model = section
     prefix = "".join(f"{part}." for part in loc[:-1])
     return did_you_mean(prefix + str(loc[-1]), [prefix + name for name in model.model_fields])
+
+
+def _section_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The section model a field holds, directly, as list items, as dict values (keyed: True) or
+    as one member of a union (`str | BackboneSpec`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is list and args:
+        return _section_of(args[0])[0], False
+    if origin is dict and len(args) == 2:
+        return _section_of(args[1])[0], True
+    for member in args if origin in (Union, UnionType) else ():
+        section, keyed = _section_of(member)
+        if section is not None:
+            return section, keyed
+    return None, False
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -307,7 +325,7 @@ def validate_model(model: type[M], data: dict[str, Any], origin: str, what: str 
             if err["type"] == "extra_forbidden":
                 lines.append(f"unknown key {key!r}{_suggest(err['loc'], model)}")
             else:
-                lines.append(f"{key}: {err['msg']}")
+                lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
         raise BiotuneError(f"{origin}: invalid {what}: " + "; ".join(lines)) from None  # one line, every key
 
 

@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from biotune.config import ExperimentConfig, apply_overrides, differing_keys, flatten, read_snapshot, read_yaml, validate
+from biotune.config import (ExperimentConfig, apply_overrides, differing_keys, flatten, read_snapshot, read_yaml, validate,
+                            validate_model)
 from biotune.errors import BiotuneError
 from biotune.experiments.aggregate import aggregate
 from biotune.experiments.model_card import rewrite_cards
@@ -136,22 +137,9 @@ class SuiteConfig(_Section):
         return self
 
 
-_FIELDS = sorted({*SuiteConfig.model_fields, *DatasetSpec.model_fields, *BackboneSpec.model_fields})
-
-
 def validate_suite(data: dict[str, Any], origin: str) -> SuiteConfig:
     """A raw mapping as a `SuiteConfig`; one-line errors naming every bad key (with "did you mean")."""
-    try:
-        return SuiteConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = ".".join(map(str, err["loc"])) or "suite"
-            if err["type"] == "extra_forbidden":
-                lines.append(f"unknown key {key!r}{did_you_mean(str(err['loc'][-1]), _FIELDS)}")
-            else:
-                lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
-        raise BiotuneError(f"{origin}: invalid suite: " + "; ".join(lines)) from None
+    return validate_model(SuiteConfig, data, origin, "suite")
 
 
 def load_suite(path: str | Path, overrides: dict[str, Any] | None = None) -> SuiteConfig:

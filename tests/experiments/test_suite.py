@@ -208,11 +208,13 @@ def _suite_file(tmp_path: Path, **changes: object) -> Path:
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"seed": [1]}, r"unknown key 'seed' \(did you mean 'seeds'\?\)"),
-    ({"datasets": {"a": {"config": "ner.yaml", "overides": {}}}}, r"unknown key 'datasets.a.overides' \(did you mean 'overrides'\?\)"),
+    ({"datasets": {"a": {"config": "ner.yaml", "overides": {}}}}, r"unknown key 'datasets.a.overides' \(did you mean 'datasets.a.overrides'\?\)"),
     ({"datasets": {"a": {"config": "ner.yaml", "task": "nerr"}}}, r"unknown task 'nerr' \(did you mean 'ner'\?\)"),
     ({"backbones": ["minlm"]}, r"unknown backbone 'minlm': no such local folder, and not a hub id \(org/name\) "
                                r"\(did you mean 'minilm'\?\)"),
     ({"backbones": ["./models/missing"]}, r"unknown backbone './models/missing': no such local folder"),
+    ({"backbones": [{"nmae": "x", "backbone": "minilm"}]},
+     r"unknown key 'backbones.0.nmae' \(did you mean 'backbones.0.name'\?\)"),
     ({"datasets": {"a": {"config": "nope.yaml"}}}, r"datasets.a: config file .*nope.yaml not found"),
     ({"datasets": {"a": {"config": "ner.yaml", "overrides": {"training.epoch": 1}}}},
      r"datasets.a \(minilm\): invalid config: unknown key 'training.epoch' \(did you mean 'training.epochs'\?\)"),

@@ -20,7 +20,7 @@ def test_an_unknown_key_is_named_with_the_closest_valid_one() -> None:
 
 
 def test_a_source_names_exactly_one_place_and_a_known_format() -> None:
-    with pytest.raises(BiotuneError, match="sources.0: Value error, give exactly one of path and corpus"):
+    with pytest.raises(BiotuneError, match="sources.0: give exactly one of path and corpus"):
         validate_pretraining({"sources": [{"path": "x.txt", "corpus": "bc5cdr:train"}]}, "c")
     with pytest.raises(BiotuneError, match="must be <corpus>:<split>"):
         validate_pretraining({"sources": [{"corpus": "bc5cdr"}]}, "c")
