@@ -142,6 +142,18 @@ def write_json(path: str | Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def write_figure(path: str | Path, fig: Any, **savefig: Any) -> Path:
+    """Write a matplotlib figure to `path` as PNG atomically, and close it (every biotune plot)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_open(path, "wb") as handle:
+            fig.savefig(handle, format="png", **savefig)
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
 def check_output(
     path: str | Path, inputs: Iterable[str | Path] = (), overwrite: bool = False, what: str = "output"
 ) -> Path:

@@ -17,9 +17,7 @@ BLURB score over an incomplete family or one without any finished dataset.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 from biotune.config import flatten
 from biotune.errors import BiotuneError
 from biotune.experiments.run_folder import RunPaths
-from biotune.io import write_json, write_text
+from biotune.io import write_figure, write_json, write_text
 from biotune.registry import did_you_mean
 
 STEM = "leaderboard"
@@ -203,16 +201,7 @@ def plot_leaderboard(board: Mapping[str, Any], path: Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_figure(path, fig)
     return path
 
 

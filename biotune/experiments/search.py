@@ -48,7 +48,7 @@ from biotune.config import ExperimentConfig, apply_overrides, differing_keys, fl
 from biotune.errors import BiotuneError
 from biotune.experiments.run_folder import RunPaths
 from biotune.experiments.search_space import SAMPLERS, SearchSpace, check_space
-from biotune.io import write_json, write_text
+from biotune.io import write_figure, write_json, write_text
 from biotune.registry import Registry
 
 log = logging.getLogger("biotune")
@@ -470,13 +470,7 @@ def plot_importance(study: Any, out: Path) -> tuple[str, dict[str, float]]:
 
 
 def _save(axes: Any, out: Path) -> None:
-    """Write the figure under a temporary name, then rename (a half-written PNG is never left)."""
-    import matplotlib.pyplot as plt
-
-    staging = out.with_name(f".{out.name}.tmp.png")
-    axes.figure.savefig(staging, dpi=120, bbox_inches="tight")
-    plt.close(axes.figure)
-    staging.replace(out)
+    write_figure(out, axes.figure, dpi=120, bbox_inches="tight")
 
 
 def best_config_yaml(base: ExperimentConfig, trial: Any, config_path: str | Path | None, out: Path) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from biotune.io import write_figure
 
 
 def plot_loss_curve(history: Sequence[dict[str, Any]], path: str | Path, title: str) -> Path:
@@ -23,10 +23,4 @@ def plot_loss_curve(history: Sequence[dict[str, Any]], path: str | Path, title: 
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return write_figure(path, fig)
