@@ -48,7 +48,7 @@ def test_registry_lists_the_expected_corpora_and_types() -> None:
 def test_corpus_info_forgives_case_and_hyphens_and_suggests() -> None:
     assert corpus_info("NCBI-Disease").name == "ncbi_disease"
     with pytest.raises(BiotuneError, match=r"^unknown corpus 'bc5cd' \(did you mean 'bc5cdr'\?\); choose one of: bc5cdr, ncbi_disease, "
-                                          r".*species800, chemprot, ddi, gad, bc5cdr_cid, bioasq_factoid, bioasq_list, bioasq_yesno, pubmedqa, "
+                                          r".*species800, chemprot, ddi, gad, bc5cdr_cid, bc5cdr_documents, bioasq_factoid, bioasq_list, bioasq_yesno, pubmedqa, "
                                           r"or a folder with a train and a test file$"):
         corpus_info("bc5cd")
 
