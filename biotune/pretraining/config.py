@@ -78,6 +78,9 @@ class PretrainingTrainingConfig(_Section):
     batch_size: int = Field(32, ge=1, description="sequences per step")
     warmup: float = Field(0.06, ge=0, lt=1, allow_inf_nan=False, description="fraction of steps with linear warm-up "
                           "(RoBERTa's 6%)")
+    head_warmup_steps: int = Field(0, ge=0, description="train only the masked-LM head (encoder and embeddings "
+                                   "frozen) for the first N steps: a fresh head first learns to read the encoder, "
+                                   "so its random gradients do not move the encoder; counted in max_steps")
     weight_decay: float = Field(0.01, ge=0, allow_inf_nan=False, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0, allow_inf_nan=False, description="gradient clipping")
     seed: int = Field(42, ge=0, description="random seed: head init, data order, masks, dropout")
@@ -110,6 +113,14 @@ class PretrainingConfig(_Section):
         if not value or "/" in value or value.startswith("."):
             raise ValueError("must be a plain folder name")
         return value
+
+    @model_validator(mode="after")
+    def _head_warmup_within_steps(self) -> PretrainingConfig:
+        t = self.training
+        if t.max_steps is not None and t.head_warmup_steps >= t.max_steps:
+            raise ValueError(f"training.head_warmup_steps ({t.head_warmup_steps}) must be below training.max_steps "
+                             f"({t.max_steps}): the encoder would never train")
+        return self
 
     @property
     def run_dir(self) -> Path:

@@ -50,11 +50,28 @@ def load_masked_lm(backbone: str) -> LoadedEncoder:
             output.weight = embeddings.weight
             model.config.tie_word_embeddings = True
         log.warning("%s has no masked-LM head (missing: %s): a fresh head tied to its input embeddings is "
-                    "trained from scratch with the encoder", backbone, ", ".join(missing))
+                    "trained from scratch (training.head_warmup_steps: N trains it alone for N steps first, so its "
+                    "random gradients do not move the encoder)", backbone, ", ".join(missing))
     return LoadedEncoder(model, fresh, missing)
 
 
 HEADS = ("cls", "lm_head")  # the MLM head's attribute: BERT family, RoBERTa family
+
+
+def freeze_encoder(model: PreTrainedModel, frozen: bool) -> None:
+    """Freeze (or thaw) everything but the masked-LM head's own weights.
+
+    A tied decoder shares the input embeddings, which belong to the encoder: they stay frozen
+    too, so while frozen only the head's transform and output bias learn. Frozen weights get
+    no gradient, so AdamW leaves them (and their weight decay) alone."""
+    head = next((getattr(model, name) for name in HEADS if isinstance(getattr(model, name, None), torch.nn.Module)), None)
+    if head is None:
+        raise BiotuneError(f"{type(model).__name__} has no masked-LM head under {' or '.join(HEADS)}: "
+                           "training.head_warmup_steps cannot freeze its encoder")
+    shared = {id(p) for p in model.get_input_embeddings().parameters()}
+    own = {id(p) for p in head.parameters()} - shared
+    for parameter in model.parameters():
+        parameter.requires_grad_(not frozen or id(parameter) in own)
 
 
 def masked_lm_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -37,7 +37,7 @@ from biotune.io import write_json, write_text
 from biotune.models.backbones import load_tokenizer, resolve_backbone
 from biotune.pretraining.config import PretrainingConfig, TextSource
 from biotune.pretraining.masking import masker_for
-from biotune.pretraining.model import HeldOutLoss, held_out_loss, load_masked_lm, masked_lm_loss
+from biotune.pretraining.model import HeldOutLoss, freeze_encoder, held_out_loss, load_masked_lm, masked_lm_loss
 from biotune.pretraining.packing import Packer
 from biotune.pretraining.plot import plot_loss_curve
 from biotune.pretraining.sources import refuse_test, source_texts
@@ -82,6 +82,25 @@ class TokensPerSecond(TrainerCallback):
         logs["tokens_per_s"] = round(rate, 1)
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1]["tokens_per_s"] = logs["tokens_per_s"]
+
+
+class HeadWarmup(TrainerCallback):
+    """The encoder is frozen for the first `steps` optimizer steps, then trained with the head.
+
+    Decided from the step count at every step, so a run resumed inside or after the warm-up
+    freezes exactly the steps an uninterrupted run does."""
+
+    def __init__(self, model: Any, steps: int) -> None:
+        self.model, self.steps, self.frozen = model, steps, None
+
+    def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                      **kwargs: Any) -> None:
+        frozen = state.global_step < self.steps
+        if frozen != self.frozen:
+            freeze_encoder(self.model, frozen)
+            self.frozen = frozen
+            log.info("step %d: %s", state.global_step + 1, "masked-LM head only (encoder frozen)" if frozen
+                     else "encoder and head")
 
 
 class MaskedLmTrainer(Trainer):
@@ -131,8 +150,12 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
     dataset = MaskedStream(train_collections, counts, packer, masker, t.seed, t.shuffle_buffer)
     work = folder / CHECKPOINTS
     args = _training_arguments(config, work, max_steps, bf16, device)
+    if t.head_warmup_steps >= max_steps:
+        raise BiotuneError(f"training.head_warmup_steps ({t.head_warmup_steps}) must be below the run's "
+                           f"{max_steps} steps: the encoder would never train")
+    warmup = [HeadWarmup(encoder.model, t.head_warmup_steps)] if t.head_warmup_steps else []
     trainer = MaskedLmTrainer(model=encoder.model, args=args, train_dataset=dataset, data_collator=collate,
-                              processing_class=tokenizer, callbacks=[TokensPerSecond(), *callbacks])
+                              processing_class=tokenizer, callbacks=[TokensPerSecond(), *warmup, *callbacks])
     resume = _last_checkpoint(work)
     tokens_before = _tokens_at(resume)  # read now: checkpoint rotation deletes `resume` during training
     started = time.perf_counter()
@@ -153,6 +176,7 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
         "max_length": config.max_length,
         "steps": trainer.state.global_step,
         "batch_size": t.batch_size,
+        "head_warmup_steps": t.head_warmup_steps,
         "epochs_of_text": trainer.state.global_step * t.batch_size / sequences,
         "tokens_seen": trainer.state.num_input_tokens_seen,
         "resumed_from_step": int(resume.name.removeprefix("checkpoint-")) if resume else 0,

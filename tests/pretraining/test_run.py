@@ -191,3 +191,45 @@ def test_resume_after_kill_9_gives_the_same_model(word_backbone: Path, tmp_path:
     assert resumed.record["resumed_from_step"] in (4, 8)
     a, b = load_file(str(whole.folder / "model.safetensors")), load_file(str(resumed.folder / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class Snapshots(TrainerCallback):
+    """The encoder's and the head's weights after every optimizer step."""
+
+    def __init__(self) -> None:
+        self.model = None
+        self.after: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def on_step_end(self, args, state, control, model=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.after[state.global_step] = (model.bert.encoder.layer[0].attention.self.query.weight.detach().clone(),
+                                         model.bert.embeddings.word_embeddings.weight.detach().clone(),
+                                         model.cls.predictions.transform.dense.weight.detach().clone())
+
+
+def test_head_warmup_trains_only_the_head_then_everything_and_resumes_alike(word_backbone: Path,
+                                                                            tmp_path: Path) -> None:
+    texts = write_documents(tmp_path / "texts.txt", 30, seed=6)
+    seen = Snapshots()
+    whole = pretrain(tiny_config(word_backbone, texts, tmp_path / "whole", max_steps=8, head_warmup_steps=3,
+                                 checkpoint_steps=2), callbacks=[seen])
+    start = load_file(str(word_backbone / "model.safetensors"))
+    query = start["encoder.layer.0.attention.self.query.weight"]
+    embeddings = start["embeddings.word_embeddings.weight"]
+    for step in (1, 2, 3):  # head only: the encoder and the (tied) embeddings are the backbone's own
+        assert torch.equal(seen.after[step][0], query) and torch.equal(seen.after[step][1], embeddings)
+    assert not torch.equal(seen.after[1][2], seen.after[3][2])  # while the head learns
+    assert not torch.equal(seen.after[4][0], query) and not torch.equal(seen.after[4][1], embeddings)
+    assert whole.record["head_warmup_steps"] == 3
+    config = tiny_config(word_backbone, texts, tmp_path / "killed", max_steps=8, head_warmup_steps=3,
+                         checkpoint_steps=2)
+    with pytest.raises(Killed):
+        pretrain(config, callbacks=[KillAfterSave(2)])  # killed inside the warm-up
+    resumed = pretrain(config)
+    a, b = load_file(str(whole.folder / "model.safetensors")), load_file(str(resumed.folder / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_head_warmup_must_leave_steps_for_the_encoder(word_backbone: Path, tmp_path: Path) -> None:
+    texts = write_documents(tmp_path / "texts.txt", 5, seed=6)
+    with pytest.raises(BiotuneError, match=r"training.head_warmup_steps \(8\) must be below training.max_steps \(8\)"):
+        tiny_config(word_backbone, texts, tmp_path / "out", max_steps=8, head_warmup_steps=8)
