@@ -58,13 +58,18 @@ def load_masked_lm(backbone: str) -> LoadedEncoder:
 HEADS = ("cls", "lm_head")  # the MLM head's attribute: BERT family, RoBERTa family
 
 
+def _mlm_head(model: PreTrainedModel) -> torch.nn.Module | None:
+    """The masked-LM head module under a known name, or None."""
+    return next((getattr(model, name) for name in HEADS if isinstance(getattr(model, name, None), torch.nn.Module)), None)
+
+
 def freeze_encoder(model: PreTrainedModel, frozen: bool) -> None:
     """Freeze (or thaw) everything but the masked-LM head's own weights.
 
     A tied decoder shares the input embeddings, which belong to the encoder: they stay frozen
     too, so while frozen only the head's transform and output bias learn. Frozen weights get
     no gradient, so AdamW leaves them (and their weight decay) alone."""
-    head = next((getattr(model, name) for name in HEADS if isinstance(getattr(model, name, None), torch.nn.Module)), None)
+    head = _mlm_head(model)
     if head is None:
         raise BiotuneError(f"{type(model).__name__} has no masked-LM head under {' or '.join(HEADS)}: "
                            "training.head_warmup_steps cannot freeze its encoder")
@@ -82,7 +87,7 @@ def masked_lm_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> to
     projecting just those gives the same loss for a fraction of the work. Models whose head is
     not one module under a known name take the ordinary forward pass.
     """
-    head = next((getattr(model, name) for name in HEADS if isinstance(getattr(model, name, None), torch.nn.Module)), None)
+    head = _mlm_head(model)
     base = getattr(model, model.base_model_prefix, None)
     if head is None or base is None or base is model:
         return model(**batch).loss

@@ -197,7 +197,6 @@ class Snapshots(TrainerCallback):
     """The encoder's and the head's weights after every optimizer step."""
 
     def __init__(self) -> None:
-        self.model = None
         self.after: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def on_step_end(self, args, state, control, model=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
