@@ -6,9 +6,13 @@ MeSH ids), and NER predicts spans only. `DictionaryLinker` maps a mention to an 
 1. exact: the mention text as written is a dictionary term;
 2. normalised: `normalise(text)` (case-folded, punctuation as spaces, whitespace collapsed:
    ``Alpha-Methyldopa`` and ``alpha methyldopa`` meet) is the normalised form of a term;
-3. otherwise unlinked: the mention gets the pseudo id ``text:<normalised text>`` (`pseudo_id`),
-   so mentions with the same surface text still group into one entity, and the caller is told
-   how many there were (`LinkCounts`). A pseudo id never matches a real identifier.
+3. otherwise unlinked: the mention gets the pseudo id ``text:<type>:<normalised text>``
+   (`pseudo_id`), so mentions of one type with the same surface text still group into one
+   entity, and the caller is told how many there were (`LinkCounts`). The type is part of the
+   id because a Chemical and a Disease mention of the same text (an abbreviation such as "PAN"
+   can be either) are different entities: one shared id would make a relation between them a
+   relation of one entity with itself. A pseudo id never matches a real
+   identifier.
 
 The dictionary comes from training documents' (mention text, concept id) pairs plus any user
 file of ``term<TAB>id`` lines (e.g. terms from MeSH). A term seen with several ids goes to the
@@ -52,12 +56,12 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", _PUNCTUATION.sub(" ", folded)).strip()
 
 
-def pseudo_id(text: str) -> str:
-    """The stable stand-in id of a mention no dictionary links: ``text:`` and its normalised text.
+def pseudo_id(text: str, type_: str) -> str:
+    """The stable stand-in id of a mention no dictionary links: ``text:<type>:<normalised text>``.
 
-    A mention made only of punctuation keeps its case-folded text, so it is never ``text:``.
+    A mention made only of punctuation keeps its case-folded text, so it never ends in ``:``.
     """
-    return PSEUDO_PREFIX + (normalise(text) or text.casefold().strip())
+    return f"{PSEUDO_PREFIX}{type_}:{normalise(text) or text.casefold().strip()}"
 
 
 def usable_id(concept_id: str | None) -> TypeGuard[str]:
@@ -145,7 +149,7 @@ class DictionaryLinker:
                 continue
             found, how = self.lookup(a.text)
             setattr(counts, how, getattr(counts, how) + 1)
-            located.append((doc.id, dataclasses.replace(a, concept_id=found or pseudo_id(a.text))))
+            located.append((doc.id, dataclasses.replace(a, concept_id=found or pseudo_id(a.text, a.type))))
         relations = [(doc.id, r) for r in doc.relations]
         return assemble(doc.id, doc.passages, located, doc.id, relations)
 

@@ -34,8 +34,11 @@ def training() -> list[Document]:
 def test_linking_normalise_folds_case_punctuation_and_spaces() -> None:
     assert normalise("  Alpha-METHYLdopa ") == "alpha methyldopa"
     assert normalise("[3H]-naloxone") == "3h naloxone"
-    assert pseudo_id("Nalo-Zone") == "text:nalo zone"
-    assert pseudo_id("+") == "text:+"
+    assert pseudo_id("Nalo-Zone", "Chemical") == "text:Chemical:nalo zone"
+    assert pseudo_id("+", "Chemical") == "text:Chemical:+"
+    # one surface text, two types: two entities, never one id shared by a Chemical and a Disease
+    assert pseudo_id("PAN", "Chemical") != pseudo_id("pan", "Disease")
+    assert pseudo_id("PAN", "Disease") == pseudo_id("pan", "Disease")
 
 
 def test_linking_exact_then_normalised_then_unlinked() -> None:
@@ -74,7 +77,7 @@ def test_linking_link_fills_ids_pseudo_ids_and_counts() -> None:
         ("nalozone", "Chemical", "D009270")])
     counts = LinkCounts()
     (linked,) = linker.link([predicted], counts)
-    assert [a.concept_id for a in linked.annotations] == ["D008750", "D003139", "text:fever x", "D009270"]
+    assert [a.concept_id for a in linked.annotations] == ["D008750", "D003139", "text:Disease:fever x", "D009270"]
     assert counts.to_dict() == {"exact": 1, "normalised": 1, "unlinked": 1, "kept": 1}
 
 
@@ -83,7 +86,7 @@ def test_linking_keeps_gold_ids_and_relations() -> None:
         ("cold", "Disease", "D003139"), ("Alpha-Methyldopa", "Chemical", "D008750"), ("Fever-X", "Disease", None)],
         [Relation("CID", "D008750", "D003139")])
     (linked,) = DictionaryLinker.from_documents(training()).link([gold])
-    assert [a.concept_id for a in linked.annotations] == ["D003139", "D008750", "text:fever x"]
+    assert [a.concept_id for a in linked.annotations] == ["D003139", "D008750", "text:Disease:fever x"]
     assert linked.relations == gold.relations == [Relation("CID", "D008750", "D003139", "concept", "Chemical",
                                                            "Disease")]
 

@@ -1,7 +1,10 @@
 """Cross-validation folds on disk: BioBERT's layout, one sub-folder per fold holding `train.tsv` and `test.tsv`.
 
 Any task's files can sit in it (GAD's 10 folds are relation rows); the folds are listed in
-numeric order (fold 10 after fold 9).
+numeric order (fold 10 after fold 9). Numbered folds must run without a gap from the first
+(1, 2, 3 or 0, 1, 2): a missing fold (1, 2, 4) most often is a copy that failed, and a mean over
+the folds found would be reported as if it were the whole cross-validation. `allow_gaps`
+accepts such a layout knowingly.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ class Fold:
     test: Path
 
 
-def cv_folds(folder: str | Path) -> list[Fold]:
-    """The folds of a BioBERT-style layout: sub-folders `k/` holding `train.tsv` and `test.tsv`, in numeric order."""
+def cv_folds(folder: str | Path, allow_gaps: bool = False) -> list[Fold]:
+    """The folds of a BioBERT-style layout: sub-folders `k/` holding `train.tsv` and `test.tsv`, in numeric order.
+
+    A gap in the numbered folds is a `BiotuneError` naming the folds found and those missing,
+    unless `allow_gaps`.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise BiotuneError(f"cross-validation folder {folder} does not exist")
@@ -36,6 +43,12 @@ def cv_folds(folder: str | Path) -> list[Fold]:
     if len(folds) < 2:
         raise BiotuneError(f"{folder} holds {len(folds)} fold folder(s) (k/train.tsv + k/test.tsv); "
                            "cross-validation needs at least 2")
+    numbers = [int(fold.name) for fold in folds if fold.name.isdigit()]
+    missing_numbers = sorted(set(range(min(numbers), max(numbers) + 1)) - set(numbers)) if numbers else []
+    if missing_numbers and not allow_gaps:
+        raise BiotuneError(f"{folder}: folds {', '.join(f.name for f in folds)} found, fold(s) "
+                           f"{', '.join(map(str, missing_numbers))} missing; restore them, or pass --allow-fold-gaps "
+                           "to cross-validate over the folds found")
     return folds
 
 

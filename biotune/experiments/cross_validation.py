@@ -2,9 +2,13 @@
 
 The folder (`data.corpus`, found as given or under `data.data_dir` / `$BIOTUNE_DATA_DIR`)
 holds one sub-folder per fold, `k/train.tsv` and `k/test.tsv` (`corpora.folds.cv_folds`), as
-BioBERT ships GAD's 10 folds. Each fold is one ordinary run, `<name>__fold<k>`, whose corpus
-is the fold's folder and which has no dev split (the layout has none: the last epoch is
-kept), so run folders, `aggregate`, `evaluate` and `predict` work on a fold as on any run.
+BioBERT ships GAD's 10 folds; a gap in the numbered folds is refused unless `allow_gaps`.
+Each fold is one ordinary run, `<name>__fold<k>`, whose corpus is the fold's folder and which
+has no dev split (the layout has none: the last epoch is kept), so run folders, `aggregate`,
+`evaluate` and `predict` work on a fold as on any run. A config that names a dev split
+(`data.dev`, even `dev`, the default's value) is refused: it asks for model selection that
+the folds cannot give, and training without it while the config says otherwise would report
+last-epoch scores as selected ones.
 The folds go through `run_seeds`: a finished fold is reused, a fold whose run folder holds
 another config is refused before anything trains (unless `overwrite`), a failed fold does
 not stop the others.
@@ -63,14 +67,14 @@ def folds_folder(config: ExperimentConfig) -> Path:
     return found
 
 
-def fold_configs(config: ExperimentConfig) -> list[tuple[Fold, ExperimentConfig]]:
+def fold_configs(config: ExperimentConfig, allow_gaps: bool = False) -> list[tuple[Fold, ExperimentConfig]]:
     """One run config per fold: named `<name>__fold<k>`, its corpus the fold's folder, no dev split."""
-    if config.data.dev not in ("dev", None):
+    if config.data.dev is not None and "dev" in config.data.model_fields_set:
         raise BiotuneError(f"data.dev {config.data.dev!r}: cross-validation folds have no dev split (each fold keeps "
                            "its last epoch); leave data.dev out or set it to null")
     folder = folds_folder(config)
     try:
-        folds = cv_folds(folder)
+        folds = cv_folds(folder, allow_gaps)
     except BiotuneError as exc:  # e.g. a registry corpus's own folder, which holds splits, not folds
         raise BiotuneError(f"data.corpus {config.data.corpus!r} ({folder}) is not a fold folder: {exc}") from None
     base = config.model_dump(mode="json")
@@ -82,9 +86,10 @@ def fold_configs(config: ExperimentConfig) -> list[tuple[Fold, ExperimentConfig]
     return out
 
 
-def cross_validate(config: ExperimentConfig, seeds: Sequence[int], overwrite: bool = False) -> CrossValidation:
+def cross_validate(config: ExperimentConfig, seeds: Sequence[int], overwrite: bool = False,
+                   allow_gaps: bool = False) -> CrossValidation:
     """Train and test every fold over `seeds` (finished folds reused), then summarise them when all finished."""
-    planned = fold_configs(config)
+    planned = fold_configs(config, allow_gaps)
     if not overwrite:
         for _, fold_config in planned:  # every fold before the first trains: no stale fold found late
             check_reusable(fold_config, list(seeds))

@@ -120,7 +120,9 @@ def test_cli_with_two_seeds_averages_each_fold_over_its_seeds(folds: Path, word_
 @pytest.mark.parametrize(("layout", "data", "message"), [
     ("one fold", {}, "needs at least 2"),
     ("folds", {"dev": "test"}, "data.dev 'test'"),
+    ("folds", {"dev": "dev"}, "data.dev 'dev': cross-validation folds have no dev split"),  # explicit, not the default
     ("missing", {}, "cross-validation needs a folder of folds"),
+    ("gap", {}, r"folds 1, 3 found, fold\(s\) 2 missing; restore them, or pass --allow-fold-gaps"),
 ])
 def test_bad_layouts_are_refused_before_training(tmp_path: Path, word_backbone: Path, layout: str,
                                                  data: dict[str, Any], message: str) -> None:
@@ -133,13 +135,37 @@ def test_bad_layouts_are_refused_before_training(tmp_path: Path, word_backbone: 
             (folder / k).rmdir()
     elif layout == "folds":
         write_folds(folder)
+    elif layout == "gap":
+        write_folds(folder)
+        (folder / "2").rename(folder / "x")
+        for file in (folder / "x").iterdir():
+            file.unlink()
+        (folder / "x").rmdir()
     config = cv_config(word_backbone, folder, tmp_path / "out")
     if data:
-        config = validate({**config.model_dump(mode="json"), "data": {**config.data.model_dump(mode="json"), **data}},
-                          "test")
+        config = validate({**config.model_dump(mode="json", exclude_unset=True),
+                           "data": {**config.data.model_dump(mode="json", exclude_unset=True), **data}}, "test")
     with pytest.raises(BiotuneError, match=message):
         cross_validate(config, [SEED])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_gap_in_the_folds_runs_only_when_asked(tmp_path: Path, word_backbone: Path) -> None:
+    folds = write_folds(tmp_path / "folds")
+    (folds / "2").rename(tmp_path / "fold2_elsewhere")
+    config = tmp_path / "cvtoy.yaml"
+    config.write_text(f"task: re\noutput_dir: {tmp_path / 'out'}\nmodel: {{backbone: {word_backbone}, max_length: 32}}\n"
+                      f"data: {{corpus: {folds}}}\n"
+                      "training: {epochs: 1, learning_rate: 5.0e-3, batch_size: 4, warmup: 0.0, bf16: false}\n",
+                      encoding="utf-8")
+    refused = CliRunner().invoke(app, ["cv", str(config)])
+    assert refused.exit_code == 2 and "fold(s) 2 missing" in refused.output and "Traceback" not in refused.output
+    assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(app, ["cv", str(config), "--allow-fold-gaps"])
+    assert result.exit_code == 0, result.output
+    assert "folds: 1, 3" in result.output
+    saved = json.loads((tmp_path / "out" / "results" / "cvtoy" / "cv_results.json").read_text(encoding="utf-8"))
+    assert saved["folds"] == ["1", "3"] and saved["test_sets"]["test"]["headline"]["n"] == 2
 
 
 def test_a_failed_fold_writes_no_summary_and_a_rerun_trains_only_it(tmp_path: Path, word_backbone: Path) -> None:

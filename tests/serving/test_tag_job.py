@@ -337,7 +337,7 @@ def test_tag_job_with_relations_writes_the_predicted_relations(tmp_path, trained
     assert sum(len(d.relations) for d in back) == sum(len(pairs) for _, pairs in expected) > 0, "each pair once"
     for doc in back:
         concepts = {a.concept_id for a in doc.annotations}
-        assert all(a.concept_id == pseudo_id(a.text) for a in doc.annotations), "unlinked: pseudo ids"
+        assert all(a.concept_id == pseudo_id(a.text, a.type) for a in doc.annotations), "unlinked: pseudo ids"
         assert all(r.head in concepts and r.tail in concepts for r in doc.relations)
     if output_format in ("jsonl", "bioc-xml", "bioc-json"):  # PubTator has no score column
         assert all(0.5 < r.score <= 1 for d in back for r in d.relations)
@@ -351,7 +351,7 @@ def test_relations_with_a_link_dictionary_name_the_linked_ids(tmp_path, trained_
     back = read_output(job.output_dir)
     ids = {a.text.lower(): a.concept_id for d in back for a in d.annotations}
     assert ids["heparin"] == "D006493" and ids["acute bleeding"] == "D006470", "exact, then normalised look-up"
-    assert ids["cisplatin"] == "text:cisplatin", "a term the dictionary lacks keeps its pseudo id"
+    assert ids["cisplatin"] == "text:Chemical:cisplatin", "a term the dictionary lacks keeps its pseudo id"
     manifest = json.loads((job.output_dir / MANIFEST).read_text())
     texts = [a.text for d in back for a in d.annotations]
     exact = sum(t in ("heparin", "Acute Bleeding") for t in texts)
@@ -359,7 +359,7 @@ def test_relations_with_a_link_dictionary_name_the_linked_ids(tmp_path, trained_
     assert exact and normalised
     assert manifest["annotations"] == {"pairs_too_wide": 0, "mentions_exact": exact, "mentions_normalised": normalised,
                                        "mentions_unlinked": len(texts) - exact - normalised, "mentions_kept": 0}
-    renamed = {"text:heparin": "D006493", "text:acute bleeding": "D006470"}
+    renamed = {"text:Chemical:heparin": "D006493", "text:Disease:acute bleeding": "D006470"}
     assert written_relations(back) == [(doc_id, {(t, renamed.get(h, h), renamed.get(r, r)) for t, h, r in pairs})
                                        for doc_id, pairs in expected_relations(job)]
     dictionary.write_text("heparin\tD000001\n", encoding="utf-8")
@@ -441,8 +441,8 @@ def test_a_pair_too_wide_for_the_relation_model_is_counted_not_fatal(tmp_path, t
     assert "1 candidate pairs span more tokens than the relation model's max_length" in caplog.text
     doc = read_output(job.output_dir)[0]
     candidates = document_candidates(doc, [["Chemical", "Disease"]], "sentence", "0", labelled=False)
-    assert sorted(c.head_concepts[0] for c in candidates) == ["text:aspirin", "text:heparin"], "one pair fits"
-    fitting = [c for c in candidates if c.head_concepts == ("text:heparin",)]
+    assert sorted(c.head_concepts[0] for c in candidates) == ["text:Chemical:aspirin", "text:Chemical:heparin"], "one pair fits"
+    fitting = [c for c in candidates if c.head_concepts == ("text:Chemical:heparin",)]
     predicted = RelationPredictor.from_checkpoint(relation_checkpoint, precision="fp32").predict(
         [c.example for c in fitting])
     assert written_relations([doc])[0][1] == {(p.label, c.head_concepts[0], c.tail_concepts[0])

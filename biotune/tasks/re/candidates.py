@@ -21,8 +21,8 @@ each wrapping a `RelationExample` (unmasked text, `head`/`tail` = the mention sp
   pairs that left out, and how many of them were gold relations (recall the model cannot get).
 
 Entities are grouped by concept id: a composite id (``D1|D2``) makes the mention count for both
-concepts; a mention without a usable id (none, or ``-1``) is grouped by its normalised surface
-text under `biotune.linking.pseudo_id` rather than dropped. Mentions that overlap are never
+concepts; a mention without a usable id (none, or ``-1``) is grouped by its type and normalised
+surface text under `biotune.linking.pseudo_id` rather than dropped. Mentions that overlap are never
 paired (markers could not wrap both).
 
 Labels come from the document's relations: a candidate's label is the type of the first
@@ -98,7 +98,7 @@ def concept_keys(annotation: Annotation) -> tuple[str, ...]:
     """The entities a mention stands for: its concept ids, or its `pseudo_id` when it has none usable."""
     if usable_id(annotation.concept_id):
         return annotation.concept_ids
-    return (pseudo_id(annotation.text),)
+    return (pseudo_id(annotation.text, annotation.type),)
 
 
 def check_pairs(pairs: Iterable[Sequence[str]]) -> list[tuple[str, str]]:
@@ -172,7 +172,7 @@ def to_relations(
         for head, tail in itertools.product(candidate.head_concepts, candidate.tail_concepts):
             relations.setdefault((BY_CONCEPT, label, head, tail), Relation(label, head, tail, BY_CONCEPT, *roles))
     located = [(document.id, a if usable_id(a.concept_id)
-                else dataclasses.replace(a, concept_id=pseudo_id(a.text))) for a in document.annotations]
+                else dataclasses.replace(a, concept_id=pseudo_id(a.text, a.type))) for a in document.annotations]
     return assemble(document.id, document.passages, located, document.id,
                     [(document.id, r) for r in relations.values()])
 

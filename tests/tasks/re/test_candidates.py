@@ -53,8 +53,8 @@ def test_candidates_sentence_scope_pairs_mentions_of_one_sentence() -> None:
     candidates = document_candidates(cdr_document(), PAIRS, "sentence", negative="0")
     assert summary(candidates) == [
         ("Cisplatin", "nephrotoxicity", "CID", ("D002945",), ("D007674",)),
-        ("cisplatin", "fever", "0", ("D002945",), ("text:fever",)),
-        ("heparin", "fever", "0", ("D006493",), ("text:fever",)),
+        ("cisplatin", "fever", "0", ("D002945",), ("text:Disease:fever",)),
+        ("heparin", "fever", "0", ("D006493",), ("text:Disease:fever",)),
     ]
     assert [c.example.text for c in candidates] == [TITLE, ABSTRACT[:49], ABSTRACT[:49]]
     assert all(c.by == "concept" and c.document == "1" for c in candidates)
@@ -65,9 +65,9 @@ def test_candidates_document_scope_one_per_concept_pair_closest_mentions() -> No
     assert summary(candidates) == [
         ("Cisplatin", "nephrotoxicity", "CID", ("D002945",), ("D007674",)),
         ("heparin", "nephrotoxicity", "0", ("D006493",), ("D007674",)),  # the first heparin is the closer
-        ("cisplatin", "fever", "0", ("D002945",), ("text:fever",)),  # the abstract's cisplatin is the closer
+        ("cisplatin", "fever", "0", ("D002945",), ("text:Disease:fever",)),  # the abstract's cisplatin is the closer
         # one sentence beats fewer characters across a sentence end ("fever. Heparin")
-        ("heparin", "fever", "0", ("D006493",), ("text:fever",)),
+        ("heparin", "fever", "0", ("D006493",), ("text:Disease:fever",)),
     ]
     # the text runs from the sentence of the first mention to the end of the sentence of the second
     assert candidates[1].example.text == TITLE + " " + ABSTRACT[:49]
@@ -78,7 +78,7 @@ def test_candidates_document_scope_one_per_concept_pair_closest_mentions() -> No
 def test_candidates_max_sentences_leaves_out_far_pairs_and_counts_them() -> None:
     counts = CandidateCounts()
     near = document_candidates(cdr_document(), PAIRS, "document", "0", max_sentences=0, counts=counts)
-    assert [c.example.id for c in near] == ["1:D002945:D007674", "1:D002945:text:fever", "1:D006493:text:fever"]
+    assert [c.example.id for c in near] == ["1:D002945:D007674", "1:D002945:text:Disease:fever", "1:D006493:text:Disease:fever"]
     assert counts.to_dict() == {"built": 3, "too_far": 1, "too_far_related": 0}
     related = cdr_document((Relation("CID", "D006493", "D007674"),))
     document_candidates(related, PAIRS, "document", "0", max_sentences=0, counts=counts)
@@ -109,9 +109,9 @@ def test_candidates_to_relations_maps_predictions_back(tmp_path: Path) -> None:
     candidates = document_candidates(doc, PAIRS, "document", negative="0", labelled=False)
     predicted = to_relations(doc, candidates, ["CID", "0", "0", "CID"], negative="0")
     assert predicted.relations == [Relation("CID", "D002945", "D007674", "concept", "Chemical", "Disease"),
-                                   Relation("CID", "D006493", "text:fever", "concept", "Chemical", "Disease")]
+                                   Relation("CID", "D006493", "text:Disease:fever", "concept", "Chemical", "Disease")]
     # the grouped mention now carries its pseudo id, so the relation names an entity of the document
-    assert [a.concept_id for a in predicted.annotations if a.text == "fever"] == ["text:fever"]
+    assert [a.concept_id for a in predicted.annotations if a.text == "fever"] == ["text:Disease:fever"]
     write_pubtator([predicted], tmp_path / "p.txt")
     assert list(iter_pubtator(tmp_path / "p.txt")) == [predicted]
     # sentence scope: two candidates of one concept pair give one relation
@@ -119,6 +119,19 @@ def test_candidates_to_relations_maps_predictions_back(tmp_path: Path) -> None:
     assert len(to_relations(doc, sentence, ["CID", "CID", "0"], "0").relations) == 2
     with pytest.raises(ValueError, match="3 candidates but 2 predicted labels"):
         to_relations(doc, sentence, ["CID", "0"], "0")
+
+
+def test_candidates_same_text_of_two_types_are_two_entities() -> None:
+    """Without ids, a Chemical and a Disease mention of one text must not share a pseudo id (issue 19)."""
+    text = "PAN caused PAN in rats."
+    doc = annotated("4", [Passage("text", text)], [(0, "PAN", "Chemical", None, None),
+                                                   (11, "PAN", "Disease", None, None)], [])
+    (candidate,) = document_candidates(doc, PAIRS, "sentence", negative="0", labelled=False)
+    assert (candidate.head_concepts, candidate.tail_concepts) == (("text:Chemical:pan",), ("text:Disease:pan",))
+    predicted = to_relations(doc, [candidate], ["CID"], negative="0")
+    assert predicted.relations == [Relation("CID", "text:Chemical:pan", "text:Disease:pan", "concept",
+                                            "Chemical", "Disease")]
+    assert [a.concept_id for a in predicted.annotations] == ["text:Chemical:pan", "text:Disease:pan"]
 
 
 def test_candidates_by_annotation_id_use_annotation_relations() -> None:
