@@ -1,13 +1,13 @@
 """Load test of the HTTP service on loopback: a normal phase, then an overload phase.
 
 Starts the service (`biotune.serving.service.serve`) on a free loopback port in its own
-process, so the load client does not share the server's GIL, with a queue of --queue requests,
+process, so the load client does not share the server's GIL, with a queue of --queue-chars characters,
 and waits for /health. Each request holds 1-4 texts, each a BC5CDR test sentence (tokens joined
 by spaces), drawn with a fixed seed; --warmup requests are sent first and not counted.
 
-- normal: --requests requests from --concurrency clients (at most the queue: none is refused);
-- overload: --overload-requests from --overload-concurrency clients, more than the queue
-  holds, so the service must refuse some with 503 + Retry-After; a client then waits the
+- normal: --requests requests from --concurrency clients (about what the queue holds);
+- overload: --overload-requests from --overload-concurrency clients, more characters than the
+  queue holds, so the service must refuse some with 503 + Retry-After; a client then waits the
   seconds the header says and sends the same request again, up to --attempts times.
 
 A request succeeds when it answers 200 with one result per text and every entity's text equal
@@ -20,7 +20,7 @@ texts per tagging call and the refusals it counted itself.
 Exits 1 if any request failed or was lost; otherwise writes its section of BENCHMARKS.md
 (unless --no-write) and prints it.
 
-usage: python bench/serve_load.py [--checkpoint DIR] [--requests 400] [--concurrency 16] [--queue 16]
+usage: python bench/serve_load.py [--checkpoint DIR] [--requests 400] [--concurrency 16] [--queue-chars 12000]
                                   [--overload-requests 400] [--overload-concurrency 64] [--attempts 100]
                                   [--time-limit 300] [--precision auto] [--no-write]
 """
@@ -216,9 +216,9 @@ def report(normal: Outcome, overload: Outcome, limits: ServiceLimits, args: argp
         batching_line("Micro-batching, normal", normal),
         batching_line("Micro-batching, overload", overload),
         f"Settings: `python bench/serve_load.py --requests {args.requests} --concurrency {args.concurrency} "
-        f"--queue {args.queue} --overload-requests {args.overload_requests} --overload-concurrency "
+        f"--queue-chars {args.queue_chars} --overload-requests {args.overload_requests} --overload-concurrency "
         f"{args.overload_concurrency}`; checkpoint `{checkpoint}`, precision {precision}; service limits "
-        f"max_queue {limits.max_queue}, max_batch_chars {limits.max_batch_chars}, batch wait "
+        f"max_queue_chars {limits.max_queue_chars}, max_batch_chars {limits.max_batch_chars}, batch wait "
         f"{limits.batch_wait_ms:g} ms, request timeout {limits.request_timeout_s:g} s; each request holds 1-4 "
         f"sentences of `{args.sentences.parent.name}/{args.sentences.name}` (seed {args.seed}); "
         f"{args.warmup} warm-up requests not counted; server in its own process, client httpx.AsyncClient, "
@@ -234,7 +234,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=Path, default=SENTENCES, help="TSV whose sentences the requests hold")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--queue", type=int, default=16, help="the server's max_queue")
+    parser.add_argument("--queue-chars", type=int, default=12_000, help="the server's max_queue_chars")
     parser.add_argument("--overload-requests", type=int, default=400)
     parser.add_argument("--overload-concurrency", type=int, default=64)
     parser.add_argument("--attempts", type=int, default=100, help="tries per request in a phase")
@@ -245,20 +245,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md alone")
     args = parser.parse_args()
-    if args.overload_concurrency <= args.queue:
-        parser.error("--overload-concurrency must exceed --queue, or nothing is overloaded")
-
-    limits = ServiceLimits(max_queue=args.queue)
+    limits = ServiceLimits(max_queue_chars=args.queue_chars)
     requests = payloads(args.sentences, args.warmup + args.requests + args.overload_requests, args.seed)
     warmup, normal_requests = requests[: args.warmup], requests[args.warmup : args.warmup + args.requests]
     overload_requests = requests[args.warmup + args.requests :]
+    if sum(len(t) for texts in overload_requests[: args.overload_concurrency] for t in texts) <= args.queue_chars:
+        parser.error("--overload-concurrency clients hold fewer characters than --queue-chars: nothing is overloaded")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
         server = start_server(args.checkpoint, port, args.precision, limits, log)
         try:
             wait_healthy(url, server, args.startup_timeout)
-            asyncio.run(run_phase(url, warmup, min(args.concurrency, args.queue), args.attempts, args.time_limit))
+            asyncio.run(run_phase(url, warmup, args.concurrency, args.attempts, args.time_limit))
             normal = measured(url, normal_requests, args.concurrency, args.attempts, args.time_limit)
             overload = measured(url, overload_requests, args.overload_concurrency, args.attempts, args.time_limit)
         except Exception:

@@ -66,7 +66,8 @@ def main() -> None:
               f"{report.tokens / elapsed * 60 / 1e6:.1f} M tokens/minute ({elapsed:.2f} s), "
               f"{sum(report.labels.values())} labels added in O regions")
         if args.score:
-            scored = label_corpus(args.score, Path(folder) / "scored.jsonl", [spec], drop_tags=True).report
+            scored = label_corpus(args.score, Path(folder) / "scored.jsonl", [spec], drop_tags=True,
+                                  allow_test=True).report  # scoring only: the output is thrown away
             for type_, s in scored.scores.items():
                 print(f"dictionary alone on {args.score.name}, {type_}: P {100 * s.precision:.2f} "
                       f"R {100 * s.recall:.2f} F1 {100 * s.f1:.2f} (gold {s.support}, dictionary {s.predicted}, "

@@ -256,7 +256,9 @@ def serve(
     max_request_bytes: Annotated[int, typer.Option(help="request body size")] = 2_000_000,
     max_batch_chars: Annotated[int, typer.Option(help="characters the batcher merges into one model call")] = 8_000,
     batch_wait_ms: Annotated[float, typer.Option(help="how long the batcher waits for more requests")] = 5.0,
-    max_queue: Annotated[int, typer.Option(help="requests waiting or being tagged; more get 503")] = 64,
+    max_queue_chars: Annotated[int, typer.Option(
+        help="characters waiting or being tagged (per model); a request past them gets 503, one larger than all "
+             "of them 413")] = 500_000,
     request_timeout_s: Annotated[float, typer.Option(help="seconds a request may wait; then 504")] = 60.0,
     model_name: Annotated[str | None, typer.Option(help="name in answers (default: run/seed of the checkpoint)")] = None,
     relations: RelationsOption = None,
@@ -273,7 +275,8 @@ def serve(
     try:
         limits = ServiceLimits(max_texts=max_texts, max_contexts=max_contexts, max_chars=max_chars,
                                max_request_bytes=max_request_bytes,
-                               max_batch_chars=max_batch_chars, batch_wait_ms=batch_wait_ms, max_queue=max_queue,
+                               max_batch_chars=max_batch_chars, batch_wait_ms=batch_wait_ms,
+                               max_queue_chars=max_queue_chars,
                                request_timeout_s=request_timeout_s)
     except ValidationError as error:
         problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
@@ -298,23 +301,37 @@ def check_data(
     from biotune.corpora.splits import corpus_splits, corpus_task
     from biotune.models.backbones import load_tokenizer
     from biotune.tasks import get_task
+    from biotune.training.preflight import check_task_inputs
+    from biotune.logs import logger_level
+    from biotune.training.sources import read_sources, refuse_test_text
 
     if target.endswith((".yaml", ".yml")):
         cfg = load_config(target, {"data.data_dir": data_dir, "data.download": download or None})
         specs = [cfg.data.train, *([cfg.data.dev] if cfg.data.dev else []), *cfg.data.test]  # as training reads them
+        has_dev = bool(cfg.data.dev)
     else:
         cfg = ExperimentConfig(task=corpus_task(target), data=DataConfig(corpus=target, data_dir=data_dir,
                                                                          download=download))
         specs = corpus_splits(cfg.data)  # the dev file is optional
+        has_dev = "dev" in specs
+        if not has_dev:  # read as training would read it: without model selection
+            cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"dev": None})})
     if max_length is not None:  # the config's rule for model.max_length
         try:
             cfg = ExperimentConfig.model_validate({**cfg.model_dump(), "model": {**cfg.model.model_dump(),
                                                                                   "max_length": max_length}})
         except ValidationError as error:
             raise BiotuneError(f"--max-length {max_length}: {error.errors()[0]['msg']}") from None
+    refuse_test_text(cfg)  # as training does, first
     task = get_task(cfg.task)
-    splits = {split.name: split for split in (task.read_split(spec, cfg) for spec in specs)}
-    print(task.check_data(splits, load_tokenizer(backbone or cfg.model.backbone), cfg))
+    splits = [task.read_split(spec, cfg) for spec in specs]
+    tokenizer = load_tokenizer(backbone or cfg.model.backbone)
+    print(task.check_data({split.name: split for split in splits}, tokenizer, cfg))
+    # what training would refuse, refused here the same way (naming file and line), exit 2
+    dev = splits[1] if has_dev else None
+    with logger_level(logging.WARNING):  # the report above already counts the training examples
+        sources = read_sources(task, cfg)
+    check_task_inputs(task, cfg, sources, dev, splits[1 + has_dev:], tokenizer)
 
 
 @app.command()
@@ -348,6 +365,8 @@ def silver(
     report: Annotated[Path | None, typer.Option(help="folder for the report (default: the output's folder)")] = None,
     top: Annotated[int, typer.Option(help="most frequent terms listed per type")] = 20,
     overwrite: OverwriteOutputOption = False,
+    allow_test: Annotated[bool, typer.Option(help="label a test split anyway, only to score the dictionaries "
+                                             "against its gold: the output is test text, never training text")] = False,
 ) -> None:
     """Label a corpus from dictionaries (distant supervision): silver tags where the input has O.
 
@@ -363,7 +382,7 @@ def silver(
     specs = [parse_spec(text, shared) for text in dictionary]
     options = {} if input_tag_field is None else {"tag_field": None if input_tag_field == "none" else input_tag_field}
     result = label_corpus(input, output, specs, tag_field=tag_field, drop_tags=drop_tags, input_options=options,
-                          report_dir=report, top=top, overwrite=overwrite)
+                          report_dir=report, top=top, overwrite=overwrite, allow_test=allow_test)
     print(result.report.render_markdown())
     console.print(f"{result.report.sentences} sentences, {result.report.labelled_sentences} with new labels"
                   f" -> {output}\nreport: {result.report_markdown}")
@@ -430,6 +449,8 @@ def cv(
     limit: Annotated[int | None, typer.Option(help="smoke/debug run: at most N sentences per split (own run folders)")] = None,
     epochs: Annotated[float | None, typer.Option(help="override training.epochs")] = None,
     overwrite: Annotated[bool, typer.Option(help="retrain folds that already finished")] = False,
+    allow_fold_gaps: Annotated[bool, typer.Option(help="cross-validate over the folds found when numbered folds "
+                                                       "are missing (1, 2, 4)")] = False,
 ) -> None:
     """Cross-validation: train and test every fold (k/train.tsv, k/test.tsv) of data.corpus, as runs
     <name>__fold<k> (finished folds are skipped), then report mean ± std over the folds."""
@@ -438,9 +459,11 @@ def cv(
 
     cfg = load_config(config, {"output_dir": output_dir, "data.data_dir": data_dir, "data.limit": limit,
                                "training.epochs": epochs})
-    result = cross_validate(cfg, _seeds(seeds, ctx, cfg.training.seed), overwrite=overwrite)
+    result = cross_validate(cfg, _seeds(seeds, ctx, cfg.training.seed), overwrite=overwrite,
+                            allow_gaps=allow_fold_gaps)
     if not result.main_process:
         return
+    console.print(f"folds: {', '.join(result.folds)}")
     for fold, outcome in result.folds.items():
         console.print(f"fold {fold}: trained seeds {outcome.trained}, skipped (finished) {outcome.skipped}, "
                       f"failed {sorted(outcome.failed)}")
@@ -615,7 +638,26 @@ def corpora() -> None:
 
 def main() -> int:
     """The `biotune` command: click's usage errors (bad option values, unknown options) become the same
-    one-line `error:` as every `BiotuneError`, exit 2, instead of typer's multi-line panel."""
+    one-line `error:` as every `BiotuneError`, exit 2, instead of typer's multi-line panel.
+
+    Ctrl-C, SIGTERM and SIGHUP unwind the command (`biotune.interrupts`), so that no output is left
+    half-written or as a temporary, and end it with one `interrupted` line and the shell's status for
+    the signal, 128 + its number: 130 for Ctrl-C, 143 for SIGTERM."""
+    from biotune.interrupts import Interrupted, catch_signals
+
+    with catch_signals() as caught:
+        try:
+            code = _run_app()
+        except Interrupted as exc:  # raised outside a command; typer turns one inside into status 130
+            code = 128 + exc.signal
+    if caught.received is not None:
+        console.print(f"[bold red]interrupted[/] by {caught.received.name}", highlight=False)
+        return 128 + caught.received
+    return code
+
+
+def _run_app() -> int:
+    """The app's exit status, click's usage errors printed as one `error:` line (see `main`)."""
     try:
         code = app(prog_name="biotune", standalone_mode=False)
     except typer.Abort:

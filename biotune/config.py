@@ -64,6 +64,9 @@ class RelationConfig(Section):
                                                    "sentence, or one per concept pair of a document (closest mentions)")
     max_sentences: int | None = Field(None, ge=0, description="document scope: no candidate for a pair whose closest "
                                       "mentions are more sentence boundaries apart (counted in the report)")
+    too_wide: Literal["error", "skip"] = Field("error", description="a training pair whose marked entities span more "
+                                               "tokens than max_length: error (naming it) | skip (left out of "
+                                               "training and counted); dev and test pairs must always fit")
 
 
 class QaConfig(Section):
@@ -93,6 +96,7 @@ class DataConfig(Section):
     train: str = Field("train", description="split used for training")
     dev: str | None = Field("dev", description="split used for model selection; refused when it is one of the test files, unless allow_test_as_dev")
     allow_test_as_dev: bool = Field(False, description="accept a dev split that is also a test split (model selection on the test set: its scores are then optimistic)")
+    allow_test_as_train: bool = Field(False, description="accept a training source that is a test split (of data.test or of a registered corpus found locally): e.g. a release model trained on every split; its test scores then mean nothing")
     test: list[str] = Field(default_factory=lambda: ["test"], description="splits or file paths to evaluate on")
     rename_types: dict[str, str] = Field(default_factory=dict, description="entity type renames applied to every split and source read, e.g. {GENE: Gene}, so corpora that spell a type differently share it")
     limit: int | None = Field(None, ge=1, description="read at most N sentences of each split and source (smoke/debug runs; such runs get their own folder)")
@@ -238,14 +242,46 @@ def differing_keys(configs: Sequence[Mapping[str, Any]], ignore: frozenset[str] 
     return sorted(k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice in one mapping, at any depth.
+
+    Plain YAML keeps the last of two equal keys without a word, so a suite listing `bc5cdr:` twice
+    silently ran one of them, and a config's second `training:` section replaced the first whole.
+    A merge key (`<<: *defaults`) is not a duplicate: the keys written beside it override it.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # a complex key is the base loader's to refuse (unhashable)
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise BiotuneError(f"{key_node.start_mark.name}:{line}: duplicate key {key!r} "
+                                   f"(first at line {first_line[key]})")
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse one YAML file strictly (`_StrictLoader`), naming the file in every error: experiment,
+    suite and pretraining configs (through `read_yaml`), search spaces and run snapshots are read here."""
+    loader = _StrictLoader(path.read_text(encoding="utf-8"))
+    loader.name = str(path)  # the marks of errors name the file, not "<unicode string>"
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise BiotuneError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    finally:
+        loader.dispose()
+
+
 def read_snapshot(path: Path) -> dict[str, Any]:
     """A run's `config_snapshot.yaml` re-validated with today's schema, as a plain mapping, so a key
     added since (at its default) does not make an older run look different; a key that no longer
     exists is an error naming the file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise BiotuneError(f"{path}: invalid YAML: {exc}") from exc
+    data = load_yaml(path)
     if not isinstance(data, dict):
         raise BiotuneError(f"{path}: not a config snapshot")
     return validate(data, str(path)).model_dump(mode="json")
@@ -265,10 +301,7 @@ def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise BiotuneError(f"{path}: `extends` cycle: {' -> '.join(map(str, seen + (path,)))}")
     if not path.is_file():
         raise BiotuneError(f"config file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise BiotuneError(f"{path}: invalid YAML: {exc}") from exc
+    data = load_yaml(path) or {}
     if not isinstance(data, dict):
         raise BiotuneError(f"{path}: a config must be a mapping of keys, got {type(data).__name__}")
     parent = data.pop("extends", None)

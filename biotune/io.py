@@ -11,6 +11,11 @@ runs, and any not modified for `STALE_AFTER_S` (a writer on another host of a sh
 system, or one from an older biotune without a pid in the name). A temporary of a live
 writer is left alone.
 
+A signal Python can catch must unwind the writer, so that `atomic_open` removes its own
+temporary: the CLI turns SIGINT, SIGTERM and SIGHUP into an exception (`biotune.interrupts`).
+Should a second signal land inside that cleanup, the temporaries still being written are removed
+when the process exits.
+
 The temporary is created with mode 0666 and the kernel applies the umask (and default ACLs),
 exactly as for a plain `open()`, so outputs are as readable as any other file the user makes
 (`tempfile.mkstemp` would make every output 0600).
@@ -18,7 +23,9 @@ exactly as for a plain `open()`, so outputs are as readable as any other file th
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -39,6 +46,9 @@ STALE_AFTER_S = 6 * 3600  # a temporary untouched this long belongs to no runnin
 # What follows `.<name>.` in a temporary's name: no dot, so the temporaries of `a.jsonl` are
 # never confused with those of `a.jsonl.gz` (`.a.jsonl.gz.<...>.tmp`).
 _TMP_TAG = re.compile(r"(?:(?P<pid>\d+)-(?P<host>[\w-]*)-)?\w+")
+# The temporaries being written now, each with the pid that made it: a forked child inherits this
+# table but not the writes, and must not remove its parent's temporaries.
+_LIVE: dict[Path, int] = {}
 
 
 def _host() -> str:
@@ -104,9 +114,11 @@ def _create_exclusive(path: Path) -> tuple[int, Path]:
     """Open a new temporary sibling of `path` (mode 0666 minus the umask) for writing."""
     for _ in range(100):
         tmp = path.parent / _tmp_name(path)
+        _LIVE[tmp] = os.getpid()  # before it exists: an interrupt before `atomic_open` unwinds leaves it to the exit
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
         except FileExistsError:
+            del _LIVE[tmp]
             continue
     raise FileExistsError(f"no free temporary name next to {path}")
 
@@ -125,10 +137,21 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        del _LIVE[tmp]
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _LIVE.pop(tmp, None)  # only once gone: an interrupt before this leaves it to the exit
         raise
+
+
+@atexit.register
+def _remove_live_temporaries() -> None:
+    """At exit, remove the temporaries of writes that did not unwind (a second Ctrl-C inside the cleanup)."""
+    for tmp, owner in list(_LIVE.items()):
+        if owner == os.getpid():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -176,3 +199,40 @@ def check_output(
     if path.exists() and not overwrite:
         raise BiotuneError(f"{what} {path} already exists; pass --overwrite to replace it")
     return path
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, busy: str, advice: str) -> Iterator[None]:
+    """Hold an exclusive `fcntl.flock` on the lock file `path` while the block runs, so that one
+    process at a time writes what it guards (a tag job's output folder, a search folder).
+
+    Another holder is a `BiotuneError`: ``<busy> (process <pid on host>, lock <path>); <advice>``. The
+    kernel drops a flock when its process dies (SIGKILL included), so a killed writer never
+    blocks the next one. The file is removed, still locked, when the block ends; a process that
+    opened the old file just before sees that its file is no longer the one at the path and
+    retries on a new one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            raise BiotuneError(f"{busy} (process {holder}, lock {path}); {advice}") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)

@@ -92,3 +92,62 @@ def test_a_failed_write_leaves_no_temporary(tmp_path: Path) -> None:
         handle.write("partial")
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def _run_writer(script: str, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", script, str(out)], cwd=Path(__file__).parents[1], capture_output=True,
+                          text=True, check=False, timeout=60)
+
+
+SECOND_INTERRUPT = """
+import os, sys
+from biotune.io import atomic_open
+
+unlink = os.unlink
+
+def interrupted_again(path):
+    os.unlink = unlink
+    raise KeyboardInterrupt("a second Ctrl-C, inside the cleanup")
+
+with atomic_open(sys.argv[1]) as out:
+    out.write("half")
+    os.unlink = interrupted_again
+    raise KeyboardInterrupt
+"""
+
+
+def test_a_temporary_whose_cleanup_was_interrupted_is_removed_at_exit(tmp_path: Path) -> None:
+    """A second Ctrl-C that lands inside `atomic_open`'s own cleanup still leaves nothing behind."""
+    done = _run_writer(SECOND_INTERRUPT, tmp_path / "out.jsonl")
+    assert done.returncode == -signal.SIGINT and "a second Ctrl-C" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+FORKED_CHILD = """
+import os, sys, threading
+from biotune.io import atomic_open
+
+writing, forked = threading.Event(), threading.Event()
+
+def write():
+    with atomic_open(sys.argv[1]) as out:
+        out.write("whole\\n")
+        writing.set()
+        forked.wait()
+
+writer = threading.Thread(target=write)
+writer.start()
+writing.wait()
+child = os.fork()
+if child == 0:
+    sys.exit(0)  # the child (without the writer thread) exits through atexit while the parent still writes
+os.waitpid(child, 0)
+forked.set()
+writer.join()
+"""
+
+
+def test_a_forked_child_exiting_leaves_its_parents_temporary_alone(tmp_path: Path) -> None:
+    done = _run_writer(FORKED_CHILD, tmp_path / "out.jsonl")
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == [tmp_path / "out.jsonl"] and (tmp_path / "out.jsonl").read_text() == "whole\n"

@@ -59,6 +59,14 @@ class CorpusInfo:
     files: tuple[str, str | None, str] | None = None
     format: str | None = None  # its files' format, when their extension does not say it (PubTator as .txt)
 
+    def folder_in(self, root: str | Path) -> Path:
+        """Its corpus folder inside the data folder `root` (`<root>/bc5cdr`, `<root>/gad/blurb`)."""
+        return Path(root) / (self.folder or self.name)
+
+    def paths_in(self, folder: Path) -> CorpusPaths | None:
+        """Its split files in `folder`, or None unless the folder holds its train and test files."""
+        return corpus_paths(folder, self.name, self.files)
+
 
 @dataclass(frozen=True)
 class CorpusPaths:
@@ -271,9 +279,9 @@ def resolve_corpus(
         return found
     info = corpus_info(str(name_or_path))
     cached = default_cache_dir() / info.name
-    folders = [Path(root) / (info.folder or info.name) for root in (data_dir, os.environ.get("BIOTUNE_DATA_DIR")) if root]
+    folders = [info.folder_in(root) for root in (data_dir, os.environ.get("BIOTUNE_DATA_DIR")) if root]
     for folder in [*folders, cached]:
-        found = corpus_paths(folder, info.name, info.files)
+        found = info.paths_in(folder)
         if found is not None:
             return found
     problem = "download=True was not given"

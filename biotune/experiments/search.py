@@ -10,12 +10,24 @@ the test split, once.
 
 The study lives in an Optuna storage: an SQLite file in the search folder by default, or any
 database URL several machines share. Reruns continue the study: `trials` is the total to reach,
-counting complete, pruned and failed trials. A trial killed with its process (left RUNNING, its
-heartbeat gone stale) or interrupted (Ctrl-C) is re-queued with its values, and its run folder is
-resumed from its last checkpoint, so no finished trial is lost and the requested number
-completes. A trial that raises is recorded as failed with its error; the search goes on and the
-outcome says so. A rerun with another space, sampler or base config onto a study is refused,
-naming what differs. With Ray, each worker runs `study.optimize` against the shared storage.
+counting complete, pruned and failed trials. A trial that raises is recorded as failed with its
+error; the search goes on and the outcome says so. A rerun with another space, sampler or base
+config onto a study is refused, naming what differs. With Ray, each worker runs `study.optimize`
+against the shared storage.
+
+One search process at a time owns a search folder: it holds an `flock` on `.search.lock` there
+(the kernel drops it when the process dies, SIGKILL included) and every trial it starts records
+the folder as its `search`. So a rerun that gets the lock knows that a trial of its folder still
+RUNNING was left by a dead process (unless that trial's own worker process, a Ray worker, still
+runs on this machine): it puts the very trial back in the queue, runs it first, and its run folder
+resumes from the last Trainer checkpoint (or trains from the start when there is none; the log
+says which). The trial keeps its number, values and reported dev scores and counts once, so the
+study ends with exactly the trials asked for. A concurrent second search of the folder is refused.
+Trials that cannot be known dead that way (another machine's, left RUNNING until their heartbeat
+is `grace_period` seconds old) and trials interrupted with Ctrl-C end as failed without an error
+and are re-queued as a copy with their values that resumes their run folder; re-queued trials run
+even when the study already holds `trials` ended ones. A trial that ended for good has no use for
+Trainer checkpoints: those a failed run left are removed at the end of each search call.
 
     <output_dir>/results/<name>__search/study.db          the Optuna study (default storage)
                                          trials.json, trials.md   every trial: state, values, dev score,
@@ -29,6 +41,7 @@ naming what differs. With Ray, each worker runs `study.optimize` against the sha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -37,7 +50,7 @@ import socket
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +61,14 @@ from biotune.config import ExperimentConfig, apply_overrides, differing_keys, fl
 from biotune.errors import BiotuneError
 from biotune.experiments.run_folder import RunPaths
 from biotune.experiments.search_space import SAMPLERS, SearchSpace, check_space
-from biotune.io import write_figure, write_json, write_text
+from biotune.io import exclusive_lock, write_figure, write_json, write_text
 from biotune.registry import Registry
 
 log = logging.getLogger("biotune")
 
 PRUNERS: Registry[None] = Registry("pruner", dict.fromkeys(("median", "none")))
 SPACE_ATTR, CONFIG_ATTR, SAMPLER_ATTR = "biotune_space", "biotune_config", "biotune_sampler"
+LOCK = ".search.lock"  # in the search folder: held by the one search process that owns it
 
 
 @dataclass
@@ -76,7 +90,7 @@ class SearchSettings:
     gpus_per_trial: float = 0.0
     cpus_per_trial: float = 1.0
     heartbeat_interval: int = 60  # seconds between a running trial's heartbeats in the storage
-    grace_period: int = 180  # a RUNNING trial whose heartbeat is older than this was killed: re-queued
+    grace_period: int = 180  # another machine's RUNNING trial whose heartbeat is older than this was killed: re-queued
 
 
 @dataclass
@@ -107,6 +121,7 @@ class _Plan:
     study_name: str
     target: int
     settings: SearchSettings
+    owner: str  # `<host>:<search folder>`, recorded by every trial this search starts (see `_resume_orphans`)
 
 
 def search_folder(config: ExperimentConfig) -> Path:
@@ -124,25 +139,36 @@ def _best_name(config: ExperimentConfig) -> str:
 def search(config: ExperimentConfig, space: SearchSpace, settings: SearchSettings | None = None,
            config_path: str | Path | None = None) -> SearchResult:
     """Run (or continue) the study until `settings.trials` trials ended, then write the reports and
-    train the best config with the final seeds; `config_path` is the file the best config extends."""
+    train the best config with the final seeds; `config_path` is the file the best config extends.
+    The search folder's lock is held throughout: a second search of the folder meanwhile is refused."""
     settings = settings or SearchSettings()
     plan = _prepare(config, space, settings)
     folder = search_folder(config)
-    if settings.overwrite:
-        _delete_previous(plan, folder)
     started = time.perf_counter()
     study = _open_study(plan, worker=0)  # a storage that cannot be opened fails before any folder is made
-    _check_same_study(study, plan)
-    folder.mkdir(parents=True, exist_ok=True)
-    _requeue_interrupted(study)
-    if _ended_count(study) < plan.target:
-        if settings.ray:
-            _optimize_on_ray(plan)
-        else:
-            _optimize(plan, 0, study)
-    search_seconds = time.perf_counter() - started
-    study = _open_study(plan, worker=0)
-    return _report(study, plan, folder, config_path, search_seconds)
+    with _owning(folder):
+        if settings.overwrite:
+            _delete_previous(plan, folder)
+            study = _open_study(plan, worker=0)
+        _check_same_study(study, plan)
+        _resume_orphans(study, plan)
+        _requeue_interrupted(study)
+        if _runs_left(study, plan.target):
+            if settings.ray:
+                _optimize_on_ray(plan)
+            else:
+                _optimize(plan, 0, study)
+        search_seconds = time.perf_counter() - started
+        study = _open_study(plan, worker=0)
+        _drop_spent_checkpoints(study)
+        return _report(study, plan, folder, config_path, search_seconds)
+
+
+def _owning(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold the search folder's lock while the block runs; a `BiotuneError` naming the holder if
+    another process holds it."""
+    return exclusive_lock(folder / LOCK, f"{folder}: another `biotune search` is running on this search folder",
+                          "wait for it to finish, or use another --output-dir")
 
 
 def _prepare(config: ExperimentConfig, space: SearchSpace, settings: SearchSettings) -> _Plan:
@@ -174,7 +200,8 @@ def _prepare(config: ExperimentConfig, space: SearchSpace, settings: SearchSetti
     base = _without_test(config)
     check_inputs(get_task(base.task), base)  # reads train and dev only: a bad file fails before any trial
     storage = settings.storage or f"sqlite:///{(search_folder(config) / 'study.db').resolve()}"
-    return _Plan(config, space, sampler, storage, settings.study_name or config.run_name, target, settings)
+    return _Plan(config, space, sampler, storage, settings.study_name or config.run_name, target, settings,
+                 owner=f"{socket.gethostname()}:{search_folder(config).resolve()}")
 
 
 def _without_test(config: ExperimentConfig) -> ExperimentConfig:
@@ -182,7 +209,8 @@ def _without_test(config: ExperimentConfig) -> ExperimentConfig:
 
 
 def _delete_previous(plan: _Plan, folder: Path) -> None:
-    """--overwrite: the study, the search folder, every trial run and the final runs go first."""
+    """--overwrite: the study, the search folder (but the lock this process holds), every trial run
+    and the final runs go first."""
     import optuna
 
     try:
@@ -197,8 +225,11 @@ def _delete_previous(plan: _Plan, folder: Path) -> None:
                 if run.is_dir() and (run.name.startswith(f"{plan.base.name}__trial_") or
                                      run.name in (best, f"{best}__limit{plan.base.data.limit}")):
                     shutil.rmtree(run)
-    if folder.is_dir():
-        shutil.rmtree(folder)
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        elif entry.name != LOCK:
+            entry.unlink()
 
 
 def _open_study(plan: _Plan, worker: int) -> Any:
@@ -268,6 +299,21 @@ def _ended_count(study: Any) -> int:
     return sum(_ended(t) for t in study.get_trials(deepcopy=False))
 
 
+def _awaiting(trials: Sequence[Any]) -> list[Any]:
+    """Trials whose values still owe a result: RUNNING, WAITING, and interrupted ones not yet re-queued."""
+    requeued = {t.user_attrs["requeued_from"] for t in trials if "requeued_from" in t.user_attrs}
+    return [t for t in trials if not _ended(t) and t.number not in requeued]
+
+
+def _runs_left(study: Any, target: int) -> int:
+    """How many trials a worker may still run: what the target lacks, or the queue if it is longer
+    (a re-queued trial is owed its run even where fresh trials already filled the target)."""
+    from optuna.trial import TrialState
+
+    queued = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    return max(target - _ended_count(study), queued)
+
+
 def requeue(study: Any, trial: Any) -> None:
     """Queue a WAITING copy of an interrupted trial with its values; `retry_of` names the trial whose
     run folder the copy resumes (the first of a chain of retries). The storage calls this for a
@@ -287,37 +333,136 @@ def _requeue_interrupted(study: Any) -> None:
     from optuna.trial import TrialState
 
     fail_stale_trials(study)  # stale RUNNING trials -> FAIL, re-queued by the storage's callback
-    trials = study.get_trials(deepcopy=False)
-    handled = {t.user_attrs["requeued_from"] for t in trials if "requeued_from" in t.user_attrs}
-    for trial in trials:
-        if trial.state == TrialState.FAIL and "error" not in trial.user_attrs and trial.number not in handled:
+    for trial in _awaiting(study.get_trials(deepcopy=False)):
+        if trial.state == TrialState.FAIL:
             requeue(study, trial)
+
+
+def _resume_orphans(study: Any, plan: _Plan) -> None:
+    """Put each trial this search folder's dead process left RUNNING back in the queue, as itself.
+
+    The caller holds the folder's lock, so no live search of the folder runs these trials; only a
+    Ray worker that outlived its search could, and one still running on this machine is left alone.
+    A trial queued again keeps its number, values, run folder and reported dev scores, so it counts
+    once. Its heartbeat is renewed: another machine sharing the storage must not take it for stale
+    in the moment between a worker taking it from the queue and that worker's first heartbeat.
+    Optuna has no public call that queues a RUNNING trial again: the storage's own is used."""
+    import optuna
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("search") != plan.owner or _runs_here(trial.user_attrs.get("worker")):
+            continue
+        try:
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.WAITING)
+        except optuna.exceptions.UpdateFinishedTrialError:  # another machine found it stale first: its copy runs
+            continue
+        study._storage.record_heartbeat(trial._trial_id)
+        log.info("trial %d was running when its search process died: it runs again first, %s",
+                 trial.number, _resume_point(trial))
+
+
+def _runs_here(worker: str | None) -> bool:
+    """Whether the process a trial recorded as `<host>:<pid>` still runs on this machine (not this
+    process: it has not started the trial). Another machine's process cannot be asked."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _run_paths(trial: Any) -> RunPaths | None:
+    """The run folder a trial recorded when it started (None: it died before it got that far)."""
+    if "run_folder" not in trial.user_attrs:
+        return None
+    root, name, seed = trial.user_attrs["run_folder"]
+    return RunPaths(Path(root), name, seed)
+
+
+def _trainer_dirs(paths: RunPaths) -> list[Path]:
+    """The resumable Trainer checkpoint folders of a run and of its phases, those on this disk."""
+    phases = [replace(paths, phase=p.name) for p in sorted(paths.checkpoint.glob("phase_*"))]
+    return [p.trainer_dir for p in (paths, *phases) if p.trainer_dir.is_dir()]
+
+
+def _resume_point(trial: Any) -> str:
+    """What running a dead trial again does with its run folder, in words for the log."""
+    from biotune.training.trainer import complete_checkpoints
+
+    paths = _run_paths(trial)
+    if paths is None:
+        return "training from the start (it had not made its run folder)"
+    if paths.status() == "finished":
+        return f"reading back the scores of its run {paths.results}, which had finished"
+    found = [checkpoint for work in _trainer_dirs(paths) for checkpoint in complete_checkpoints(work)]
+    if found:
+        return f"resuming its run {paths.results} from {found[0]}"
+    return f"training its run {paths.results} again from the start (no complete checkpoint)"
+
+
+def _drop_spent_checkpoints(study: Any) -> None:
+    """Remove the Trainer checkpoints of runs no trial needs any more: every trial using the run
+    folder ended for good. A finished run removed its own, so these are failed runs' (results and
+    log stay); a folder a running, queued or interrupted trial may resume is kept."""
+    trials = study.get_trials(deepcopy=False)
+    needed = {t.user_attrs.get("retry_of", t.number) for t in _awaiting(trials)}
+    for trial in trials:
+        paths = _run_paths(trial)
+        if paths is not None and _ended(trial) and trial.user_attrs.get("retry_of", trial.number) not in needed:
+            for work in _trainer_dirs(paths):
+                log.info("trial %d ended (%s): removing its checkpoints %s", trial.number, trial.state.name.lower(),
+                         work)
+                shutil.rmtree(work, ignore_errors=True)
 
 
 class ReportToOptuna(TrainerCallback):
     """Reports each dev evaluation to the trial; when the pruner says so, training stops after this
     epoch (the run still ends as a finished run of what it trained). The pruner is asked only where
-    the run has training left to save: a run that trained all its epochs is a complete trial."""
+    the run has training left to save: a run that trained all its epochs is a complete trial.
 
-    def __init__(self, trial: Any) -> None:
+    Step k is the run's k-th dev evaluation, over all its phases, also where the run resumes after
+    a kill: the evaluations it holds from before (kept phases, `replay`; a resumed Trainer's own
+    history, `on_train_begin`) take their steps first and are reported only where the trial lacks
+    them (`reported`: a trial queued again as itself holds them already), without asking the pruner."""
+
+    def __init__(self, trial: Any, reported: Sequence[int] = ()) -> None:
         self.trial = trial
+        self.reported = set(reported)
         self.step = 0
         self.pruned_at: int | None = None
+
+    def replay(self, scores: Sequence[float]) -> None:
+        """The run's first dev scores, read from its folder, at steps 1, 2, ..."""
+        for step, score in enumerate(scores, start=1):
+            self._report(step, score)
+        self.step = max(self.step, len(scores))
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        for entry in state.log_history:  # restored from the checkpoint a Trainer resumes from
+            if "eval_score" in entry:
+                self.step += 1
+                self._report(self.step, entry["eval_score"])
 
     def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None,
                     **kwargs: Any) -> None:
         if not metrics or "eval_score" not in metrics:
             return
         self.step += 1
-        self.report(metrics["eval_score"], may_prune=state.global_step < state.max_steps)
-        if self.pruned_at is not None:
+        self._report(self.step, metrics["eval_score"])
+        if state.global_step < state.max_steps and self.pruned_at is None and self.trial.should_prune():
+            self.pruned_at = self.step
             control.should_training_stop = True
 
-    def report(self, score: float, may_prune: bool) -> None:
-        """Report one dev score at the next step; records whether the pruner stops the trial here."""
-        self.trial.report(score, self.step)
-        if may_prune and self.pruned_at is None and self.trial.should_prune():
-            self.pruned_at = self.step
+    def _report(self, step: int, score: float) -> None:
+        if step not in self.reported:
+            self.trial.report(score, step)
+            self.reported.add(step)
 
 
 def _objective(trial: Any, plan: _Plan) -> float:
@@ -326,8 +471,9 @@ def _objective(trial: Any, plan: _Plan) -> float:
 
     from biotune.training.train import check_same_config, train
 
-    reporter = ReportToOptuna(trial)
     try:  # any error is the trial's, recorded with it: a trial failing without one would be retried
+        trial.set_user_attr("search", plan.owner)  # first: a kill from here on is known for what it is
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which machine and process ran it
         values = {param.key: param.suggest(trial) for param in plan.space.params}
         number = trial.user_attrs.get("retry_of", trial.number)  # a re-queued trial resumes its original's folder
         config = validate(apply_overrides(_without_test(plan.base).model_dump(mode="json"),
@@ -335,15 +481,16 @@ def _objective(trial: Any, plan: _Plan) -> float:
                           f"trial {trial.number}")
         paths = RunPaths(Path(config.output_dir), config.run_name, config.training.seed)
         trial.set_user_attr("run", str(paths.results))
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which machine and process ran it
-        if paths.summary.is_file():  # finished before the process was killed: its dev history is replayed
+        trial.set_user_attr("run_folder", [str(paths.root), paths.name, paths.seed])
+        reporter = ReportToOptuna(trial, _reported_steps(trial))
+        if paths.summary.is_file():  # finished before the process was killed: nothing left to train
             check_same_config(paths, config)
             summary = json.loads(paths.summary.read_text(encoding="utf-8"))
-            for entry in summary.get("dev_history", []):
-                reporter.step += 1
-                reporter.report(entry["dev_score"], may_prune=False)  # nothing left to save
         else:
+            reporter.replay(_dev_scores([json.loads(p.read_text(encoding="utf-8"))  # phases kept from before a kill
+                                         for p in _phase_summaries(paths)]))
             summary = train(config, callbacks=[reporter]).summary  # --overwrite deleted old trial runs first
+        reporter.replay(_dev_scores(summary["phases"]))  # what no Trainer reported (a run evaluated, not trained)
         score = summary.get("best_dev_score")
         if score is None:
             raise BiotuneError(f"trial {trial.number}: the run recorded no dev score")
@@ -357,25 +504,47 @@ def _objective(trial: Any, plan: _Plan) -> float:
     return float(score)
 
 
+def _reported_steps(trial: Any) -> list[int]:
+    """The steps a trial holds dev scores at already (one queued again as itself, after a kill)."""
+    from optuna.trial import TrialState
+
+    running = trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return next((list(t.intermediate_values) for t in running if t.number == trial.number), [])
+
+
+def _phase_summaries(paths: RunPaths) -> list[Path]:
+    """The summaries of a sequential run's finished phases, first phase first (see `biotune.experiments.run_folder`)."""
+    found = paths.results.glob("phase_*/train_summary.json")
+    return sorted(found, key=lambda p: int(p.parent.name.split("_")[1]))
+
+
+def _dev_scores(phases: Sequence[dict[str, Any]]) -> list[float]:
+    """A run's dev scores in the order it evaluated, over the phase summaries given."""
+    return [entry["dev_score"] for phase in phases for entry in phase.get("dev_history", [])]
+
+
 class _StopAtTarget:
-    """Stops a worker once the study holds `target` ended trials (workers elsewhere count too)."""
+    """Stops a worker once the study holds `target` ended trials and none is queued (workers
+    elsewhere count too)."""
 
     def __init__(self, target: int) -> None:
         self.target = target
 
     def __call__(self, study: Any, trial: Any) -> None:
-        if _ended_count(study) >= self.target:
+        if not _runs_left(study, self.target):
             study.stop()
 
 
 def _optimize(plan: _Plan, worker: int, study: Any | None = None) -> int:
-    """Run trials against the shared study until it holds `plan.target` ended trials (or the timeout)."""
+    """Run trials against the shared study until it holds `plan.target` ended trials and none is
+    queued (or the timeout); optuna runs queued trials before it samples new ones."""
     study = study if study is not None else _open_study(plan, worker)
-    if _ended_count(study) >= plan.target:
+    runs = _runs_left(study, plan.target)
+    if not runs:
         return 0
     before = len(study.get_trials(deepcopy=False))
     # n_trials bounds this worker even if trials kept ending in a state that does not count
-    study.optimize(lambda trial: _objective(trial, plan), n_trials=plan.target - _ended_count(study),
+    study.optimize(lambda trial: _objective(trial, plan), n_trials=runs,
                    timeout=plan.settings.timeout, catch=(Exception,), callbacks=[_StopAtTarget(plan.target)])
     return len(study.get_trials(deepcopy=False)) - before
 

@@ -26,10 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from biotune.config import ExperimentConfig, apply_overrides, validate
+from biotune.config import ExperimentConfig, apply_overrides, load_yaml, validate
 from biotune.errors import BiotuneError
 from biotune.registry import Registry, did_you_mean
 
@@ -38,7 +37,8 @@ PARAM_TYPES: Registry[None] = Registry("parameter type", dict.fromkeys(("float",
 SAMPLERS: Registry[None] = Registry("sampler", dict.fromkeys(("tpe", "random", "grid")))
 # What a trial measures and where it writes are not hyperparameters: searching them would select on
 # the test split, or scatter trials outside the search's folders.
-UNSEARCHABLE = ("name", "output_dir", "data.test", "data.dev", "data.allow_test_as_dev", "data.data_dir")
+UNSEARCHABLE = ("name", "output_dir", "data.test", "data.dev", "data.allow_test_as_dev", "data.allow_test_as_train",
+                "data.data_dir")
 Choice = bool | int | float | str | None
 
 
@@ -185,11 +185,7 @@ def load_space(path: str | Path) -> SearchSpace:
     path = Path(path)
     if not path.is_file():
         raise BiotuneError(f"search space file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise BiotuneError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
-    return parse_space(data, str(path))
+    return parse_space(load_yaml(path), str(path))
 
 
 # BioBERT (Lee et al. 2020, section 4.2): each task tuned over these batch sizes and learning rates.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenizers import pre_tokenizers
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
 from biotune.tasks.ner.align import require_fast
 from biotune.errors import BiotuneError
@@ -28,6 +28,29 @@ def resolve_backbone(name: str | None) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
+LONG_SEQUENCE_WARNING = "sequence-length-is-longer-than-the-specified-maximum"  # transformers' key for it
+
+# Models whose position ids start after the padding index: `max_position_embeddings` counts
+# those offset slots too (RoBERTa's 514 positions hold 512 tokens).
+POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2}
+
+
+def backbone_config(name: str) -> PretrainedConfig:
+    """The backbone's config (config.json only, no weights); a missing backbone is a user error."""
+    try:
+        return AutoConfig.from_pretrained(resolve_backbone(name), trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise BiotuneError(f"model.backbone: cannot load backbone {name!r}: {exc}") from exc
+
+
+def position_limit(config: PretrainedConfig) -> int | None:
+    """The most subwords the backbone can take in one input, or None when it has no absolute limit."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or getattr(config, "position_biased_input", True) is False:
+        return None
+    return positions - POSITION_OFFSET.get(config.model_type, 0)
+
+
 def load_tokenizer(name: str | None) -> PreTrainedTokenizerBase:
     """The fast tokenizer of a backbone or checkpoint (the only tokenizer biotune uses)."""
     path = resolve_backbone(name)
@@ -37,6 +60,11 @@ def load_tokenizer(name: str | None) -> PreTrainedTokenizerBase:
         raise BiotuneError(f"cannot load a tokenizer from {name!r}: {exc}") from exc
     require_fast(tokenizer)
     _prefix_space_for_words(tokenizer)
+    # transformers warns once when an encoded text is longer than the model's positions ("... will
+    # result in indexing errors"). biotune encodes whole texts on purpose, to count their length
+    # and cut windows (NER, QA) or refuse what does not fit (RE): the warning would describe a
+    # failure that cannot happen here, so it is marked as already given.
+    tokenizer.deprecation_warnings[LONG_SEQUENCE_WARNING] = True
     return tokenizer
 
 

@@ -100,6 +100,9 @@ class PretrainingConfig(_Section):
                                  "$BIOTUNE_DATA_DIR, then the download cache)")
     sources: list[TextSource] = Field(..., min_length=1, description="the pretraining text")
     dev: DevConfig = Field(default_factory=DevConfig)
+    exclude_test_of: list[str] = Field(default_factory=list, description="experiment configs (e.g. the ones the "
+                                       "pretrained model will be fine-tuned with) whose data.test splits are refused "
+                                       "as sources too, besides every registered corpus's test split found locally")
     max_length: int = Field(128, ge=8, description="sequence window in subwords incl. special tokens; a longer "
                             "document becomes several sequences")
     mlm_probability: float = Field(0.15, gt=0, lt=1, allow_inf_nan=False, description="fraction of words masked")

@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments, set_seed
 
-from biotune.config import differing_keys
+from biotune.config import differing_keys, load_yaml
 from biotune.errors import BiotuneError
 from biotune.hardware import default_device, use_bf16
 from biotune.io import write_json, write_text
@@ -40,7 +39,7 @@ from biotune.pretraining.masking import masker_for
 from biotune.pretraining.model import HeldOutLoss, freeze_encoder, held_out_loss, load_masked_lm, masked_lm_loss
 from biotune.pretraining.packing import Packer
 from biotune.pretraining.plot import plot_loss_curve
-from biotune.pretraining.sources import refuse_test, source_texts
+from biotune.pretraining.sources import refuse_test_text, source_texts
 from biotune.pretraining.stream import MaskedStream, PadCollator, SourceCounts, TextCollection, dev_examples, scan
 from biotune.training.trainer import complete_checkpoints, drop_incomplete_checkpoints
 
@@ -113,9 +112,7 @@ class MaskedLmTrainer(Trainer):
 
 
 def collections_of(sources: Sequence[TextSource], data_dir: str | None) -> list[TextCollection]:
-    """Each source as a re-openable text collection; a test split is refused here, before any reading."""
-    for source in sources:
-        refuse_test(source, data_dir)
+    """Each source as a re-openable text collection."""
     return [TextCollection(source.label, lambda source=source: source_texts(source, data_dir)) for source in sources]
 
 
@@ -126,6 +123,7 @@ def pretrain(config: PretrainingConfig, overwrite: bool = False,
     `callbacks` are extra Trainer callbacks (the tests use one to interrupt a run)."""
     folder = config.run_dir
     t = config.training
+    refuse_test_text(config)  # before any reading, and before the run folder is touched
     train_collections = collections_of(config.sources, config.data_dir)
     dev_collections = collections_of(config.dev.sources, config.data_dir)
     _check_folder(folder, config, overwrite)
@@ -251,8 +249,9 @@ def _check_folder(folder: Path, config: PretrainingConfig, overwrite: bool) -> N
         elif (folder / RECORD).is_file():
             raise BiotuneError(f"{folder} holds a finished pretraining run; pass --overwrite to replace it")
         else:
-            previous = yaml.safe_load(snapshot.read_text(encoding="utf-8"))
-            changed = differing_keys([previous, config.model_dump(mode="json")], ignore=frozenset({"data_dir"}))
+            previous = load_yaml(snapshot)
+            changed = differing_keys([previous, config.model_dump(mode="json")],
+                                     ignore=frozenset({"data_dir", "exclude_test_of"}))  # where, and what to refuse
             if changed:
                 raise BiotuneError(f"{folder} holds an unfinished run of another config (differs in: "
                                    f"{', '.join(changed)}); rerun with that config to resume it, or pass --overwrite")

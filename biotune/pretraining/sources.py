@@ -9,27 +9,24 @@ document's text is what the pretraining sees; one document is never joined to an
 File sources and NER / document corpus splits stream; a relation-extraction or QA split is read
 whole by its task's reader (those files are small, and QA contexts are deduplicated).
 
-Test splits are never pretraining text: a corpus split named `test`, or a file that is the
-test file of a corpus folder or of any registered corpus found locally, is refused with an
-error naming it, so a held-out score cannot be inflated by having read its text.
+Test text is never pretraining text (`refuse_test_text`): a source or dev source whose file is
+a test split, by real path or by content (`biotune.corpora.leak_guard`), is refused before
+anything is read or written, so a held-out score cannot be inflated by having read its text.
 """
 
 from __future__ import annotations
 
-import glob
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from biotune.config import DataConfig, validate
-from biotune.corpora.registry import CORPORA, GLOB_CHARACTERS, corpus_paths, resolve_corpus
+from biotune.config import DataConfig, load_config, validate
+from biotune.corpora.leak_guard import files_of, leak_guard
+from biotune.corpora.registry import CORPORA
 from biotune.corpora.splits import corpus_task, locate
 from biotune.errors import BiotuneError
 from biotune.formats.document_formats import document_format, input_files, iter_documents
 from biotune.formats.readers import iter_corpus_file, json_object, numbered_lines
-from biotune.pretraining.config import TextSource
-
-TEST_SPLITS = ("test",)
+from biotune.pretraining.config import PretrainingConfig, TextSource
 
 
 def source_texts(source: TextSource, data_dir: str | None) -> Iterator[str]:
@@ -41,53 +38,37 @@ def source_texts(source: TextSource, data_dir: str | None) -> Iterator[str]:
     return _file_texts(source)
 
 
-def refuse_test(source: TextSource, data_dir: str | None) -> None:
-    """A `BiotuneError` naming the source when it resolves to a test split (of a corpus found under
-    the source's or the config's `data_dir`, `$BIOTUNE_DATA_DIR` or the cache)."""
-    roots = list(dict.fromkeys([source.data_dir, data_dir]))
+def refuse_test_text(config: PretrainingConfig) -> None:
+    """A `BiotuneError` naming the source, the corpus and the split when a file of a source (train or
+    dev) is a test split: of a registered corpus found in a data folder of the config or above a
+    source, of the corpus folder it sits in, or of an experiment config in `exclude_test_of`."""
+    sources = [*config.sources, *config.dev.sources]
+    located = [(source, file) for source in sources for file in _source_files(source, config.data_dir)]
+    configs = [(path, _experiment_data(path, f"exclude_test_of[{i}]")) for i, path in enumerate(config.exclude_test_of)]
+    guard = leak_guard([config.data_dir, *(source.data_dir for source in sources)], [file for _, file in located],
+                       configs)
+    for source, file in located:
+        guard.refuse(file, None if source.label == str(file) else f"source {source.label!r}")
+
+
+def _source_files(source: TextSource, data_dir: str | None) -> list[Path]:
+    """The files a source reads."""
     if source.corpus is not None:
-        corpus, split = source.corpus.rsplit(":", 1)
-        if split.strip().lower() in TEST_SPLITS:
-            raise BiotuneError(f"source {source.corpus!r}: {split!r} is a test split; test text is never pretraining "
-                               "text (use train or dev)")
-        files = [_corpus_file(source.corpus, source.data_dir or data_dir)]
-    else:
-        files = [file for file, _ in input_files(Path(source.path or ""), _reader_format(source.format))]
-    tests = {path: owner for root in roots for path, owner in _test_files(root).items()}
-    for file in files:
-        owner = tests.get(_key(file)) or _folder_test(file)
-        if owner:
-            raise BiotuneError(f"source {source.label!r}: {file} is the test split of {owner}; test text is never "
-                               "pretraining text")
+        return files_of(_corpus_file(source.corpus, source.data_dir or data_dir))
+    return [file for file, _ in input_files(Path(source.path or ""), _reader_format(source.format))]
+
+
+def _experiment_data(path: str, key: str) -> DataConfig:
+    """The data section of an experiment config named by `key`, whose test splits the guard adds."""
+    try:
+        return load_config(path).data
+    except BiotuneError as error:
+        raise BiotuneError(f"{key}: {error}") from None
 
 
 def _corpus_file(spec: str, data_dir: str | None) -> Path:
     corpus = spec.rsplit(":", 1)[0]
     return locate(spec, DataConfig(corpus=corpus, data_dir=data_dir))[1]
-
-
-def _key(path: Path) -> str:
-    return os.path.realpath(path)
-
-
-def _folder_test(file: Path) -> str | None:
-    """The corpus folder `file` is the test file of (a folder with train and test files), or None."""
-    paths = corpus_paths(file.parent)
-    return f"the corpus folder {file.parent}" if paths is not None and _key(paths.test) == _key(file) else None
-
-
-def _test_files(data_dir: str | None) -> dict[str, str]:
-    """{real path: 'corpus <name>'} for the test file(s) of every registered corpus present locally."""
-    found: dict[str, str] = {}
-    for name in CORPORA:
-        try:
-            paths = resolve_corpus(name, data_dir=data_dir)
-        except BiotuneError:
-            continue  # not present here: nothing of it can be read
-        pattern = str(paths.test)
-        matches = glob.glob(pattern) if GLOB_CHARACTERS.search(paths.test.name) else [pattern]
-        found.update({_key(Path(match)): f"corpus {name!r}" for match in matches})
-    return found
 
 
 def _reader_format(format: str | None) -> str | None:

@@ -24,16 +24,14 @@ blocks the next one; a finished job removes the file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
-import os
-import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from biotune.errors import BiotuneError
+from biotune.io import exclusive_lock
 
 log = logging.getLogger("biotune")
 
@@ -98,35 +96,7 @@ def checkpoint_changes(folder: Path, recorded: Mapping[str, str], current: Mappi
     return [f"checkpoint {folder} changed ({', '.join(differing)} differ)"] if differing else []
 
 
-@contextlib.contextmanager
-def job_lock(folder: Path) -> Iterator[None]:
-    """Hold `folder`'s job lock while the block runs; a `BiotuneError` if another job holds it.
-
-    The lock file is removed while still locked when the block ends; a job that opened the old
-    file just before sees that its file is no longer the one at the path, and retries on a new one.
-    """
-    path = folder / LOCK
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-            os.close(fd)
-            raise BiotuneError(f"{folder}: another tagging job is writing this output folder (process {holder}, "
-                               f"lock {path}); wait for it to finish, or use another output folder") from None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        os.close(fd)
+def job_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold `folder`'s job lock while the block runs; a `BiotuneError` if another job holds it."""
+    return exclusive_lock(folder / LOCK, f"{folder}: another tagging job is writing this output folder",
+                          "wait for it to finish, or use another output folder")

@@ -13,19 +13,22 @@ contexts, each with every place it was read: the context's index and character o
 (code points, so `contexts[i][start:end] == text`). A service has an NER model, a QA model or
 both; an endpoint without its model answers 404 saying so.
 
-Concurrent requests are merged: the Tagger is fastest on many sentences at once and is not
-thread-safe, so requests hand their texts to a `MicroBatcher`, whose one worker thread tags
-the texts of several requests in one call and hands each request its own results back. A
-batch is bounded by cost (characters, `max_batch_chars`), not by count, and a request larger
-than the budget is tagged a budget at a time, taking its turn behind the requests that arrived
-meanwhile, so one huge request delays a small one by at most one batch. The QA model has a
-micro-batcher of its own (its own worker thread and queue), whose items are whole questions
-(a question with all its contexts, which are merged into one ranking, so never split).
+Concurrent requests are merged by a `batcher.MicroBatcher` per model, which tags the texts of
+several requests in one call on one worker thread (the Tagger is not thread-safe). A batch is
+bounded by cost (characters, `max_batch_chars`), and so is the queue (`max_queue_chars`): many
+small requests fit where a few large ones would not. The QA model has a micro-batcher of its
+own, whose items are whole questions (a question with all its contexts, which are merged into
+one ranking, so never split).
 
-Overload is refused, not queued forever: past `max_queue` unanswered requests the answer is
-503 with `Retry-After`; a request not answered within `request_timeout_s` gets 504; and the
-texts of a request whose client disconnected or timed out are dropped from the queue, never
-tagged.
+Overload is refused, not queued forever: a request that would take the queued characters past
+`max_queue_chars` gets 503 with `Retry-After` (one larger than the whole budget, 413); a request
+not answered within `request_timeout_s` gets 504; and the texts of a request whose client
+disconnected or timed out are dropped from the queue, never tagged.
+
+Shutdown (SIGINT, SIGTERM; `serve` runs uvicorn as a `ClosingServer`) answers the queued
+requests 503 at once, lets the batch being tagged finish and be answered, and logs one line
+with the count; a second Ctrl-C answers that batch's requests 503 too. No request is left to be
+cancelled mid-answer, which is what printed a traceback per open request.
 
 Limits are checked before anything is tagged and each refusal names the limit or the field:
 413 for a body over `max_request_bytes` (judged from Content-Length, or counted while reading,
@@ -38,13 +41,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import logging
+import socket
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from importlib.resources import files
 from pathlib import Path
@@ -61,16 +62,16 @@ from biotune.errors import BiotuneError
 from biotune.formats.documents import Annotation
 from biotune.formats.schemes import entity_types
 from biotune.linking import DictionaryLinker, read_dictionary
+from biotune.serving.batcher import MicroBatcher, QueueFull, RequestTooLarge, ServiceClosing
 from biotune.serving.pipeline import DocumentAnnotator, MentionRelation, RelationStage, TextAnnotations
-from biotune.tasks import checkpoint_task
+from biotune.tasks import checkpoint_task, task_spec
 from biotune.tasks.ner.tagger import Tagger
 from biotune.tasks.qa.examples import RankedAnswer
 
 # A validation error can list one problem per text; the message keeps the first few.
 _MESSAGES_SHOWN = 3
-# Bounds of the Retry-After estimate, in seconds: at least 1 (the header counts whole seconds),
-# at most a minute, beyond which an estimate from past batches means little.
-_RETRY_AFTER_S = (1, 60)
+# Seconds a forced shutdown (a second Ctrl-C) waits for the requests it answered 503 to be sent.
+_FORCED_ANSWER_S = 2.0
 # nginx's "client closed request": logged for a request whose client went away; nobody reads it.
 _CLIENT_GONE = 499
 
@@ -81,9 +82,17 @@ class ServiceLimits(BaseModel):
     `max_request_bytes` bites before `max_texts * max_chars` does (64 texts of 100,000
     characters are at least 6.4 MB), so it bounds a request's memory; `max_batch_chars` bounds
     the work of one tagging call, so it bounds how long any request waits behind another;
-    `max_queue` and `request_timeout_s` bound how long a request can wait at all. /qa holds to
-    the same limits, with `max_contexts` for its count and `max_chars` for the question and
-    each context; each model's queue holds `max_queue`.
+    `max_queue_chars` (in the batches' unit, so many small requests fit where few large ones do)
+    and `request_timeout_s` bound how long a request can wait at all. /qa holds to the same
+    limits, with `max_contexts` for its count and `max_chars` for the question and each context;
+    each model's queue holds `max_queue_chars`, a question costing its own and its contexts'
+    characters.
+
+    The default queue, 500,000 characters, is about half a minute of tagging for MiniLM on two
+    CPU threads (the service's rate in BENCHMARKS.md, about 120 sentences of 146 characters a
+    second), within `request_timeout_s`; it holds thousands of one-sentence requests, and a
+    request of more than that is refused with 413 (split it) rather than admitted to fill the
+    queue on its own.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -97,7 +106,8 @@ class ServiceLimits(BaseModel):
     )
     batch_wait_ms: float = Field(5.0, ge=0, allow_inf_nan=False,
                                  description="how long a batch waits for more requests to join")
-    max_queue: int = Field(64, gt=0, description="requests waiting or being tagged; one more gets 503")
+    max_queue_chars: int = Field(500_000, gt=0, description="characters waiting or being tagged; a request that "
+                                 "would exceed them gets 503, one larger than all of them 413")
     request_timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False,
                                      description="seconds a request may wait for its entities; then 504")
 
@@ -219,207 +229,6 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-# A model call over a batch of items (texts to tag, questions to answer): one result per item, in order.
-BatchFunction = Callable[[Sequence[Any]], list[Any]]
-
-
-def text_cost(text: str) -> int:
-    """What a text costs a batch: its characters (an empty text still costs one, so texts stay bounded)."""
-    return max(len(text), 1)
-
-
-def retry_after(pending_chars: int, chars_per_second: float | None) -> int:
-    """Whole seconds until the queue has drained at the measured rate, within `_RETRY_AFTER_S`."""
-    low, high = _RETRY_AFTER_S
-    if not chars_per_second:
-        return low
-    return min(max(math.ceil(pending_chars / chars_per_second), low), high)
-
-
-class QueueFull(Exception):
-    """The batcher holds `max_queue` unanswered requests; the service answers 503 with Retry-After."""
-
-    def __init__(self, waiting: int, retry_after_s: int) -> None:
-        super().__init__(f"{waiting} requests are waiting or being tagged")
-        self.waiting = waiting
-        self.retry_after_s = retry_after_s
-
-
-@dataclass(slots=True, eq=False)
-class Job:
-    """One request's items (its texts for /tag; its one question for /qa), each costing `cost`
-    characters; `tagged` counts those already computed, whose results are in `results`."""
-
-    texts: list[Any]
-    future: asyncio.Future[list[Any]]
-    tagged: int = 0
-    results: list[Any] = field(default_factory=list)
-    cost: Callable[[Any], int] = text_cost
-
-    def untagged_chars(self) -> int:
-        return sum(map(self.cost, self.texts[self.tagged :]))
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """Texts `[start, stop)` of `job`, in one batch."""
-
-    job: Job
-    start: int
-    stop: int
-
-
-def plan_batch(line: deque[Job], max_chars: int) -> list[Part]:
-    """Take the next batch from the front of `line`, in order, within `max_chars`.
-
-    Whole texts only: a request is split between texts, never inside one, and a text over the
-    budget goes alone. A request whose texts do not all fit leaves the line with the part that
-    does; the caller puts its rest back at the end, behind requests that arrived meanwhile.
-    Requests whose future is done (cancelled: client gone or timed out) are dropped untagged.
-    """
-    parts: list[Part] = []
-    budget = max_chars
-    while line:
-        job = line[0]
-        if job.future.done():
-            line.popleft()
-            continue
-        stop = job.tagged
-        while stop < len(job.texts) and (job.cost(job.texts[stop]) <= budget or not parts and stop == job.tagged):
-            budget -= job.cost(job.texts[stop])
-            stop += 1
-        if stop == job.tagged:  # its next text does not fit: the batch is full
-            break
-        line.popleft()
-        parts.append(Part(job, job.tagged, stop))
-        if stop < len(job.texts):
-            break
-    return parts
-
-
-class MicroBatcher:
-    """Merges the items (texts, or questions) of concurrent requests into few calls of `tag`, run on one worker thread.
-
-    `enqueue` admits a request's items (or raises `QueueFull`) and returns the future of their
-    results. The worker waits for a first request, lets others join for `wait_s`, takes a batch
-    of at most `max_chars` characters by `cost` (`plan_batch`), computes it in one call and hands
-    each request its own slice. `tag` only ever runs on the one worker thread, which is what
-    makes a non-thread-safe model safe to serve. `unit` names the items in `counts`.
-    """
-
-    def __init__(self, tag: BatchFunction, max_chars: int, max_queue: int, wait_s: float,
-                 cost: Callable[[Any], int] = text_cost, unit: str = "texts") -> None:
-        self.tag = tag
-        self.max_chars = max_chars
-        self.max_queue = max_queue
-        self.wait_s = wait_s
-        self.cost = cost
-        self.unit = unit
-        self.counts = {"requests": 0, "batches": 0, unit: 0, "refused": 0, "timed_out": 0, "disconnected": 0}
-        self._tagged_chars = 0
-        self._tagging_s = 0.0
-        self._line: deque[Job] = deque()
-        self._waiting: dict[asyncio.Future[list[Any]], Job] = {}
-        self._arrived: asyncio.Event | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    @property
-    def waiting(self) -> int:
-        """Requests admitted and not answered yet (queued or in the batch being tagged)."""
-        return len(self._waiting)
-
-    def pending_chars(self) -> int:
-        return sum(job.untagged_chars() for job in self._waiting.values())
-
-    def chars_per_second(self) -> float | None:
-        """The tagging rate measured so far; None before the first batch."""
-        return self._tagged_chars / self._tagging_s if self._tagging_s > 0 else None
-
-    async def start(self) -> None:
-        # Made here, not in __init__: an Event belongs to the event loop that first uses it.
-        self._arrived = asyncio.Event()
-        self._line.clear()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"biotune-{self.unit}")
-        self._task = asyncio.create_task(self._run(), name=f"biotune-micro-batcher-{self.unit}")
-
-    async def stop(self) -> None:
-        """Stop the worker; requests still waiting fail (uvicorn drains open requests before this)."""
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-        for future in list(self._waiting):
-            if not future.done():
-                future.set_exception(RuntimeError(f"the service stopped before computing these {self.unit}"))
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-
-    def enqueue(self, texts: list[Any]) -> asyncio.Future[list[Any]]:
-        """Admit `texts` (items); the future resolves to the result of each. Cancel it to drop them."""
-        if not self.running or self._arrived is None:
-            raise RuntimeError("the micro-batcher is not running: serve the app with its lifespan "
-                               "(uvicorn, or TestClient used as a context manager)")
-        if self.waiting >= self.max_queue:
-            self.counts["refused"] += 1
-            raise QueueFull(self.waiting, retry_after(self.pending_chars(), self.chars_per_second()))
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        job = Job(texts, future, cost=self.cost)
-        self._waiting[future] = job
-        future.add_done_callback(self._forget)
-        self.counts["requests"] += 1
-        self._line.append(job)
-        self._arrived.set()
-        return future
-
-    def _forget(self, future: asyncio.Future[list[Any]]) -> None:
-        self._waiting.pop(future, None)
-
-    async def _run(self) -> None:
-        assert self._arrived is not None  # set by start()
-        loop = asyncio.get_running_loop()
-        while True:
-            while not any(not job.future.done() for job in self._line):
-                self._arrived.clear()
-                await self._arrived.wait()
-            if self.wait_s > 0 and sum(job.untagged_chars() for job in self._line) < self.max_chars:
-                await asyncio.sleep(self.wait_s)  # room left in the batch: let concurrent requests join
-            parts = plan_batch(self._line, self.max_chars)
-            if parts:
-                await self._tag(parts, loop)
-
-    async def _tag(self, parts: list[Part], loop: asyncio.AbstractEventLoop) -> None:
-        texts = [text for part in parts for text in part.job.texts[part.start : part.stop]]
-        started = time.perf_counter()
-        try:
-            results = await loop.run_in_executor(self._executor, self.tag, texts)
-        except Exception as error:  # every request of the batch gets the error (a 500), the worker lives on
-            for part in parts:
-                if not part.job.future.done():
-                    part.job.future.set_exception(error)
-            return
-        self._tagging_s += time.perf_counter() - started
-        self._tagged_chars += sum(map(self.cost, texts))
-        self.counts["batches"] += 1
-        self.counts[self.unit] += len(texts)
-        offset = 0
-        for part in parts:
-            job, count = part.job, part.stop - part.start
-            job.results.extend(results[offset : offset + count])
-            offset += count
-            job.tagged = part.stop
-            if job.future.done():  # cancelled while its batch was being tagged
-                continue
-            if job.tagged == len(job.texts):
-                job.future.set_result(job.results)
-            else:  # the rest of a large request waits its turn behind those that came meanwhile
-                self._line.append(job)
-
-
 async def client_gone(request: Request) -> None:
     """Return when the client disconnects: after the body, the next ASGI message is the disconnect."""
     while (await request.receive())["type"] != "http.disconnect":
@@ -430,17 +239,23 @@ async def in_turn(request: Request, batcher: MicroBatcher, items: list[Any], lim
                   late: str, lighter: str) -> list[Any] | Response:
     """The results of `items` once `batcher` has computed them, or the answer to send instead.
 
-    503 with Retry-After when `max_queue` requests are waiting already; 499 (nobody reads it)
-    when the client disconnected; 504 (`HTTPException`: what was `late`, and advice to retry
-    or send a `lighter` request) past `request_timeout_s`. In the last two cases the items
-    leave the queue uncomputed.
+    413 (`HTTPException`, advising a `lighter` request) when the items alone cost more than
+    `max_queue_chars`; 503 with Retry-After when they would take the queue past it; 503 when the
+    service is shutting down (before or while they wait); 499 (nobody reads it) when the client
+    disconnected; 504 (what was `late`, and advice to retry or send a `lighter` request) past
+    `request_timeout_s`. In the last two cases the items leave the queue uncomputed.
     """
     try:
         future = batcher.enqueue(items)
+    except RequestTooLarge as large:
+        raise HTTPException(413, f"the request has {large.cost} characters; the queue holds at most "
+                                 f"{large.max_queue_chars} (max_queue_chars): {lighter}") from None
     except QueueFull as full:
-        detail = (f"the service is busy: {full.waiting} requests are waiting (max_queue {limits.max_queue}); "
-                  f"retry after {full.retry_after_s} s")
+        detail = (f"the service is busy: {full.queued_chars} characters are waiting and this request has "
+                  f"{full.cost} (max_queue_chars {limits.max_queue_chars}); retry after {full.retry_after_s} s")
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(full.retry_after_s)})
+    except ServiceClosing:
+        return shutting_down(late)
     gone = asyncio.create_task(client_gone(request))
     try:
         await asyncio.wait({future, gone}, timeout=limits.request_timeout_s, return_when=asyncio.FIRST_COMPLETED)
@@ -449,6 +264,8 @@ async def in_turn(request: Request, batcher: MicroBatcher, items: list[Any], lim
         if not future.done():
             future.cancel()  # its items leave the queue uncomputed
     if not future.cancelled():
+        if isinstance(future.exception(), ServiceClosing):
+            return shutting_down(late)
         return future.result()
     if gone.done() and not gone.cancelled():
         batcher.counts["disconnected"] += 1
@@ -456,6 +273,12 @@ async def in_turn(request: Request, batcher: MicroBatcher, items: list[Any], lim
     batcher.counts["timed_out"] += 1
     raise HTTPException(504, f"{late} within {limits.request_timeout_s:g} s (request_timeout_s); the service is "
                              f"overloaded: retry later or {lighter}")
+
+
+def shutting_down(late: str) -> JSONResponse:
+    """The 503 of a request the service refused or dropped because it is shutting down (no Retry-After:
+    when, or whether, it comes back is not the service's to say)."""
+    return JSONResponse({"detail": f"the service is shutting down: {late}; retry later"}, status_code=503)
 
 
 class QuestionAnswerer(Protocol):
@@ -494,7 +317,7 @@ def answer_questions(model: QuestionAnswerer, questions: Sequence[Question]) -> 
 def traffic(batcher: MicroBatcher) -> dict[str, Any]:
     """What /health says of a model's queue: the requests served so far and what waits now."""
     return {"served": dict(batcher.counts),
-            "queue": {"requests": batcher.waiting, "characters": batcher.pending_chars()}}
+            "queue": {"requests": batcher.waiting, "characters": batcher.queued_chars}}
 
 
 def create_app(tagger: Tagger | None, limits: ServiceLimits = ServiceLimits(), model_name: str = "",
@@ -502,9 +325,10 @@ def create_app(tagger: Tagger | None, limits: ServiceLimits = ServiceLimits(), m
                relation_model_name: str = "", qa: QuestionAnswerer | None = None, qa_model_name: str = "") -> FastAPI:
     """The service around `tagger` (and `relations`, `linker`): /tag; around `qa`: /qa. One of the two may be None.
 
-    Each model has its micro-batcher (`app.state.batcher`, `app.state.qa_batcher`), running
-    while the app's lifespan does. Only their worker threads call the models, so do not use
-    them elsewhere while the app is serving.
+    Each model has its micro-batcher (`app.state.batcher`, `app.state.qa_batcher`; both in
+    `app.state.batchers`, which a server closes when it starts shutting down), running while the
+    app's lifespan does. Only their worker threads call the models, so do not use them elsewhere
+    while the app is serving.
     """
     if tagger is None and qa is None:
         raise ValueError("the service needs an NER tagger, a QA model or both")
@@ -525,6 +349,7 @@ def create_app(tagger: Tagger | None, limits: ServiceLimits = ServiceLimits(), m
 
     app = FastAPI(title="biotune service", lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=limits.max_request_bytes)
+    app.state.batchers = batchers
     ner_health: dict[str, Any] = {}
     if tagger is not None:
         # its counters are /health's; a caller may read them, or swap its tag function
@@ -564,7 +389,7 @@ def mount_tag(app: FastAPI, tagger: Tagger, limits: ServiceLimits, model_name: s
               linker: DictionaryLinker | None, relation_model_name: str) -> tuple[MicroBatcher, dict[str, Any]]:
     """Add POST /tag to `app`; returns its micro-batcher and what /health says of its models."""
     annotator = DocumentAnnotator(tagger, relations, linker)
-    batcher = MicroBatcher(annotator.annotate_texts, limits.max_batch_chars, limits.max_queue,
+    batcher = MicroBatcher(annotator.annotate_texts, limits.max_batch_chars, limits.max_queue_chars,
                            limits.batch_wait_ms / 1000)
     stages = annotator.describe()
     if "relations" in stages:
@@ -590,7 +415,7 @@ def mount_tag(app: FastAPI, tagger: Tagger, limits: ServiceLimits, model_name: s
 
 def mount_qa(app: FastAPI, model: QuestionAnswerer, limits: ServiceLimits, model_name: str) -> MicroBatcher:
     """Add POST /qa to `app`; returns its micro-batcher, whose items are whole questions."""
-    batcher = MicroBatcher(partial(answer_questions, model), limits.max_batch_chars, limits.max_queue,
+    batcher = MicroBatcher(partial(answer_questions, model), limits.max_batch_chars, limits.max_queue_chars,
                            limits.batch_wait_ms / 1000, cost=question_cost, unit="questions")
 
     @app.post("/qa", response_model=QaResponse, openapi_extra=request_body(QaRequest))
@@ -777,7 +602,8 @@ def serve(
             raise BiotuneError(f"{what} folder {folder} not found")
     task = checkpoint_task(checkpoint)
     if task not in ("ner", "qa"):
-        raise BiotuneError(f"checkpoint {checkpoint} is a {task} model; serve takes an NER or a QA checkpoint")
+        raise BiotuneError(f"checkpoint {checkpoint} is a {task} model; serve --checkpoint takes an NER or a QA "
+                           f"checkpoint: a {task} model goes to {task_spec(task).takes}")
     if task == "qa" and (qa is not None or relations is not None or link_dictionary is not None):
         beside = "a second QA checkpoint" if qa is not None else "relations or a link dictionary"
         raise BiotuneError(f"checkpoint {checkpoint} is a QA model: {beside} can only be served beside an NER "
@@ -795,7 +621,49 @@ def serve(
                          relation_model_name=model_name_of(relations) if relations is not None else "",
                          qa=load_qa_predictor(qa, precision) if qa is not None else None,
                          qa_model_name=model_name_of(qa) if qa is not None else "")
-    uvicorn.run(app, host=host, port=port)
+    run_server(app, host, port)
+
+
+class ClosingServer(uvicorn.Server):
+    """uvicorn's server, shutting the service down when the signal comes, not once every request is answered.
+
+    uvicorn answers SIGINT or SIGTERM by waiting for every open request, queued ones included,
+    before the app's lifespan ends; a second Ctrl-C then cancels the requests still open, each
+    cancellation a traceback in the log. Here the first signal closes the app's batchers: the
+    queued requests are answered 503 at once and the batch being computed finishes, so the wait
+    is one batch. A second signal answers that batch's requests 503 too and ends the app's
+    lifespan itself (uvicorn skips it when forced), so nothing is left to cancel.
+    """
+
+    def __init__(self, config: uvicorn.Config, batchers: Sequence[MicroBatcher]) -> None:
+        super().__init__(config)
+        self.batchers = batchers
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        cancelled = sum(batcher.close() for batcher in self.batchers)
+        # uvicorn's own logger: this line belongs in the server log beside its start and stop lines
+        logging.getLogger("uvicorn.error").info("biotune serve: shutting down, %d queued requests cancelled",
+                                                cancelled)
+        await super().shutdown(sockets)
+        if not self.force_exit:
+            return
+        for batcher in self.batchers:
+            batcher.abandon()
+        if self.server_state.tasks:
+            await asyncio.wait(set(self.server_state.tasks), timeout=_FORCED_ANSWER_S)
+        await self.lifespan.shutdown()
+
+
+def run_server(app: FastAPI, host: str, port: int) -> None:
+    """Serve `app` (from `create_app`) on `host`:`port` until SIGINT or SIGTERM, then shut down as `ClosingServer` does.
+
+    uvicorn raises a signal it handled again once the server has stopped: a SIGINT comes back
+    as KeyboardInterrupt, which ends this quietly (exit status 0, as `uvicorn.run` does); a
+    SIGTERM ends the process as that signal's default does, so a supervisor sees it.
+    """
+    server = ClosingServer(uvicorn.Config(app, host=host, port=port), app.state.batchers)
+    with suppress(KeyboardInterrupt):
+        server.run()
 
 
 def load_qa_predictor(checkpoint: Path, precision: str) -> QuestionAnswerer:

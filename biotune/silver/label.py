@@ -16,6 +16,12 @@ alone). Output tags are BIO. Formats, chosen by the output's extension or `outpu
 - ``tsv``: ``token<TAB>tag`` lines (the `tag_field` tags), a blank line after each sentence.
 
 Both read back with `biotune.formats.readers` (JSONL with ``tag_field=<tag_field>``).
+
+A silver corpus built from a test split is test text too, so an input that is one (by real path
+or content, `biotune.corpora.leak_guard`: a registered corpus's test file found in
+`$BIOTUNE_DATA_DIR`, the cache or a folder above the input, or the test file of the corpus folder
+it sits in) is refused before anything is written, unless `allow_test`: scoring dictionaries
+against a test split's gold (the report) is an evaluation, not training data.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from biotune.corpora.leak_guard import NEVER, leak_guard
 from biotune.formats.readers import EXTENSIONS, iter_corpus_file
 from biotune.formats.sentence import Sentence
 from biotune.errors import BiotuneError
@@ -36,6 +43,8 @@ from biotune.silver.report import SilverReport, SilverStats, report_paths, write
 from biotune.silver.spec import DictionarySpec
 
 RESERVED_FIELDS = ("id", "tokens", "annotated_types")
+SILVER_FROM_TEST = (f"a silver corpus built from it is test text too, and {NEVER}; label a train split, or pass "
+                    "--allow-test (allow_test=True) only to score the dictionaries against its gold")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,7 @@ def label_corpus(
     report_dir: str | Path | None = None,
     top: int = 20,
     overwrite: bool = False,
+    allow_test: bool = False,
 ) -> SilverResult:
     """Label every sentence of `input_path` with `dictionaries` into `output_path`, and report.
 
@@ -90,9 +100,12 @@ def label_corpus(
     `report_dir` (default: the output's folder) and lists the `top` terms per type. Raises
     `BiotuneError` for bad dictionaries, input, or options; the output is then not written.
     Neither the output nor the report may be the input or a dictionary file, and existing
-    ones are replaced only with `overwrite` (`biotune.io.check_output`).
+    ones are replaced only with `overwrite` (`biotune.io.check_output`). An input that is a test
+    split is refused unless `allow_test` (see the module docstring): its output is then test text.
     """
     input_path, output_path = Path(input_path), Path(output_path)
+    if not allow_test:
+        leak_guard([], [input_path]).refuse(input_path, "silver input", SILVER_FROM_TEST)
     json_path, md_path = report_paths(report_dir or output_path.parent, f"{output_path.stem}.report")
     sources = [input_path, *(p for spec in dictionaries for p in (spec.path, spec.stop_list) if p is not None)]
     for path, what in ((output_path, "output"), (json_path, "report"), (md_path, "report")):

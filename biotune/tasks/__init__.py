@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from biotune.errors import BiotuneError
 from biotune.registry import Registry
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class TaskSpec:
     heads: tuple[str, ...]  # head names its `model.head` accepts; the first is the default
     max_length: int  # default `model.max_length`
     description: str
+    takes: str  # the command options a saved model of the task goes to (said when it is given to another)
 
     @property
     def default_head(self) -> str:
@@ -36,13 +38,17 @@ class TaskSpec:
 
 
 TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
-    TaskSpec("ner", "biotune.tasks.ner.task:NerTask", ("softmax", "crf"), 128, "named entities (BIO tagging)"),
+    TaskSpec("ner", "biotune.tasks.ner.task:NerTask", ("softmax", "crf"), 128, "named entities (BIO tagging)",
+             "--checkpoint of tag, serve, predict and evaluate"),
     TaskSpec("re", "biotune.tasks.re.task:RelationTask", ("entity_start", "cls"), 512,
-             "relation between two marked entities"),
+             "relation between two marked entities",
+             "--relations of tag and serve (beside an NER --checkpoint), or --checkpoint of predict and evaluate"),
     TaskSpec("qa", "biotune.tasks.qa.task:QaTask", ("span",), 384,
-             "extractive question answering (BioASQ factoid and list), answers merged over a question's snippets"),
+             "extractive question answering (BioASQ factoid and list), answers merged over a question's snippets",
+             "--qa of serve, or --checkpoint of serve, predict and evaluate"),
     TaskSpec("yesno", "biotune.tasks.qa.task:DecisionTask", ("cls",), 512,
-             "yes / no (/ maybe) answers from a question and its context (BioASQ yes/no, PubMedQA)"),
+             "yes / no (/ maybe) answers from a question and its context (BioASQ yes/no, PubMedQA)",
+             "--checkpoint of predict and evaluate (serve has no yes/no endpoint)"),
 )})
 
 
@@ -65,3 +71,20 @@ def checkpoint_task(folder: str | Path) -> str:
     except (OSError, ValueError):
         return "ner"  # the checkpoint checks of the task's `load` name what is wrong with the folder
     return recorded.get("task", "ner")
+
+
+def require_checkpoint_task(folder: str | Path, expected: str) -> None:
+    """Refuse a model folder of another task before its weights load, saying which task it is and where it goes.
+
+    Loaded as the wrong task, transformers would report mismatched or missing weights: true,
+    but it reads as a damaged checkpoint rather than one given to the wrong option.
+    """
+    try:
+        recorded = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8")).get("biotune") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # the task's own checkpoint checks name what is wrong with the folder
+    found = recorded.get("task")
+    if found is not None and found != expected and found in TASKS:
+        spec = task_spec(found)
+        raise BiotuneError(f"checkpoint {folder} is a {found} model ({spec.description}), not a {expected} model: "
+                           f"it goes to {spec.takes}")

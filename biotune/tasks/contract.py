@@ -7,6 +7,8 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
 
     read_split / read_source  ->  examples (a task's own type: `Sentence`, `RelationExample`, ...)
     label_space               ->  the model's labels, from every training source and dev
+    check_inputs              ->  what training would otherwise meet only after its run folder
+                                  exists (run by training's preflight and by `check-data`)
     build_model               ->  a `Bundle` (model + tokenizer; a task may add tokens, e.g. RE markers)
     featurise                 ->  one feature dict per model input; each carries `weight`
                                   (per-source loss weight) and the task's partial-label mask
@@ -97,6 +99,15 @@ class Task(ABC):
     @abstractmethod
     def check_data(self, splits: Mapping[str, Split], tokenizer: PreTrainedTokenizerBase, config: ExperimentConfig) -> str:
         """`biotune check-data`: Markdown of what is worth knowing before training (counts, long inputs, overlap)."""
+
+    def check_inputs(self, train: Sequence[Any], evaluated: Mapping[str, Split], labels: Sequence[str],
+                     tokenizer: PreTrainedTokenizerBase, config: ExperimentConfig) -> None:
+        """Raise a `BiotuneError` naming the file and line of what training would meet only after its
+        run folder exists: an input no window of the model holds, a dev or test label or type the
+        model cannot have. `train` is every training source's examples, `evaluated` the dev and test
+        splits by name, `labels` the label space training will build. Training's preflight and
+        `check-data` both call it, so both refuse the same data with the same message.
+        Default: nothing can fail later."""
 
     # ---- model and training -----------------------------------------------------------------
     @abstractmethod

@@ -7,6 +7,11 @@ without knowing where an example came from.
 Subsampling (`sample_ratio`) is relative to the reference source, the first one without a
 `sample_ratio` (e.g. silver:gold = 2:1 is `sample_ratio: 2` on the silver source), drawn with
 `random.Random(seed)`, so the same seed always trains on the same sample.
+
+Test text is never training text (`refuse_test_text`): a source, or the dev split, whose file is a
+test split (one of `data.test`, or a registered corpus's, by real path or by content: see
+`biotune.corpora.leak_guard`) is refused before anything is read, unless the config says it
+means it (`data.allow_test_as_train`, `data.allow_test_as_dev`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from biotune.config import ExperimentConfig, SourceConfig
+from biotune.corpora.leak_guard import NEVER, files_of, leak_guard, split_path
 from biotune.errors import BiotuneError
 from biotune.tasks.contract import Task
 
@@ -39,6 +45,29 @@ class Source:
 def source_configs(config: ExperimentConfig) -> list[SourceConfig]:
     """The configured sources, or `data.train` as the single source `train`."""
     return list(config.sources) or [SourceConfig(name="train", split=config.data.train)]
+
+
+TRAIN_ON_TEST = (f"{NEVER}; set data.allow_test_as_train: true to train on it on purpose (a release model on "
+                 "every split: its test scores then mean nothing)")
+SELECT_ON_TEST = ("model selection would read the test set; choose another dev split, or set "
+                  "data.allow_test_as_dev: true to do it on purpose")
+
+
+def refuse_test_text(config: ExperimentConfig) -> None:
+    """A `BiotuneError` naming the file, its role, the corpus and the split when a training source or
+    the dev split is test text: one of this config's `data.test` splits, or the test split of a
+    registered corpus found in `data.data_dir`, `$BIOTUNE_DATA_DIR`, the cache or above the file."""
+    data = config.data
+    roles = [] if data.allow_test_as_train else [(f"source {s.name!r}", s.split, TRAIN_ON_TEST)
+                                                  for s in source_configs(config)]
+    if data.dev and not data.allow_test_as_dev:
+        roles.append((f"data.dev {data.dev!r}", data.dev, SELECT_ON_TEST))
+    located = [(role, file, why) for role, spec, why in roles for file in files_of(split_path(spec, data))]
+    if not located:
+        return
+    guard = leak_guard([data.data_dir], [file for _, file, _ in located], [("this config", data)])
+    for role, file, why in located:
+        guard.refuse(file, role, why)
 
 
 def read_sources(task: Task, config: ExperimentConfig) -> list[Source]:

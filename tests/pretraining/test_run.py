@@ -134,7 +134,7 @@ def test_the_cli_reports_a_bad_source_in_one_line(tmp_path: Path) -> None:
     config.write_text(f"sources: [{{corpus: '{folder}:test'}}]\noutput_dir: {tmp_path / 'out'}\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["pretrain", str(config)])
     assert result.exit_code == 2
-    assert "'test' is a test split" in result.output and "Traceback" not in result.output
+    assert "is the test split of the corpus folder" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
 
 

@@ -1,16 +1,19 @@
-"""Pretraining text through biotune's readers; test splits refused by name."""
+"""Pretraining text through biotune's readers; test text refused by what the file is, before anything is written."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from biotune.errors import BiotuneError
-from biotune.pretraining.config import TextSource
-from biotune.pretraining.sources import refuse_test, source_texts
+from biotune.pretraining.config import TextSource, validate_pretraining
+from biotune.pretraining.run import pretrain
+from biotune.pretraining.sources import refuse_test_text, source_texts
 from tests.conftest import _sentences, write_tsv
+from tests.corpora.data_tree import make_data_tree, pubtator_test, pubtator_train
 
 
 @pytest.fixture()
@@ -33,21 +36,78 @@ def test_a_registered_corpus_split_is_found_under_data_dir(corpus: Path) -> None
     assert len(texts) == 3
 
 
-def test_a_corpus_test_split_is_refused_by_name(corpus: Path) -> None:
-    with pytest.raises(BiotuneError, match=rf"source '{corpus}:test': 'test' is a test split"):
-        refuse_test(TextSource(corpus=f"{corpus}:test"), None)
+def refuse(tmp_path: Path, sources: list[dict], data_dir: Path | None = None, **config: object) -> None:
+    refuse_test_text(validate_pretraining({"output_dir": str(tmp_path / "out"), "data_dir": data_dir and str(data_dir),
+                                           "sources": sources, **config}, "test"))
 
 
-def test_a_file_that_is_a_corpus_test_file_is_refused(corpus: Path) -> None:
-    with pytest.raises(BiotuneError, match=rf"{corpus / 'test.tsv'} is the test split of the corpus folder {corpus}"):
-        refuse_test(TextSource(path=str(corpus / "test.tsv"), format="text"), None)
-    (corpus.parent / "bc2gm").symlink_to(corpus)
-    copy = corpus.parent / "elsewhere"
+def test_a_corpus_test_split_is_refused(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(BiotuneError, match=rf"{corpus / 'test.tsv'} \(source '{corpus}:test'\): is the test split of "
+                                           rf"the corpus folder {corpus} \(.*\); test text is never training or "
+                                           "pretraining text"):
+        refuse(tmp_path, [{"corpus": f"{corpus}:test"}])
+    (tmp_path / "bc2gm").symlink_to(corpus)
+    with pytest.raises(BiotuneError, match=r"\(source 'bc2gm:test'\): is the test split of corpus 'bc2gm'"):
+        refuse(tmp_path, [{"corpus": "bc2gm:test"}], tmp_path)
+    refuse(tmp_path, [{"corpus": "bc2gm:train"}, {"corpus": "bc2gm:dev"}], tmp_path)  # train and dev are fine
+
+
+def test_a_file_that_is_a_corpus_test_file_is_refused_under_any_name(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(BiotuneError, match=rf"^{corpus / 'test.tsv'}: is the test split of the corpus folder {corpus}"):
+        refuse(tmp_path, [{"path": str(corpus / "test.tsv"), "format": "text"}])
+    (tmp_path / "bc2gm").symlink_to(corpus)
+    copy = tmp_path / "elsewhere"
     copy.mkdir()
     (copy / "notes.txt").symlink_to(corpus / "test.tsv")  # the same file under another name
-    with pytest.raises(BiotuneError, match="is the test split of corpus 'bc2gm'"):
-        refuse_test(TextSource(path=str(copy)), str(corpus.parent))
-    refuse_test(TextSource(path=str(corpus / "train.tsv"), format="text"), str(corpus.parent))  # train is fine
+    with pytest.raises(BiotuneError, match=r"notes.txt \(source 'mine'\): is the test split of corpus 'bc2gm'"):
+        refuse(tmp_path, [{"path": str(copy), "name": "mine"}], tmp_path)
+    (copy / "notes.txt").unlink()
+    shutil.copy(corpus / "test.tsv", copy / "notes.txt")  # the same bytes under another name
+    with pytest.raises(BiotuneError, match=r"is the test split of corpus 'bc2gm' \(.*test.tsv, same content\)"):
+        refuse(tmp_path, [{"path": str(copy)}], tmp_path)
+    refuse(tmp_path, [{"path": str(corpus / "train.tsv"), "format": "text"}], tmp_path)  # train is fine
+
+
+@pytest.mark.parametrize("data_dir", [None, "", "corpora", "documents"], ids=["none", "root", "corpora", "documents"])
+def test_the_bc5cdr_test_release_is_refused_whatever_the_data_dir(tmp_path: Path, data_dir: str | None,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: named by path, CDR_TestSet.PubTator.txt trained unless data_dir was exactly documents/."""
+    monkeypatch.delenv("BIOTUNE_DATA_DIR", raising=False)
+    monkeypatch.setenv("BIOTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    root = make_data_tree(tmp_path / "data")
+    where = None if data_dir is None else root / data_dir
+    test, train = pubtator_test(root), pubtator_train(root)
+    with pytest.raises(BiotuneError, match=rf"^{test}: is the test split of corpus 'bc5cdr_cid' and of corpus "
+                                           "'bc5cdr_documents'"):
+        refuse(tmp_path, [{"path": str(train), "format": "pubtator"}, {"path": str(test), "format": "pubtator"}],
+               where)
+    with pytest.raises(BiotuneError, match=r"\(source 'dev'\): is the test split of corpus 'bc5cdr_cid'"):
+        refuse(tmp_path, [{"path": str(train)}], where, dev={"sources": [{"path": str(test), "name": "dev"}]})
+    copy = shutil.copy(test, tmp_path / "abstracts.txt")  # found by content, beside the training release
+    with pytest.raises(BiotuneError, match=r"abstracts.txt: is the test split .*, same content\)"):
+        refuse(tmp_path, [{"path": str(train)}, {"path": str(copy), "format": "pubtator"}], where)
+    refuse(tmp_path, [{"path": str(train), "format": "pubtator"}], where,
+           dev={"sources": [{"path": str(root / "documents" / "bc5cdr_pubtator" / "CDR_DevelopmentSet.PubTator.txt")}]})
+
+
+def test_the_test_splits_of_the_configs_in_exclude_test_of_are_refused(tmp_path: Path) -> None:
+    held_out = write_tsv(tmp_path / "private" / "held_out.tsv", _sentences(4, seed=5))
+    experiment = tmp_path / "mine.yaml"
+    experiment.write_text(f"data: {{corpus: bc2gm, test: ['{held_out}']}}\n", encoding="utf-8")
+    copy = shutil.copy(held_out, tmp_path / "copy.txt")
+    refuse(tmp_path, [{"path": str(copy)}])  # nothing says it is test text
+    with pytest.raises(BiotuneError, match=rf"copy.txt: is the test split of {experiment} \(data.test '{held_out}'\)"):
+        refuse(tmp_path, [{"path": str(copy)}], exclude_test_of=[str(experiment)])
+    with pytest.raises(BiotuneError, match=r"^exclude_test_of\[0\]: config file .*absent.yaml not found"):
+        refuse(tmp_path, [{"path": str(copy)}], exclude_test_of=[str(tmp_path / "absent.yaml")])
+
+
+def test_pretrain_refuses_test_text_before_its_run_folder_exists(corpus: Path, tmp_path: Path) -> None:
+    config = validate_pretraining({"output_dir": str(tmp_path / "out"), "backbone": str(tmp_path / "no_backbone"),
+                                   "sources": [{"path": str(corpus / "test.tsv"), "format": "text"}]}, "test")
+    with pytest.raises(BiotuneError, match="is the test split of the corpus folder"):
+        pretrain(config)
+    assert not (tmp_path / "out").exists()
 
 
 def test_document_formats_give_one_text_per_document(tmp_path: Path) -> None:

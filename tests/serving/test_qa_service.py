@@ -28,7 +28,8 @@ from biotune.serving.pipeline import TextAnnotations
 from biotune.serving.service import ServiceLimits, answer_record, create_app, serve
 from biotune.tasks.qa.examples import Occurrence, RankedAnswer
 from tests.serving import test_web_page as web
-from tests.serving.test_service import asgi_post, run_async, until, wait_until
+from tests.serving.test_batcher import run_async, until
+from tests.serving.test_service import asgi_post, wait_until
 
 browser = web.browser  # the headless Chromium of the page tests (skipped where it is missing, failed in CI)
 
@@ -259,21 +260,30 @@ def test_concurrent_questions_are_merged_into_one_call_per_top_k() -> None:
 
 def test_a_full_queue_answers_503_and_the_refused_question_is_never_computed() -> None:
     fake = FakeAnswerer(gated=True)
-    with TestClient(qa_app(fake, ServiceLimits(max_queue=2, batch_wait_ms=0))) as client, \
+    cost = len("q0") + sum(map(len, CONTEXTS))  # a question costs its own and its contexts' characters
+    with TestClient(qa_app(fake, ServiceLimits(max_queue_chars=2 * cost, batch_wait_ms=0))) as client, \
             ThreadPoolExecutor(2) as pool:
         first = ask_in_thread(pool, client, "q0")
         assert fake.entered.wait(30)
         second = ask_in_thread(pool, client, "q1")
-        wait_until(lambda: client.get("/health").json()["qa"]["queue"]["requests"] == 2)
+        wait_until(lambda: client.get("/health").json()["qa"]["queue"] == {"requests": 2, "characters": 2 * cost})
         refused = client.post("/qa", json={"question": "q2", "contexts": CONTEXTS})
         fake.release.set()
         answered = [first.result(timeout=60).status_code, second.result(timeout=60).status_code]
         served = client.get("/health").json()["qa"]["served"]
     assert (refused.status_code, refused.headers["retry-after"]) == (503, "1")
-    assert refused.json() == {"detail": "the service is busy: 2 requests are waiting (max_queue 2); retry after 1 s"}
+    assert refused.json() == {"detail": f"the service is busy: {2 * cost} characters are waiting and this request "
+                                        f"has {cost} (max_queue_chars {2 * cost}); retry after 1 s"}
     assert answered == [200, 200]
     assert fake.calls == [(["q0"], None), (["q1"], None)]
     assert (served["requests"], served["refused"]) == (2, 1)
+
+
+def test_a_question_larger_than_the_whole_queue_gets_413() -> None:
+    with TestClient(qa_app(FakeAnswerer(), ServiceLimits(max_queue_chars=50))) as client:
+        response = client.post("/qa", json={"question": "q" * 10, "contexts": ["c" * 30, "d" * 11]})
+    assert (response.status_code, response.json()) == (413, {
+        "detail": "the request has 51 characters; the queue holds at most 50 (max_queue_chars): send fewer contexts"})
 
 
 def test_a_question_past_its_timeout_gets_504_and_a_queued_one_is_dropped() -> None:
@@ -402,7 +412,7 @@ def model_folder(folder: Path, task: str) -> Path:
 def served(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The apps `serve` would run; QA checkpoints load as `FakeAnswerer`s."""
     apps: list[Any] = []
-    monkeypatch.setattr(service.uvicorn, "run", lambda app, **_: apps.append(app))
+    monkeypatch.setattr(service, "run_server", lambda app, *_: apps.append(app))
     monkeypatch.setattr(service, "load_qa_predictor", lambda checkpoint, precision: FakeAnswerer())
     return apps
 
@@ -430,7 +440,8 @@ def test_serve_an_ner_checkpoint_with_qa_serves_both(trained_run: Any, tmp_path:
         ("qa", {"qa": "qa"}, "is a QA model: a second QA checkpoint can only be served beside an NER checkpoint"),
         ("qa", {"relations": "re"}, "is a QA model: relations or a link dictionary can only be served beside an NER"),
         ("ner", {"qa": "yesno"}, "QA checkpoint .*yesno is a yesno model, not a QA model"),
-        ("yesno", {}, "is a yesno model; serve takes an NER or a QA checkpoint"),
+        ("yesno", {}, "is a yesno model; serve --checkpoint takes an NER or a QA checkpoint: a yesno model goes to "
+                      "--checkpoint of predict and evaluate"),
         ("ner", {"qa": "missing"}, "QA checkpoint folder .*missing not found"),
     ],
 )
@@ -468,7 +479,7 @@ def test_a_real_qa_predictor_goes_through_the_service_unchanged(word_backbone: P
     folder = tmp_path / "qa_model"
     save_qa_model(build_qa_model("qa", str(word_backbone), "span", [], 0.0), folder)  # random: arbitrary spans
     apps: list[Any] = []
-    monkeypatch.setattr(service.uvicorn, "run", lambda app, **_: apps.append(app))
+    monkeypatch.setattr(service, "run_server", lambda app, *_: apps.append(app))
     serve(folder, precision="fp32")
     contexts = ["the patient developed acute bleeding after heparin .", "cisplatin and severe asthma was given ."]
     question = "patient developed"

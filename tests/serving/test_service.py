@@ -10,7 +10,6 @@ import re
 import shutil
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,11 +23,11 @@ from biotune.cli import app as cli
 from biotune.errors import BiotuneError
 from biotune.serving import service
 from biotune.serving.pipeline import DocumentAnnotator, RelationStage, TextAnnotations
-from biotune.serving.service import (MicroBatcher, QueueFull, ServiceLimits, Job, create_app, model_name_of,
-                                     plan_batch, result_record, retry_after, serve)
+from biotune.serving.service import ServiceLimits, create_app, model_name_of, result_record, serve
 from biotune.tasks.ner.annotate import text_document
 from biotune.tasks.ner.tagger import Tagger
 from tests.awkward import AWKWARD_TEXTS
+from tests.serving.test_batcher import FakeTag, run_async, until
 
 TEXTS = [
     "the patient developed acute bleeding after heparin .",
@@ -116,7 +115,8 @@ def test_health_describes_model_limits_and_traffic(tagger: Tagger) -> None:
         "model": "toy",
         "entity_types": ["Chemical", "Disease"],
         "limits": {"max_texts": 5, "max_contexts": 64, "max_chars": 100_000, "max_request_bytes": 2_000_000,
-                   "max_batch_chars": 8_000, "batch_wait_ms": 0.0, "max_queue": 64, "request_timeout_s": 60.0},
+                   "max_batch_chars": 8_000, "batch_wait_ms": 0.0, "max_queue_chars": 500_000,
+                   "request_timeout_s": 60.0},
         "served": {"requests": 1, "batches": 1, "texts": 2, "refused": 0, "timed_out": 0, "disconnected": 0},
         "queue": {"requests": 0, "characters": 0},
     }
@@ -238,140 +238,67 @@ def test_serve_names_a_missing_checkpoint(tmp_path: Path) -> None:
 
 # --- batching by cost, overload, abandoned requests -----------------------------------------
 
-def run_async(scenario: Callable[[], Any]) -> Any:
-    return asyncio.run(scenario())
-
-
-class FakeTag:
-    """A tag function whose first call waits for `release`; each call's texts are recorded.
-
-    Each text's "annotations" are the text itself, so a request that got another's results shows.
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, texts: Sequence[str]) -> list[list[Any]]:
-        self.calls.append(list(texts))
-        self.entered.set()
-        assert self.release.wait(30)
-        return [[text] for text in texts]
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
-
-
-def test_plan_batch_takes_whole_texts_in_order_within_the_budget() -> None:
-    async def scenario() -> list[list[tuple[int, int, int]]]:
-        loop = asyncio.get_running_loop()
-        jobs = [Job(["x" * n for n in sizes], loop.create_future()) for sizes in ([30, 30], [10, 50], [200], [5])]
-        line = deque(jobs)
-        plans = []
-        while line:
-            parts = plan_batch(line, 100)
-            plans.append([(jobs.index(p.job), p.start, p.stop) for p in parts])
-            for part in parts:  # what the batcher does after tagging: the rest of a split job goes to the back
-                part.job.tagged = part.stop
-                if part.stop < len(part.job.texts):
-                    line.append(part.job)
-        return plans
-
-    # job 1's second text does not fit (30 + 30 + 10 + 50 > 100): its rest waits behind jobs 2 and 3;
-    # job 2's 200 characters go alone
-    assert run_async(scenario) == [[(0, 0, 2), (1, 0, 1)], [(2, 0, 1)], [(3, 0, 1), (1, 1, 2)]]
-
-
-def test_plan_batch_drops_cancelled_requests_untagged() -> None:
-    async def scenario() -> list[tuple[int, int, int]]:
-        loop = asyncio.get_running_loop()
-        jobs = [Job(["a"], loop.create_future()), Job(["b"], loop.create_future()), Job(["c"], loop.create_future())]
-        jobs[1].future.cancel()
-        line = deque(jobs)
-        parts = plan_batch(line, 100)
-        assert not line
-        return [(jobs.index(p.job), p.start, p.stop) for p in parts]
-
-    assert run_async(scenario) == [(0, 0, 1), (2, 0, 1)]
-
-
-def test_a_small_request_is_not_held_behind_a_huge_one_beyond_one_batch() -> None:
-    fake = FakeTag()
-    huge = [f"{i}" * 40 for i in range(6)]  # 6 x 40 characters: three batches of a 100-character budget
-
-    async def scenario() -> tuple[list[Any], ...]:
-        batcher = MicroBatcher(fake, max_chars=100, max_queue=10, wait_s=0)
-        await batcher.start()
-        first = batcher.enqueue(["a" * 10])
-        await until(fake.entered.is_set)  # the worker is busy: the next two wait in line
-        big = batcher.enqueue(huge)
-        small = batcher.enqueue(["s" * 10])
-        fake.release.set()
-        answers = await asyncio.gather(first, big, small)
-        await batcher.stop()
-        return answers
-
-    first, big, small = run_async(scenario)
-    assert fake.calls == [["a" * 10], huge[:2], ["s" * 10, *huge[2:4]], huge[4:]]
-    assert (first, big, small) == ([["a" * 10]], [[t] for t in huge], [["s" * 10]])
-
-
-def test_retry_after_is_the_queue_at_the_measured_rate_in_whole_seconds() -> None:
-    assert [retry_after(0, None), retry_after(5000, None)] == [1, 1]  # nothing measured yet
-    assert [retry_after(5000, 2000.0), retry_after(4000, 2000.0), retry_after(100, 2000.0)] == [3, 2, 1]
-    assert retry_after(10**9, 1.0) == 60
-
-
 def post_in_thread(pool: ThreadPoolExecutor, client: TestClient, texts: list[str]) -> Any:
     return pool.submit(client.post, "/tag", json={"texts": texts})
 
 
-def test_a_full_queue_answers_503_with_retry_after_and_the_admitted_are_answered(tagger: Tagger) -> None:
+def test_the_queue_is_bounded_by_characters_and_a_request_past_them_gets_503_with_retry_after(tagger: Tagger) -> None:
     gated = GatedTagger(tagger)
-    limits = ServiceLimits(max_queue=2, batch_wait_ms=0)
-    with TestClient(create_app(gated, limits)) as client, ThreadPoolExecutor(2) as pool:
-        first = post_in_thread(pool, client, TEXTS[:1])
+    limits = ServiceLimits(max_queue_chars=100, batch_wait_ms=0)
+    with TestClient(create_app(gated, limits)) as client, ThreadPoolExecutor(3) as pool:
+        first = post_in_thread(pool, client, TEXTS[:1])  # 52 characters, held while being tagged
         assert gated.entered.wait(30)
-        second = post_in_thread(pool, client, TEXTS[1:2])
-        wait_until(lambda: client.get("/health").json()["queue"]["requests"] == 2)
-        refused = client.post("/tag", json={"texts": TEXTS[2:3]})
+        second = post_in_thread(pool, client, TEXTS[1:2])  # 47: 99 queued
+        wait_until(lambda: client.get("/health").json()["queue"] == {"requests": 2, "characters": 99})
+        refused = client.post("/tag", json={"texts": TEXTS[2:3]})  # 86 more do not fit
+        third = post_in_thread(pool, client, ["."])  # one more does: a third request, 100 characters
+        wait_until(lambda: client.get("/health").json()["queue"] == {"requests": 3, "characters": 100})
         gated.release.set()
-        answers = [first.result(timeout=60).json()["results"], second.result(timeout=60).json()["results"]]
+        answers = [future.result(timeout=60).json()["results"] for future in (first, second, third)]
         health = client.get("/health").json()
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "1"  # no batch finished yet: nothing to estimate from
-    assert refused.json() == {"detail": "the service is busy: 2 requests are waiting (max_queue 2); retry after 1 s"}
-    assert answers == [expected(tagger, TEXTS[:1]), expected(tagger, TEXTS[1:2])]
-    assert gated.calls == [1, 1]  # the refused text was never tagged
+    assert refused.json() == {"detail": "the service is busy: 99 characters are waiting and this request has 86 "
+                                        "(max_queue_chars 100); retry after 1 s"}
+    assert answers == [expected(tagger, TEXTS[:1]), expected(tagger, TEXTS[1:2]), expected(tagger, ["."])]
+    assert gated.calls == [1, 2]  # the refused text was never tagged
     assert (health["served"]["requests"], health["served"]["refused"], health["queue"]) == (
-        2, 1, {"requests": 0, "characters": 0})
+        3, 1, {"requests": 0, "characters": 0})
 
 
-def test_the_queue_full_error_names_the_waiting_requests_after_a_measured_batch() -> None:
-    fake = FakeTag()
-    fake.release.set()
+def test_a_request_larger_than_the_whole_queue_gets_413_naming_the_limit(tagger: Tagger) -> None:
+    with TestClient(create_app(tagger, ServiceLimits(max_queue_chars=100))) as client:
+        response = client.post("/tag", json={"texts": ["x" * 60, "y" * 41]})
+        served = client.get("/health").json()["served"]
+    assert (response.status_code, response.json()) == (413, {
+        "detail": "the request has 101 characters; the queue holds at most 100 (max_queue_chars): send fewer texts"})
+    assert (served["requests"], served["refused"]) == (0, 0)
 
-    async def scenario() -> QueueFull:
-        batcher = MicroBatcher(fake, max_chars=100, max_queue=1, wait_s=0)
-        await batcher.start()
-        await batcher.enqueue(["a" * 10])
-        fake.release.clear()
-        held = batcher.enqueue(["b" * 10])
-        with pytest.raises(QueueFull) as refused:
-            batcher.enqueue(["c" * 10])
-        fake.release.set()
-        await held
-        await batcher.stop()
-        return refused.value
 
-    refused = run_async(scenario)
-    assert (refused.waiting, refused.retry_after_s, str(refused)) == (1, 1, "1 requests are waiting or being tagged")
-    assert fake.calls == [["a" * 10], ["b" * 10]]
+def test_200_concurrent_one_sentence_requests_are_all_served_by_the_default_queue(tagger: Tagger) -> None:
+    """Issue 19: 200 such requests (about 20,000 characters) got 136 refusals from a queue of 64 requests."""
+    import httpx
+
+    gated = GatedTagger(tagger)
+    drugs, diseases = ["heparin", "lithium", "aspirin", "naloxone", "warfarin"], ["bleeding", "tremor", "asthma"]
+    texts = [f"the patient developed acute {diseases[i % 3]} after {drugs[i % 5]} and severe "
+             f"{diseases[(i + 1) % 3]} was given with {drugs[(i + 2) % 5]} treatment {i} ." for i in range(200)]
+    app = create_app(gated)
+
+    async def scenario() -> tuple[list[httpx.Response], dict[str, int]]:
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+            posts = [asyncio.create_task(client.post("/tag", json={"texts": [text]})) for text in texts]
+            await until(lambda: app.state.batcher.waiting == len(texts))  # all queued at once, the first held
+            queued = app.state.batcher.queued_chars
+            gated.release.set()
+            return list(await asyncio.gather(*posts)), {"queued": queued, **app.state.batcher.counts}
+
+    responses, counts = run_async(scenario)
+    assert [response.status_code for response in responses] == [200] * len(texts)
+    assert [response.json()["results"][0] for response in responses] == expected(tagger, texts)
+    assert counts["queued"] == sum(map(len, texts)) > 20_000
+    assert (counts["requests"], counts["refused"], counts["texts"]) == (200, 0, 200)
 
 
 def test_a_request_past_its_timeout_gets_504_and_its_queued_texts_are_dropped(tagger: Tagger) -> None:
@@ -474,7 +401,7 @@ def test_the_model_name_is_the_run_not_the_path(path: str, name: str) -> None:
 def test_serve_answers_with_the_run_name_never_the_file_path(trained_run: Any, tagger: Tagger,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     apps: list[Any] = []
-    monkeypatch.setattr(service.uvicorn, "run", lambda app, **_: apps.append(app))
+    monkeypatch.setattr(service, "run_server", lambda app, *_: apps.append(app))
     serve(trained_run.paths.best_model, precision="fp32")
     serve(trained_run.paths.best_model, precision="fp32", model_name="chem-disease v1")
     with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
@@ -486,7 +413,7 @@ def test_serve_answers_with_the_run_name_never_the_file_path(trained_run: Any, t
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (["--max-queue", "0"], "invalid service limits: --max-queue: Input should be greater than 0"),
+        (["--max-queue-chars", "0"], "invalid service limits: --max-queue-chars: Input should be greater than 0"),
         (["--request-timeout-s", "inf"], "invalid service limits: --request-timeout-s: Input should be a finite number"),
         (["--max-batch-chars", "-5"], "invalid service limits: --max-batch-chars: Input should be greater than 0"),
     ],
@@ -565,7 +492,7 @@ def test_the_response_schema_documents_relations(relation_client: TestClient) ->
 def test_serve_loads_the_relation_model_and_dictionary(trained_run: Any, relation_checkpoint: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     apps: list[Any] = []
-    monkeypatch.setattr(service.uvicorn, "run", lambda app, **_: apps.append(app))
+    monkeypatch.setattr(service, "run_server", lambda app, *_: apps.append(app))
     dictionary = tmp_path / "terms.tsv"
     dictionary.write_text("heparin\tD006493\n", encoding="utf-8")
     serve(trained_run.paths.best_model, precision="fp32", relations=relation_checkpoint, link_dictionary=dictionary)
@@ -573,7 +500,7 @@ def test_serve_loads_the_relation_model_and_dictionary(trained_run: Any, relatio
         health = client.get("/health").json()
         entities = client.post("/tag", json={"texts": [TEXTS[0]]}).json()["results"][0]["entities"]
     assert health["relations"]["model"] == relation_checkpoint.name and health["linking"] == {"terms": 1}
-    assert {e["text"]: e["concept_id"] for e in entities} == {"acute bleeding": "text:acute bleeding",
+    assert {e["text"]: e["concept_id"] for e in entities} == {"acute bleeding": "text:Disease:acute bleeding",
                                                                 "heparin": "D006493"}
     with pytest.raises(BiotuneError, match="relation checkpoint folder .*nowhere not found"):
         serve(trained_run.paths.best_model, relations=tmp_path / "nowhere")

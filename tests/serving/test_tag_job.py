@@ -402,7 +402,7 @@ def test_relations_are_refused_for_formats_without_them_and_for_unusable_models(
         with pytest.raises(BiotuneError, match=rf"output format '{output_format}' has no relations; with --relations "
                                                "write jsonl, pubtator, bioc-xml, bioc-json"):
             TagSettings(**{**vars(job), "output_format": output_format})
-    with pytest.raises(BiotuneError, match="is not a biotune relation model"):
+    with pytest.raises(BiotuneError, match=r"is a ner model .*, not a re model: it goes to --checkpoint of tag"):
         run_tag(TagSettings(**{**vars(job), "relations": trained_run.paths.best_model}))  # an NER folder
     assert not job.output_dir.exists(), "nothing is written for a job that cannot start"
 

@@ -23,6 +23,7 @@ from biotune.models.backbones import resolve_backbone
 from biotune.models.checkpoints import BROKEN_WEIGHTS, DROPOUT_KEYS, check_checkpoint
 from biotune.registry import Registry
 from biotune.tasks.ner.crf import CRF
+from biotune.tasks import require_checkpoint_task
 
 log = logging.getLogger("biotune")
 
@@ -86,6 +87,7 @@ def load_model(checkpoint: str | Path) -> PreTrainedModel:
     classifier would tag at random); labels that are not BIO tags (`LABEL_0`: not a NER model).
     """
     folder = check_checkpoint(checkpoint)
+    require_checkpoint_task(folder, "ner")
     try:
         model, info = AutoModelForTokenClassification.from_pretrained(str(folder), trust_remote_code=False,
                                                                       output_loading_info=True)

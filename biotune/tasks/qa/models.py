@@ -21,6 +21,7 @@ from biotune.errors import BiotuneError
 from biotune.models.backbones import load_tokenizer, resolve_backbone
 from biotune.models.checkpoints import DROPOUT_KEYS, check_checkpoint
 from biotune.tasks.contract import Bundle
+from biotune.tasks import require_checkpoint_task
 
 MODEL_CLASSES = {"qa": AutoModelForQuestionAnswering, "yesno": AutoModelForSequenceClassification}
 
@@ -52,6 +53,7 @@ def save_qa_model(bundle: Bundle, folder: str | Path) -> None:
 def load_qa_model(folder: str | Path, task: str) -> Bundle:
     """Load a folder written by `save_qa_model` in eval mode; a `BiotuneError` names what is wrong."""
     folder = check_checkpoint(folder)
+    require_checkpoint_task(folder, task)
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
     if (getattr(config, "biotune", None) or {}).get("task") != task:
         raise BiotuneError(f"checkpoint {folder} is not a biotune {task} model (its config.json has no biotune.task {task!r})")

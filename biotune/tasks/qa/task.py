@@ -29,6 +29,7 @@ from biotune.config import ExperimentConfig, SourceConfig
 from biotune.corpora.registry import GLOB_CHARACTERS
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
+from biotune.models.backbones import backbone_config, position_limit
 from biotune.tasks.contract import Bundle, SourceExamples, Task
 from biotune.tasks.qa.checks import check_qa
 from biotune.tasks.qa.examples import DecisionExample, QaExample, QaQuestion
@@ -39,7 +40,7 @@ from biotune.tasks.qa.models import build_qa_model, load_qa_model, save_qa_model
 from biotune.tasks.qa.predict import DecisionPredictor, QaPredictor, collate_windows
 from biotune.tasks.qa.reading import (decisions_from_gold, default_gold_files, expand, gold_index, read_decisions_tsv,
                                       read_gold, read_pubmedqa_json, read_squad, sniff)
-from biotune.tasks.qa.windows import cut_windows
+from biotune.tasks.qa.windows import check_room, cut_windows
 
 DECISION_ORDER = ("yes", "no", "maybe")
 
@@ -58,6 +59,24 @@ class _WindowTask(Task):
     def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
                     train_examples: Sequence[Any]) -> Bundle:
         return build_qa_model(self.name, init, config.model.head, labels, config.model.dropout)
+
+    def check_inputs(self, train: Sequence[Any], evaluated: Mapping[str, Split], labels: Sequence[str],
+                     tokenizer: Any, config: ExperimentConfig) -> None:
+        """Every question leaves room for context in a window; a yes/no dev or test label is one training has."""
+        if labels:
+            for name, split in evaluated.items():
+                unknown = [e for e in split.examples if e.label not in labels]
+                if unknown:
+                    first = unknown[0]
+                    raise BiotuneError(f"{first.file or split.path}: item {first.item or first.id}: label "
+                                       f"{first.label!r} of the {name} split is not one of the labels training has "
+                                       f"({', '.join(labels)}); {len(unknown)} of {len(split.examples)} {name} "
+                                       "questions have such labels: the model could never predict them")
+        positions = position_limit(backbone_config(config.model.backbone))
+        for examples in (train, *(split.examples for split in evaluated.values())):
+            if examples:
+                check_room([e.question for e in examples], tokenizer, config.model.max_length, config.qa.stride,
+                           [e.id for e in examples], positions)
 
     def _windows(self, examples: Sequence[QaExample | DecisionExample], bundle: Bundle, config: ExperimentConfig,
                  with_answers: bool = False) -> list[Any]:

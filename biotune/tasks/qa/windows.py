@@ -42,7 +42,7 @@ def cut_windows(questions: Sequence[str], contexts: Sequence[str], tokenizer: Pr
     pair) fill the training targets. `names` label the pairs in errors (default: their index)."""
     if not questions:
         return []
-    _check_room(questions, tokenizer, max_length, stride, names)
+    check_room(questions, tokenizer, max_length, stride, names)
     encoded = tokenizer(list(questions), list(contexts), truncation="only_second", max_length=max_length,
                         stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
     windows = []
@@ -55,18 +55,31 @@ def cut_windows(questions: Sequence[str], contexts: Sequence[str], tokenizer: Pr
     return windows
 
 
-def _check_room(questions: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int,
-                names: Sequence[str] | None) -> None:
-    """Each window must hold the whole question, the special tokens and more context than the stride."""
+def check_room(questions: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int,
+               names: Sequence[str] | None, positions: int | None = None) -> None:
+    """Each window must hold the whole question, the special tokens and more context than the stride.
+
+    The advice names only what this backbone allows: a larger max_length up to its `positions`,
+    else a smaller stride, else that no window of this model holds the question.
+    """
     specials = tokenizer.num_special_tokens_to_add(pair=True)
     lengths = [len(ids) for ids in tokenizer(list(questions), add_special_tokens=False)["input_ids"]]
     for k, length in enumerate(lengths):
         room = max_length - specials - length
         if room <= stride:
             name = names[k] if names is not None else str(k)
+            needed = length + specials + stride + 1
+            if positions is None or needed <= positions:
+                advice = f"raise model.max_length to at least {needed} or lower qa.stride"
+            elif positions - specials - length > 1:
+                advice = (f"this backbone reads at most {positions} positions: lower qa.stride below "
+                          f"{positions - specials - length} (with model.max_length {positions})")
+            else:
+                advice = (f"no window of this backbone ({positions} positions) holds the question with any context: "
+                          "shorten or remove it, or use a backbone with more positions")
             raise BiotuneError(f"item {name}: the question is {length} subwords, which leaves {max(room, 0)} of "
                                f"model.max_length {max_length} for the context, not more than qa.stride {stride}; "
-                               f"raise model.max_length to at least {length + specials + stride + 1} or lower qa.stride")
+                               f"{advice}")
 
 
 def _targets(offsets: Sequence[tuple[int, int] | None], answers: Sequence[tuple[int, int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:

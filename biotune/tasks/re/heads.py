@@ -36,6 +36,7 @@ from biotune.models.backbones import load_tokenizer, resolve_backbone
 from biotune.models.checkpoints import DROPOUT_KEYS, check_checkpoint
 from biotune.registry import Registry
 from biotune.tasks.re.markers import MarkerScheme, RelationFeature, add_marker_tokens, collate
+from biotune.tasks import require_checkpoint_task
 
 
 class EntityStartClassifier(PreTrainedModel):
@@ -172,6 +173,7 @@ def save_relation_model(relation_model: RelationModel, folder: str | Path) -> No
 def load_relation_model(folder: str | Path) -> RelationModel:
     """Load a folder written by `save_relation_model`, in eval mode; a `BiotuneError` names what is wrong."""
     folder = check_checkpoint(folder)
+    require_checkpoint_task(folder, "re")
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
     settings = getattr(config, "biotune", None) or {}
     if settings.get("task") != "re" or settings.get("head") not in HEADS:

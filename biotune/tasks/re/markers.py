@@ -25,8 +25,12 @@ Windows: nothing is silently truncated. A marked text longer than `max_length` t
 a window of `max_length` tokens centred on the pair (from the first start marker to the last
 end marker); `Featurised.centred` lists those examples so the caller can report how many.
 A pair that cannot fit in any window is a `BiotuneError` naming the first such file and line,
-how many pairs do not fit, and the max_length that fits them all: cutting the text between two
-entities would change what the model reads without anyone asking for it.
+how many pairs do not fit, and what can be done with this backbone: the max_length that fits
+them all when the backbone has that many positions, else that no window of this model reads
+them whole (`relation.too_wide: skip` leaves such training pairs out; a dev or test pair must be
+removed, or a backbone with more positions used). Cutting the text between two entities would
+change what the model reads without anyone asking for it. With `skip_too_wide` the pairs are
+left out and listed instead (`Featurised.skipped`).
 """
 
 from __future__ import annotations
@@ -132,10 +136,12 @@ class RelationFeature:
 
 @dataclass(slots=True)
 class Featurised:
-    """The features of a list of examples, in order, and the ids of those that needed a centred window."""
+    """The features of a list of examples, in order, the ids of those that needed a centred window,
+    and the indices of those left out because no window holds their pair (`skip_too_wide` only)."""
 
     features: list[RelationFeature]
     centred: list[str] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
 
 
 def featurise(
@@ -144,11 +150,15 @@ def featurise(
     scheme: MarkerScheme,
     max_length: int,
     label2id: Mapping[str, int] | None = None,
+    positions: int | None = None,
+    skip_too_wide: bool = False,
 ) -> Featurised:
     """Mark and tokenise `examples` in one batch; windows centred on the pair where the text is too long.
 
     `tokenizer` must already hold the scheme's tokens (`add_marker_tokens`). `label2id` maps
-    gold labels to class ids; without it features carry no label (prediction).
+    gold labels to class ids; without it features carry no label (prediction). `positions` is the
+    most tokens the backbone can read (`training.preflight.position_limit`), so that the advice
+    for pairs that do not fit never names a max_length the model cannot take.
     """
     backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())  # a copy without the caller's truncation/padding
     backend.no_truncation()
@@ -159,24 +169,38 @@ def featurise(
     encodings = backend.encode_batch([mark(example, scheme) for example in examples], add_special_tokens=False)
     result = Featurised([])
     too_wide: list[tuple[RelationExample, int]] = []  # (example, tokens its marked pair spans)
-    for example, encoding in zip(examples, encodings):
+    for index, (example, encoding) in enumerate(zip(examples, encodings)):
         starts = (start_ids[("E1", example.head.type)], start_ids[("E2", example.tail.type)])
         if len(encoding.ids) > budget:
             width = _centre(encoding, starts, end_ids, budget)
             if width:
                 too_wide.append((example, width))
+                result.skipped.append(index)
                 continue
             result.centred.append(example.id)
         ids = backend.post_process(encoding, None, add_special_tokens=True).ids
         label = None if label2id is None or example.label is None else _label_id(example, label2id)
         result.features.append(RelationFeature(ids, (ids.index(starts[0]), ids.index(starts[1])), label, example.id))
-    if too_wide:
-        example, width = too_wide[0]
-        widest = max(width for _, width in too_wide) + max_length - budget
-        raise BiotuneError(f"{example.source}:{example.line}: the marked pair spans {width} tokens, more than "
-                           f"max_length {max_length} holds besides special tokens; {len(too_wide)} of {len(examples)} "
-                           f"pairs do not fit (max_length {widest} fits them all): raise max_length")
+    if too_wide and not skip_too_wide:
+        raise BiotuneError(too_wide_message(too_wide, len(examples), max_length, max_length - budget, positions))
     return result
+
+
+def too_wide_message(too_wide: Sequence[tuple[RelationExample, int]], total: int, max_length: int, specials: int,
+                     positions: int | None) -> str:
+    """Why pairs do not fit and what can be done with this backbone (never a max_length above `positions`)."""
+    example, width = too_wide[0]
+    needed = max(w for _, w in too_wide) + specials
+    head = (f"{example.source}:{example.line}: the marked pair spans {width} tokens, more than max_length "
+            f"{max_length} holds besides special tokens; {len(too_wide)} of {total} pairs do not fit")
+    if positions is None or needed <= positions:
+        return f"{head}: max_length {needed} fits them all, raise model.max_length"
+    unreadable = sum(w + specials > positions for _, w in too_wide)
+    raise_first = (f"max_length {positions} (this backbone's most) fits {len(too_wide) - unreadable} of them; "
+                   if unreadable < len(too_wide) else "")
+    return (f"{head}: {raise_first}{unreadable} span more than the {positions} positions this backbone reads, so no "
+            "window of this model holds them whole: leave such training pairs out with relation.too_wide: skip, "
+            "remove such rows from dev and test files, or use a backbone with more positions")
 
 
 def collate(features: Sequence[RelationFeature], pad_token_id: int, entity_starts: bool) -> dict[str, torch.Tensor]:

@@ -11,7 +11,9 @@ negative pair of such a source scores -log P(negative or any label it does not a
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +29,7 @@ from biotune.corpora.registry import CORPORA
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.hardware import default_device
+from biotune.models.backbones import backbone_config, position_limit
 from biotune.models.precision import prepare, resolve
 from biotune.tasks.contract import Bundle, SourceExamples, Task
 from biotune.tasks.re.checks import check_relations
@@ -35,10 +38,11 @@ from biotune.tasks.re.documents import (DocumentRelationResult, is_document_file
 from biotune.tasks.re.examples import Entity, LabelSpace, RelationExample, read_examples, read_label2id
 from biotune.tasks.re.heads import (RelationModel, build_relation_model, load_relation_model, predict_probabilities,
                                     save_relation_model)
-from biotune.tasks.re.markers import MarkerScheme, featurise, mark
+from biotune.tasks.re.markers import MarkerScheme, add_marker_tokens, featurise, mark
 from biotune.tasks.re.metrics import RelationResult, render_markdown, score_relations
 
 LABEL2ID_FILE = "label2id.tsv"
+log = logging.getLogger("biotune")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,7 @@ class RelationTask(Task):
             examples = [c.example for unit in units for c in unit.candidates]
             names = dict.fromkeys([config.relation.negative_label, *sorted({e.label for e in examples})])  # checked by the reader
             return Split(name, path, examples, tuple(names), documents=units, facts=counts.to_dict())
+        _refuse_document_keys(path, config)
         labels = _label_space(path, config)
         examples = list(islice(read_examples(path, labels), config.data.limit))
         names = labels.names if labels is not None else LabelSpace.from_examples(examples).names
@@ -109,6 +114,27 @@ class RelationTask(Task):
 
     def check_data(self, splits: Mapping[str, Split], tokenizer: Any, config: ExperimentConfig) -> str:
         return check_relations(splits, tokenizer, config.model.max_length)
+
+    def check_inputs(self, train: Sequence[Any], evaluated: Mapping[str, Split], labels: Sequence[str],
+                     tokenizer: Any, config: ExperimentConfig) -> None:
+        """Every dev/test label is one the model will have, every type one it has markers for, and
+        every pair fits a window (training pairs may be skipped with `relation.too_wide: skip`)."""
+        for name, split in evaluated.items():
+            unknown = [e for e in split.examples if e.label not in labels]
+            if unknown:
+                first = unknown[0]
+                raise BiotuneError(f"{first.source}:{first.line}: label {first.label!r} of the {name} split is not one "
+                                   f"of the labels training has ({', '.join(labels)}); {len(unknown)} of "
+                                   f"{len(split.examples)} {name} pairs have such labels: the model could never "
+                                   "predict them")
+        scheme = MarkerScheme.from_examples(train)
+        tokenizer = copy.deepcopy(tokenizer)  # the markers go into a copy: the caller's tokenizer stays as it was
+        add_marker_tokens(tokenizer, scheme)
+        positions = position_limit(backbone_config(config.model.backbone))
+        featurise(train, tokenizer, scheme, config.model.max_length, positions=positions,
+                  skip_too_wide=config.relation.too_wide == "skip")
+        for split in evaluated.values():
+            featurise(split.examples, tokenizer, scheme, config.model.max_length, positions=positions)
 
     def read_source(self, source: SourceConfig, config: ExperimentConfig) -> SourceExamples:
         split = self.read_split(source.split, config)
@@ -139,10 +165,18 @@ class RelationTask(Task):
                   config: ExperimentConfig) -> list[dict[str, Any]]:
         relation_model = _relation_model(bundle)
         label2id = {label: i for i, label in enumerate(labels)}
-        featurised = featurise(examples, bundle.tokenizer, relation_model.scheme, config.model.max_length, label2id)
+        featurised = featurise(examples, bundle.tokenizer, relation_model.scheme, config.model.max_length, label2id,
+                               skip_too_wide=config.relation.too_wide == "skip")
+        if featurised.skipped:
+            log.warning("relation.too_wide skip: %d of %d training pairs span more tokens than max_length %d and "
+                        "are left out (the first: %s:%d)", len(featurised.skipped), len(examples),
+                        config.model.max_length, examples[featurised.skipped[0]].source,
+                        examples[featurised.skipped[0]].line)
+        skipped = set(featurised.skipped)
+        kept = [example for index, example in enumerate(examples) if index not in skipped]
         negative = config.relation.negative_label
         out = []
-        for example, feature in zip(examples, featurised.features):
+        for example, feature in zip(kept, featurised.features):
             allowed = [feature.label]
             if example.label == negative and example.annotated is not None:
                 allowed += [label2id[label] for label in labels if label != negative and label not in example.annotated]
@@ -262,6 +296,17 @@ biotune predict --checkpoint {model} --input rows.tsv --output relations.jsonl
 def _relation_model(bundle: Bundle) -> RelationModel:
     scheme = MarkerScheme.from_dict(bundle.model.config.biotune["markers"])
     return RelationModel(bundle.model, bundle.tokenizer, scheme)
+
+
+def _refuse_document_keys(path: Path, config: ExperimentConfig) -> None:
+    """The candidate-building keys apply to document splits only: on pre-masked rows they would be ignored."""
+    relation = config.relation
+    set_keys = [key for key, value in (("pairs", relation.pairs), ("scope", relation.scope != "sentence"),
+                                       ("max_sentences", relation.max_sentences is not None)) if value]
+    if set_keys:
+        raise BiotuneError(f"{path} holds pre-masked sentence rows, which name their pair already; "
+                           f"{', '.join('relation.' + key for key in set_keys)} build candidates from documents "
+                           "(PubTator, BioC) only and cannot apply: remove them")
 
 
 def _label_space(path: Path, config: ExperimentConfig) -> LabelSpace | None:

@@ -58,7 +58,9 @@ def test_re_cv_folds_are_listed_in_numeric_order(write_file: Write, tmp_path: Pa
     for k in ("1", "2", "10"):
         write_file(f"folds/{k}/train.tsv", ["@GENE$ and @DISEASE$\t1"])
         write_file(f"folds/{k}/test.tsv", ["index\tsentence\tlabel", "0\t@GENE$ and @DISEASE$\t0"])
-    folds = cv_folds(tmp_path / "folds")
+    with pytest.raises(BiotuneError, match=r"folds 1, 2, 10 found, fold\(s\) 3, 4, 5, 6, 7, 8, 9 missing"):
+        cv_folds(tmp_path / "folds")
+    folds = cv_folds(tmp_path / "folds", allow_gaps=True)
     assert [f.name for f in folds] == ["1", "2", "10"]
     assert folds[2].train == tmp_path / "folds/10/train.tsv" and folds[2].test == tmp_path / "folds/10/test.tsv"
 

@@ -104,10 +104,17 @@ def test_re_pair_wider_than_the_window_names_file_and_line(tokenizer: PreTrained
     rows = [" ".join(["@GENE$", *["the"] * n, "@DISEASE$"]) + "\t0" for n in (10, 40, 50)]
     examples = read_examples(write_file("rows.tsv", rows))
     # Row 2's pair is 3 + 40 + 3 = 46 tokens, row 3's 56: max_length 56 + [CLS] + [SEP] = 58 fits both.
-    message = r"rows.tsv:2: the marked pair spans 46 tokens.*2 of 3 pairs do not fit \(max_length 58 fits them all\)"
+    message = r"rows.tsv:2: the marked pair spans 46 tokens.*2 of 3 pairs do not fit: max_length 58 fits them all"
     with pytest.raises(BiotuneError, match=message):
         featurise(examples, tokenizer, SCHEME, max_length=32)
     assert len(featurise(examples, tokenizer, SCHEME, max_length=58).features) == 3
+    # a backbone of 50 positions: never advise 58; say what it can read and what it cannot
+    with pytest.raises(BiotuneError, match=r"max_length 50 \(this backbone's most\) fits 1 of them; 1 span more than "
+                                           r"the 50 positions this backbone reads.*relation.too_wide: skip") as caught:
+        featurise(examples, tokenizer, SCHEME, max_length=32, positions=50)
+    assert "58" not in str(caught.value)
+    skipped = featurise(examples, tokenizer, SCHEME, max_length=32, skip_too_wide=True)
+    assert skipped.skipped == [1, 2] and [f.example_id for f in skipped.features] == [examples[0].id]
 
 
 def test_re_unknown_type_and_missing_markers_are_errors(tokenizer: PreTrainedTokenizerBase, word_backbone: Path,
