@@ -109,3 +109,10 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path, t
     from biotune.training.train import train
 
     return train(tiny_experiment(word_backbone, toy_corpus, tmp_path_factory.mktemp("trained_run")))
+
+
+@pytest.fixture()
+def isolated_data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the user's data or cache folders: `$BIOTUNE_DATA_DIR` unset, the cache in `tmp_path`."""
+    monkeypatch.delenv("BIOTUNE_DATA_DIR", raising=False)
+    monkeypatch.setenv("BIOTUNE_CACHE_DIR", str(tmp_path / "cache"))

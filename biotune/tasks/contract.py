@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from biotune.errors import BiotuneError
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -185,3 +187,16 @@ class Task(ABC):
         """The model card's usage section (Markdown) for the saved folder or Hub id `model`, whose
         config records `settings` (`config.biotune`: the head, markers, windows): with transformers
         and with biotune's predictor and CLI."""
+
+
+def refuse_unknown_labels(evaluated: Mapping[str, Split], labels: Sequence[str], where: Callable[[Any], str],
+                          unit: str) -> None:
+    """A `BiotuneError` when a dev or test example's `label` is not in `labels` (the model could never
+    predict it, and scoring would fail after training): ``<where(first)>: label 'x' of the test split
+    is not one of the labels training has (...); n of m test <unit> have such labels``."""
+    for name, split in evaluated.items():
+        unknown = [e for e in split.examples if e.label not in labels]
+        if unknown:
+            raise BiotuneError(f"{where(unknown[0])}: label {unknown[0].label!r} of the {name} split is not one of the "
+                               f"labels training has ({', '.join(labels)}); {len(unknown)} of {len(split.examples)} "
+                               f"{name} {unit} have such labels: the model could never predict them")

@@ -18,11 +18,7 @@ from tests.corpora.data_tree import make_data_tree, pubtator_test, pubtator_trai
 PUBTATOR_OWNERS = "is the test split of corpus 'bc5cdr_cid' and of corpus 'bc5cdr_documents'"
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the user's data or cache folders."""
-    monkeypatch.delenv("BIOTUNE_DATA_DIR", raising=False)
-    monkeypatch.setenv("BIOTUNE_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_data_env")  # no test sees the user's data or cache
 
 
 @pytest.fixture()

@@ -15,10 +15,7 @@ from tests.conftest import _sentences, write_tsv
 from tests.corpora.data_tree import make_data_tree
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BIOTUNE_DATA_DIR", raising=False)
-    monkeypatch.setenv("BIOTUNE_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_data_env")  # no test sees the user's data or cache
 
 
 @pytest.fixture()

@@ -30,7 +30,7 @@ from biotune.corpora.registry import GLOB_CHARACTERS
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.models.backbones import backbone_config, position_limit
-from biotune.tasks.contract import Bundle, SourceExamples, Task
+from biotune.tasks.contract import Bundle, SourceExamples, Task, refuse_unknown_labels
 from biotune.tasks.qa.checks import check_qa
 from biotune.tasks.qa.examples import DecisionExample, QaExample, QaQuestion
 from biotune.tasks.qa.lists import list_training_pairs
@@ -64,14 +64,7 @@ class _WindowTask(Task):
                      tokenizer: Any, config: ExperimentConfig) -> None:
         """Every question leaves room for context in a window; a yes/no dev or test label is one training has."""
         if labels:
-            for name, split in evaluated.items():
-                unknown = [e for e in split.examples if e.label not in labels]
-                if unknown:
-                    first = unknown[0]
-                    raise BiotuneError(f"{first.file or split.path}: item {first.item or first.id}: label "
-                                       f"{first.label!r} of the {name} split is not one of the labels training has "
-                                       f"({', '.join(labels)}); {len(unknown)} of {len(split.examples)} {name} "
-                                       "questions have such labels: the model could never predict them")
+            refuse_unknown_labels(evaluated, labels, lambda e: f"{e.file}: item {e.item or e.id}", "questions")
         positions = position_limit(backbone_config(config.model.backbone))
         for examples in (train, *(split.examples for split in evaluated.values())):
             if examples:

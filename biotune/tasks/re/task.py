@@ -31,7 +31,7 @@ from biotune.errors import BiotuneError
 from biotune.hardware import default_device
 from biotune.models.backbones import backbone_config, position_limit
 from biotune.models.precision import prepare, resolve
-from biotune.tasks.contract import Bundle, SourceExamples, Task
+from biotune.tasks.contract import Bundle, SourceExamples, Task, refuse_unknown_labels
 from biotune.tasks.re.checks import check_relations
 from biotune.tasks.re.documents import (DocumentRelationResult, is_document_file, read_document_split,
                                         render_document_result, score_document_split)
@@ -119,14 +119,7 @@ class RelationTask(Task):
                      tokenizer: Any, config: ExperimentConfig) -> None:
         """Every dev/test label is one the model will have, every type one it has markers for, and
         every pair fits a window (training pairs may be skipped with `relation.too_wide: skip`)."""
-        for name, split in evaluated.items():
-            unknown = [e for e in split.examples if e.label not in labels]
-            if unknown:
-                first = unknown[0]
-                raise BiotuneError(f"{first.source}:{first.line}: label {first.label!r} of the {name} split is not one "
-                                   f"of the labels training has ({', '.join(labels)}); {len(unknown)} of "
-                                   f"{len(split.examples)} {name} pairs have such labels: the model could never "
-                                   "predict them")
+        refuse_unknown_labels(evaluated, labels, lambda e: f"{e.source}:{e.line}", "pairs")
         scheme = MarkerScheme.from_examples(train)
         tokenizer = copy.deepcopy(tokenizer)  # the markers go into a copy: the caller's tokenizer stays as it was
         add_marker_tokens(tokenizer, scheme)
