@@ -16,6 +16,8 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
     loss(model, batch, weight)->  the task's loss, reduced the task's way
     tune(bundle, dev)         ->  settings learned on dev after training (QA's list threshold)
     predictor                 ->  the one object the CLI, library API, service and tag job call
+    read_records / predict_records / write_records
+                              ->  prediction on new data, records in and records out
     score(predictor, split)   ->  a `Result` with one `headline` under `headline_key`
     render(results)           ->  the result files' Markdown
     pipeline_tag, label_counts, card_usage
@@ -28,11 +30,12 @@ imports model code: they reach a task only through this contract and `biotune.ta
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from biotune.errors import BiotuneError
 
@@ -58,9 +61,13 @@ class Result(Protocol):
 
 
 class Predictor(Protocol):
-    """A loaded model ready to predict; `precision` is what its forward pass really computes in."""
+    """A loaded model ready to predict; `precision` is what its forward pass really computes in.
+
+    Every task's predictor has the same outer shape (`Task.predict_records`): input records in,
+    output records out, in order, batched `batch_size` model inputs at a time."""
 
     precision: str
+    batch_size: int
 
 
 @dataclass
@@ -159,6 +166,35 @@ class Task(ABC):
     def predictor(self, bundle: Bundle, precision: str, batch_size: int,
                   device: torch.device | str | None = None) -> Predictor:
         """The object every caller predicts through."""
+
+    # ---- prediction on new data: records in, records out ------------------------------------
+    # An input record is a plain dict (JSON-ready) holding what the task reads: a text or tokens
+    # (NER), a pre-masked sentence (RE), a question with contexts (QA), a sentence pair
+    # (similarity), ... Its output record is the same dict plus the task's predictions. `biotune
+    # predict`, the library's `biotune.load(folder).predict(records)` and the service all go
+    # through these three methods, so none of them names a task.
+    prediction_formats: tuple[str, ...] = ("jsonl",)  # output formats `write_records` takes; the first is the default
+
+    def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
+        """The input records of a prediction file, lazily, in file order; a bad record is a
+        `BiotuneError` naming the file and line. Cheap (no model), so callers read the file once
+        to check and count it before the model loads. `format` is the input format (None: by
+        extension)."""
+        raise BiotuneError(f"task {self.name} cannot predict files yet")
+
+    def predict_records(self, predictor: Predictor, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Each input record with the task's predictions added, in input order; a record that is
+        not well-formed is a `BiotuneError` naming its position or id."""
+        raise BiotuneError(f"task {self.name} cannot predict records yet")
+
+    def write_records(self, records: Iterable[Mapping[str, Any]], out: IO[str], format: str | None = None) -> int:
+        """Write output records to the open text file `out` in `format` (one of `prediction_formats`,
+        None: the first); returns how many were written. Default: JSON Lines, one record a line."""
+        n = 0
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            n += 1
+        return n
 
     def dev_scope(self, dev: Split, phase_types: frozenset[str]) -> tuple[str, ...] | None:
         """What the dev split can score a phase on; None = it cannot select (keep the last epoch).
