@@ -71,7 +71,7 @@ def usable_id(concept_id: str | None) -> TypeGuard[str]:
 
 def read_dictionary(path: str | Path) -> list[tuple[str, str]]:
     """The ``(term, id)`` pairs of a ``term<TAB>id`` file; blank lines are skipped, anything else is an error."""
-    path = existing_file(path)
+    path = existing_file(path, "link dictionary")
     pairs = []
     for number, line in numbered_lines(path):
         if not line.strip():

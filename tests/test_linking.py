@@ -70,6 +70,11 @@ def test_linking_user_dictionary_adds_terms_and_bad_line_is_named(tmp_path: Path
         read_dictionary(path)
 
 
+def test_linking_missing_dictionary_is_named_as_a_dictionary(tmp_path: Path) -> None:
+    with pytest.raises(BiotuneError, match=rf"^link dictionary {tmp_path / 'none.tsv'} does not exist$"):
+        read_dictionary(tmp_path / "none.tsv")
+
+
 def test_linking_link_fills_ids_pseudo_ids_and_counts() -> None:
     linker = DictionaryLinker.from_documents(training())
     predicted = doc("p", "ALPHA-METHYLDOPA gave a cold and Fever-X; nalozone.", [

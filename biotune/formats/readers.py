@@ -282,11 +282,12 @@ def _non_empty(path: Path, sentences: Iterator[Sentence]) -> Iterator[Sentence]:
         raise BiotuneError(f"file {path} contains no sentences")
 
 
-def existing_file(path: str | Path) -> Path:
+def existing_file(path: str | Path, what: str = "corpus file") -> Path:
+    """`path` as a `Path`, or a `BiotuneError` naming `what` it is and why it cannot be read."""
     path = Path(path)
     if not path.is_file():
         problem = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise BiotuneError(f"corpus file {path} {problem}")
+        raise BiotuneError(f"{what} {path} {problem}")
     return path
 
 

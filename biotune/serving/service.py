@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -639,6 +640,15 @@ class ClosingServer(uvicorn.Server):
         super().__init__(config)
         self.batchers = batchers
 
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's `serve`, except that a Ctrl-C that stopped the server cleanly is not raised again
+        once it has stopped: stopping the service was the whole request (exit status 0). A SIGTERM
+        is still raised again, so a supervisor sees the process end by it. (uvicorn 0.54 keeps the
+        signals it handled in `_captured_signals` and raises them again as `capture_signals` ends.)"""
+        with self.capture_signals():
+            await self._serve(sockets)
+            self._captured_signals = [s for s in self._captured_signals if s != signal.SIGINT]
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         cancelled = sum(batcher.close() for batcher in self.batchers)
         # uvicorn's own logger: this line belongs in the server log beside its start and stop lines
@@ -657,12 +667,12 @@ class ClosingServer(uvicorn.Server):
 def run_server(app: FastAPI, host: str, port: int) -> None:
     """Serve `app` (from `create_app`) on `host`:`port` until SIGINT or SIGTERM, then shut down as `ClosingServer` does.
 
-    uvicorn raises a signal it handled again once the server has stopped: a SIGINT comes back
-    as KeyboardInterrupt, which ends this quietly (exit status 0, as `uvicorn.run` does); a
-    SIGTERM ends the process as that signal's default does, so a supervisor sees it.
+    A Ctrl-C ends it with exit status 0 (see `ClosingServer.serve`); a SIGTERM ends the process as
+    that signal's default does (or, under the `biotune` command's `catch_signals`, with status 143),
+    so a supervisor sees it.
     """
     server = ClosingServer(uvicorn.Config(app, host=host, port=port), app.state.batchers)
-    with suppress(KeyboardInterrupt):
+    with suppress(KeyboardInterrupt):  # the SIGTERM raised again, under `catch_signals`
         server.run()
 
 
