@@ -55,7 +55,7 @@ from biotune.tasks.ner.tagger import Tagger
 from biotune.tasks.re.candidates import CandidateCounts, document_candidates, to_relations
 from biotune.tasks.re.document_scores import score_documents
 from biotune.tasks.re.task import RelationPredictor
-from biotune.training.train import check_same_config, train
+from biotune.experiments.run import check_same_config, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ner_core import write_section  # noqa: E402  (a sibling script, not a package)

@@ -45,7 +45,7 @@ from biotune.tasks.ner.context import document_keys  # noqa: E402
 from biotune.tasks.ner.metrics import evaluate_tags  # noqa: E402
 from biotune.tasks.ner.reading import read_split  # noqa: E402
 from biotune.tasks.ner.tagger import Tagger  # noqa: E402
-from biotune.training.train import train  # noqa: E402
+from biotune.experiments.run import train  # noqa: E402
 
 CORPUS = "bc5cdr_documents"
 SHARED_DOCUMENTS = ROOT.parent / "shared" / "data" / "documents"

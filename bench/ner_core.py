@@ -35,7 +35,7 @@ from biotune.formats.text import tokenize
 from biotune.tasks.ner.tagger import Tagger
 from biotune.models.backbones import resolve_backbone
 from biotune.tables import markdown_table
-from biotune.training.train import train
+from biotune.experiments.run import train
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

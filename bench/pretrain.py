@@ -41,7 +41,7 @@ from biotune.config import load_config
 from biotune.pretraining.config import load_pretraining_config
 from biotune.pretraining.run import pretrain
 from biotune.tables import markdown_table
-from biotune.training.train import train
+from biotune.experiments.run import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ner_core import write_section  # noqa: E402  (bench scripts share the BENCHMARKS.md writer)

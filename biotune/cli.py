@@ -75,7 +75,7 @@ def train(
 ) -> None:
     """Fine-tune on the config's corpus, keep the best dev epoch, evaluate on its test sets."""
     from biotune.config import load_config
-    from biotune.training.train import train as run_training
+    from biotune.experiments.run import train as run_training
 
     cfg = load_config(config, {"training.seed": seed, "output_dir": output_dir, "training.epochs": epochs,
                                "training.batch_size": batch_size, "training.learning_rate": learning_rate,
@@ -121,84 +121,29 @@ def evaluate(
 @friendly
 def predict(
     checkpoint: CheckpointOption,
-    input: Annotated[Path, typer.Option(help="NER: JSONL with tokens, plain text (one sentence per line) or TSV; "
-                                             "RE: pre-masked sentence[<TAB>label] rows (TSV); QA: JSONL {id, "
-                                             "question, contexts}, SQuAD-form or BioASQ gold JSON; yes/no: BLURB "
-                                             "TSV, PubMedQA JSON or BioASQ gold")],
-    output: Annotated[Path, typer.Option(help="output JSONL (QA and yes/no with --format bioasq: a BioASQ "
-                                              "submission JSON)")],
-    format: Annotated[str | None, typer.Option(help="NER: jsonl | text | tsv (default: by extension); RE: tsv; "
-                                                    "QA / yes/no: the output, jsonl | bioasq")] = None,
+    input: Annotated[Path, typer.Option(help="the file to predict, in a form the checkpoint's task reads (README: "
+                                             "biotune predict); read and checked whole before the model loads")],
+    output: Annotated[Path, typer.Option(help="the output file, in the task's output format (default JSONL, one "
+                                              "record a line)")],
+    format: Annotated[str | None, typer.Option(help="an input format of the checkpoint's task (default: by the "
+                                                    "input's extension or content), else one of its output formats "
+                                                    "(default: its first); an unknown one names those it has")] = None,
     batch_size: BatchSizeOption = 32,
     precision: PrecisionOption = "auto",
     overwrite: OverwriteOutputOption = False,
 ) -> None:
-    """Predict a file into JSONL: NER entity spans, types, scores (and character offsets for text);
-    RE one line per row with its label and every label's probability; QA one line per question with
-    its ranked answers (character offsets into its contexts); yes/no its label and probabilities."""
-    from biotune.formats.readers import EXTENSIONS
-    from biotune.tasks import checkpoint_task
-    from biotune.tasks.ner.predict import count_units, predict_file
-    from biotune.tasks.ner.tagger import Tagger
-    from biotune.io import check_output
+    """Predict a file with a model of any task: each input record out with its predictions (entities,
+    a relation label, answers, ...; README: biotune predict)."""
+    from biotune.serving.predict_job import load_predictor, plan_prediction, run_prediction
+    from biotune.tasks import checkpoint_task, get_task
 
-    if not input.is_file():
-        raise BiotuneError(f"input file {input} not found")
-    check_output(output, [input], overwrite, what="--output")  # before the model loads
-    task_name = checkpoint_task(checkpoint)
-    if task_name == "re":
-        _predict_relations(checkpoint, input, output, format, batch_size, precision, overwrite)
-        return
-    if task_name in ("qa", "yesno"):
-        _predict_questions(task_name, checkpoint, input, output, format or "jsonl", batch_size, precision, overwrite)
-        return
-    tagger = Tagger.from_checkpoint(checkpoint, batch_size=batch_size, precision=precision)
-    fmt = format or EXTENSIONS.get(input.suffix.lower(), "text")
+    plan = plan_prediction(get_task(checkpoint_task(checkpoint)), input, output, format, overwrite,
+                           option="--format", what="--output")  # before the model loads
+    _, predictor = load_predictor(checkpoint, precision, batch_size)
     with progress() as bar:
-        task = bar.add_task("tagging", total=count_units(input, fmt))
-        n = predict_file(tagger, input, output, fmt, on_progress=lambda k: bar.advance(task, k), overwrite=overwrite)
-    console.print(f"{n} sentences tagged -> {output}")
-
-
-def _predict_relations(checkpoint: Path, input: Path, output: Path, format: str | None, batch_size: int,
-                       precision: str, overwrite: bool) -> None:
-    """`predict` with a relation model: one JSONL line per pre-masked row."""
-    from biotune.tasks.re.predict import check_rows, predict_file
-    from biotune.tasks.re.task import RelationPredictor
-
-    if format not in (None, "tsv"):
-        raise BiotuneError(f"--format {format!r}: a relation model reads tsv (pre-masked sentence[<TAB>label] rows)")
-    rows = check_rows(input)  # a bad row fails before the model loads
-    predictor = RelationPredictor.from_checkpoint(checkpoint, precision=precision, batch_size=batch_size)
-    with progress() as bar:
-        task = bar.add_task("predicting", total=rows)
-        n = predict_file(predictor, input, output, on_progress=lambda k: bar.advance(task, k), overwrite=overwrite)
-    console.print(f"{n} pairs predicted -> {output}")
-
-
-def _predict_questions(task_name: str, checkpoint: Path, input: Path, output: Path, format: str, batch_size: int,
-                       precision: str, overwrite: bool) -> None:
-    """`predict` with a QA (answers per question) or yes/no model (a label per question); the input
-    is read and checked before the model loads."""
-    import json
-
-    from biotune.tasks.qa.predict import DecisionPredictor, QaPredictor
-    from biotune.tasks.qa.predict_file import (check_format, predict_answers, predict_decisions, read_decision_questions,
-                                               read_questions)
-
-    check_format(format)
-    if task_name == "qa":
-        recorded = json.loads((checkpoint / "config.json").read_text(encoding="utf-8")).get("biotune") or {}
-        examples = read_questions(input, recorded.get("type", "factoid"))
-        with console.status("predicting"):
-            n = predict_answers(QaPredictor.from_checkpoint(checkpoint, precision=precision, batch_size=batch_size),
-                                examples, output, format)
-    else:
-        decisions = read_decision_questions(input)
-        with console.status("predicting"):
-            n = predict_decisions(DecisionPredictor.from_checkpoint(checkpoint, precision=precision,
-                                                                    batch_size=batch_size), decisions, output, format)
-    console.print(f"{n} questions answered -> {output}")
+        task = bar.add_task("predicting", total=plan.records)
+        n = run_prediction(plan, predictor, on_progress=lambda k: bar.advance(task, k))
+    console.print(f"{n} records predicted -> {output}")
 
 
 @app.command()

@@ -106,7 +106,7 @@ def tiny_experiment(backbone: Path, corpus: Path, output_dir: Path, sources: lis
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path, toy_corpus: Path):
     """One finished `train()` run on the toy corpus (4 epochs, tiny backbone): its TrainResult."""
-    from biotune.training.train import train
+    from biotune.experiments.run import train
 
     return train(tiny_experiment(word_backbone, toy_corpus, tmp_path_factory.mktemp("trained_run")))
 

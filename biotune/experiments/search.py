@@ -1,6 +1,6 @@
 """`search(config, space)`: hyperparameter search with Optuna over any dotted config keys.
 
-Each trial is an ordinary training run (`biotune.training.train.train`) of the config with the
+Each trial is an ordinary training run (`biotune.experiments.run.train`) of the config with the
 trial's values, in its own run folder `<name>__trial_<n>`, with no test split at all
 (`data.test: []`): a trial reads and scores only train and dev, and its objective is the run's
 best dev headline score. Every dev evaluation is reported to Optuna, so a pruner (median by
@@ -469,7 +469,7 @@ def _objective(trial: Any, plan: _Plan) -> float:
     """One trial: an ordinary training run of the base config with the trial's values, no test split."""
     import optuna
 
-    from biotune.training.train import check_same_config, train
+    from biotune.experiments.run import check_same_config, train
 
     try:  # any error is the trial's, recorded with it: a trial failing without one would be retried
         trial.set_user_attr("search", plan.owner)  # first: a kill from here on is known for what it is

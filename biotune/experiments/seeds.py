@@ -50,7 +50,7 @@ def results_dir(config: ExperimentConfig) -> Path:
 
 def check_reusable(config: ExperimentConfig, seeds: list[int]) -> None:
     """Refuse, before training anything, seeds whose existing run folder holds another config."""
-    from biotune.training.train import check_same_config
+    from biotune.experiments.run import check_same_config
 
     for seed in seeds:
         seeded = with_seed(config, seed)
@@ -60,7 +60,7 @@ def check_reusable(config: ExperimentConfig, seeds: list[int]) -> None:
 def run_seeds(config: ExperimentConfig, seeds: list[int], overwrite: bool = False) -> SeedsOutcome:
     """Train each seed (skipping finished ones unless `overwrite`, resuming unfinished ones), then
     aggregate the finished runs."""
-    import biotune.training.train as training
+    import biotune.experiments.run as run
 
     if not overwrite:
         check_reusable(config, seeds)
@@ -72,7 +72,7 @@ def run_seeds(config: ExperimentConfig, seeds: list[int], overwrite: bool = Fals
             outcome.skipped.append(seed)
             continue
         try:
-            training.train(with_seed(config, seed), overwrite=overwrite)
+            run.train(with_seed(config, seed), overwrite=overwrite)
             outcome.trained.append(seed)
         except Exception as exc:  # one seed's failure must not lose the others
             where = f" (traceback in {paths.logs / 'train.log'})" if (paths.logs / "train.log").is_file() else ""

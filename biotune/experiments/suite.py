@@ -13,7 +13,7 @@ A suite file (YAML, `extends:` allowed) names backbones, datasets and seeds:
       chemprot: {config: ../re/chemprot.yaml, data_dir: re, overrides: {training.batch_size: 16}}
       mine: {task: ner, settings: {data: {corpus: path/to/folder}}, family: NER, metric: micro.f1}
 
-Each (backbone, dataset, seed) is one `biotune.training.train.train` run named
+Each (backbone, dataset, seed) is one `biotune.experiments.run.train` run named
 `<suite>__<backbone>__<dataset>` (plus `__limit<N>` for a limited run), in the usual run
 folders, so `aggregate`, `evaluate` and `predict` work on it. Its config is the dataset's
 config file (relative to the suite file) with the inline `settings` over it, then the suite's
@@ -261,7 +261,7 @@ def stale_keys(run: PlannedRun) -> list[str]:
 
 def train_run(config: ExperimentConfig, overwrite: bool) -> dict[str, Any]:
     """One suite run (a dispatch job): train, and return its test headlines."""
-    from biotune.training.train import train
+    from biotune.experiments.run import train
 
     return {"test": train(config, overwrite=overwrite).summary.get("test")}
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from tokenizers import pre_tokenizers
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
-from biotune.tasks.ner.align import require_fast
 from biotune.errors import BiotuneError
 
 DEFAULT_BACKBONE = "minilm"
@@ -49,6 +48,15 @@ def position_limit(config: PretrainedConfig) -> int | None:
     if not isinstance(positions, int) or getattr(config, "position_biased_input", True) is False:
         return None
     return positions - POSITION_OFFSET.get(config.model_type, 0)
+
+
+def require_fast(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Word alignment (every task's) needs `word_ids()`, which only fast (Rust) tokenizers provide."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise BiotuneError(
+            f"tokenizer {type(tokenizer).__name__} is not a fast tokenizer; biotune needs one to "
+            "align words and subwords (convert it with `tokenizers` or pick a model that ships tokenizer.json)"
+        )
 
 
 def load_tokenizer(name: str | None) -> PreTrainedTokenizerBase:

@@ -16,7 +16,7 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
     loss(model, batch, weight)->  the task's loss, reduced the task's way
     tune(bundle, dev)         ->  settings learned on dev after training (QA's list threshold)
     predictor                 ->  the one object the CLI, library API, service and tag job call
-    read_records / predict_records / write_records
+    read_records / predict_records / write_records (prediction_chunks)
                               ->  prediction on new data, records in and records out
     score(predictor, split)   ->  a `Result` with one `headline` under `headline_key`
     render(results)           ->  the result files' Markdown
@@ -34,6 +34,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -174,13 +175,26 @@ class Task(ABC):
     # predict`, the library's `biotune.load(folder).predict(records)` and the service all go
     # through these three methods, so none of them names a task.
     prediction_formats: tuple[str, ...] = ("jsonl",)  # output formats `write_records` takes; the first is the default
+    # Input formats `read_records` takes by name (`biotune predict --format`); empty: it tells its
+    # inputs apart itself (by extension or content). An input name never means an output format:
+    # `--format` picks an input format first, else an output format (`biotune.serving.predict_job`).
+    prediction_inputs: tuple[str, ...] = ()
 
     def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
         """The input records of a prediction file, lazily, in file order; a bad record is a
         `BiotuneError` naming the file and line. Cheap (no model), so callers read the file once
-        to check and count it before the model loads. `format` is the input format (None: by
-        extension)."""
+        to check and count it before the model loads. `format` is the input format (one of
+        `prediction_inputs`; None: by extension or content)."""
         raise BiotuneError(f"task {self.name} cannot predict files yet")
+
+    def prediction_chunks(self, records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+        """The records of a file in the lists a batch job hands to `predict_records` one at a time,
+        about `size` records each. Default: `size` at a time. A task whose records read their
+        neighbours (NER's document context) keeps those together, so that a record's prediction
+        never depends on where a chunk ends."""
+        records = iter(records)
+        while chunk := list(islice(records, size)):
+            yield chunk
 
     def predict_records(self, predictor: Predictor, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Each input record with the task's predictions added, in input order; a record that is

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-import biotune.training.train as train_module
+import biotune.experiments.run as train_module
 from biotune.experiments.aggregate import mean_std
 from biotune.experiments.model_card import CARD_FILE, base_model_id, build_card, selected_epoch
 from biotune.experiments.seeds import run_seeds
-from biotune.training.train import train
+from biotune.experiments.run import train
 from tests.conftest import CHEMICALS, _sentences, tiny_experiment, write_tsv
 
 
@@ -296,7 +296,7 @@ def test_an_entity_start_relation_card_says_to_predict_with_biotune(tmp_path: Pa
 
     usage = get_task("re").card_usage("best_model", {"head": "entity_start",
                                                      "markers": {"types": ["CHEMICAL", "GENE"], "masks": []}})
-    assert "no\n`transformers` pipeline" in usage and "RelationPredictor.from_checkpoint(\"best_model\")" in usage
+    assert "no\n`transformers` pipeline" in usage and 'biotune.load("best_model")' in usage
     marked = re.search(r"Marked text: `(.+?)`", usage).group(1)  # verbatim what `markers.mark` gives training
     assert marked.split() == "[E1:CHEMICAL] chemical [/E1:CHEMICAL] was associated with [E2:GENE] gene [/E2:GENE] .".split()
 
@@ -319,4 +319,4 @@ def test_a_qa_card_counts_questions_and_shows_the_qa_predictor(tmp_path: Path, w
     counts = {"questions": n, "(question, context) pairs": n, "pairs with an answer": n, "answer spans": n}
     assert [(row["role"], row["counts"]) for row in run.summary["data"]] == [("train", counts), ("test", counts)]
     assert table_row(card, "answer spans") == [str(n), str(n)]
-    assert "QaPredictor.from_checkpoint" in card and 'pipeline("question-answering"' not in card
+    assert "biotune.load(" in card and 'pipeline("question-answering"' not in card

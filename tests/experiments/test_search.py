@@ -12,7 +12,7 @@ import pytest
 import yaml
 from optuna.pruners import BasePruner
 
-import biotune.training.train as train_module
+import biotune.experiments.run as train_module
 from biotune.config import apply_overrides, load_config, validate
 from biotune.errors import BiotuneError
 from biotune.experiments import search as search_module

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from transformers import TrainerCallback
 
-import biotune.training.train as train_module
+import biotune.experiments.run as train_module
 from biotune.config import load_config
 from biotune.errors import BiotuneError
 from biotune.experiments.search import SearchSettings, search

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import biotune.training.train as train_module
+import biotune.experiments.run as train_module
 from biotune.config import apply_overrides
 from biotune.errors import BiotuneError
 from biotune.experiments.seeds import parse_value, run_seeds, sweep
@@ -151,6 +151,7 @@ def test_a_failed_seed_logs_its_traceback_to_its_file_and_one_line_to_the_consol
         word_backbone: Path, toy_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     import biotune.tasks.ner.task as ner_task
+    import biotune.training.fit as fit_module
 
     real_encode = ner_task.encode
 
@@ -160,8 +161,8 @@ def test_a_failed_seed_logs_its_traceback_to_its_file_and_one_line_to_the_consol
         return real_encode(sentences, aligner, label2id, **kwargs)
 
     seeds_seen: list[int] = []
-    real_set_seed = train_module.set_seed
-    monkeypatch.setattr(train_module, "set_seed", lambda seed: seeds_seen.append(seed) or real_set_seed(seed))
+    real_set_seed = fit_module.set_seed
+    monkeypatch.setattr(fit_module, "set_seed", lambda seed: seeds_seen.append(seed) or real_set_seed(seed))
     monkeypatch.setattr(ner_task, "encode", encode)
     cfg = tiny_experiment(word_backbone, toy_corpus, tmp_path, epochs=1)
     with caplog.at_level("ERROR", logger="biotune"):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import biotune.training.train as train_module
+import biotune.experiments.run as train_module
 from biotune.cli import app
 from biotune.errors import BiotuneError
 from biotune.experiments.suite import load_suite, plan_suite, restrict, run_suite

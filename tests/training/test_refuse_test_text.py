@@ -10,7 +10,7 @@ import pytest
 from biotune.config import validate
 from biotune.errors import BiotuneError
 from biotune.training.sources import refuse_test_text
-from biotune.training.train import train
+from biotune.experiments.run import train
 from tests.conftest import _sentences, write_tsv
 from tests.corpora.data_tree import make_data_tree
 

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from biotune.config import load_config
 from biotune.errors import BiotuneError
 from biotune.experiments.run_folder import RunPaths
-from biotune.training.train import train
+from biotune.experiments.run import train
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from biotune.config import apply_overrides, validate
 from biotune.errors import BiotuneError
 from biotune.tasks.ner.factory import build_model, save_model
 from biotune.experiments.run_folder import RunPaths
-from biotune.training.train import train
+from biotune.experiments.run import train
 from tests.conftest import tiny_experiment
 
 runner = CliRunner()

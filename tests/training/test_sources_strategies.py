@@ -15,7 +15,7 @@ from biotune.tasks.ner.features import label_space, o_alternatives
 from biotune.tasks import get_task
 from biotune.tasks.ner.loss import weighted_token_loss
 from biotune.training.sources import read_sources
-from biotune.training.train import train
+from biotune.experiments.run import train
 from tests.conftest import _sentences, tiny_experiment, write_tsv
 
 NER = get_task("ner")
@@ -171,19 +171,19 @@ def test_a_phase_without_dev_types_keeps_its_last_epoch(word_backbone: Path, mix
 def test_a_sequential_run_that_crashed_in_phase_two_keeps_phase_one(word_backbone: Path, mix_corpus: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
-    import biotune.training.train as train_module
+    import biotune.experiments.run as train_module
 
     sources = [{"name": "silver", "split": str(mix_corpus / "silver.tsv"), "types": ["Chemical"], "epochs": 1},
                {"name": "gold", "split": "train", "epochs": 1}]
     config = experiment(word_backbone, mix_corpus, tmp_path / "crashed", sources, strategy="sequential")
-    real_fit = train_module._fit
+    real_fit = train_module.fit_phase
 
     def crash_in_gold(task, config, phase, *args, **kwargs):
         if phase.name == "gold":
             raise RuntimeError("killed in phase 2")
         return real_fit(task, config, phase, *args, **kwargs)
 
-    monkeypatch.setattr(train_module, "_fit", crash_in_gold)
+    monkeypatch.setattr(train_module, "fit_phase", crash_in_gold)
     with pytest.raises(RuntimeError):
         train(config)
     phase1 = train_module.RunPaths(tmp_path / "crashed", "toy", 42).for_phase("phase_1_silver")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from transformers import PreTrainedTokenizerBase
 
 from biotune.errors import BiotuneError
+from biotune.models.backbones import require_fast
 
 IGNORE_INDEX = -100
 
@@ -49,15 +50,6 @@ class Window:
         for k, pos in enumerate(self.positions):
             out[pos] = word_labels[self.own_start + k]
         return out
-
-
-def require_fast(tokenizer: PreTrainedTokenizerBase) -> None:
-    """Alignment needs `word_ids()`, which only fast (Rust) tokenizers provide."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise BiotuneError(
-            f"tokenizer {type(tokenizer).__name__} is not a fast tokenizer; biotune needs one to "
-            "align words and subwords (convert it with `tokenizers` or pick a model that ships tokenizer.json)"
-        )
 
 
 def word_pieces(tokenizer: PreTrainedTokenizerBase, batch: Sequence[Sequence[str]]) -> list[list[list[int]]]:

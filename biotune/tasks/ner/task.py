@@ -1,14 +1,14 @@
 """NER on the task contract: BIO tagging of word sequences, windows over subwords, span-F1.
 
 Each contract step delegates to the NER module that owns it (`reading`, `features`,
-`factory`, `loss`, `tagger`, `metrics`, `report`), so this file is only the map between the
-shared machinery and NER.
+`factory`, `loss`, `tagger`, `metrics`, `report`, and `records` for prediction on new data),
+so this file is only the map between the shared machinery and NER.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from biotune.tasks.ner.features import PaddingCollator, encode, label_space
 from biotune.tasks.ner.loss import weighted_crf_loss, weighted_token_loss
 from biotune.tasks.ner.metrics import EvalResult, evaluate_tags
 from biotune.tasks.ner.reading import read_source, read_split
+from biotune.tasks.ner.records import INPUT_FORMATS, document_chunks, predict_records, read_records
 from biotune.tasks.ner.report import render_markdown
 from biotune.tasks.ner.tagger import Tagger
 
@@ -96,6 +97,17 @@ class NerTask(Task):
                   device: torch.device | str | None = None) -> Tagger:
         return Tagger(bundle.model, bundle.tokenizer, batch_size=batch_size, precision=precision, device=device)
 
+    prediction_inputs = INPUT_FORMATS
+
+    def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
+        return read_records(path, format)
+
+    def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any] | str]) -> list[dict[str, Any]]:
+        return predict_records(predictor, records)
+
+    def prediction_chunks(self, records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+        return document_chunks(records, size)
+
     def dev_scope(self, dev: Split, phase_types: frozenset[str]) -> tuple[str, ...] | None:
         """The dev types the phase's sources annotate: a phase cannot be selected on types it never saw."""
         scope = tuple(sorted(set(dev.annotated_types) & phase_types))
@@ -117,8 +129,8 @@ class NerTask(Task):
         return {"sentences": len(examples), **dict(sorted(mentions.items()))}
 
     def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
-        crf = ("It has a CRF head: the pipeline tags with the emissions alone, biotune's `Tagger` adds the "
-               "learned transitions (the scores above are the Tagger's).\n\n" if "crf" in settings else "")
+        crf = ("It has a CRF head: the pipeline tags with the emissions alone, biotune adds the learned "
+               "transitions (the scores above are biotune's).\n\n" if "crf" in settings else "")
         return f"""The folder is a standard token-classification model (labels in `config.id2label`):
 
 ```python
@@ -129,14 +141,14 @@ print(ner("Cisplatin-induced nephrotoxicity was reversed."))
 ```
 
 {crf}With biotune, which splits text into words, windows long sentences and decodes valid BIO tags
-as the evaluation above did:
+as the evaluation above did (records in, records out: a text, or `{{"id", "tokens"}}`):
 
 ```python
-from biotune.tasks.ner.tagger import Tagger
+import biotune
 
-tagger = Tagger.from_checkpoint("{model}")
-for tags, spans in tagger.predict([["Cisplatin", "-", "induced", "nephrotoxicity", "."]]):
-    print(tags, spans)
+ner = biotune.load("{model}")
+for record in ner.predict(["Cisplatin-induced nephrotoxicity was reversed."]):
+    print(record["predictions"])  # entity, type, token and character offsets, score
 ```
 
 ```bash

@@ -128,9 +128,12 @@ class QaPredictor(_WindowModel):
         self.seconds += time.perf_counter() - started
         return ranked
 
-    def cut(self, answers: Sequence[RankedAnswer], top_k: int | None = None) -> list[RankedAnswer]:
-        """A question's answers to report: the top k (factoid), or those at the list threshold (list, at least one)."""
-        if self.type == "list" and self.list_threshold is not None and top_k is None:
+    def cut(self, answers: Sequence[RankedAnswer], top_k: int | None = None, type: str | None = None) -> list[RankedAnswer]:
+        """A question's answers to report: the top k (factoid), or those at the list threshold (list, at least one).
+
+        `type` is the question's (default: the model's); a list question is cut at the threshold
+        by a model that has one (a list model), else it gets the top k too."""
+        if (type or self.type) == "list" and self.list_threshold is not None and top_k is None:
             kept = cut_list({"": [(a.text, a.score) for a in answers]}, self.list_threshold)[""]  # the metric's one rule
             return list(answers[:len(kept)])  # merged answers are distinct and best first: the kept are a prefix
         return list(answers[:top_k or self.settings["top_k"]])

@@ -192,8 +192,9 @@ def _check_unique_ids(path: Path, examples: list[QaExample]) -> None:
 # ------------------------------------------------------------------------------------------ BioASQ gold
 
 
-def read_gold(paths: str | Path | Iterable[str | Path], type: str) -> tuple[list[QaExample], dict[str, QaQuestion]]:
-    """The questions of `type` (factoid | list | yesno) in BioASQ gold files: one example per snippet.
+def read_gold(paths: str | Path | Iterable[str | Path], type: str | tuple[str, ...]
+              ) -> tuple[list[QaExample], dict[str, QaQuestion]]:
+    """The questions of `type` (factoid | list | yesno, or several) in BioASQ gold files: one example per snippet.
 
     `paths` are files or glob patterns (see `expand`), read in order. A snippet's example has id
     ``<question id>_<k>`` (k: its position among the question's snippets, 3 digits) and the
@@ -206,16 +207,19 @@ def read_gold(paths: str | Path | Iterable[str | Path], type: str) -> tuple[list
     id read twice with the same answers keeps its first reading (BioASQ repeats questions). A
     question whose exact answer holds no text is left out with a warning (4B5 has one factoid).
     """
-    _check_type(type)
+    types = (type,) if isinstance(type, str) else type
+    for name in types:
+        _check_type(name)
     examples: list[QaExample] = []
     questions: dict[str, QaQuestion] = {}
     origin: dict[str, Path] = {}
     for path in _gold_files(paths):
         records = _gold_records(path)
-        chosen = [record for record in records if record["type"] == type]
+        chosen = [record for record in records if record["type"] in types]
         if not chosen:
             kinds = ", ".join(f"{kind} {count}" for kind, count in Counter(r["type"] for r in records).items())
-            raise BiotuneError(f"{path}: no {type} questions (a gold file of the wrong type?); it has: {kinds or 'none'}")
+            raise BiotuneError(f"{path}: no {' or '.join(types)} questions (a gold file of the wrong type?); "
+                               f"it has: {kinds or 'none'}")
         for record in chosen:
             question = _gold_question(path, record)
             if question is None or _seen_before(question, questions, origin, path):
@@ -223,8 +227,8 @@ def read_gold(paths: str | Path | Iterable[str | Path], type: str) -> tuple[list
             snippets = [(k, snippet["text"]) for k, snippet in enumerate(record.get("snippets") or [])
                         if isinstance(snippet, dict) and isinstance(snippet.get("text"), str) and snippet["text"].strip()]
             if not snippets:
-                raise BiotuneError(f"{path}: question {question.id} ({type}) has no snippets (with text) to read "
-                                   f"its answer from")
+                raise BiotuneError(f"{path}: question {question.id} ({question.type}) has no snippets (with text) to "
+                                   f"read its answer from")
             questions[question.id] = question
             origin[question.id] = path
             examples.extend(QaExample(id=f"{question.id}_{k:03d}", question_id=question.id, question=question.body,

@@ -4,7 +4,8 @@
 The map between the shared machinery and the QA building blocks: `reading` (SQuAD-form files,
 BioASQ gold, BLURB TSV, PubMedQA JSON), `lists` (list training pairs from gold snippets),
 `windows` (stride windows, offsets), `models` (the two heads), `predict` (predictors,
-n-best and merging in `postprocess`), `metrics` (BioASQ's official measures), `checks`.
+n-best and merging in `postprocess`), `records` (prediction on new data, JSON Lines or a BioASQ
+submission out), `metrics` (BioASQ's official measures), `checks`.
 
 Extractive training loss: a window's gold answers (every occurrence it holds whole; a list
 snippet can hold several) are alternatives, so a window scores
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -40,6 +41,8 @@ from biotune.tasks.qa.models import build_qa_model, load_qa_model, save_qa_model
 from biotune.tasks.qa.predict import DecisionPredictor, QaPredictor, collate_windows
 from biotune.tasks.qa.reading import (decisions_from_gold, default_gold_files, expand, gold_index, read_decisions_tsv,
                                       read_gold, read_pubmedqa_json, read_squad, sniff)
+from biotune.tasks.qa.records import (OUTPUT_FORMATS, answer_submission, decision_submission, predict_answers,
+                                      predict_decisions, read_decision_questions, read_questions, write_submission)
 from biotune.tasks.qa.windows import check_room, cut_windows
 
 DECISION_ORDER = ("yes", "no", "maybe")
@@ -96,6 +99,23 @@ class _WindowTask(Task):
         blocks += [render_markdown(result, title=name if len(results) > 1 or not title else "")
                    for name, result in results.items()]
         return "\n\n".join(block.rstrip() for block in blocks) + "\n"
+
+    # Prediction inputs are told apart by extension and content (`records`), so `prediction_inputs`
+    # stays empty and `--format` names the output: JSON Lines or a BioASQ submission.
+    prediction_formats = OUTPUT_FORMATS
+    submission_entry: Callable[[Mapping[str, Any]], dict[str, Any]]  # an output record's BioASQ submission entry
+
+    def _refuse_input_format(self, format: str | None) -> None:
+        if format is not None:
+            raise BiotuneError(f"format {format!r}: a {self.name} model tells its inputs apart by extension and "
+                               "content; there is no input format to choose")
+
+    def write_records(self, records: Iterable[Mapping[str, Any]], out: IO[str], format: str | None = None) -> int:
+        if format in (None, "jsonl"):
+            return super().write_records(records, out)
+        if format == "bioasq":
+            return write_submission(map(self.submission_entry, records), out)
+        raise BiotuneError(f"format {format!r}: a {self.name} model writes {' or '.join(OUTPUT_FORMATS)}")
 
 
 class QaTask(_WindowTask):
@@ -196,6 +216,15 @@ class QaTask(_WindowTask):
                   device: torch.device | str | None = None) -> QaPredictor:
         return QaPredictor(bundle, precision=precision, batch_size=batch_size, device=device)
 
+    submission_entry = staticmethod(answer_submission)
+
+    def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
+        self._refuse_input_format(format)
+        return read_questions(path)
+
+    def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return predict_answers(predictor, records)
+
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> FactoidResult | ListResult:
         """Factoid: the top k of each question's merged answers. List: the answers at the model's
         threshold; a model without one yet (dev evaluation during training) at the split's best."""
@@ -223,8 +252,8 @@ class QaTask(_WindowTask):
 
     def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
         return f"""The folder is a standard `AutoModelForQuestionAnswering` one (start and end scores per
-subword). transformers 5 has no question-answering pipeline; biotune's `QaPredictor` cuts the
-windows (`max_length` {settings.get("max_length")}, stride {settings.get("stride")}), pairs start and end scores (n-best)
+subword). transformers 5 has no question-answering pipeline; biotune cuts the windows
+(`max_length` {settings.get("max_length")}, stride {settings.get("stride")}), pairs start and end scores (n-best)
 and merges a question's answers over its contexts, as the evaluation above did:
 
 ```python
@@ -234,11 +263,13 @@ model = AutoModelForQuestionAnswering.from_pretrained("{model}")  # start_logits
 ```
 
 ```python
-from biotune.tasks.qa.predict import QaPredictor
+import biotune
 
-qa = QaPredictor.from_checkpoint("{model}")
-for answer in qa.answer([("Which drug causes tremor?", ["Lithium causes tremor.", "Tremor after lithium."])])[0]:
-    print(answer.text, answer.score, [(o.context, o.start, o.end) for o in answer.occurrences])
+qa = biotune.load("{model}")
+[record] = qa.predict([{{"id": "q1", "question": "Which drug causes tremor?",
+                         "contexts": ["Lithium causes tremor.", "Tremor after lithium."]}}])
+for answer in record["answers"]:  # "occurrences": the context (index), start, end of each reading
+    print(answer["text"], answer["score"], answer["occurrences"])
 ```
 
 ```bash
@@ -315,6 +346,15 @@ class DecisionTask(_WindowTask):
                   device: torch.device | str | None = None) -> DecisionPredictor:
         return DecisionPredictor(bundle, precision=precision, batch_size=batch_size, device=device)
 
+    submission_entry = staticmethod(decision_submission)
+
+    def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
+        self._refuse_input_format(format)
+        return read_decision_questions(path)
+
+    def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return predict_decisions(predictor, records)
+
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> DecisionResult:
         unknown = sorted({e.label for e in split.examples} - set(predictor.labels))
         if unknown:
@@ -340,16 +380,15 @@ decide = pipeline("text-classification", model="{model}", top_k=None)
 print(decide({{"text": "Does lithium cause tremor?", "text_pair": "Tremor is a common side effect of lithium."}}))
 ```
 
-biotune's `DecisionPredictor` also reads a context longer than one window (`max_length`
-{settings.get("max_length")}, stride {settings.get("stride")}) and averages its windows' probabilities, as the evaluation above did:
+biotune also reads a context longer than one window (`max_length` {settings.get("max_length")},
+stride {settings.get("stride")}) and averages its windows' probabilities, as the evaluation above did:
 
 ```python
-from biotune.tasks.qa.examples import DecisionExample
-from biotune.tasks.qa.predict import DecisionPredictor
+import biotune
 
-predictor = DecisionPredictor.from_checkpoint("{model}")
-example = DecisionExample("q1", "Does lithium cause tremor?", "Tremor is a common side effect of lithium.", label="")
-print(predictor.predict([example])[0].scores)
+decide = biotune.load("{model}")
+print(decide.predict([{{"question": "Does lithium cause tremor?",
+                        "context": "Tremor is a common side effect of lithium."}}])[0]["scores"])
 ```
 
 ```bash

@@ -54,7 +54,8 @@ class RelationExample:
     """One candidate pair: `head` (E1) and `tail` (E2) in `text`, and its gold label if known.
 
     `label` is None for prediction input. `id` is the file's own index where it has one,
-    else ``<file name>:<line>``; `source` and `line` locate the row for error messages.
+    else ``<file name>:<line>``; `source` and `line` locate the row for error messages (`where`;
+    a record given to the predictor has line 0 and `source` naming it).
     `weight` (the loss weight of its training source) and `annotated` (the labels that
     source annotates; None = all) are set when a training source is read.
     """
@@ -68,6 +69,11 @@ class RelationExample:
     line: int
     weight: float = 1.0
     annotated: frozenset[str] | None = None
+
+    @property
+    def where(self) -> str:
+        """``<file>:<line>`` of a file's row, else `source` (a prediction record)."""
+        return f"{self.source}:{self.line}" if self.line else self.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +160,18 @@ def _rows(path: Path, labels: LabelSpace | None) -> Iterator[RelationExample]:
 
 def row_example(path: Path, number: int, text: str, label: str | None, id: str) -> RelationExample:
     """The example of one file row: its two entity masks found and typed, or a `BiotuneError` naming file and line."""
+    head, tail = masked_pair(text, f"{path}:{number}")
+    return RelationExample(text=text, head=head, tail=tail, label=label, id=id, source=str(path), line=number)
+
+
+def masked_pair(text: str, where: str) -> tuple[Entity, Entity]:
+    """The two entities a pre-masked sentence marks (E1 first), or a `BiotuneError` starting with `where`."""
     entities = [entity for match in MASK.finditer(text) for entity in _mask_entities(match)]
     if len(entities) != 2:
         count = len(entities)
         found = "no entity mask" if not count else f"masks for {count} entit{'y' if count == 1 else 'ies'}"
-        raise BiotuneError(f"{path}:{number}: {found} (@TYPE$) in the sentence; a row marks exactly two entities")
-    head, tail = entities
-    return RelationExample(text=text, head=head, tail=tail, label=label, id=id, source=str(path), line=number)
+        raise BiotuneError(f"{where}: {found} (@TYPE$) in the sentence; a row marks exactly two entities")
+    return entities[0], entities[1]
 
 
 def _mask_entities(match: re.Match[str]) -> list[Entity]:

@@ -106,7 +106,7 @@ def mark(example: RelationExample, scheme: MarkerScheme) -> str:
     """
     for entity in (example.head, example.tail):
         if entity.type not in scheme.types:
-            raise BiotuneError(f"{example.source}:{example.line}: entity type {entity.type!r} is unknown to "
+            raise BiotuneError(f"{example.where}: entity type {entity.type!r} is unknown to "
                                f"this model (its marker types: {', '.join(scheme.types)})")
     inserts = []  # (character position, order at that position, marker)
     for rank, (role, entity) in enumerate(zip(ROLES, (example.head, example.tail))):
@@ -191,7 +191,7 @@ def too_wide_message(too_wide: Sequence[tuple[RelationExample, int]], total: int
     """Why pairs do not fit and what can be done with this backbone (never a max_length above `positions`)."""
     example, width = too_wide[0]
     needed = max(w for _, w in too_wide) + specials
-    head = (f"{example.source}:{example.line}: the marked pair spans {width} tokens, more than max_length "
+    head = (f"{example.where}: the marked pair spans {width} tokens, more than max_length "
             f"{max_length} holds besides special tokens; {len(too_wide)} of {total} pairs do not fit")
     if positions is None or needed <= positions:
         return f"{head}: max_length {needed} fits them all, raise model.max_length"
@@ -248,7 +248,7 @@ def _token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
 
 def _label_id(example: RelationExample, label2id: Mapping[str, int]) -> int:
     if example.label not in label2id:
-        raise BiotuneError(f"{example.source}:{example.line}: label {example.label!r} is not one of the model's "
+        raise BiotuneError(f"{example.where}: label {example.label!r} is not one of the model's "
                            f"labels ({', '.join(label2id)})")
     return label2id[example.label]
 

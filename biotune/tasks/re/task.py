@@ -2,7 +2,8 @@
 
 The map between the shared machinery and the RE building blocks: `examples` (readers, label
 space), `markers` (typed entity markers, centred windows), `heads` (``entity_start``,
-``cls``), `metrics` (micro-F1 over the relation labels, the negative excluded).
+``cls``), `metrics` (micro-F1 over the relation labels, the negative excluded), `records`
+(prediction on new data: pre-masked sentences in, labels and probabilities out).
 
 Partial labels, as NER's unannotated O: a source that annotates only some relation labels
 (`sources[].types`) does not know that its negative pairs hold none of the others, so a
@@ -16,7 +17,7 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -35,11 +36,12 @@ from biotune.tasks.contract import Bundle, SourceExamples, Task, refuse_unknown_
 from biotune.tasks.re.checks import check_relations
 from biotune.tasks.re.documents import (DocumentRelationResult, is_document_file, read_document_split,
                                         render_document_result, score_document_split)
-from biotune.tasks.re.examples import Entity, LabelSpace, RelationExample, read_examples, read_label2id
+from biotune.tasks.re.examples import MASK, Entity, LabelSpace, RelationExample, read_examples, read_label2id
 from biotune.tasks.re.heads import (RelationModel, build_relation_model, load_relation_model, predict_probabilities,
                                     save_relation_model)
 from biotune.tasks.re.markers import MarkerScheme, add_marker_tokens, featurise, mark
 from biotune.tasks.re.metrics import RelationResult, render_markdown, score_relations
+from biotune.tasks.re.records import INPUT_FORMATS, predict_records, read_records
 
 LABEL2ID_FILE = "label2id.tsv"
 log = logging.getLogger("biotune")
@@ -217,6 +219,17 @@ class RelationTask(Task):
                   device: torch.device | str | None = None) -> RelationPredictor:
         return RelationPredictor(_relation_model(bundle), precision=precision, batch_size=batch_size, device=device)
 
+    prediction_inputs = INPUT_FORMATS
+
+    def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
+        if format not in (None, *INPUT_FORMATS):
+            raise BiotuneError(f"format {format!r}: a relation model reads {', '.join(INPUT_FORMATS)} "
+                               "(pre-masked sentence[<TAB>label] rows)")
+        return read_records(path)
+
+    def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any] | str]) -> list[dict[str, Any]]:
+        return predict_records(predictor, records)
+
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> RelationResult | DocumentRelationResult:
         predicted = [p.label for p in predictor.predict(split.examples)] if split.examples else []
         gold = [e.label for e in split.examples]
@@ -268,16 +281,23 @@ print(classify("{marked}"))
             transformers_part = f"""The `entity_start` head reads the hidden states at the two start markers, which no
 `transformers` pipeline does: predict with biotune. {how} Marked text: `{marked}`
 """
+        if not all(MASK.fullmatch(f"@{t}$") for t in (first, second)):  # types of documents' entities, not masks
+            return f"""{transformers_part}
+With biotune, on the entities an NER model finds in documents (candidate pairs as in training):
+
+```bash
+biotune tag --checkpoint NER_MODEL --relations {model} --input abstracts.txt --output-dir tagged/
+```
+"""
         return f"""{transformers_part}
-With biotune (pre-masked `sentence` rows, or candidate pairs built from annotated documents):
+With biotune (records in, records out: pre-masked sentences, as in training):
 
 ```python
-from biotune.tasks.re.predict import read_rows
-from biotune.tasks.re.task import RelationPredictor
+import biotune
 
-predictor = RelationPredictor.from_checkpoint("{model}")
-for p in predictor.predict(list(read_rows("rows.tsv"))):
-    print(p.example_id, p.label, p.scores)
+relations = biotune.load("{model}")
+for record in relations.predict(["@{first}$ was associated with @{second}$ ."]):
+    print(record["label"], record["scores"])
 ```
 
 ```bash

@@ -133,7 +133,7 @@ def write_documents(path: Path, documents: list[list[tuple[list[str], list[str]]
 @pytest.fixture(scope="module")
 def context_run(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path):
     """A tiny run trained with `model.context: 8` on TSV documents of four sentences each."""
-    from biotune.training.train import train
+    from biotune.experiments.run import train
 
     folder = tmp_path_factory.mktemp("documents_corpus")
     for name, n, seed in (("train", 64, 1), ("devel", 16, 2), ("test", 16, 3)):
@@ -239,13 +239,14 @@ def test_tagging_documents_uses_context_within_each_document(context_run) -> Non
 def test_predict_file_never_cuts_a_document_between_chunks(context_run, tmp_path: Path) -> None:
     import json
 
-    from biotune.tasks.ner.predict import predict_file
+    from biotune.serving.predict_job import plan_prediction, run_prediction
+    from biotune.tasks.ner.task import NerTask
 
     run, folder = context_run
     tagger = Tagger.from_checkpoint(run.paths.best_model, precision="fp32")
     test = read_corpus_file(folder / "test.tsv")
-    predict_file(tagger, folder / "test.tsv", tmp_path / "small.jsonl", chunk_size=1)
-    predict_file(tagger, folder / "test.tsv", tmp_path / "whole.jsonl", chunk_size=10_000)
+    for name, chunk_size in (("small.jsonl", 1), ("whole.jsonl", 10_000)):
+        run_prediction(plan_prediction(NerTask(), folder / "test.tsv", tmp_path / name), tagger, chunk_size=chunk_size)
     small, whole = ([json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
                     for name in ("small.jsonl", "whole.jsonl"))
     assert small == whole and len(whole) == len(test)

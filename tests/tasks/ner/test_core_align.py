@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from biotune.tasks.ner.align import IGNORE_INDEX, Aligner, Window, plan_windows, require_fast, word_pieces
+from biotune.tasks.ner.align import IGNORE_INDEX, Aligner, Window, plan_windows, word_pieces
 from biotune.formats.text import tokenize
 from biotune.errors import BiotuneError
-from biotune.models.backbones import load_tokenizer
+from biotune.models.backbones import load_tokenizer, require_fast
 from tests.awkward import AWKWARD_TEXTS
 from tests.conftest import _sentences
 

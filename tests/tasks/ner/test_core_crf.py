@@ -121,7 +121,7 @@ def test_unknown_head_is_a_config_error_naming_the_key() -> None:
 
 @pytest.fixture(scope="module")
 def crf_run(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path, toy_corpus: Path):
-    from biotune.training.train import train
+    from biotune.experiments.run import train
 
     config = tiny_experiment(word_backbone, toy_corpus, tmp_path_factory.mktemp("crf_run"))
     return train(config.model_copy(update={"model": config.model.model_copy(update={"head": "crf"})}))

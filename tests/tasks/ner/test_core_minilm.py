@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 from biotune.config import validate
-from biotune.training.train import train
+from biotune.experiments.run import train
 from tests.conftest import write_tsv
 
 CHEMICALS = ["cisplatin", "heparin", "lithium", "warfarin", "naloxone", "aspirin", "ibuprofen", "tamoxifen"]

@@ -11,7 +11,7 @@ import yaml
 
 from biotune.errors import BiotuneError
 from biotune.tasks.ner.loss import weighted_token_loss
-from biotune.training.train import train
+from biotune.experiments.run import train
 from tests.conftest import _sentences, tiny_experiment, write_tsv
 
 

@@ -15,7 +15,7 @@ from biotune.tasks.qa.examples import QaExample
 from biotune.tasks.qa.postprocess import context_probabilities, merge_answers, window_candidates
 from biotune.tasks.qa.predict import QaPredictor
 from biotune.tasks.qa.windows import cut_windows
-from biotune.training.train import train
+from biotune.experiments.run import train
 from tests.tasks.qa.toy import list_questions, squad_items, toy_context, write_gold, write_squad
 
 

@@ -152,10 +152,10 @@ def test_bad_prediction_input_is_one_line_and_writes_nothing(trained: tuple[Path
 
 
 @pytest.mark.parametrize(("content", "options", "message"), [
-    ("", [], "contains no rows to predict"),
+    ("", [], "contains nothing to predict"),
     ("\t".join(["index", "sentence"]) + "\np1\n", [], "1 tab-separated columns, expected index<TAB>sentence[<TAB>label]"),
     ("@CHEMICAL$ and @DISEASE$ .\t0\textra\n", [], "3 tab-separated columns"),
-    ("@CHEMICAL$ and @DISEASE$ .\n", ["--format", "jsonl"], "--format 'jsonl'"),
+    ("@CHEMICAL$ and @DISEASE$ .\n", ["--format", "text"], "--format 'text': a re model reads tsv and writes jsonl"),
 ])
 def test_unreadable_prediction_input_is_refused(trained: tuple[Path, Path], tmp_path: Path, content: str,
                                                 options: list[str], message: str) -> None:

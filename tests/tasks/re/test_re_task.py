@@ -20,7 +20,7 @@ from biotune.experiments.evaluate import evaluate_checkpoint
 from biotune.experiments.seeds import run_seeds
 from biotune.tasks.re.examples import read_examples, read_label2id
 from biotune.tasks.re.task import RelationPredictor, RelationTask
-from biotune.training.train import TrainResult, train
+from biotune.experiments.run import TrainResult, train
 from tests.tasks.re.toy import TOY_LABELS, TOY_ROWS, write_toy_split
 
 HEADS = ("entity_start", "cls")

@@ -2,12 +2,11 @@
 
 Steps, each a call into the config's task (`biotune.tasks.contract.Task`): read the sources
 and splits -> build one label space from every source and dev -> plan the strategy's phases ->
-per phase: featurise, fine-tune with the Trainer and the task's loss, select the epoch with
-the best dev headline score (on what the dev split can score for the phase; the last epoch
-when it can score nothing), save `best_model/` (a standard Hugging Face folder), evaluate on
-every test set -> write results atomically, then the model card (`best_model/README.md`,
-`biotune.experiments.model_card`). The summary file is written last, so its presence marks a
-finished run (with its card).
+per phase: fit it (`biotune.training.fit`: featurise, fine-tune with the Trainer and the task's
+loss, select the epoch with the best dev headline score), save `best_model/` (a standard Hugging
+Face folder), evaluate on every test set -> write results atomically, then the model card
+(`best_model/README.md`, `biotune.experiments.model_card`). The summary file is written last, so
+its presence marks a finished run (with its card).
 
 Everything that can fail before training (config, files, tags, backbone and tokenizer, window
 size, dev = test) is checked before the run folder is created or `--overwrite` deletes one.
@@ -24,14 +23,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
+from transformers import TrainerCallback
 
 from biotune.config import ExperimentConfig, differing_keys, read_snapshot
 from biotune.errors import BiotuneError
@@ -43,11 +41,10 @@ from biotune.io import write_json, write_text
 from biotune.logs import log_to_file, logger_level
 from biotune.tasks import get_task
 from biotune.tasks.contract import Bundle, Result, Task
+from biotune.training.fit import fit_phase, precision_name
 from biotune.training.preflight import Inputs, check_inputs
 from biotune.training.processes import is_main_process, process_count, wait_for_everyone
 from biotune.training.strategies import Phase, plan_phases
-from biotune.training.trainer import (SaveAtEpochEnd, TaskTrainer, complete_checkpoints,
-                                      drop_incomplete_checkpoints)
 
 log = logging.getLogger("biotune")
 
@@ -61,39 +58,6 @@ class TrainResult:
     results: dict[str, Result]  # empty on the non-main ranks of a multi-process run
     summary: dict[str, object]
     main_process: bool = field(default=True)
-
-
-def _training_args(config: ExperimentConfig, phase: Phase, out: Path, select: bool, bf16: bool) -> TrainingArguments:
-    t = config.training
-    return TrainingArguments(
-        output_dir=str(out),
-        num_train_epochs=phase.epochs,
-        learning_rate=phase.learning_rate,
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size,
-        warmup_steps=t.warmup,
-        lr_scheduler_type="linear",
-        weight_decay=t.weight_decay,
-        max_grad_norm=t.max_grad_norm,
-        optim="adamw_torch_fused",  # one fused kernel per step: the optimizer is a large share of a CPU step
-        seed=t.seed,
-        data_seed=t.seed,
-        bf16=bf16,
-        use_cpu=default_device().type == "cpu",
-        eval_strategy="epoch" if select else "no",
-        save_strategy="steps" if t.checkpoint_steps else "epoch",
-        save_steps=t.checkpoint_steps or 500,
-        save_total_limit=2 if select else 1,  # the latest (to resume) and the best epoch (rotation keeps it)
-        restore_callback_states_from_checkpoint=True,  # early stopping's patience counter survives a resume
-        load_best_model_at_end=select and not t.checkpoint_steps,  # with step saves `_fit` loads the best itself
-        metric_for_best_model="score" if select else None,
-        greater_is_better=True,
-        logging_steps=t.logging_steps,
-        remove_unused_columns=False,  # the weight and O-alternative columns must reach the loss
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
-        report_to=[],
-        disable_tqdm=False,
-    )
 
 
 def train(config: ExperimentConfig, overwrite: bool = False, callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:
@@ -176,30 +140,22 @@ def _train(task: Task, config: ExperimentConfig, paths: RunPaths, inputs: Inputs
 
 def _run_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, labels: list[str], inputs: Inputs,
                paths: RunPaths, main: bool, callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:
-    """One Trainer run from `init` (a backbone or the previous phase's best model), resumed from
-    its last checkpoint when one exists; a phase whose best model was saved is only evaluated."""
+    """One phase fitted from `init` (a backbone or the previous phase's best model) in the run folder's
+    Trainer folder (resumed from its last checkpoint when one exists), saved, then evaluated on the
+    test sets; a phase whose best model was saved is only evaluated."""
     t = config.training
-    dev_split = inputs.dev
-    set_seed(t.seed)
-    examples = phase.examples
     bf16 = use_bf16(t.bf16, default_device())
-    precision = "autocast" if bf16 else "fp32"
     record_file = paths.checkpoint / TRAINING_RECORD
     if paths.best_model.is_dir() and record_file.is_file():
         log.info("phase %s: trained before the interruption; evaluating %s", phase.name, paths.best_model)
         bundle = task.load(paths.best_model)
         record = json.loads(record_file.read_text(encoding="utf-8"))
     else:
-        bundle = task.build_model(init, labels, config, examples)
-        task.record(bundle, config, precision)  # how the run's own evaluation computes: `biotune evaluate` defaults to it
-        features = task.featurise(examples, bundle, labels, config)
-        log.info("phase %s: %d examples -> %d features; labels %s", phase.name, len(examples), len(features), labels)
-        scope = task.dev_scope(dev_split, phase.types) if dev_split else None
-        if dev_split and scope is None:
-            log.info("phase %s: dev cannot score %s; keeping the last epoch", phase.name, sorted(phase.types))
-        record = _fit(task, config, phase, bundle, labels, features, scope, inputs, bf16, paths, main, callbacks)
+        fitted = fit_phase(task, config, phase, init, labels, inputs.dev, bf16, paths.trainer_dir, main, callbacks)
+        bundle, record = fitted.bundle, fitted.record
+        _save(task, bundle, record, paths, main)
     if main:
-        predictor = task.predictor(bundle, precision=precision, batch_size=t.eval_batch_size)
+        predictor = task.predictor(bundle, precision=precision_name(bf16), batch_size=t.eval_batch_size)
         results = evaluate_splits(task, predictor, inputs.tests, paths.results)
     else:
         results = {}
@@ -217,63 +173,8 @@ def _run_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, la
     return TrainResult(paths, record["best_dev_score"], results, summary, main)  # type: ignore[arg-type]
 
 
-def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, labels: list[str],
-         features: list[dict[str, object]], scope: tuple[str, ...] | None, inputs: Inputs, bf16: bool,
-         paths: RunPaths, main: bool, extra_callbacks: Sequence[TrainerCallback] = ()) -> dict[str, object]:
-    """Train (or resume) the phase; save `best_model/` and the training record."""
-    t = config.training
-    work = paths.trainer_dir
-    select = scope is not None
-    callbacks: list[TrainerCallback] = list(extra_callbacks)
-    if t.early_stopping_patience and select:
-        callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
-    if t.checkpoint_steps and select:
-        callbacks.append(SaveAtEpochEnd())
-    args = _training_args(config, phase, work, select, bf16)
-    trainer = TaskTrainer(
-        model=bundle.model,
-        args=args,
-        train_dataset=features,
-        eval_dataset=inputs.dev.examples if select and inputs.dev else None,
-        data_collator=task.collator(bundle, labels),
-        processing_class=bundle.tokenizer,
-        callbacks=callbacks,
-        task=task,
-        config=config,
-        dev=inputs.dev if select else None,
-        dev_scope=scope or (),
-    )
-    if main and work.is_dir():
-        drop_incomplete_checkpoints(work)
-    wait_for_everyone()
-    checkpoints = complete_checkpoints(work) if work.is_dir() else []
-    resume = checkpoints[0] if checkpoints else None
-    start_step = 0
-    if resume is not None:
-        start_step = int(resume.name.removeprefix("checkpoint-"))
-        log.info("phase %s: resuming from step %d (%s)", phase.name, start_step, resume)
-    start_epoch = _checkpoint_epoch(resume) if resume else 0.0
-    start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    train_seconds = time.perf_counter() - start
-    if select and not args.load_best_model_at_end and trainer.state.best_model_checkpoint:
-        trainer._load_best_model()  # the Trainer's own loader, as with load_best_model_at_end
-    epochs_now = float(trainer.state.epoch or 0) - start_epoch
-    record: dict[str, object] = {
-        "train_examples": len(phase.examples),
-        "train_features": len(features),
-        "epochs_run": trainer.state.epoch,
-        "resumed_from_step": start_step,
-        "train_seconds": train_seconds,
-        "dev_eval_seconds": trainer.eval_seconds,
-        "train_examples_per_second": len(phase.examples) * epochs_now / max(train_seconds - trainer.eval_seconds, 1e-9),
-        "dev_scope": list(scope or ()),
-        "best_dev_score": trainer.state.best_metric,
-        "dev_history": [{"epoch": e["epoch"], "dev_score": e["eval_score"]} for e in trainer.state.log_history
-                        if "eval_score" in e],
-    }
-    bundle.model = trainer.model
-    record["tuned"] = task.tune(bundle, inputs.dev, config)  # on dev only: the test sets come after the save
+def _save(task: Task, bundle: Bundle, record: dict[str, object], paths: RunPaths, main: bool) -> None:
+    """Save `best_model/` (staged, then renamed) and the training record, then drop the Trainer's checkpoints."""
     if main:
         staging = paths.checkpoint / ".best_model.tmp"
         shutil.rmtree(staging, ignore_errors=True)
@@ -281,10 +182,5 @@ def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, lab
         shutil.rmtree(paths.best_model, ignore_errors=True)
         staging.rename(paths.best_model)
         write_json(paths.checkpoint / TRAINING_RECORD, record)
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(paths.trainer_dir, ignore_errors=True)
     wait_for_everyone()
-    return record
-
-
-def _checkpoint_epoch(checkpoint: Path) -> float:
-    return float(json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")).get("epoch") or 0.0)
