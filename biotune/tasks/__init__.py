@@ -49,6 +49,9 @@ TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
     TaskSpec("yesno", "biotune.tasks.qa.task:DecisionTask", ("cls",), 512,
              "yes / no (/ maybe) answers from a question and its context (BioASQ yes/no, PubMedQA)",
              "--checkpoint of predict and evaluate (serve has no yes/no endpoint)"),
+    TaskSpec("similarity", "biotune.tasks.similarity.task:SimilarityTask", ("cls",), 512,
+             "regression score of how similar two sentences are, as BIOSSES rates them",
+             "--checkpoint of predict and evaluate (tag and serve have no similarity endpoint)"),
 )})
 
 

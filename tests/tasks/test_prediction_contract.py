@@ -63,6 +63,11 @@ CASES = {
                               "context": "the patient developed acute tremor ."}) + "\n"
                   + json.dumps({"question": "patient given", "context": "heparin was given ."}) + "\n", 2,
                   "bad.jsonl", '{"question": "a", "context": "b"}\n{"question": "a"}\n', "'context' must be a non-empty string"),
+    "similarity": Case((), "pairs.jsonl",
+                       json.dumps({"id": "p1", "sentence1": "aspirin and tremor .", "sentence2": "the patient ."}) + "\n"
+                       + json.dumps({"sentence1": "heparin was given .", "sentence2": "lithium ."}) + "\n", 2,
+                       "bad.jsonl", '{"sentence1": "a", "sentence2": "b"}\n{"sentence1": "a"}\n',
+                       "missing field 'sentence2'"),
 }
 
 
