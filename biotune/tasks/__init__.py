@@ -52,6 +52,9 @@ TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
     TaskSpec("similarity", "biotune.tasks.similarity.task:SimilarityTask", ("cls",), 512,
              "regression score of how similar two sentences are, as BIOSSES rates them",
              "--checkpoint of predict and evaluate (tag and serve have no similarity endpoint)"),
+    TaskSpec("multilabel", "biotune.tasks.multilabel.task:MultiLabelTask", ("sigmoid",), 256,
+             "multi-label text classification (HoC hallmarks of cancer), scored per abstract",
+             "--checkpoint of predict and evaluate (tag and serve have no multi-label endpoint)"),
 )})
 
 

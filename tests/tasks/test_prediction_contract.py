@@ -68,6 +68,8 @@ CASES = {
                        + json.dumps({"sentence1": "heparin was given .", "sentence2": "lithium ."}) + "\n", 2,
                        "bad.jsonl", '{"sentence1": "a", "sentence2": "b"}\n{"sentence1": "a"}\n',
                        "missing field 'sentence2'"),
+    "multilabel": Case(("a", "b"), "texts.txt", "aspirin and severe tremor .\n\nthe patient was given heparin .\n", 2,
+                       "bad.jsonl", '{"text": "a"}\n{"text": ""}\n', "'text' must be a non-empty string"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Multi-label text classification (HoC's hallmarks of cancer): any number of labels per text."""
