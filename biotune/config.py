@@ -31,12 +31,13 @@ class ModelConfig(Section):
     backbone: str = Field("minilm", description="hub id or local folder of the encoder; 'minilm' = the bundled MiniLM-L6")
     head: str = Field("softmax", description="head, by name; ner: softmax | crf (linear-chain CRF over words, learned "
                       "transitions); re: entity_start (the two entity-start markers' states, Zhou & Chen) | cls "
-                      "(first token); qa: span (start/end scores); yesno: cls. Default: the task's first")
+                      "(first token); qa: span (start/end scores); yesno: cls; similarity: cls (one regression "
+                      "output); multilabel: sigmoid (a score per label). Default: the task's first")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, allow_inf_nan=False, description="dropout before the classifier")
     max_length: int = Field(128, ge=8, description="window size in subwords incl. special tokens (ner default 128: "
                             "longer sentences are split into overlapping windows; re default 512: a pair that does "
                             "not fit gets a window centred on it; qa 384 and yesno 512: question + a stride "
-                            "window of the context)")
+                            "window of the context; similarity 512: the pair; multilabel 256: stride windows)")
     context: int = Field(0, ge=0, description="ner: subwords of document context on each side (FLERT): a sentence's "
                          "window also holds its neighbours in the same document (-DOCSTART- blocks, a JSONL "
                          "'document' field, PubTator/BioC documents), unlabelled, never across documents; the "
@@ -141,7 +142,7 @@ class SourceConfig(Section):
 
 
 class ExperimentConfig(Section):
-    task: str = Field("ner", description="the task, by name: ner | re | qa | yesno; it picks the heads, the readers and the metrics")
+    task: str = Field("ner", description="the task, by name: ner | re | qa | yesno | similarity | multilabel (`biotune.tasks.TASKS`); it picks the heads, the readers and the metrics")
     name: str = Field("experiment", description="run name: outputs go under <output_dir>/*/<name>/seed_<seed>")
     output_dir: str = Field("outputs", description="root of checkpoints/, results/, logs/")
     model: ModelConfig = Field(default_factory=ModelConfig)

@@ -52,10 +52,10 @@ from biotune.experiments.leaderboard import Entry, build_leaderboard, write_lead
 from biotune.experiments.run_folder import RunPaths
 from biotune.io import write_json
 from biotune.registry import did_you_mean
+from biotune.tasks import task_spec
 
 log = logging.getLogger("biotune")
 
-FAMILIES = {"ner": "NER", "re": "RE", "qa": "QA", "yesno": "QA"}  # BLURB counts BioASQ yes/no and PubMedQA as QA
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 LABEL = re.compile(r"[\w.-]+")
 DEFAULT_BACKBONE = "minilm"
@@ -81,10 +81,12 @@ class DatasetSpec(_Section):
 
     config: str | None = Field(None, description="experiment config file (relative to the suite file)")
     settings: dict[str, Any] = Field(default_factory=dict, description="inline config keys, over the config file's")
-    task: str | None = Field(None, description="ner | re | qa | yesno (default: the config's)")
+    task: str | None = Field(None, description="a registered task: ner | re | qa | yesno | similarity | multilabel "
+                             "(default: the config's)")
     data_dir: str | None = Field(None, description="its data folder, relative to the suite's data_dir")
     overrides: dict[str, Any] = Field(default_factory=dict, description="dotted config keys for its runs")
-    family: str | None = Field(None, description="task family it counts for (default: NER, RE or QA, from the task)")
+    family: str | None = Field(None, description="task family it counts for (default: the one its task declares: NER, "
+                               "RE, QA, Similarity, Classification)")
     metric: str | None = Field(None, description="dotted key into its eval result (default: the task's headline)")
     test_set: str | None = Field(None, description="which test set the leaderboard reads (default: the run's first)")
 
@@ -207,7 +209,8 @@ class PlannedRun:
 
 
 def family_of(spec: DatasetSpec, task: str) -> str:
-    return spec.family or FAMILIES.get(task, task.upper())
+    """The suite's own `family:` for the dataset, else the one its task declares (`TaskSpec.family`)."""
+    return spec.family or task_spec(task).family
 
 
 def _dataset_data(suite: SuiteConfig, name: str, spec: DatasetSpec) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class TaskSpec:
     max_length: int  # default `model.max_length`
     description: str
     takes: str  # the command options a saved model of the task goes to (said when it is given to another)
+    family: str  # the benchmark family a suite averages it in (BLURB's: NER, RE, QA, similarity, classification)
 
     @property
     def default_head(self) -> str:
@@ -39,22 +40,23 @@ class TaskSpec:
 
 TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
     TaskSpec("ner", "biotune.tasks.ner.task:NerTask", ("softmax", "crf"), 128, "named entities (BIO tagging)",
-             "--checkpoint of tag, serve, predict and evaluate"),
+             "--checkpoint of tag, serve, predict and evaluate", "NER"),
     TaskSpec("re", "biotune.tasks.re.task:RelationTask", ("entity_start", "cls"), 512,
              "relation between two marked entities",
-             "--relations of tag and serve (beside an NER --checkpoint), or --checkpoint of predict and evaluate"),
+             "--relations of tag and serve (beside an NER --checkpoint), or --checkpoint of predict and evaluate", "RE"),
     TaskSpec("qa", "biotune.tasks.qa.task:QaTask", ("span",), 384,
              "extractive question answering (BioASQ factoid and list), answers merged over a question's snippets",
-             "--qa of serve, or --checkpoint of serve, predict and evaluate"),
+             "--qa of serve, or --checkpoint of serve, predict and evaluate", "QA"),
+    # BLURB counts BioASQ yes/no and PubMedQA as question answering
     TaskSpec("yesno", "biotune.tasks.qa.task:DecisionTask", ("cls",), 512,
              "yes / no (/ maybe) answers from a question and its context (BioASQ yes/no, PubMedQA)",
-             "--checkpoint of predict and evaluate (serve has no yes/no endpoint)"),
+             "--checkpoint of predict and evaluate (serve has no yes/no endpoint)", "QA"),
     TaskSpec("similarity", "biotune.tasks.similarity.task:SimilarityTask", ("cls",), 512,
              "regression score of how similar two sentences are, as BIOSSES rates them",
-             "--checkpoint of predict and evaluate (tag and serve have no similarity endpoint)"),
+             "--checkpoint of predict and evaluate (tag and serve have no similarity endpoint)", "Similarity"),
     TaskSpec("multilabel", "biotune.tasks.multilabel.task:MultiLabelTask", ("sigmoid",), 256,
              "multi-label text classification (HoC hallmarks of cancer), scored per abstract",
-             "--checkpoint of predict and evaluate (tag and serve have no multi-label endpoint)"),
+             "--checkpoint of predict and evaluate (tag and serve have no multi-label endpoint)", "Classification"),
 )})
 
 

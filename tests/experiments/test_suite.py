@@ -241,7 +241,9 @@ def test_plans_take_the_default_family_of_each_task_and_hub_ids(tmp_path: Path) 
     assert [r.key for r in runs] == ["minilm/a/seed_3", "some-bert/a/seed_3"]
     assert runs[1].config.name == "bad__some-bert__a" and runs[1].config.model.backbone == "org/some-bert"
     assert runs[0].config.data.data_dir == str(tmp_path / "d") and runs[0].config.training.epochs == 2
-    assert [family_of(suite.datasets["a"], task) for task in ("ner", "re", "qa", "yesno")] == ["NER", "RE", "QA", "QA"]
+    tasks = ("ner", "re", "qa", "yesno", "similarity", "multilabel")  # each task declares its family
+    assert [family_of(suite.datasets["a"], task) for task in tasks] == ["NER", "RE", "QA", "QA", "Similarity",
+                                                                      "Classification"]
     with pytest.raises(BiotuneError, match=r"--only 'b': no such dataset or backbone .*choose from: a, minilm"):
         restrict(suite, ["b"])
 
