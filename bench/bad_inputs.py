@@ -121,7 +121,7 @@ def build_workspace(w: Path) -> None:
         write(w / "inputs" / "re_toy" / f"{split}.tsv", rows(RE_ROWS * copies))
     config(w, "good")
     config(w, "re_good", top={"task": "re"}, data={"corpus": str(w / "inputs" / "re_toy")},
-           relation={"negative_label": "0"})
+           re={"negative_label": "0"})
     for name in ("good", "re_good"):  # one epoch each on MiniLM, max_length 32: seconds
         run = subprocess.run([*BIOTUNE, "train", str(w / "inputs" / "configs" / f"{name}.yaml")], env=ENV,
                              capture_output=True, text=True)
@@ -132,7 +132,7 @@ def build_workspace(w: Path) -> None:
 
 
 def _document_relation_model(folder: Path) -> None:
-    """An untrained Chemical-Disease relation model that records `relation.pairs`, as one trained on documents does:
+    """An untrained Chemical-Disease relation model that records `re.pairs`, as one trained on documents does:
     what `tag --relations` takes (its predictions do not matter to these cases)."""
     from biotune.tasks.re.heads import build_relation_model, save_relation_model
     from biotune.tasks.re.markers import MarkerScheme
@@ -145,7 +145,7 @@ def _document_relation_model(folder: Path) -> None:
 
 CKPT = "{w}/inputs/ckpt/good"  # a copy: the cases that test --overwrite must not pull it away from the others
 RE_CKPT = "{w}/inputs/ckpt/re"  # a relation model trained on pre-masked rows (task re)
-RE_DOCS = "{w}/inputs/ckpt/re_docs"  # a relation model for documents (records relation.pairs): tag --relations takes it
+RE_DOCS = "{w}/inputs/ckpt/re_docs"  # a relation model for documents (records re.pairs): tag --relations takes it
 
 
 def bad_checkpoints(w: Path) -> None:
@@ -228,7 +228,7 @@ def task_inputs(w: Path) -> None:
     config(w, "re_too_wide", top={**re_top, "output_dir": str(w / "out_re_too_wide")},
            data={"corpus": str(i / "re_too_wide")})
     config(w, "re_pairs", top={**re_top, "output_dir": str(w / "out_re_pairs")}, data={"corpus": str(i / "re_toy")},
-           relation={"pairs": [["Chemical", "Disease"]]})
+           re={"pairs": [["Chemical", "Disease"]]})
     write(i / "bad" / "re_one_marker.tsv", rows([RE_ROWS[0], ("@CHEMICAL$ induced hypotension .", "1")]))
     write(i / "bad" / "re_three_columns.tsv", rows(RE_ROWS[:1]) + "7\t@CHEMICAL$ induced @DISEASE$ .\t1\n")
     write(i / "re_rows.tsv", "".join(f"{text}\n" for text, _ in RE_ROWS))
@@ -261,7 +261,7 @@ def task_inputs(w: Path) -> None:
     qa("qa_long_question", "qa", "long_question.json", "squad_test.json")
     qa("qa_truncated", "qa", "truncated.json", "squad_test.json")
     qa("qa_bad_start", "qa", "bad_start.json", "squad_test.json")
-    qa("yesno_maybe", "yesno", "yesno_train.tsv", "yesno_test.tsv", qa={"stride": 32})
+    qa("yesno_maybe", "yesno", "yesno_train.tsv", "yesno_test.tsv", yesno={"stride": 32})
 
     # pretraining: sources that are test text under another name, a missing source, a misspelled key
     write(i / "pt" / "abstracts.txt", (i / "toy" / "test.tsv").read_bytes())  # the toy test split, renamed
@@ -456,8 +456,8 @@ def cases() -> list[Case]:
              ["{w}/out_re_wide"], check=max_length_at_most(512, suggest=True)),
         Case("re", "pair wider than the backbone's 512 positions", ["train", f"{c}/re_too_wide.yaml"],
              "re_too_wide/train.tsv:5", ["{w}/out_re_too_wide"],
-             check=both(max_length_at_most(512), mentions("relation.too_wide: skip"))),
-        Case("re", "relation.pairs on pre-masked sentence rows", ["train", f"{c}/re_pairs.yaml"], "relation.pairs",
+             check=both(max_length_at_most(512), mentions("re.too_wide: skip"))),
+        Case("re", "re.pairs on pre-masked sentence rows", ["train", f"{c}/re_pairs.yaml"], "re.pairs",
              ["{w}/out_re_pairs"]),
         Case("re", "relation model as tag --checkpoint", ["tag", "--checkpoint", RE_CKPT, "--input",
                                                            "{w}/inputs/docs.pubtator", "--output-dir", f"{out}/tag_re1"],
@@ -512,9 +512,9 @@ def cases() -> list[Case]:
         Case("tag_re", "NER model as --relations", ["tag", "--checkpoint", CKPT, "--relations", CKPT, "--input",
                                                      "{w}/inputs/docs.pubtator", "--output-dir", f"{out}/tag_re2"],
              "ner model", [f"{out}/tag_re2"], check=mentions("--checkpoint")),
-        Case("tag_re", "relation model without relation.pairs (pre-masked rows) as --relations",
+        Case("tag_re", "relation model without re.pairs (pre-masked rows) as --relations",
              ["tag", "--checkpoint", CKPT, "--relations", RE_CKPT, "--input", "{w}/inputs/docs.pubtator", "--output-dir",
-              f"{out}/tag_re5"], "relation.pairs", [f"{out}/tag_re5"]),
+              f"{out}/tag_re5"], "re.pairs", [f"{out}/tag_re5"]),
         Case("tag_re", "--relations with --output-format conll", ["tag", "--checkpoint", CKPT, "--relations", RE_DOCS,
                                                                   "--output-format", "conll", "--input",
                                                                   "{w}/inputs/docs.pubtator", "--output-dir",

@@ -54,6 +54,7 @@ from biotune.tasks.ner.metrics import Scores
 from biotune.tasks.ner.tagger import Tagger
 from biotune.tasks.re.candidates import CandidateCounts, document_candidates, to_relations
 from biotune.tasks.re.document_scores import score_documents
+from biotune.tasks.re.settings import RelationSettings
 from biotune.tasks.re.task import RelationPredictor
 from biotune.experiments.run import check_same_config, train
 
@@ -298,7 +299,8 @@ def main() -> None:
         sys.exit(2)
     report = {
         "epochs": config.training.epochs, "learning_rate": config.training.learning_rate,
-        "batch_size": config.training.batch_size, "limit": args.limit, "max_sentences": config.relation.max_sentences,
+        "batch_size": config.training.batch_size, "limit": args.limit,
+        "max_sentences": config.section(RelationSettings).max_sentences,
         "gold_entities": gold, "end_to_end": e2e,
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
                    f"torch {torch.__version__}, bf16 {'on' if gold['summary']['bf16'] else 'off'}",

@@ -1,7 +1,7 @@
 """Document context benchmark: BC5CDR from its PubTator documents, sentence-only vs document context.
 
 For each head (softmax, CRF) and seed, `biotune.train` fine-tunes the bundled MiniLM-L6 on the
-`bc5cdr_documents` corpus (documents -> sentences -> BIO) twice, with `model.context` 0 (each
+`bc5cdr_documents` corpus (documents -> sentences -> BIO) twice, with `ner.context` 0 (each
 sentence alone) and `--context` (subwords of the neighbouring sentences of the same abstract on
 each side); everything else is equal. The test split is then tagged from the saved checkpoint
 with `Tagger.from_checkpoint` (which takes the recorded context setting), timed, and scored
@@ -65,7 +65,7 @@ def subset_corpus(target: Path, train_docs: int | None, test_docs: int | None) -
 def run(args: argparse.Namespace, data_dir: Path, head: str, context: int, seed: int, runs: Path) -> dict:
     config = validate({
         "name": f"bench_context_{head}_c{context}", "output_dir": str(runs / "checkpoints"),
-        "model": {"head": head, "context": context, "max_length": args.max_length},
+        "model": {"head": head, "max_length": args.max_length}, "ner": {"context": context},
         "data": {"corpus": CORPUS, "data_dir": str(data_dir), "dev": None, "test": []},
         "training": {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch, "seed": seed},
     }, "bench/context.py")
@@ -118,7 +118,7 @@ def section(rows: list[dict], args: argparse.Namespace, wall: float, command: st
         f"{counts['test_docs']} test abstracts ({counts['test_sentences']:,} sentences); no dev split (last epoch kept).",
         f"- Settings: bundled MiniLM-L6, {args.epochs:g} epoch(s), learning rate {args.lr:g}, batch {args.batch}, "
         f"max_length {args.max_length}, seeds {', '.join(map(str, args.seeds))}; the two modes differ only in "
-        f"`model.context` (0 vs {args.context} subwords of the same abstract's neighbouring sentences on each side, "
+        f"`ner.context` (0 vs {args.context} subwords of the same abstract's neighbouring sentences on each side, "
         "unlabelled, never across abstracts; long sentences still windowed, context only in the room left).",
         "- Test: tagged from each saved checkpoint with `Tagger.from_checkpoint` (the recorded context, default "
         "precision), sentences of one abstract given their document; span-F1 (micro, strict) over Chemical and Disease.",

@@ -119,7 +119,7 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
         "(tokenise + tag), both on biotune's checkpoint. biotune on the whole test set: "
         + ", ".join(f"{r['corpus']} {r['head']} {r['prediction']['biotune_full_test_sents_per_s']:.0f} sents/s" for r in rows) + ".",
         "The recipe trains once per corpus; its row repeats beside each biotune head. The CRF head's "
-        "transition scores learn at `training.crf_learning_rate` (default 0.01); everything else is the same.",
+        "transition scores learn at `ner.crf_learning_rate` (default 0.01); everything else is the same.",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, bf16 {'on' if rows and rows[0]['biotune']['bf16'] else 'off'}; run {datetime.date.today()}.",
     ]

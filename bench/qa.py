@@ -62,6 +62,7 @@ from biotune.tasks.qa.examples import DecisionExample, QaExample, QaQuestion
 from biotune.tasks.qa.metrics import (best_list_threshold, cut_list, normalise_answer, score_decisions, score_factoid,
                                       score_list)
 from biotune.tasks.qa.reading import default_gold_files
+from biotune.tasks.qa.settings import QaSettings
 from biotune.training.sources import source_configs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -161,7 +162,7 @@ def subset_config(dataset: Dataset, config: ExperimentConfig, args: argparse.Nam
         write_text(path, decisions_tsv(examples) if dataset.kind == "decisions" else squad_json(examples))
         overrides[f"data.{split}"] = [str(path)] if split == "test" else str(path)
     if dataset.kind != "decisions":  # the written dev/test items take their answers from the BioASQ gold files
-        gold = config.qa.gold or default_gold_files(locate(config.data.test[0], config.data)[1])
+        gold = config.section(QaSettings).gold or default_gold_files(locate(config.data.test[0], config.data)[1])
         overrides["qa.gold"] = [str(path) for path in gold]
     return load_config(ROOT / "configs" / "qa" / f"{dataset.name}.yaml",
                        {**config_overrides(dataset, args), **overrides}), counts
@@ -343,7 +344,7 @@ def bench_dataset(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     data = bench_data(dataset, config, tag)
     recipe = run_recipe(dataset, config, data, RUNS / f"{stem}_hf_recipe.json", args.resume)
-    recipe_scores = score_recipe(dataset, recipe, data, config.qa.top_k)
+    recipe_scores = score_recipe(dataset, recipe, data, config.section(QaSettings).top_k)
     recipe_s = time.perf_counter() - start
     outcome = run_seeds(config, seeds=list(SEEDS), overwrite=not args.resume)
     if outcome.failed:

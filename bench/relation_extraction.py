@@ -50,6 +50,7 @@ from biotune.experiments.run_folder import RunPaths
 from biotune.experiments.seeds import run_seeds
 from biotune.io import write_json, write_text
 from biotune.tables import markdown_table
+from biotune.tasks.re.settings import RelationSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ner_core import write_section  # noqa: E402  (a sibling script, not a package)
@@ -141,7 +142,7 @@ def run_recipe(dataset: Dataset, config: ExperimentConfig, data: BenchData, out:
     t = config.training
     cmd = [sys.executable, str(ROOT / "bench" / "hf_re_recipe.py"), str(data.folder), str(out),
            "--epochs", str(t.epochs), "--lr", str(t.learning_rate), "--bs", str(t.batch_size),
-           "--eval-bs", str(t.eval_batch_size), "--negative", config.relation.negative_label]
+           "--eval-bs", str(t.eval_batch_size), "--negative", config.section(RelationSettings).negative_label]
     log = out.with_suffix(".log")
     with log.open("w", encoding="utf-8") as handle:
         if subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT).returncode:

@@ -52,7 +52,7 @@ def progress() -> Progress:
 ConfigArg = Annotated[Path, typer.Argument(help="experiment config (YAML)")]
 CheckpointOption = Annotated[Path, typer.Option(help="a best_model/ folder")]
 RelationsOption = Annotated[Path | None, typer.Option(
-    help="a relation model's best_model/ folder (trained on documents, relation.pairs): relations between entities")]
+    help="a relation model's best_model/ folder (trained on documents, re.pairs): relations between entities")]
 LinkDictionaryOption = Annotated[Path | None, typer.Option(
     help="a term<TAB>id file: link the entities to concept ids (else relations group mentions by their text)")]
 BatchSizeOption = Annotated[int, typer.Option(min=1, help="windows per batch")]
@@ -191,7 +191,11 @@ def tag(
 @app.command()
 @friendly
 def serve(
-    checkpoint: CheckpointOption,
+    model_dirs: Annotated[list[Path] | None, typer.Argument(
+        metavar="[MODEL_DIR]...", help="best_model/ folders, each mounted by its task (one per task)",
+        show_default=False)] = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        help="a best_model/ folder (repeatable; the same as a MODEL_DIR)", show_default=False)] = None,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     precision: PrecisionOption = "auto",
@@ -211,7 +215,8 @@ def serve(
     qa: Annotated[Path | None, typer.Option(
         help="a QA model's best_model/ folder: POST /qa beside /tag (a QA --checkpoint alone serves /qa only)")] = None,
 ) -> None:
-    """HTTP service: POST /tag (an NER checkpoint), POST /qa (a QA one), GET /health, and a page at / to try them."""
+    """HTTP service, one endpoint per model by its task: POST /tag (NER), /qa (QA), /<task> (the task's records: re,
+    yesno, similarity, multilabel); GET /health lists them, and the page at / has a panel for each."""
     from biotune.serving.service import ServiceLimits
     from biotune.serving.service import serve as run_service
 
@@ -226,7 +231,10 @@ def serve(
     except ValidationError as error:
         problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
         raise BiotuneError(f"invalid service limits: {problems}") from None
-    run_service(checkpoint, host=host, port=port, precision=precision, limits=limits, model_name=model_name,
+    folders = [*(checkpoint or []), *(model_dirs or [])]
+    if not folders:
+        raise BiotuneError("serve needs a model: give MODEL_DIR (one or more best_model/ folders) or --checkpoint")
+    run_service(folders, host=host, port=port, precision=precision, limits=limits, model_name=model_name,
                 relations=relations, link_dictionary=link_dictionary, qa=qa)
 
 

@@ -17,7 +17,8 @@ from types import UnionType
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, SerializerFunctionWrapHandler, ValidationError,
+                      ValidationInfo, field_validator, model_serializer, model_validator)
 
 from biotune.errors import BiotuneError
 from biotune.registry import Registry, did_you_mean
@@ -25,6 +26,13 @@ from biotune.registry import Registry, did_you_mean
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def check(self, config: ExperimentConfig) -> str | None:
+        """A task section's checks against the rest of the config: the error message, or None."""
+        return None
+
+
+S = TypeVar("S", bound=Section)
 
 
 class ModelConfig(Section):
@@ -38,53 +46,14 @@ class ModelConfig(Section):
                             "longer sentences are split into overlapping windows; re default 512: a pair that does "
                             "not fit gets a window centred on it; qa 384 and yesno 512: question + a stride "
                             "window of the context; similarity 512: the pair; multilabel 256: stride windows)")
-    context: int = Field(0, ge=0, description="ner: subwords of document context on each side (FLERT): a sentence's "
-                         "window also holds its neighbours in the same document (-DOCSTART- blocks, a JSONL "
-                         "'document' field, PubTator/BioC documents), unlabelled, never across documents; the "
-                         "checkpoint records it and prediction uses it. 0 = the sentence alone")
 
     @model_validator(mode="before")
     @classmethod
     def _removed_keys(cls, data: Any) -> Any:
         if isinstance(data, dict) and "pack_sentences" in data:
             raise ValueError("model.pack_sentences was removed: sentences now read their document neighbours "
-                             "through model.context (subwords of context on each side, e.g. 64; 0 = none)")
+                             "through ner.context (subwords of context on each side, e.g. 64; 0 = none)")
         return data
-
-
-class RelationConfig(Section):
-    """The `relation:` section (task: re)."""
-
-    negative_label: str | None = Field("0", description="the no-relation label, excluded from the micro-F1 (ChemProt, "
-                                       "DDI, GAD use 0); null when every label is a relation")
-    label2id: str | None = Field(None, description="a name<TAB>id file: integer label cells are ids into it (default: "
-                                 "label2id.tsv beside each split's file, when there is one)")
-    pairs: list[tuple[str, str]] = Field(default_factory=list, description="document splits: the entity type pairs "
-                                         "(head, tail) that become candidates, e.g. [[Chemical, Disease]]")
-    scope: Literal["sentence", "document"] = Field("sentence", description="document splits: candidates within a "
-                                                   "sentence, or one per concept pair of a document (closest mentions)")
-    max_sentences: int | None = Field(None, ge=0, description="document scope: no candidate for a pair whose closest "
-                                      "mentions are more sentence boundaries apart (counted in the report)")
-    too_wide: Literal["error", "skip"] = Field("error", description="a training pair whose marked entities span more "
-                                               "tokens than max_length: error (naming it) | skip (left out of "
-                                               "training and counted); dev and test pairs must always fit")
-
-
-class QaConfig(Section):
-    """The `qa:` section (tasks qa and yesno): windows over long contexts, the answer search, BioASQ gold."""
-
-    type: Literal["factoid", "list"] = Field("factoid", description="task qa: which BioASQ questions a gold file "
-                                             "gives and how answers are cut and scored: factoid (top_k; strict, "
-                                             "lenient, MRR) | list (merged score >= the threshold; mean P/R/F1)")
-    stride: int = Field(128, ge=0, description="subwords shared by consecutive windows of a context longer than a "
-                        "window (never truncated)")
-    n_best: int = Field(20, ge=1, description="task qa: start and end positions paired per window")
-    max_answer_length: int = Field(30, ge=1, description="task qa: longest answer, in subwords")
-    top_k: int = Field(5, ge=1, description="task qa: answers per factoid question (BioASQ scores the top 5)")
-    list_threshold: float | None = Field(None, ge=0, allow_inf_nan=False, description="task qa, list: a fixed "
-                                         "merged-score threshold; null = tuned on the dev split after training")
-    gold: list[str] = Field(default_factory=list, description="BioASQ gold files for SQuAD-form files without answers "
-                            "(default: the *_golden.json in a golden/ folder beside the file's folder)")
 
 
 class DataConfig(Section):
@@ -111,7 +80,6 @@ class TrainingConfig(Section):
     warmup: float = Field(0.1, ge=0, lt=1, allow_inf_nan=False, description="fraction of steps with linear warm-up")
     weight_decay: float = Field(0.01, ge=0, allow_inf_nan=False, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0, allow_inf_nan=False, description="gradient clipping")
-    crf_learning_rate: float = Field(1e-2, gt=0, allow_inf_nan=False, description="learning rate of a CRF head's transition scores (they start at zero)")
     seed: int = Field(42, description="random seed (model init, shuffling)")
     early_stopping_patience: int | None = Field(None, ge=1, description="stop after this many epochs without dev F1 gain")
     bf16: Literal["auto", True, False] = Field("auto", description="bf16 autocast: auto = where the CPU/GPU supports it")
@@ -121,9 +89,6 @@ class TrainingConfig(Section):
     strategy: Literal["single", "sequential", "joint"] = Field(
         "single", description="how `sources` are used: single (one source), sequential (one phase per source, "
         "in order, each starting from the previous phase's best model), joint (all sources in one shuffled stream)")
-    unannotated_o: Literal["marginal", "o"] = Field(
-        "marginal", description="loss on an O tag of a source that does not annotate every type: marginal = the "
-        "word is O or an entity of a type the source does not annotate (partial-label loss); o = plain O")
 
 
 class SourceConfig(Section):
@@ -149,18 +114,33 @@ class ExperimentConfig(Section):
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     sources: list[SourceConfig] = Field(default_factory=list, description="training sources; empty = data.train alone")
-    relation: RelationConfig = Field(default_factory=RelationConfig, description="task re: labels and the headline")
-    qa: QaConfig = Field(default_factory=QaConfig, description="tasks qa and yesno: windows, answer search, gold files")
+    settings: SerializeAsAny[Section] | None = Field(
+        None, validate_default=True, description="the task's own section, written under the task's name (`ner:`, "
+        "`re:`, `qa:`, `yesno:`) and validated by the model its `TaskSpec.settings` names; None: the task has none")
 
     @model_validator(mode="before")
     @classmethod
     def _task_defaults(cls, data: Any) -> Any:
-        """The task's own defaults for keys a config leaves out (its first head, its window size)."""
+        """Old layouts migrated (`migrate`); the task's section moved to `settings`, a section of another task
+        refused; the task's own defaults for keys a config leaves out (its first head, its window size)."""
         from biotune.tasks import TASKS
 
         if not isinstance(data, dict) or data.get("task", "ner") not in TASKS:
             return data
-        spec = TASKS[data.get("task", "ner")]
+        data = migrate(data)
+        task = data.get("task", "ner")
+        if "settings" in data and not isinstance(data["settings"], BaseModel):
+            raise ValueError(f"unknown key 'settings' (the task's section is written under its name, {task!r})")
+        for other in TASKS:
+            if other != task and other in data:
+                raise ValueError(f"{other}: only task {other} reads this section (task is {task!r})")
+        for dotted, (owner, key) in MOVED_KEYS.items():
+            shared, _, old = dotted.partition(".")
+            if isinstance(data.get(shared), dict) and old in data[shared]:
+                raise ValueError(f"{dotted}: only task {owner} reads it, as {owner}.{key} (task is {task!r})")
+        if task in data:
+            data = {key: value for key, value in data.items() if key != task} | {"settings": data[task]}
+        spec = TASKS[task]
         model = data.get("model")
         if model is None or isinstance(model, dict):
             data = {**data, "model": {"head": spec.default_head, "max_length": spec.max_length, **(model or {})}}
@@ -183,13 +163,40 @@ class ExperimentConfig(Section):
         message = Registry(f"{self.task} head", dict.fromkeys(TASKS[self.task].heads)).unknown(self.model.head, "model.head")
         if message:
             raise ValueError(message)
-        if self.task != "re" and self.relation != RelationConfig():
-            raise ValueError(f"relation: only task re reads this section (task is {self.task!r})")
-        if self.task not in ("qa", "yesno") and self.qa != QaConfig():
-            raise ValueError(f"qa: only tasks qa and yesno read this section (task is {self.task!r})")
-        if self.task == "qa" and self.qa.type == "list" and not self.data.dev and self.qa.list_threshold is None:
-            raise ValueError("qa.type list needs data.dev to tune the answer threshold on, or a fixed qa.list_threshold")
+        if self.settings is not None:
+            message = self.settings.check(self)
+            if message:
+                raise ValueError(message)
         return self
+
+    @field_validator("settings", mode="plain")
+    @classmethod
+    def _task_section(cls, value: Any, info: ValidationInfo) -> Section | None:
+        """The task's section validated by its own model (`TaskSpec.settings`); errors keep their keys."""
+        from biotune.tasks import TASKS, task_settings
+
+        task = info.data.get("task")
+        if task not in TASKS:
+            return None  # the unknown task is the error
+        model = task_settings(task)
+        if model is None:
+            if value:
+                raise ValueError(f"task {task} has no section of its own: remove {task}:")
+            return None
+        return value if isinstance(value, model) else model.model_validate({} if value is None else value)
+
+    def section(self, model: type[S]) -> S:
+        """The task's section as `model` (its `TaskSpec.settings`): what a task's code reads its keys through."""
+        if not isinstance(self.settings, model):
+            raise BiotuneError(f"task {self.task} has no {model.__name__} section")
+        return self.settings
+
+    @model_serializer(mode="wrap")
+    def _task_section_by_name(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`settings` is written under the task's name, where a config file gives it."""
+        out = handler(self)
+        settings = out.pop("settings", None)
+        return out if settings is None else {**out, self.task: settings}
 
     @field_validator("name")
     @classmethod
@@ -217,6 +224,64 @@ class ExperimentConfig(Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+# Keys that moved from the shared sections into a task's own (old dotted key -> task, key in its section).
+MOVED_KEYS = {"model.context": ("ner", "context"), "training.crf_learning_rate": ("ner", "crf_learning_rate"),
+              "training.unannotated_o": ("ner", "unannotated_o")}
+# Sections renamed to the task that reads them (old name -> those tasks; the first when the config's task is none).
+RENAMED_SECTIONS = {"relation": ("re",), "qa": ("qa", "yesno")}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A config or run snapshot written in an older layout, rewritten to today's so that it validates to
+    the same config: NER-only keys of the shared sections (`model.context`, `training.crf_learning_rate`,
+    `training.unannotated_o`) move into `ner:`, `relation:` becomes `re:`, a yesno config's `qa:` becomes
+    `yesno:`; where both layouts give a key, the new one wins (a child config over an old parent). Older
+    snapshots wrote every section, so what the config's task does not read is dropped when it holds the
+    default; anything else is left where it is, for validation to refuse naming it."""
+    from biotune.tasks import TASKS
+
+    task = data.get("task", "ner")
+    if task not in TASKS:
+        return data
+    out = copy.deepcopy(data)
+    for dotted, (owner, key) in MOVED_KEYS.items():
+        shared, _, old = dotted.partition(".")
+        if not isinstance(out.get(shared), dict) or old not in out[shared]:
+            continue
+        if task == owner:
+            if out.get(owner) is None:  # absent, or an empty `ner:` line
+                out[owner] = {}
+            if isinstance(out[owner], dict):
+                out[owner].setdefault(key, out[shared].pop(old))
+        elif out[shared][old] == _owned_section(owner).model_fields[key].default:
+            del out[shared][old]
+    for old, owners in RENAMED_SECTIONS.items():
+        if old not in out or (task in owners and task == old):
+            continue
+        if task in owners:
+            section = out.pop(old)
+            new = out.get(task)
+            out[task] = _merge(section, new) if isinstance(section, dict) and isinstance(new, dict) else section
+        elif _is_default(out[old], _owned_section(owners[0])):
+            del out[old]
+        elif owners[0] != old:
+            out[owners[0]] = out.pop(old)
+    return out
+
+
+def _owned_section(task: str) -> type[Section]:
+    model = _task_section_model(task)
+    assert model is not None, f"task {task} has a section"  # MOVED_KEYS and RENAMED_SECTIONS name such tasks
+    return model
+
+
+def _is_default(section: Any, model: type[Section]) -> bool:
+    try:
+        return isinstance(section, dict) and model.model_validate(section) == model()
+    except ValidationError:
+        return False
 
 
 # Keys that say where things are, not what is computed: two runs that differ only here are the
@@ -311,7 +376,7 @@ def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(read_yaml(path.parent / parent, seen + (path,)), data)
 
 
-def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
+def _suggest(loc: tuple[Any, ...], model: type[BaseModel], root: str = "") -> str:
     """'did you mean' for a forbidden key, from the fields of the section it sits in (a list item's
     section is the list's item model: `sources.0.nmae` -> `sources.0.name`)."""
     keyed = False  # the part after a `dict[str, Section]` field is a key of the user's, not a field
@@ -324,7 +389,7 @@ def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
         if section is None:
             return ""
         model = section
-    prefix = "".join(f"{part}." for part in loc[:-1])
+    prefix = root + "".join(f"{part}." for part in loc[:-1])
     return did_you_mean(prefix + str(loc[-1]), [prefix + name for name in model.model_fields])
 
 
@@ -355,12 +420,26 @@ def validate_model(model: type[M], data: dict[str, Any], origin: str, what: str 
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = ".".join(map(str, err["loc"])) or "config"
+            loc = err["loc"]
+            within: tuple[Any, ...] = loc
+            section: type[BaseModel] = model
+            root = ""
+            if issubclass(model, ExperimentConfig) and loc[:1] == ("settings",):  # written under the task's name
+                task = str(data.get("task", "ner"))
+                loc = (task, *loc[1:])
+                within, section, root = loc[1:], _task_section_model(task) or Section, f"{task}."
+            key = ".".join(map(str, loc)) or "config"
             if err["type"] == "extra_forbidden":
-                lines.append(f"unknown key {key!r}{_suggest(err['loc'], model)}")
+                lines.append(f"unknown key {key!r}{_suggest(within, section, root)}")
             else:
                 lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
         raise BiotuneError(f"{origin}: invalid {what}: " + "; ".join(lines)) from None  # one line, every key
+
+
+def _task_section_model(task: str) -> type[Section] | None:
+    from biotune.tasks import TASKS, task_settings
+
+    return task_settings(task) if task in TASKS else None
 
 
 def validate(data: dict[str, Any], origin: str) -> ExperimentConfig:

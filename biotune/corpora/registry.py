@@ -186,7 +186,7 @@ CORPORA: Registry[CorpusInfo] = Registry("corpus", {
             ("Chemical", "Disease"),
             "https://biocreative.bioinformatics.udel.edu/tasks/biocreative-v/track-3-cdr/",
             "BioCreative V CDR as released (PubTator), for NER: the 500 / 500 / 500 abstracts cut into tagged "
-            "sentences that keep their document (document context, model.context). The same tokens and "
+            "sentences that keep their document (document context, ner.context). The same tokens and "
             "entities as bc5cdr's TSV files; sentence boundaries are biotune's splitter's.",
             "Li et al. (2016), BioCreative V CDR task corpus, Database 2016:baw068; Wei et al. (2015).",
             downloadable=False, folder="bc5cdr_pubtator", format="pubtator",

@@ -28,6 +28,10 @@ from biotune.errors import BiotuneError
 from biotune.io import write_json, write_text
 
 MIN_SUPPORT = 10
+# The headline of an eval file written before results recorded their `headline_key` (biotune
+# before the task contract, when NER was the only task): NER's micro F1. `read_evals` is the one
+# place that knows it; everything else reads the key a result holds.
+LEGACY_HEADLINE_KEY = "micro.f1"
 SEED_KEY = "training.seed"
 METRICS = ("precision", "recall", "f1")
 
@@ -71,7 +75,7 @@ def aggregate(results_dir: str | Path) -> dict[str, Any]:
     test_sets = sorted(set.intersection(*(set(e) for e in evals.values())))
     out: dict[str, Any] = {"results_dir": str(results_dir), "seeds": list(seeds), "test_sets": {}}
     for test in test_sets:
-        per_seed = {seed: {"headline_key": "micro.f1", **evals[seed][test]} for seed in seeds}  # older files: NER's
+        per_seed = {seed: evals[seed][test] for seed in seeds}
         out["test_sets"][test] = _aggregate_node(per_seed)
     dev = {seed: _dev_score(f) for seed, f in seeds.items()}
     if all(v is not None for v in dev.values()):
@@ -82,11 +86,12 @@ def aggregate(results_dir: str | Path) -> dict[str, Any]:
 
 
 def read_evals(folder: Path) -> dict[str, Any]:
-    """{test set: metrics dictionary} of a run's results folder (its `eval_<test>.json` files)."""
+    """{test set: metrics dictionary} of a run's results folder (its `eval_<test>.json` files), each
+    holding its `headline_key` (`LEGACY_HEADLINE_KEY` for a file from before it was recorded)."""
     evals: dict[str, Any] = {}
     for path in sorted(folder.glob("eval_*.json")):
         evals.update(json.loads(path.read_text(encoding="utf-8")))
-    return evals
+    return {name: {"headline_key": LEGACY_HEADLINE_KEY, **result} for name, result in evals.items()}
 
 
 def _dev_score(folder: Path) -> float | None:

@@ -69,9 +69,12 @@ def evaluate_splits(task: Task, predictor: Predictor, splits: Sequence[Split],
 
 
 def headline_of(result: Mapping[str, Any]) -> Any:
-    """The headline entry of a result dictionary (`headline_key`, dotted; ``micro.f1`` for files from before it was recorded)."""
+    """The headline entry of a result dictionary: the one under its dotted `headline_key`.
+
+    An eval file read back holds the key (`biotune.experiments.aggregate.read_evals`), and so
+    does what aggregation makes of several."""
     node: Any = result
-    for part in result.get("headline_key", "micro.f1").split("."):
+    for part in result["headline_key"].split("."):
         node = node[part]
     return node
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from biotune.config import flatten
 from biotune.errors import BiotuneError
+from biotune.experiments.aggregate import read_evals
 from biotune.experiments.run_folder import RunPaths
 from biotune.io import write_figure, write_json, write_text
 from biotune.registry import did_you_mean
@@ -53,11 +54,12 @@ def seed_value(paths: RunPaths, metric: str | None, test_set: str | None) -> tup
     tests = list(summary.get("test") or {})
     name = test_set or (tests[0] if tests else "test")
     eval_file = paths.results / f"eval_{name}.json"
-    if not eval_file.is_file():
+    evals = read_evals(paths.results)
+    if name not in evals:
         raise BiotuneError(f"{paths.results}: no eval_{name}.json (test sets of the run: {', '.join(tests) or 'none'})"
                            f"{did_you_mean(name, tests)}")
-    result = json.loads(eval_file.read_text(encoding="utf-8"))[name]
-    key = metric or result.get("headline_key", "micro.f1")
+    result = evals[name]
+    key = metric or result["headline_key"]
     numbers = {k: v for k, v in flatten(result).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if key not in numbers:
         raise BiotuneError(f"metric {key!r} is not a number in {eval_file}{did_you_mean(key, numbers)}")

@@ -105,8 +105,7 @@ def base_model_id(backbone: str) -> str | None:
 def write_card(paths: RunPaths, config: ExperimentConfig, summary: Mapping[str, Any],
                aggregated: Mapping[str, Any] | None = None) -> Path:
     """Write `best_model/README.md` of the run in `paths` (atomically) from its records; returns the path."""
-    evals = {name: {"headline_key": "micro.f1", **result}  # eval files from before the key was recorded: NER's
-             for name, result in read_evals(paths.results).items() if name in summary.get("test", {})}
+    evals = {name: result for name, result in read_evals(paths.results).items() if name in summary.get("test", {})}
     settings = json.loads((paths.best_model / "config.json").read_text(encoding="utf-8")).get("biotune") or {}
     path = paths.best_model / CARD_FILE
     write_text(path, build_card(config, summary, evals, settings, str(paths.best_model), aggregated))

@@ -26,7 +26,7 @@ def plot_sweep(result: dict[str, Any], path: str | Path) -> Path:
         ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)], alpha=0.2)
     ax.set_xticks(x, [p["label"] for p in points])
     ax.set_xlabel(result["key"])
-    headline = ", ".join(sorted({k for p in points for k in p.get("headline_keys", {}).values()})) or "micro.f1"
+    headline = ", ".join(sorted({k for p in points for k in p["headline_keys"].values()}))
     ax.set_ylabel(f"{headline} (%)")
     ax.set_title(f"{headline} vs {result['key']} (mean ± std, {len(result['seeds'])} seeds)")
     ax.grid(alpha=0.3)

@@ -139,7 +139,7 @@ def render_sweep(result: dict[str, Any]) -> str:
     from biotune.tables import markdown_table
 
     tests = sorted({t for p in result["points"] for t in p["test_sets"]})
-    keys = sorted({k for p in result["points"] for k in p.get("headline_keys", {}).values()}) or ["micro.f1"]
+    keys = sorted({k for p in result["points"] for k in p["headline_keys"].values()})
     rows = [[p["label"], *(f"{100 * p['test_sets'][t]['mean']:.2f} ± {100 * p['test_sets'][t]['std']:.2f}"
                            if t in p["test_sets"] else "-" for t in tests)] for p in result["points"]]
     return (f"# Sweep of `{result['key']}` ({', '.join(keys)}, mean ± std over seeds {result['seeds']})\n\n"

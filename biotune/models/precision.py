@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 from transformers import PretrainedConfig, PreTrainedModel
 
 from biotune.errors import BiotuneError
-from biotune.hardware import bf16_supported
+from biotune.hardware import bf16_supported, default_device
 
 Precision = Literal["auto", "autocast", "bf16", "int8", "fp32"]
 PRECISIONS: tuple[str, ...] = ("auto", "autocast", "bf16", "int8", "fp32")
@@ -68,6 +68,26 @@ def prepare(model: PreTrainedModel, precision: str, device: torch.device) -> tup
     if precision == "int8":
         return _quantize_int8(model), False
     return model.float(), False
+
+
+class Placed(NamedTuple):
+    """A model ready for inference: what every task's predictor holds."""
+
+    model: PreTrainedModel
+    device: torch.device
+    precision: str  # what the forward pass really computes in (`resolve`)
+    bf16: bool  # whether to run it under bf16 autocast
+
+
+def place(model: PreTrainedModel, precision: str, device: torch.device | str | None = None) -> Placed:
+    """`model` prepared (`prepare`) for inference in `precision` on `device` (None: `default_device()`).
+
+    The one setup every predictor shares, so that a task's predictor only adds its own settings.
+    Raises `BiotuneError` as `resolve` does."""
+    device = torch.device(device) if device is not None else default_device()
+    resolved = resolve(precision, device)
+    model, bf16 = prepare(model, precision, device)
+    return Placed(model, device, resolved, bf16)
 
 
 def _quantize_int8(model: PreTrainedModel) -> PreTrainedModel:

@@ -2,12 +2,12 @@
 
 A source is a file or folder in a document format (plain text, JSONL, PubTator, BioC: the
 readers of `biotune.formats.document_formats`, which stream) or a split of a corpus
-(`bc5cdr:train`): NER sentences (their words joined by spaces), relation-extraction sentences
-(as written, entity masks included), question-answering contexts (each distinct context once),
-or the documents of a corpus stored in a document format (BC5CDR's PubTator release). A
-document's text is what the pretraining sees; one document is never joined to another.
-File sources and NER / document corpus splits stream; a relation-extraction or QA split is read
-whole by its task's reader (those files are small, and QA contexts are deduplicated).
+(`bc5cdr:train`): the documents of a corpus stored in a document format (BC5CDR's PubTator
+release), else the text the corpus's task declares through the task contract (`Task.texts`:
+NER sentences, their words joined by spaces; relation-extraction sentences as written, entity
+masks included; each distinct question-answering context once; ...). A document's text is what
+the pretraining sees; one document is never joined to another. File sources and document
+corpus splits stream, and so does a corpus split where its task's `texts` does (NER's).
 
 Test text is never pretraining text (`refuse_test_text`): a source or dev source whose file is
 a test split, by real path or by content (`biotune.corpora.leak_guard`), is refused before
@@ -25,8 +25,9 @@ from biotune.corpora.registry import CORPORA
 from biotune.corpora.splits import corpus_task, locate
 from biotune.errors import BiotuneError
 from biotune.formats.document_formats import document_format, input_files, iter_documents
-from biotune.formats.readers import iter_corpus_file, json_object, numbered_lines
+from biotune.formats.readers import json_object, numbered_lines
 from biotune.pretraining.config import PretrainingConfig, TextSource
+from biotune.tasks import get_task
 
 
 def source_texts(source: TextSource, data_dir: str | None) -> Iterator[str]:
@@ -101,25 +102,13 @@ def _field_texts(file: Path, field: str) -> Iterator[str]:
 
 
 def _corpus_texts(spec: str, data_dir: str | None) -> Iterator[str]:
-    """The text of a corpus split, by what the corpus holds (see the module docstring)."""
+    """The text of a corpus split: a corpus stored in a document format gives its documents' texts,
+    any other the texts its task reads (`Task.texts`)."""
     corpus = spec.rsplit(":", 1)[0]
-    path = _corpus_file(spec, data_dir)
     info = CORPORA.get(corpus) if not Path(corpus).is_dir() else None
-    task = corpus_task(corpus)
     if info is not None and info.format is not None:
-        yield from (document.text for document in iter_documents(path, info.format))
-    elif task == "ner":
-        yield from (" ".join(sentence.tokens) for sentence in iter_corpus_file(path))
-    elif task == "re":
-        from biotune.tasks.re.examples import read_examples
-
-        yield from (example.text for example in read_examples(path))
-    else:
-        from biotune.tasks import get_task
-
-        config = validate({"task": task, "data": {"corpus": corpus, "data_dir": data_dir}}, spec)
-        seen: set[str] = set()
-        for example in get_task(task).read_split(spec, config).examples:
-            if example.context not in seen:  # a QA context is shared by several questions: read it once
-                seen.add(example.context)
-                yield example.context
+        yield from (document.text for document in iter_documents(_corpus_file(spec, data_dir), info.format))
+        return
+    task = corpus_task(corpus)
+    config = validate({"task": task, "data": {"corpus": corpus, "data_dir": data_dir}}, spec)
+    yield from get_task(task).texts(spec, config)

@@ -67,9 +67,9 @@ class RelationStage:
     def of(cls, predictor: RelationPredictor, path: Path | str = "the relation model") -> RelationStage:
         recorded = getattr(predictor.relation_model.model.config, "biotune", None) or {}
         if not recorded.get("pairs"):
-            raise BiotuneError(f"relation checkpoint {path} records no entity-type pairs (relation.pairs): it was "
+            raise BiotuneError(f"relation checkpoint {path} records no entity-type pairs (re.pairs): it was "
                                "trained on pre-masked sentences; to tag documents, train it on annotated documents "
-                               "(PubTator, BioC or JSONL) with relation.pairs set")
+                               "(PubTator, BioC or JSONL) with re.pairs set")
         pairs = tuple(check_pairs(recorded["pairs"]))
         unknown = sorted({t for pair in pairs for t in pair} - set(predictor.relation_model.scheme.types))
         if unknown:

@@ -1,5 +1,10 @@
 """HTTP service: `POST /tag` (texts in, entities and relations out), `POST /qa` (a question and its
-contexts in, ranked answers out), `GET /health` and a small web page at `/`.
+contexts in, ranked answers out), each other task's endpoint (`Task.endpoint`, by default
+`POST /<task>`: the task's prediction records in and out, `predict_records` behind a
+micro-batcher whose items are whole requests), `GET /health` (which lists what is mounted) and a
+small web page at `/` with a panel per mounted model. `serve` mounts one model folder per task,
+by the task each records. The /tag and /qa request and response schemas are their tasks'
+(`tasks/ner/endpoint.py`, `tasks/qa/endpoint.py`).
 
 Every text goes through `pipeline.DocumentAnnotator` (NER by `tag_documents`, then optional
 dictionary linking and relation extraction), so the service gives the same entities, with the
@@ -64,9 +69,13 @@ from biotune.formats.documents import Annotation
 from biotune.formats.schemes import entity_types
 from biotune.linking import DictionaryLinker, read_dictionary
 from biotune.serving.batcher import MicroBatcher, QueueFull, RequestTooLarge, ServiceClosing
+from biotune.serving.predict_job import load_predictor
 from biotune.serving.pipeline import DocumentAnnotator, MentionRelation, RelationStage, TextAnnotations
-from biotune.tasks import checkpoint_task, task_spec
+from biotune.tasks import checkpoint_task, get_task, task_spec
+from biotune.tasks.contract import Endpoint, Predictor, Task
+from biotune.tasks.ner.endpoint import TagRequest, TagResponse
 from biotune.tasks.ner.tagger import Tagger
+from biotune.tasks.qa.endpoint import QaRequest, QaResponse
 from biotune.tasks.qa.examples import RankedAnswer
 
 # A validation error can list one problem per text; the message keeps the first few.
@@ -111,87 +120,6 @@ class ServiceLimits(BaseModel):
                                  "would exceed them gets 503, one larger than all of them 413")
     request_timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False,
                                      description="seconds a request may wait for its entities; then 504")
-
-
-class TagRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    texts: list[str] = Field(min_length=1, description="raw texts; each is split into sentences and tagged")
-
-
-class Entity(BaseModel):
-    """An entity mention: `text == input[start:end]`, offsets in code points (not UTF-16 units, not bytes)."""
-
-    start: int
-    end: int
-    type: str
-    text: str
-    score: float
-    concept_id: str | None = Field(None, description="only with a link dictionary: the linked id, or "
-                                   "text:<normalised mention> where the dictionary has none")
-
-
-class Mention(BaseModel):
-    """A relation argument: the entity of the same result with these offsets."""
-
-    start: int
-    end: int
-    text: str
-    type: str
-
-
-class EntityRelation(BaseModel):
-    """A relation between two mentions of one text; `head` and `tail` are in the order the model read them."""
-
-    type: str = Field(description="the relation label of the RE model")
-    head: Mention
-    tail: Mention
-    score: float = Field(description="the model's probability of `type` for this pair")
-
-
-class TagResult(BaseModel):
-    entities: list[Entity]
-    relations: list[EntityRelation] | None = Field(
-        None, description="only with an RE model: relations between pairs of `entities` of one sentence, in text order")
-
-
-class TagResponse(BaseModel):
-    results: list[TagResult] = Field(description="one per input text, in input order")
-    model: str
-    relation_model: str | None = Field(None, description="only with an RE model: its name")
-
-
-class QaRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    question: str = Field(description="the question, in words (BioASQ: the question body)")
-    contexts: list[str] | None = Field(None, min_length=1, description="texts to read the answer from (snippets, "
-                                       "abstracts); answers are merged over them. Give this or `context`")
-    context: str | None = Field(None, description="one context: the same as contexts: [context]")
-    top_k: int | None = Field(None, ge=1, le=50, strict=True, description="how many ranked answers, at most; "
-                              "by default the model's own cut: its top_k (5) for a factoid model, every answer "
-                              "at its tuned threshold for a list model")
-
-
-class AnswerOccurrence(BaseModel):
-    """Where an answer was read: `contexts[context][start:end]`, offsets in code points."""
-
-    context: int = Field(description="the context's index in the request's contexts (0 for `context`)")
-    start: int
-    end: int
-    probability: float = Field(description="the model's probability of this span among its context's candidates")
-
-
-class Answer(BaseModel):
-    text: str
-    score: float = Field(description="the answer's score merged over its occurrences (answers are ranked by it)")
-    occurrences: list[AnswerOccurrence]
-
-
-class QaResponse(BaseModel):
-    model: str
-    question: str
-    answers: list[Answer] = Field(description="best first: the top_k, or the model's own cut")
 
 
 class BodyLimit:
@@ -315,6 +243,72 @@ def answer_questions(model: QuestionAnswerer, questions: Sequence[Question]) -> 
     return answers
 
 
+@dataclass(frozen=True)
+class Mounted:
+    """A model served at its task's endpoint (`Task.endpoint`), named `name` in its answers and /health."""
+
+    task: Task
+    predictor: Predictor
+    endpoint: Endpoint
+    name: str
+
+
+def predict_requests(task: Task, predictor: Predictor,
+                     requests: Sequence[Sequence[dict[str, Any]]]) -> list[list[dict[str, Any]] | BiotuneError]:
+    """The output records of each of a batch's requests, in order: one `predict_records` call for all
+    of them; where that refuses a record (a `BiotuneError`), each request again on its own, so a
+    malformed request gets its own error (naming its record's position in it) and the others their
+    records."""
+    flat = [record for request in requests for record in request]
+    try:
+        results = task.predict_records(predictor, flat)
+    except BiotuneError as error:
+        if len(requests) == 1:
+            return [error]
+        return [predict_requests(task, predictor, [request])[0] for request in requests]
+    answers: list[list[dict[str, Any]] | BiotuneError] = []
+    start = 0
+    for request in requests:
+        answers.append(results[start : start + len(request)])
+        start += len(request)
+    return answers
+
+
+def mount_endpoint(app: FastAPI, mounted: Mounted, limits: ServiceLimits) -> MicroBatcher:
+    """Add POST `mounted.endpoint.path` to `app`; returns its micro-batcher, whose items are whole requests
+    (their records predicted together, never split), each costing its records' `endpoint.cost`."""
+    endpoint = mounted.endpoint
+    batcher = MicroBatcher(partial(predict_requests, mounted.task, mounted.predictor), limits.max_batch_chars,
+                           limits.max_queue_chars, limits.batch_wait_ms / 1000,
+                           cost=lambda records: max(sum(map(endpoint.cost, records)), 1), unit="answered")
+
+    async def predict(request: Request) -> Any:
+        parsed = parse_request(await request.body(), endpoint.request, endpoint.usage)
+        records = endpoint.records(parsed)
+        check_records(records, limits)
+        found = await in_turn(request, batcher, [records], limits, late="the records were not predicted",
+                              lighter="send fewer records")
+        if isinstance(found, Response):
+            return found
+        if isinstance(found[0], BiotuneError):
+            raise HTTPException(422, str(found[0]))
+        return {**endpoint.answer(parsed, found[0]), "model": mounted.name}
+
+    app.add_api_route(endpoint.path, predict, methods=["POST"], response_model=endpoint.response,
+                      openapi_extra=request_body(endpoint.request),
+                      summary=f"{mounted.task.name}: {task_spec(mounted.task.name).description}")
+    return batcher
+
+
+def check_records(records: Sequence[Mapping[str, Any]], limits: ServiceLimits) -> None:
+    """Raise `HTTPException` for too many records (422, `max_texts`), or a record whose JSON `check_text`
+    refuses (over `max_chars`, invalid Unicode)."""
+    if len(records) > limits.max_texts:
+        raise HTTPException(422, f"the request has {len(records)} records; the limit is {limits.max_texts} (max_texts)")
+    for i, record in enumerate(records):
+        check_text(f"records[{i}]", json.dumps(record, ensure_ascii=False), limits)
+
+
 def traffic(batcher: MicroBatcher) -> dict[str, Any]:
     """What /health says of a model's queue: the requests served so far and what waits now."""
     return {"served": dict(batcher.counts),
@@ -323,16 +317,22 @@ def traffic(batcher: MicroBatcher) -> dict[str, Any]:
 
 def create_app(tagger: Tagger | None, limits: ServiceLimits = ServiceLimits(), model_name: str = "",
                relations: RelationStage | None = None, linker: DictionaryLinker | None = None,
-               relation_model_name: str = "", qa: QuestionAnswerer | None = None, qa_model_name: str = "") -> FastAPI:
-    """The service around `tagger` (and `relations`, `linker`): /tag; around `qa`: /qa. One of the two may be None.
+               relation_model_name: str = "", qa: QuestionAnswerer | None = None, qa_model_name: str = "",
+               mounted: Sequence[Mounted] = ()) -> FastAPI:
+    """The service around `tagger` (and `relations`, `linker`): /tag; around `qa`: /qa; and each of
+    `mounted` at its task's endpoint. Any of them may be missing, not all.
 
-    Each model has its micro-batcher (`app.state.batcher`, `app.state.qa_batcher`; both in
-    `app.state.batchers`, which a server closes when it starts shutting down), running while the
-    app's lifespan does. Only their worker threads call the models, so do not use them elsewhere
-    while the app is serving.
+    Each model has its micro-batcher (`app.state.batcher`, `app.state.qa_batcher`,
+    `app.state.endpoint_batchers[path]`; all in `app.state.batchers`, which a server closes when it
+    starts shutting down), running while the app's lifespan does. Only their worker threads call
+    the models, so do not use them elsewhere while the app is serving.
     """
-    if tagger is None and qa is None:
-        raise ValueError("the service needs an NER tagger, a QA model or both")
+    if tagger is None and qa is None and not mounted:
+        raise ValueError("the service needs a model: an NER tagger, a QA model or both, or models mounted at their "
+                         "task's endpoint")
+    paths = [m.endpoint.path for m in mounted] + ["/tag"] * (tagger is not None) + ["/qa"] * (qa is not None)
+    if len(set(paths)) < len(paths):
+        raise ValueError(f"two models would answer the same endpoint: {', '.join(paths)}")
     if tagger is None and (relations is not None or linker is not None):
         raise ValueError("relations and linking annotate the entities of an NER tagger; give one")
     batchers: list[MicroBatcher] = []
@@ -358,19 +358,29 @@ def create_app(tagger: Tagger | None, limits: ServiceLimits = ServiceLimits(), m
                                                   relation_model_name)
         batchers.append(app.state.batcher)
     else:
-        mount_missing(app, "/tag", "this service has no NER model, so no /tag: it answers questions at POST /qa")
+        serves = ("answers questions at POST /qa" if qa is not None
+                  else "serves " + ", ".join(f"POST {m.endpoint.path}" for m in mounted))
+        mount_missing(app, "/tag", f"this service has no NER model, so no /tag: it {serves}")
     if qa is not None:
         app.state.qa_batcher = mount_qa(app, qa, limits, qa_model_name)
         batchers.append(app.state.qa_batcher)
     else:
         mount_missing(app, "/qa", "this service has no QA model, so no /qa: serve one with --qa QA_CHECKPOINT")
-    endpoints = ["/tag"] * (tagger is not None) + ["/qa"] * (qa is not None)
+    app.state.endpoint_batchers = {}
+    for model in mounted:
+        app.state.endpoint_batchers[model.endpoint.path] = mount_endpoint(app, model, limits)
+        batchers.append(app.state.endpoint_batchers[model.endpoint.path])
+    endpoints = ["/tag"] * (tagger is not None) + ["/qa"] * (qa is not None) + [m.endpoint.path for m in mounted]
+    dedicated = ([{"path": "/tag", "task": "ner", "model": model_name}] * (tagger is not None)
+                 + [{"path": "/qa", "task": "qa", "model": qa_model_name}] * (qa is not None))
 
     @app.get("/health")
     async def health() -> JSONResponse:
         """Liveness plus what a client needs to know: the endpoints, models and types, the limits, traffic served."""
         running = all(batcher.running for batcher in batchers)
-        body = {"status": "ok" if running else "stopped", "endpoints": endpoints, **ner_health,
+        served = [*dedicated, *({"path": m.endpoint.path, "task": m.task.name, "model": m.name,
+                                 **traffic(app.state.endpoint_batchers[m.endpoint.path])} for m in mounted)]
+        body = {"status": "ok" if running else "stopped", "endpoints": endpoints, "mounted": served, **ner_health,
                 "limits": limits.model_dump()}
         if tagger is not None:
             body |= traffic(app.state.batcher)
@@ -579,7 +589,7 @@ def model_name_of(checkpoint: Path) -> str:
 
 
 def serve(
-    checkpoint: Path,
+    checkpoint: Path | Sequence[Path],
     host: str = "127.0.0.1",
     port: int = 8000,
     precision: str = "auto",
@@ -589,40 +599,71 @@ def serve(
     link_dictionary: Path | None = None,
     qa: Path | None = None,
 ) -> None:
-    """Load `checkpoint` (a `best_model/` folder) and the models given beside it; serve with uvicorn.
+    """Load `checkpoint` (a `best_model/` folder, or several) and the models given beside it; serve with uvicorn.
 
-    The checkpoint's task decides what is served: an NER model answers /tag (with the RE
-    checkpoint `relations` and the dictionary if given) and, with a QA checkpoint `qa`, /qa
-    too; a QA model alone answers /qa. Binds to loopback by default: the service has no
-    authentication, so exposing it is a deliberate choice (`host="0.0.0.0"`). `model_name`
-    defaults to `model_name_of(checkpoint)`; the relation and QA models beside it are named
+    Each folder is mounted by its recorded task, one model per endpoint: an NER model answers
+    /tag (with the RE checkpoint `relations` and the dictionary if given), a QA model (here or
+    as `qa`) /qa, and a model of any other task its task's endpoint (`Task.endpoint`, e.g.
+    /similarity: its prediction records in and out). Binds to loopback by default: the service
+    has no authentication, so exposing it is a deliberate choice (`host="0.0.0.0"`). `model_name`
+    names the first folder's model (default `model_name_of` it); the others are named
     `model_name_of` their folders.
     """
-    for what, folder in (("checkpoint", checkpoint), ("relation checkpoint", relations), ("QA checkpoint", qa)):
+    folders = [Path(checkpoint)] if isinstance(checkpoint, (str, Path)) else [Path(f) for f in checkpoint]
+    if not folders:
+        raise BiotuneError("serve needs at least one model folder")
+    named = [*(("checkpoint", folder) for folder in folders), ("relation checkpoint", relations), ("QA checkpoint", qa)]
+    for what, folder in named:
         if folder is not None and not folder.is_dir():
             raise BiotuneError(f"{what} folder {folder} not found")
-    task = checkpoint_task(checkpoint)
-    if task not in ("ner", "qa"):
-        raise BiotuneError(f"checkpoint {checkpoint} is a {task} model; serve --checkpoint takes an NER or a QA "
-                           f"checkpoint: a {task} model goes to {task_spec(task).takes}")
-    if task == "qa" and (qa is not None or relations is not None or link_dictionary is not None):
-        beside = "a second QA checkpoint" if qa is not None else "relations or a link dictionary"
-        raise BiotuneError(f"checkpoint {checkpoint} is a QA model: {beside} can only be served beside an NER "
-                           "checkpoint")
     if qa is not None and (qa_task := checkpoint_task(qa)) != "qa" and (qa / "config.json").is_file():
         raise BiotuneError(f"QA checkpoint {qa} is a {qa_task} model, not a QA model")
-    name = model_name or model_name_of(checkpoint)
-    if task == "qa":
-        app = create_app(None, limits, qa=load_qa_predictor(checkpoint, precision), qa_model_name=name)
+    given = [*folders, *([qa] if qa is not None else [])]
+    if len({folder.resolve() for folder in given}) < len(given):
+        raise BiotuneError(f"a model folder is given twice ({', '.join(map(str, given))}): each is served once")
+    tasks = {folder: checkpoint_task(folder) for folder in given}
+    if "ner" not in tasks.values() and (relations is not None or link_dictionary is not None):
+        raise BiotuneError(f"checkpoint {folders[0]} is a {tasks[folders[0]]} model: relations or a link dictionary "
+                           "can only be served beside an NER checkpoint")
+    for task in dict.fromkeys(tasks.values()):
+        same = [str(folder) for folder, t in tasks.items() if t == task]
+        if len(same) > 1:
+            raise BiotuneError(f"{len(same)} {task} checkpoints ({', '.join(same)}): the service mounts one model "
+                               f"per task; serve each on its own port")
+    endpoints = {folder: get_task(task).endpoint(recorded_settings(folder))
+                 for folder, task in tasks.items() if task not in ("ner", "qa")}
+    for folder, endpoint in endpoints.items():
+        if endpoint is None:
+            raise BiotuneError(f"checkpoint {folder} is a {tasks[folder]} model, which serve does not mount on its "
+                               f"own: it goes to {task_spec(tasks[folder]).takes}")
+    names = {folder: model_name_of(folder) for folder in tasks} | {folders[0]: model_name or model_name_of(folders[0])}
+    by_task = {task: folder for folder, task in tasks.items()}
+    mounted = []
+    for folder, endpoint in endpoints.items():
+        assert endpoint is not None  # refused above
+        task, predictor = load_predictor(folder, precision)
+        mounted.append(Mounted(task, predictor, endpoint, names[folder]))
+    answerer = load_qa_predictor(by_task["qa"], precision) if "qa" in by_task else None
+    ner = by_task.get("ner")
+    if ner is None:
+        app = create_app(None, limits, qa=answerer, qa_model_name=names.get(by_task.get("qa"), ""), mounted=mounted)
     else:
         linker = DictionaryLinker(read_dictionary(link_dictionary)) if link_dictionary is not None else None
-        tagger = Tagger.from_checkpoint(checkpoint, precision=precision)
+        tagger = Tagger.from_checkpoint(ner, precision=precision)
         stage = RelationStage.from_checkpoint(relations, precision) if relations is not None else None
-        app = create_app(tagger, limits, model_name=name, relations=stage, linker=linker,
+        app = create_app(tagger, limits, model_name=names[ner], relations=stage, linker=linker,
                          relation_model_name=model_name_of(relations) if relations is not None else "",
-                         qa=load_qa_predictor(qa, precision) if qa is not None else None,
-                         qa_model_name=model_name_of(qa) if qa is not None else "")
+                         qa=answerer, qa_model_name=names.get(by_task.get("qa"), ""), mounted=mounted)
     run_server(app, host, port)
+
+
+def recorded_settings(folder: Path) -> dict[str, Any]:
+    """What a saved model folder's config records for prediction (`config.json` ``biotune``); empty if unreadable
+    (the task's `load` then names what is wrong with the folder)."""
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8")).get("biotune") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 class ClosingServer(uvicorn.Server):

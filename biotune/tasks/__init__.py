@@ -1,8 +1,9 @@
 """The task registry: each task by name, with what config validation needs to know about it.
 
 A task's code (model classes, torch) is imported only when the task is first used, so config
-validation (`TaskSpec`: head names, defaults) never imports model code. Adding a task is its
-own folder under `biotune/tasks/` plus one `TASKS` line.
+validation (`TaskSpec`: head names, defaults, the model of the task's config section, whose
+`settings.py` imports no model code) never imports model code. Adding a task is its own folder
+under `biotune/tasks/` plus one `TASKS` line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from biotune.errors import BiotuneError
 from biotune.registry import Registry
 
 if TYPE_CHECKING:
+    from biotune.config import Section
     from biotune.tasks.contract import Task
 
 
@@ -32,6 +34,7 @@ class TaskSpec:
     description: str
     takes: str  # the command options a saved model of the task goes to (said when it is given to another)
     family: str  # the benchmark family a suite averages it in (BLURB's: NER, RE, QA, similarity, classification)
+    settings: str | None = None  # "module:Class" of its config section (a `Section`) under the task's name; None: none
 
     @property
     def default_head(self) -> str:
@@ -40,28 +43,41 @@ class TaskSpec:
 
 TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
     TaskSpec("ner", "biotune.tasks.ner.task:NerTask", ("softmax", "crf"), 128, "named entities (BIO tagging)",
-             "--checkpoint of tag, serve, predict and evaluate", "NER"),
+             "--checkpoint of tag, serve, predict and evaluate", "NER", "biotune.tasks.ner.settings:NerSettings"),
     TaskSpec("re", "biotune.tasks.re.task:RelationTask", ("entity_start", "cls"), 512,
              "relation between two marked entities",
-             "--relations of tag and serve (beside an NER --checkpoint), or --checkpoint of predict and evaluate", "RE"),
+             "--relations of tag and serve (beside an NER --checkpoint), or --checkpoint of predict and evaluate", "RE",
+             "biotune.tasks.re.settings:RelationSettings"),
     TaskSpec("qa", "biotune.tasks.qa.task:QaTask", ("span",), 384,
              "extractive question answering (BioASQ factoid and list), answers merged over a question's snippets",
-             "--qa of serve, or --checkpoint of serve, predict and evaluate", "QA"),
+             "--qa of serve, or --checkpoint of serve, predict and evaluate", "QA",
+             "biotune.tasks.qa.settings:QaSettings"),
     # BLURB counts BioASQ yes/no and PubMedQA as question answering
     TaskSpec("yesno", "biotune.tasks.qa.task:DecisionTask", ("cls",), 512,
              "yes / no (/ maybe) answers from a question and its context (BioASQ yes/no, PubMedQA)",
-             "--checkpoint of predict and evaluate (serve has no yes/no endpoint)", "QA"),
+             "--checkpoint of predict and evaluate, or a MODEL_DIR of serve (POST /yesno)", "QA",
+             "biotune.tasks.qa.settings:QaSettings"),
     TaskSpec("similarity", "biotune.tasks.similarity.task:SimilarityTask", ("cls",), 512,
              "regression score of how similar two sentences are, as BIOSSES rates them",
-             "--checkpoint of predict and evaluate (tag and serve have no similarity endpoint)", "Similarity"),
+             "--checkpoint of predict and evaluate, or a MODEL_DIR of serve (POST /similarity)", "Similarity"),
     TaskSpec("multilabel", "biotune.tasks.multilabel.task:MultiLabelTask", ("sigmoid",), 256,
              "multi-label text classification (HoC hallmarks of cancer), scored per abstract",
-             "--checkpoint of predict and evaluate (tag and serve have no multi-label endpoint)", "Classification"),
+             "--checkpoint of predict and evaluate, or a MODEL_DIR of serve (POST /multilabel)", "Classification"),
 )})
 
 
 def task_spec(name: str) -> TaskSpec:
     return TASKS.lookup(name, where="task")
+
+
+@cache
+def task_settings(name: str) -> type[Section] | None:
+    """The model of the task's config section (imported on first use; its module imports no model code)."""
+    path = task_spec(name).settings
+    if path is None:
+        return None
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
 
 @cache

@@ -9,6 +9,7 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
     label_space               ->  the model's labels, from every training source and dev
     check_inputs              ->  what training would otherwise meet only after its run folder
                                   exists (run by training's preflight and by `check-data`)
+    texts                     ->  a split's raw text, for pretraining a backbone (`biotune.pretraining`)
     build_model               ->  a `Bundle` (model + tokenizer; a task may add tokens, e.g. RE markers)
     featurise                 ->  one feature dict per model input; each carries `weight`
                                   (per-source loss weight) and the task's partial-label mask
@@ -18,6 +19,8 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
     predictor                 ->  the one object the CLI, library API, service and tag job call
     read_records / predict_records / write_records (prediction_chunks)
                               ->  prediction on new data, records in and records out
+    endpoint(settings)        ->  the HTTP endpoint the service mounts for a saved model
+                                  (`Endpoint`; default: its records at /<task>)
     score(predictor, split)   ->  a `Result` with one `headline` under `headline_key`
     render(results)           ->  the result files' Markdown
     pipeline_tag, label_counts, card_usage
@@ -37,6 +40,8 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from biotune.errors import BiotuneError
 
@@ -87,6 +92,54 @@ class SourceExamples:
     types: tuple[str, ...]
 
 
+# ---- what a task mounts on the HTTP service -------------------------------------------------------
+# Declared by each task (`Task.endpoint`), served by the task-free `biotune.serving.service`, which
+# adds the limits, the micro-batcher and the model's name. The default is `records_endpoint`: the
+# task's own prediction records over HTTP, `{"records": [...]}` in, `{"results": [...], "model": ...}`
+# out, one result per record in order, what `biotune predict` writes for them.
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A task's POST endpoint: `path`, its `request` and `response` models (the OpenAPI schema),
+    `records(request)` the input records for `predict_records`, `answer(request, results)` the
+    response body without `model` (which the service adds), `cost(record)` what one record costs
+    the micro-batcher's character-bounded batches and queue, and `usage` the shape of a request,
+    said when its JSON nests too deeply to parse."""
+
+    path: str
+    request: type[BaseModel]
+    response: type[BaseModel]
+    records: Callable[[Any], list[dict[str, Any]]]
+    answer: Callable[[Any, Sequence[dict[str, Any]]], dict[str, Any]]
+    cost: Callable[[Mapping[str, Any]], int]
+    usage: str
+
+
+class RecordsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[dict[str, Any]] = Field(min_length=1, description="input records, as `biotune predict` reads "
+                                          "them from JSON Lines (one object each)")
+
+
+class RecordsResponse(BaseModel):
+    results: list[dict[str, Any]] = Field(description="each input record with the task's predictions, in input order")
+    model: str
+
+
+def record_cost(record: Mapping[str, Any]) -> int:
+    """What a record costs a batch: the characters of its JSON (at least one)."""
+    return max(len(json.dumps(record, ensure_ascii=False)), 1)
+
+
+def records_endpoint(path: str) -> Endpoint:
+    """The generic endpoint at `path`: the task's prediction records in, its output records out."""
+    return Endpoint(path=path, request=RecordsRequest, response=RecordsResponse,
+                    records=lambda request: list(request.records),
+                    answer=lambda request, results: {"results": list(results)}, cost=record_cost,
+                    usage=f'{path} takes {{"records": [{{...}}]}}')
+
+
 class Task(ABC):
     """One task (NER, RE, QA): every step of the data flow that differs between tasks."""
 
@@ -118,6 +171,17 @@ class Task(ABC):
         splits by name, `labels` the label space training will build. Training's preflight and
         `check-data` both call it, so both refuse the same data with the same message.
         Default: nothing can fail later."""
+
+    def texts(self, spec: str, config: ExperimentConfig) -> Iterator[str]:
+        """The raw text of a split (`spec` as `read_split` takes it) for masked-language pretraining
+        (`biotune.pretraining`): one string per unit of text the task reads (a sentence, a context),
+        in file order, without labels or answers; a text several examples share comes once.
+        Default: the distinct `text` of each example of `read_split` (a `BiotuneError` for examples
+        without one)."""
+        examples = self.read_split(spec, config).examples
+        if examples and not isinstance(getattr(examples[0], "text", None), str):
+            raise BiotuneError(f"{spec}: task {self.name} gives no text for pretraining")
+        return distinct(example.text for example in examples)
 
     # ---- model and training -----------------------------------------------------------------
     @abstractmethod
@@ -210,6 +274,13 @@ class Task(ABC):
             n += 1
         return n
 
+    def endpoint(self, settings: Mapping[str, Any]) -> Endpoint | None:
+        """The HTTP endpoint `biotune serve` mounts for a saved model of the task, whose config records
+        `settings` (`config.biotune`); None: such a model is not served on its own (it goes beside
+        another, as `TaskSpec.takes` says). Default: `records_endpoint` at `/<task>`, the records of
+        `predict_records` over HTTP."""
+        return records_endpoint(f"/{self.name}")
+
     def dev_scope(self, dev: Split, phase_types: frozenset[str]) -> tuple[str, ...] | None:
         """What the dev split can score a phase on; None = it cannot select (keep the last epoch).
 
@@ -237,6 +308,15 @@ class Task(ABC):
         """The model card's usage section (Markdown) for the saved folder or Hub id `model`, whose
         config records `settings` (`config.biotune`: the head, markers, windows): with transformers
         and with biotune's predictor and CLI."""
+
+
+def distinct(texts: Iterable[str]) -> Iterator[str]:
+    """Each text once, in first-seen order (`Task.texts`: a QA context shared by several questions)."""
+    seen: set[str] = set()
+    for text in texts:
+        if text not in seen:
+            seen.add(text)
+            yield text
 
 
 def refuse_unknown_labels(evaluated: Mapping[str, Split], labels: Sequence[str], where: Callable[[Any], str],

@@ -59,12 +59,12 @@ def test_a_key_added_since_an_older_run_counts_at_its_default(tmp_path: Path) ->
     fake_run(tmp_path, 1, ["B-Disease"] * 12)
     fake_run(tmp_path, 2, ["B-Disease"] * 12)
     newer = yaml.safe_load((tmp_path / "seed_2" / "config_snapshot.yaml").read_text())
-    newer["model"] = {"context": 0}  # written out by a newer biotune, at its default
+    newer["ner"] = {"context": 0}  # written out by a newer biotune, at its default
     (tmp_path / "seed_2" / "config_snapshot.yaml").write_text(yaml.safe_dump(newer))
     assert aggregate(tmp_path)["seeds"] == [1, 2]
-    newer["model"] = {"context": 64}
+    newer["ner"] = {"context": 64}
     (tmp_path / "seed_2" / "config_snapshot.yaml").write_text(yaml.safe_dump(newer))
-    with pytest.raises(BiotuneError, match="model.context"):
+    with pytest.raises(BiotuneError, match="ner.context"):
         aggregate(tmp_path)
 
 

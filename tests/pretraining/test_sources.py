@@ -142,3 +142,12 @@ def test_bioc_files_are_read_by_their_extension(tmp_path: Path) -> None:
     (tmp_path / "c.txt").write_text("plain\n", encoding="utf-8")
     with pytest.raises(BiotuneError, match="format bioc reads"):
         list(source_texts(TextSource(path=str(tmp_path / "c.txt"), format="bioc"), None))
+
+
+def test_a_corpus_of_any_task_gives_the_text_its_task_reads(tmp_path: Path) -> None:
+    from tests.tasks.re.toy import TOY_ROWS, write_toy_split
+
+    train, _ = write_toy_split(tmp_path / "chemprot")  # a registered RE corpus: its task's `Task.texts`
+    shutil.copy(train, train.with_name("test.tsv"))
+    texts = list(source_texts(TextSource(corpus="chemprot:train"), str(tmp_path)))
+    assert texts == [text for text, _ in TOY_ROWS]  # sentences as written, entity masks included

@@ -202,6 +202,7 @@ def test_a_qa_only_service_has_no_tag_and_health_says_so(client: TestClient) -> 
     assert client.get("/health").json() == {
         "status": "ok",
         "endpoints": ["/qa"],
+        "mounted": [{"path": "/qa", "task": "qa", "model": "toy-qa"}],
         "limits": ServiceLimits(batch_wait_ms=0).model_dump(),
         "qa": {"model": "toy-qa",
                "served": {"requests": 1, "batches": 1, "questions": 1, "refused": 0, "timed_out": 0, "disconnected": 0},
@@ -437,17 +438,22 @@ def test_serve_an_ner_checkpoint_with_qa_serves_both(trained_run: Any, tmp_path:
 @pytest.mark.parametrize(
     ("main", "options", "message"),
     [
-        ("qa", {"qa": "qa"}, "is a QA model: a second QA checkpoint can only be served beside an NER checkpoint"),
-        ("qa", {"relations": "re"}, "is a QA model: relations or a link dictionary can only be served beside an NER"),
+        ("qa", {"qa": "qa2"}, r"2 qa checkpoints \(.*qa, .*qa2\): the service mounts one model per task"),
+        ("qa", {"relations": "re"}, "is a qa model: relations or a link dictionary can only be served beside an NER"),
         ("ner", {"qa": "yesno"}, "QA checkpoint .*yesno is a yesno model, not a QA model"),
-        ("yesno", {}, "is a yesno model; serve --checkpoint takes an NER or a QA checkpoint: a yesno model goes to "
-                      "--checkpoint of predict and evaluate"),
+        ("re_documents", {}, "is a re model, which serve does not mount on its own: it goes to --relations of tag "
+                             "and serve"),
         ("ner", {"qa": "missing"}, "QA checkpoint folder .*missing not found"),
     ],
 )
 def test_serve_refuses_models_of_the_wrong_task(tmp_path: Path, served: list[Any], main: str,
                                                 options: dict[str, str], message: str) -> None:
     folders = {task: model_folder(tmp_path / task, task) for task in ("ner", "qa", "yesno", "re")}
+    folders["qa2"] = model_folder(tmp_path / "qa2", "qa")
+    folders["re_documents"] = tmp_path / "re_documents"
+    folders["re_documents"].mkdir()
+    (folders["re_documents"] / "config.json").write_text(
+        json.dumps({"biotune": {"task": "re", "pairs": [["Chemical", "Disease"]]}}), encoding="utf-8")
     folders["missing"] = tmp_path / "missing"
     with pytest.raises(BiotuneError, match=message):
         serve(folders[main], **{name: folders[task] for name, task in options.items()})

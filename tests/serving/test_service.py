@@ -112,6 +112,7 @@ def test_health_describes_model_limits_and_traffic(tagger: Tagger) -> None:
     assert health == {
         "status": "ok",
         "endpoints": ["/tag"],
+        "mounted": [{"path": "/tag", "task": "ner", "model": "toy"}],
         "model": "toy",
         "entity_types": ["Chemical", "Disease"],
         "limits": {"max_texts": 5, "max_contexts": 64, "max_chars": 100_000, "max_request_bytes": 2_000_000,

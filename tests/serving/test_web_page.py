@@ -190,3 +190,37 @@ def test_the_relations_table_lists_the_api_relations_and_outlines_their_mentions
         assert page.locator("#status").inner_text() == "0 entities, 0 relations" and relation_rows(page) == []
     finally:
         page.close()
+
+
+@pytest.fixture(scope="module")
+def records_server() -> Iterator[str]:
+    """The URL of a service whose only model is mounted at its task's records endpoint (/multilabel)."""
+    from biotune.serving.service import Mounted
+    from biotune.tasks.contract import records_endpoint
+    from tests.serving.test_endpoints import EchoTask
+
+    mounted = Mounted(EchoTask(), [], records_endpoint("/multilabel"), "echo")  # type: ignore[arg-type]
+    with serving(create_app(None, mounted=[mounted])) as url:
+        yield url
+
+
+def test_a_model_mounted_at_its_tasks_endpoint_gets_a_records_panel(browser: Any, records_server: str) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(records_server)
+        panel = page.locator('section.records-panel[data-path="/multilabel"]')
+        sync_api.expect(panel).to_have_count(1)  # /health has answered
+        assert page.locator("#tagging").is_hidden() and page.locator("#qa").is_hidden()
+        assert panel.locator("h2").inner_text() == "multilabel (POST /multilabel, model echo)"
+        panel.locator("textarea").fill('{"text": "<b>ab</b>"}\n{"text": "c"}')
+        panel.locator("button").click()
+        sync_api.expect(panel.locator("[role=status]")).to_have_text("2 records")
+        assert panel.locator(".records-output").text_content() == (
+            '{"text":"<b>ab</b>","length":9}\n{"text":"c","length":1}')
+        assert panel.locator(".records-output b").count() == 0
+        panel.locator("textarea").fill('{"no": 1}')
+        panel.locator("button").click()
+        sync_api.expect(panel.locator(".records-error")).to_have_text("record 0: missing field 'text'")
+        assert panel.locator(".records-output").text_content() == ""
+    finally:
+        page.close()

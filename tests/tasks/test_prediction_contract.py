@@ -87,7 +87,7 @@ def tiny_checkpoint(name: str, backbone: Path, folder: Path) -> Path:
 
     task = get_task(name)
     config = validate({"task": name, "name": "tiny", "model": {"backbone": str(backbone), "max_length": 32},
-                       "data": {"corpus": "toy"}, **({"qa": {"stride": 8}} if name in ("qa", "yesno") else {})}, "tiny")
+                       "data": {"corpus": "toy"}, **({name: {"stride": 8}} if name in ("qa", "yesno") else {})}, "tiny")
     examples = [row_example(Path("toy.tsv"), k + 1, text, None, str(k)) for k, (text, _) in enumerate(TOY_ROWS)]
     torch.manual_seed(0)
     bundle = task.build_model(str(backbone), list(CASES[name].labels), config, examples if name == "re" else [])

@@ -9,6 +9,7 @@ from biotune.errors import BiotuneError
 from biotune.tasks import TASKS, get_task
 from biotune.tasks.ner.factory import HEADS as NER_HEADS
 from biotune.tasks.re.heads import HEADS as RE_HEADS
+from biotune.tasks.re.settings import RelationSettings
 
 
 def test_the_spec_names_exactly_the_heads_each_task_builds() -> None:
@@ -23,7 +24,8 @@ def test_a_config_without_task_is_ner_with_ner_defaults() -> None:
 
 def test_task_re_takes_its_own_defaults_and_keeps_given_values() -> None:
     config = validate({"task": "re", "data": {"corpus": "x"}}, "re")
-    assert (config.model.head, config.model.max_length, config.relation.negative_label) == ("entity_start", 512, "0")
+    relation = config.section(RelationSettings)
+    assert (config.model.head, config.model.max_length, relation.negative_label) == ("entity_start", 512, "0")
     given = validate({"task": "re", "data": {"corpus": "x"}, "model": {"head": "cls", "max_length": 256}}, "re")
     assert (given.model.head, given.model.max_length) == ("cls", 256)
     assert validate(given.model_dump(mode="json"), "snapshot") == given  # a run snapshot re-validates to itself
@@ -33,8 +35,8 @@ def test_task_re_takes_its_own_defaults_and_keeps_given_values() -> None:
     ({"task": "rel"}, r"^x: invalid config: task: .*unknown task 'rel' \(did you mean 're'\?\)"),
     ({"task": "re", "model": {"head": "softmax"}}, r"model\.head: unknown re head 'softmax'.*entity_start, cls"),
     ({"model": {"head": "entity_start"}}, r"model\.head: unknown ner head 'entity_start'"),
-    ({"relation": {"negative_label": "none"}}, r"relation: only task re reads this section"),
-    ({"task": "re", "relation": {"scope": "corpus"}}, r"relation\.scope"),
+    ({"re": {"negative_label": "none"}}, r"re: only task re reads this section"),
+    ({"task": "re", "re": {"scope": "corpus"}}, r"re\.scope"),
 ])
 def test_task_errors_name_the_key(data: dict, message: str) -> None:
     with pytest.raises(BiotuneError, match=message):

@@ -47,7 +47,7 @@ def re_config(tmp_path: Path, backbone: Path, rows_test: list[str], rows_train: 
     config = tmp_path / "re.yaml"
     config.write_text(f"task: re\nname: re_toy\noutput_dir: {tmp_path / 'out'}\n"
                       f"model: {{backbone: {backbone}, max_length: {max_length}}}\n"
-                      f"data: {{corpus: {corpus}, dev: null}}\n{TRAINING}relation: {relation}\n", encoding="utf-8")
+                      f"data: {{corpus: {corpus}, dev: null}}\n{TRAINING}re: {relation}\n", encoding="utf-8")
     return config
 
 
@@ -74,7 +74,7 @@ def test_re_pair_wider_than_the_backbone_never_gets_advice_above_its_positions(t
                                                                               word_backbone: Path) -> None:
     too_wide = "@CHEMICAL$ " + "the " * 300 + "@DISEASE$ ."  # wider than the tiny BERT's 128 positions
     config = re_config(tmp_path, word_backbone, RE_ROWS[:2], rows_train=RE_ROWS + [too_wide + "\t1"])
-    line = refused(config, tmp_path / "out", "128 positions this backbone reads", "relation.too_wide: skip",
+    line = refused(config, tmp_path / "out", "128 positions this backbone reads", "re.too_wide: skip",
                    "backbone with more positions")
     assert not any(int(n) > 128 for n in re.findall(r"max_length (\d+)", line)), line
     # the named option does what the advice says: the pair is left out of training, which then runs
@@ -96,7 +96,7 @@ def test_re_too_wide_test_pair_is_refused_even_with_skip(tmp_path: Path, word_ba
 def test_re_document_keys_on_pre_masked_rows_are_refused(tmp_path: Path, word_backbone: Path) -> None:
     config = re_config(tmp_path, word_backbone, RE_ROWS[:2],
                        relation="{negative_label: '0', pairs: [[Chemical, Disease]], max_sentences: 1}")
-    refused(config, tmp_path / "out", "pre-masked sentence rows", "relation.pairs, relation.max_sentences",
+    refused(config, tmp_path / "out", "pre-masked sentence rows", "re.pairs, re.max_sentences",
             "cannot apply")
 
 
@@ -105,7 +105,7 @@ def qa_config(tmp_path: Path, backbone: Path, task: str, train: Path, test: Path
     config.write_text(f"task: {task}\nname: {task}_toy\noutput_dir: {tmp_path / 'out'}\n"
                       f"model: {{backbone: {backbone}, max_length: {max_length}}}\n"
                       f"data: {{corpus: toy, train: {train}, dev: null, test: [{test}]}}\n{TRAINING}"
-                      "qa: {stride: 8}\n", encoding="utf-8")
+                      f"{task}: {{stride: 8}}\n", encoding="utf-8")
     return config
 
 

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biotune.hardware import default_device
-from biotune.models.precision import prepare, resolve
+from biotune.models.precision import place
 from biotune.tasks import task_spec
 from biotune.tasks.contract import Bundle
 from biotune.tasks.multilabel.metrics import DEFAULT_THRESHOLD, decide
@@ -40,9 +39,7 @@ class MultiLabelPredictor:
 
     def __init__(self, bundle: Bundle, precision: str = "autocast", batch_size: int = 64,
                  device: torch.device | str | None = None) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
-        self.precision = resolve(precision, self.device)
-        model, self.bf16 = prepare(bundle.model, precision, self.device)
+        model, self.device, self.precision, self.bf16 = place(bundle.model, precision, device)
         self.bundle = Bundle(model, bundle.tokenizer)
         self.batch_size = batch_size
         recorded = getattr(model.config, "biotune", None) or {}

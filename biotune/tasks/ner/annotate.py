@@ -22,7 +22,7 @@ def tag_documents(tagger: Tagger, documents: Sequence[Document]) -> list[Documen
 
     The sentences of all documents go to the tagger together, so a call with many short
     documents batches as well as one with a long document. With document context (a model
-    trained with `model.context`), each sentence reads its neighbours in its own document only
+    trained with `ner.context`), each sentence reads its neighbours in its own document only
     (keyed by position in `documents`, so two documents sharing an id stay apart): a document's
     entities never depend on the documents tagged with it. Entity offsets are document
     characters: `doc.text[a.start_char:a.end_char] == a.text`.

@@ -10,7 +10,7 @@ The chain runs over the words that carry a label in a training window (first sub
 Partial labels are native: the likelihood's numerator sums over every path that agrees with
 each word's *set* of allowed tags (one tag for a labelled word; O or any type the source does
 not annotate for an O of a partially annotated source), the denominator over all paths.
-Document context (`model.context`) adds unlabelled neighbour words to a window: they are not
+Document context (`ner.context`) adds unlabelled neighbour words to a window: they are not
 in the chain, which always runs over the window's own sentence, in training as in prediction.
 
 Saving: the scores are small (labels x labels), so a checkpoint keeps them in

@@ -24,6 +24,11 @@ from biotune.formats.sentence import Sentence
 from biotune.tasks.contract import SourceExamples
 
 
+def split_texts(spec: str, data: DataConfig) -> Iterator[str]:
+    """Each sentence of a split, its words joined by spaces, streamed: its text for pretraining."""
+    return (" ".join(sentence.tokens) for sentence in iter_corpus_file(locate(spec, data)[1]))
+
+
 def read_split(spec: str, data: DataConfig) -> Split:
     """Read one split with the config's format options; record which types it annotates.
 

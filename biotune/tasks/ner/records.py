@@ -3,7 +3,7 @@
 Input records: ``{"id"?, "text"}`` (raw text, split into words here with character offsets kept;
 a plain string is the same), or ``{"id"?, "tokens": [...]}`` (pre-tokenised), each with an
 optional ``"document"`` (a string or an integer): consecutive records of one document lend each
-other context when the model was trained with `model.context`, as in training.
+other context when the model was trained with `ner.context`, as in training.
 
 Input files (`read_records`, by the readers of `biotune.formats.readers`): ``jsonl`` (one
 ``{"id", "tokens", "document"}`` object a line; a tag field is not read), ``text`` (one sentence

@@ -10,7 +10,7 @@ under `torch.inference_mode`, and the numeric precision (`biotune.models.precisi
 autocast by default, bf16 weights (`Tagger.from_checkpoint`'s default where the hardware has
 bf16) or int8 on request.
 
-Document context: a checkpoint trained with `model.context` records it, and the tagger adds the
+Document context: a checkpoint trained with `ner.context` records it, and the tagger adds the
 same context by default: given each sentence's document (`documents`), a sentence's input also
 holds its neighbours in the list from the same document, built by the very function training
 used (`biotune.tasks.ner.context.model_inputs`). Its prediction then depends on those
@@ -39,8 +39,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from biotune.errors import BiotuneError
 from biotune.formats.schemes import tags_to_spans
 from biotune.formats.sentence import Span
-from biotune.hardware import default_device
-from biotune.models.precision import prepare, resolve
+from biotune.models.precision import place
 from biotune.tasks.ner.align import Aligner, Window
 from biotune.tasks.ner.context import check_context, model_inputs
 from biotune.tasks.ner.decode import LearnedScores, decode_batch, transition_mask
@@ -74,11 +73,9 @@ class Tagger:
     ) -> None:
         if batch_size < 1:
             raise BiotuneError(f"batch size must be at least 1, got {batch_size}")
-        self.device = torch.device(device) if device is not None else default_device()
-        self.precision = resolve(precision, self.device)  # what the forward pass really computes in
-        crf = getattr(model, "crf", None)  # read in full precision, before `prepare` may cast the model
+        crf = getattr(model, "crf", None)  # read in full precision, before `place` may cast the model
         self.learned = LearnedScores.from_mapping(crf.scores()) if crf is not None else None
-        self.model, self.bf16 = prepare(model, precision, self.device)
+        self.model, self.device, self.precision, self.bf16 = place(model, precision, device)
         self.labels = labels_of(model)
         recorded = getattr(model.config, "biotune", None) or {}
         window = max_length or recorded.get("max_length", 128)

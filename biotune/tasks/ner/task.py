@@ -26,7 +26,8 @@ from biotune.tasks.ner.factory import build_model, load_model, save_model
 from biotune.tasks.ner.features import PaddingCollator, encode, label_space
 from biotune.tasks.ner.loss import weighted_crf_loss, weighted_token_loss
 from biotune.tasks.ner.metrics import EvalResult, evaluate_tags
-from biotune.tasks.ner.reading import read_source, read_split
+from biotune.tasks.ner.reading import read_source, read_split, split_texts
+from biotune.tasks.ner.settings import NerSettings
 from biotune.tasks.ner.records import INPUT_FORMATS, document_chunks, predict_records, read_records
 from biotune.tasks.ner.report import render_markdown
 from biotune.tasks.ner.tagger import Tagger
@@ -40,6 +41,10 @@ class NerTask(Task):
 
     def read_source(self, source: SourceConfig, config: ExperimentConfig) -> SourceExamples:
         return read_source(source, config)
+
+    def texts(self, spec: str, config: ExperimentConfig) -> Iterator[str]:
+        """Each sentence, its words joined by spaces, streamed."""
+        return split_texts(spec, config.data)
 
     def check_data(self, splits: Mapping[str, Split], tokenizer: Any, config: ExperimentConfig) -> str:
         aligner = Aligner(tokenizer, config.model.max_length)
@@ -59,8 +64,9 @@ class NerTask(Task):
     def featurise(self, examples: Sequence[Any], bundle: Bundle, labels: Sequence[str],
                   config: ExperimentConfig) -> list[dict[str, Any]]:
         aligner = Aligner(bundle.tokenizer, config.model.max_length)
+        ner = config.section(NerSettings)
         return encode(examples, aligner, {label: i for i, label in enumerate(labels)},
-                      marginal_o=config.training.unannotated_o == "marginal", context=config.model.context)
+                      marginal_o=ner.unannotated_o == "marginal", context=ner.context)
 
     def collator(self, bundle: Bundle, labels: Sequence[str]) -> Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]]:
         return PaddingCollator(bundle.tokenizer.pad_token_id or 0, len(labels))
@@ -79,11 +85,13 @@ class NerTask(Task):
         crf = getattr(model, "crf", None)
         if crf is None:
             return []
-        return [{"params": list(crf.parameters()), "lr": config.training.crf_learning_rate, "weight_decay": 0.0}]
+        rate = config.section(NerSettings).crf_learning_rate
+        return [{"params": list(crf.parameters()), "lr": rate, "weight_decay": 0.0}]
 
     def record(self, bundle: Bundle, config: ExperimentConfig, precision: str) -> None:
         super().record(bundle, config, precision)
-        bundle.model.config.biotune.update({"max_length": config.model.max_length, "context": config.model.context,
+        context = config.section(NerSettings).context
+        bundle.model.config.biotune.update({"max_length": config.model.max_length, "context": context,
                                             "word_tokenizer": "biotune.formats.text"})
 
     def save(self, bundle: Bundle, folder: Path) -> None:

@@ -23,15 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from biotune.config import QaConfig
-from biotune.hardware import default_device
-from biotune.models.precision import prepare, resolve
+from biotune.models.precision import place
 from biotune.tasks import task_spec
 from biotune.tasks.contract import Bundle
 from biotune.tasks.qa.examples import DecisionExample, QaExample, RankedAnswer
 from biotune.tasks.qa.metrics import cut_list
 from biotune.tasks.qa.models import load_qa_model
 from biotune.tasks.qa.postprocess import context_probabilities, merge_answers, window_candidates
+from biotune.tasks.qa.settings import QaSettings
 from biotune.tasks.qa.windows import Window, cut_windows
 
 
@@ -59,13 +58,11 @@ class _WindowModel:
     """A loaded model run over windows in length-sorted batches (little padding), outputs back in order."""
 
     def __init__(self, bundle: Bundle, precision: str, batch_size: int, device: torch.device | str | None) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
-        self.precision = resolve(precision, self.device)
-        model, self.bf16 = prepare(bundle.model, precision, self.device)
+        model, self.device, self.precision, self.bf16 = place(bundle.model, precision, device)
         self.bundle = Bundle(model, bundle.tokenizer)
         self.batch_size = batch_size
         recorded = getattr(model.config, "biotune", None) or {}
-        defaults = {**QaConfig().model_dump(), "max_length": task_spec(recorded.get("task", "qa")).max_length}
+        defaults = {**QaSettings().model_dump(), "max_length": task_spec(recorded.get("task", "qa")).max_length}
         self.settings = {**defaults, **recorded}  # what training recorded; the config's defaults for the rest
         self.seconds = 0.0  # time spent predicting, for throughput reports
 

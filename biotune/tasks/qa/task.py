@@ -31,7 +31,7 @@ from biotune.corpora.registry import GLOB_CHARACTERS
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.models.backbones import backbone_config, position_limit
-from biotune.tasks.contract import Bundle, SourceExamples, Task, refuse_unknown_labels
+from biotune.tasks.contract import Bundle, SourceExamples, Task, distinct, refuse_unknown_labels
 from biotune.tasks.qa.checks import check_qa
 from biotune.tasks.qa.examples import DecisionExample, QaExample, QaQuestion
 from biotune.tasks.qa.lists import list_training_pairs
@@ -39,6 +39,7 @@ from biotune.tasks.qa.metrics import (DecisionResult, FactoidResult, ListResult,
                                       render_markdown, score_decisions, score_factoid, score_list)
 from biotune.tasks.qa.models import build_qa_model, load_qa_model, save_qa_model
 from biotune.tasks.qa.predict import DecisionPredictor, QaPredictor, collate_windows
+from biotune.tasks.qa.settings import QaSettings
 from biotune.tasks.qa.reading import (decisions_from_gold, default_gold_files, expand, gold_index, read_decisions_tsv,
                                       read_gold, read_pubmedqa_json, read_squad, sniff)
 from biotune.tasks.qa.records import (OUTPUT_FORMATS, answer_submission, decision_submission, predict_answers,
@@ -59,6 +60,10 @@ def _locate(spec: str, config: ExperimentConfig) -> tuple[str, Path]:
 class _WindowTask(Task):
     """What both QA tasks share: (question, context) windows, Hugging Face heads, save and load."""
 
+    def texts(self, spec: str, config: ExperimentConfig) -> Iterator[str]:
+        """Each distinct context (several questions share one), questions and answers left out."""
+        return distinct(example.context for example in self.read_split(spec, config).examples)
+
     def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
                     train_examples: Sequence[Any]) -> Bundle:
         return build_qa_model(self.name, init, config.model.head, labels, config.model.dropout)
@@ -69,20 +74,22 @@ class _WindowTask(Task):
         if labels:
             refuse_unknown_labels(evaluated, labels, lambda e: f"{e.file}: item {e.item or e.id}", "questions")
         positions = position_limit(backbone_config(config.model.backbone))
+        stride = config.section(QaSettings).stride
         for examples in (train, *(split.examples for split in evaluated.values())):
             if examples:
-                check_room([e.question for e in examples], tokenizer, config.model.max_length, config.qa.stride,
+                check_room([e.question for e in examples], tokenizer, config.model.max_length, stride,
                            [e.id for e in examples], positions)
 
     def _windows(self, examples: Sequence[QaExample | DecisionExample], bundle: Bundle, config: ExperimentConfig,
                  with_answers: bool = False) -> list[Any]:
         answers = [[(a.start, a.end) for a in e.answers] for e in examples] if with_answers else None  # type: ignore[union-attr]
         return cut_windows([e.question for e in examples], [e.context for e in examples], bundle.tokenizer,
-                           config.model.max_length, config.qa.stride, answers, names=[e.id for e in examples])
+                           config.model.max_length, config.section(QaSettings).stride, answers,
+                           names=[e.id for e in examples])
 
     def record(self, bundle: Bundle, config: ExperimentConfig, precision: str) -> None:
         super().record(bundle, config, precision)
-        qa = config.qa
+        qa = config.section(QaSettings)
         bundle.model.config.biotune.update({"max_length": config.model.max_length, "stride": qa.stride})
 
     def save(self, bundle: Bundle, folder: Path) -> None:
@@ -92,7 +99,7 @@ class _WindowTask(Task):
         return load_qa_model(folder, self.name)
 
     def check_data(self, splits: Mapping[str, Split], tokenizer: Any, config: ExperimentConfig) -> str:
-        return check_qa(splits, tokenizer, config.model.max_length, config.qa.stride)
+        return check_qa(splits, tokenizer, config.model.max_length, config.section(QaSettings).stride)
 
     def render(self, results: Mapping[str, Mapping[str, Any]], title: str) -> str:
         blocks = [f"# {title}"] if title else []
@@ -132,12 +139,12 @@ class QaTask(_WindowTask):
             for file in files:
                 read, found = read_squad(file, need_gold=False)
                 if len(found) < len({e.question_id for e in read}):  # a test file: its gold is in BioASQ gold files
-                    gold_files = config.qa.gold or default_gold_files(file)
+                    gold_files = config.section(QaSettings).gold or default_gold_files(file)
                     read, found = read_squad(file, gold_index(gold_files) if gold_files else None)
                 examples += read
                 questions.update(found)
         elif kind == "gold":
-            examples, questions = read_gold(files, config.qa.type)
+            examples, questions = read_gold(files, config.section(QaSettings).type)
         else:
             raise BiotuneError(f"{files[0]}: a {kind} file is for task yesno; task qa reads SQuAD-form JSON or "
                                "BioASQ gold JSON (*_golden.json)")
@@ -198,13 +205,14 @@ class QaTask(_WindowTask):
     def record(self, bundle: Bundle, config: ExperimentConfig, precision: str) -> None:
         """Also the answer search and how answers are cut (a fixed list threshold, else `tune` sets it)."""
         super().record(bundle, config, precision)
-        qa = config.qa
+        qa = config.section(QaSettings)
         bundle.model.config.biotune.update({"type": qa.type, "n_best": qa.n_best, "max_answer_length": qa.max_answer_length,
                                             "top_k": qa.top_k, "list_threshold": qa.list_threshold})
 
     def tune(self, bundle: Bundle, dev: Split | None, config: ExperimentConfig) -> dict[str, Any]:
         """List questions: the merged-score threshold with the best mean F1 on dev (`best_list_threshold`)."""
-        if config.qa.type != "list" or config.qa.list_threshold is not None or dev is None:
+        qa = config.section(QaSettings)
+        if qa.type != "list" or qa.list_threshold is not None or dev is None:
             return {}
         predictor = self.predictor(bundle, precision=bundle.model.config.biotune["precision"],
                                    batch_size=config.training.eval_batch_size)

@@ -1,7 +1,7 @@
 """RE over annotated documents: a document file as a split, and its document-level score.
 
 A split given as PubTator, BioC or JSONL documents becomes the candidates of `candidates.py`
-(the configured `relation.pairs`, `relation.scope`, `relation.max_sentences`), labelled from
+(the configured `re.pairs`, `re.scope`, `re.max_sentences`), labelled from
 the documents' relations; the documents and each one's candidates stay with the split so the
 predictions can be put back into documents and scored the way document-level relations
 (BC5CDR CID) are scored: each (head concept, tail concept) pair once per document, pairs that
@@ -24,6 +24,7 @@ from biotune.tasks.re.candidates import Candidate, CandidateCounts, document_can
 from biotune.tasks.re.document_scores import DocumentScore, render_markdown, score_documents
 from biotune.tasks.re.metrics import RelationResult
 from biotune.tasks.re.metrics import render_markdown as render_pairs
+from biotune.tasks.re.settings import RelationSettings
 
 PAIR_FILE_FORMATS = ("tsv",)
 
@@ -49,12 +50,12 @@ def is_document_file(path: Path, format: str | None) -> bool:
 def read_document_split(path: Path, data: DataConfig, config: ExperimentConfig,
                         limit: int | None) -> tuple[list[DocumentCandidates], CandidateCounts]:
     """The documents of `path` (read as `data.format`) with their labelled candidates (at most `limit` documents)."""
-    relation = config.relation
+    relation = config.section(RelationSettings)
     if not relation.pairs:
-        raise BiotuneError(f"{path}: a document split needs relation.pairs (entity type pairs, e.g. "
+        raise BiotuneError(f"{path}: a document split needs re.pairs (entity type pairs, e.g. "
                            "[[Chemical, Disease]]) to build candidate pairs")
     if relation.negative_label is None:
-        raise BiotuneError("relation.negative_label: candidate pairs from documents need a label for pairs "
+        raise BiotuneError("re.negative_label: candidate pairs from documents need a label for pairs "
                            "without a relation (e.g. '0')")
     negative = relation.negative_label
     counts = CandidateCounts()

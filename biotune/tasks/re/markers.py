@@ -27,7 +27,7 @@ end marker); `Featurised.centred` lists those examples so the caller can report 
 A pair that cannot fit in any window is a `BiotuneError` naming the first such file and line,
 how many pairs do not fit, and what can be done with this backbone: the max_length that fits
 them all when the backbone has that many positions, else that no window of this model reads
-them whole (`relation.too_wide: skip` leaves such training pairs out; a dev or test pair must be
+them whole (`re.too_wide: skip` leaves such training pairs out; a dev or test pair must be
 removed, or a backbone with more positions used). Cutting the text between two entities would
 change what the model reads without anyone asking for it. With `skip_too_wide` the pairs are
 left out and listed instead (`Featurised.skipped`).
@@ -199,7 +199,7 @@ def too_wide_message(too_wide: Sequence[tuple[RelationExample, int]], total: int
     raise_first = (f"max_length {positions} (this backbone's most) fits {len(too_wide) - unreadable} of them; "
                    if unreadable < len(too_wide) else "")
     return (f"{head}: {raise_first}{unreadable} span more than the {positions} positions this backbone reads, so no "
-            "window of this model holds them whole: leave such training pairs out with relation.too_wide: skip, "
+            "window of this model holds them whole: leave such training pairs out with re.too_wide: skip, "
             "remove such rows from dev and test files, or use a backbone with more positions")
 
 

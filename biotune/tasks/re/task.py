@@ -29,10 +29,9 @@ from biotune.config import ExperimentConfig, SourceConfig
 from biotune.corpora.registry import CORPORA
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
-from biotune.hardware import default_device
 from biotune.models.backbones import backbone_config, position_limit
-from biotune.models.precision import prepare, resolve
-from biotune.tasks.contract import Bundle, SourceExamples, Task, refuse_unknown_labels
+from biotune.models.precision import place
+from biotune.tasks.contract import Bundle, Endpoint, SourceExamples, Task, refuse_unknown_labels
 from biotune.tasks.re.checks import check_relations
 from biotune.tasks.re.documents import (DocumentRelationResult, is_document_file, read_document_split,
                                         render_document_result, score_document_split)
@@ -42,6 +41,7 @@ from biotune.tasks.re.heads import (RelationModel, build_relation_model, load_re
 from biotune.tasks.re.markers import MarkerScheme, add_marker_tokens, featurise, mark
 from biotune.tasks.re.metrics import RelationResult, render_markdown, score_relations
 from biotune.tasks.re.records import INPUT_FORMATS, predict_records, read_records
+from biotune.tasks.re.settings import RelationSettings
 
 LABEL2ID_FILE = "label2id.tsv"
 log = logging.getLogger("biotune")
@@ -65,9 +65,7 @@ class RelationPredictor:
 
     def __init__(self, relation_model: RelationModel, precision: str = "autocast", batch_size: int = 64,
                  device: torch.device | str | None = None, max_length: int | None = None) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
-        self.precision = resolve(precision, self.device)
-        model, self.bf16 = prepare(relation_model.model, precision, self.device)
+        model, self.device, self.precision, self.bf16 = place(relation_model.model, precision, device)
         self.relation_model = RelationModel(model, relation_model.tokenizer, relation_model.scheme)
         recorded = getattr(model.config, "biotune", None) or {}
         self.max_length = max_length or recorded.get("max_length", 512)
@@ -98,6 +96,10 @@ class RelationPredictor:
 class RelationTask(Task):
     name = "re"
 
+    def texts(self, spec: str, config: ExperimentConfig) -> Iterator[str]:
+        """Each sentence as written, entity masks included (any label, none checked)."""
+        return (example.text for example in read_examples(locate(spec, config.data)[1]))
+
     def read_split(self, spec: str, config: ExperimentConfig) -> Split:
         name, path, corpus = locate(spec, config.data)
         info = CORPORA.get(corpus) if corpus else None
@@ -106,7 +108,8 @@ class RelationTask(Task):
             units, counts = read_document_split(path, config.data.model_copy(update={"format": format}), config,
                                                 config.data.limit)
             examples = [c.example for unit in units for c in unit.candidates]
-            names = dict.fromkeys([config.relation.negative_label, *sorted({e.label for e in examples})])  # checked by the reader
+            negative = config.section(RelationSettings).negative_label
+            names = dict.fromkeys([negative, *sorted({e.label for e in examples})])  # checked by the reader
             return Split(name, path, examples, tuple(names), documents=units, facts=counts.to_dict())
         _refuse_document_keys(path, config)
         labels = _label_space(path, config)
@@ -120,21 +123,22 @@ class RelationTask(Task):
     def check_inputs(self, train: Sequence[Any], evaluated: Mapping[str, Split], labels: Sequence[str],
                      tokenizer: Any, config: ExperimentConfig) -> None:
         """Every dev/test label is one the model will have, every type one it has markers for, and
-        every pair fits a window (training pairs may be skipped with `relation.too_wide: skip`)."""
+        every pair fits a window (training pairs may be skipped with `re.too_wide: skip`)."""
         refuse_unknown_labels(evaluated, labels, lambda e: f"{e.source}:{e.line}", "pairs")
         scheme = MarkerScheme.from_examples(train)
         tokenizer = copy.deepcopy(tokenizer)  # the markers go into a copy: the caller's tokenizer stays as it was
         add_marker_tokens(tokenizer, scheme)
         positions = position_limit(backbone_config(config.model.backbone))
         featurise(train, tokenizer, scheme, config.model.max_length, positions=positions,
-                  skip_too_wide=config.relation.too_wide == "skip")
+                  skip_too_wide=config.section(RelationSettings).too_wide == "skip")
         for split in evaluated.values():
             featurise(split.examples, tokenizer, scheme, config.model.max_length, positions=positions)
 
     def read_source(self, source: SourceConfig, config: ExperimentConfig) -> SourceExamples:
         split = self.read_split(source.split, config)
         types = tuple(source.types) if source.types is not None else split.annotated_types
-        unknown = sorted({e.label for e in split.examples} - set(types) - {config.relation.negative_label})
+        negative = config.section(RelationSettings).negative_label
+        unknown = sorted({e.label for e in split.examples} - set(types) - {negative})
         if unknown:
             raise BiotuneError(f"source {source.name!r}: labels {unknown} but `types` says it annotates {list(types)}")
         annotated = frozenset(types)
@@ -161,15 +165,15 @@ class RelationTask(Task):
         relation_model = _relation_model(bundle)
         label2id = {label: i for i, label in enumerate(labels)}
         featurised = featurise(examples, bundle.tokenizer, relation_model.scheme, config.model.max_length, label2id,
-                               skip_too_wide=config.relation.too_wide == "skip")
+                               skip_too_wide=config.section(RelationSettings).too_wide == "skip")
         if featurised.skipped:
-            log.warning("relation.too_wide skip: %d of %d training pairs span more tokens than max_length %d and "
+            log.warning("re.too_wide skip: %d of %d training pairs span more tokens than max_length %d and "
                         "are left out (the first: %s:%d)", len(featurised.skipped), len(examples),
                         config.model.max_length, examples[featurised.skipped[0]].source,
                         examples[featurised.skipped[0]].line)
         skipped = set(featurised.skipped)
         kept = [example for index, example in enumerate(examples) if index not in skipped]
-        negative = config.relation.negative_label
+        negative = config.section(RelationSettings).negative_label
         out = []
         for example, feature in zip(kept, featurised.features):
             allowed = [feature.label]
@@ -203,7 +207,7 @@ class RelationTask(Task):
     def record(self, bundle: Bundle, config: ExperimentConfig, precision: str) -> None:
         """Also what prediction on documents needs: the candidate pairs the model was trained on."""
         super().record(bundle, config, precision)
-        relation = config.relation
+        relation = config.section(RelationSettings)
         bundle.model.config.biotune.update({"max_length": config.model.max_length, "negative_label": relation.negative_label,
                                             "pairs": [list(p) for p in relation.pairs], "scope": relation.scope,
                                             "max_sentences": relation.max_sentences})
@@ -229,6 +233,12 @@ class RelationTask(Task):
 
     def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any] | str]) -> list[dict[str, Any]]:
         return predict_records(predictor, records)
+
+    def endpoint(self, settings: Mapping[str, Any]) -> Endpoint | None:
+        """A model trained on documents (it records the candidate `pairs`) relates an NER model's
+        entities, so it is served beside one (`--relations`), not on its own; one trained on
+        pre-masked sentences answers their records at /re."""
+        return None if settings.get("pairs") else super().endpoint(settings)
 
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> RelationResult | DocumentRelationResult:
         predicted = [p.label for p in predictor.predict(split.examples)] if split.examples else []
@@ -313,18 +323,18 @@ def _relation_model(bundle: Bundle) -> RelationModel:
 
 def _refuse_document_keys(path: Path, config: ExperimentConfig) -> None:
     """The candidate-building keys apply to document splits only: on pre-masked rows they would be ignored."""
-    relation = config.relation
+    relation = config.section(RelationSettings)
     set_keys = [key for key, value in (("pairs", relation.pairs), ("scope", relation.scope != "sentence"),
                                        ("max_sentences", relation.max_sentences is not None)) if value]
     if set_keys:
         raise BiotuneError(f"{path} holds pre-masked sentence rows, which name their pair already; "
-                           f"{', '.join('relation.' + key for key in set_keys)} build candidates from documents "
+                           f"{', '.join('re.' + key for key in set_keys)} build candidates from documents "
                            "(PubTator, BioC) only and cannot apply: remove them")
 
 
 def _label_space(path: Path, config: ExperimentConfig) -> LabelSpace | None:
     """The configured label2id, else a `label2id.tsv` beside the split's file, else None (labels as written)."""
-    if config.relation.label2id:
-        return read_label2id(config.relation.label2id)
+    if (label2id := config.section(RelationSettings).label2id):
+        return read_label2id(label2id)
     beside = path.parent / LABEL2ID_FILE
     return read_label2id(beside) if beside.is_file() else None

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import torch
 
-from biotune.hardware import default_device
 from biotune.models.backbones import position_limit
-from biotune.models.precision import prepare, resolve
+from biotune.models.precision import place
 from biotune.tasks.contract import Bundle
 from biotune.tasks.similarity.encoding import PairInput, encode_pairs
 from biotune.tasks.similarity.examples import SentencePair
@@ -34,9 +33,7 @@ class SimilarityPredictor:
 
     def __init__(self, bundle: Bundle, precision: str = "autocast", batch_size: int = 64,
                  device: torch.device | str | None = None) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
-        self.precision = resolve(precision, self.device)
-        model, self.bf16 = prepare(bundle.model, precision, self.device)
+        model, self.device, self.precision, self.bf16 = place(bundle.model, precision, device)
         self.bundle = Bundle(model, bundle.tokenizer)
         self.batch_size = batch_size
         self.positions = position_limit(model.config)

@@ -26,7 +26,7 @@ from biotune.config import ExperimentConfig, SourceConfig
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.models.backbones import backbone_config, position_limit
-from biotune.tasks.contract import Bundle, SourceExamples, Task
+from biotune.tasks.contract import Bundle, SourceExamples, Task, distinct
 from biotune.tasks.similarity.checks import check_similarity, score_bins
 from biotune.tasks.similarity.encoding import encode_pairs
 from biotune.tasks.similarity.examples import SentencePair
@@ -49,6 +49,10 @@ class SimilarityTask(Task):
     def read_source(self, source: SourceConfig, config: ExperimentConfig) -> SourceExamples:
         split = self._read(source.split, config, source.format or config.data.format)
         return SourceExamples([dataclasses.replace(p, weight=source.weight) for p in split.examples], ())
+
+    def texts(self, spec: str, config: ExperimentConfig) -> Iterator[str]:
+        """Each distinct sentence of the split's pairs, scores left out."""
+        return distinct(s for pair in self.read_split(spec, config).examples for s in (pair.sentence1, pair.sentence2))
 
     def _read(self, spec: str, config: ExperimentConfig, format: str | None) -> Split:
         name, path, _ = locate(spec, config.data)

@@ -238,3 +238,11 @@ def test_the_shipped_hoc_config_reads_blurbs_files(monkeypatch: pytest.MonkeyPat
     split = TASK.read_split("dev", config)
     assert (config.task, config.model.max_length, split.facts) == ("multilabel", 256, {"sentences": 1798, "abstracts": 186})
     assert sum(not e.labels for e in split.examples) == 1337 and split.annotated_types[6] == "inducing angiogenesis"
+
+
+def test_its_text_for_pretraining_is_each_distinct_sentence_the_contract_default(tmp_path: Path) -> None:
+    from tests.tasks.multilabel.toy import hoc_texts
+
+    folder = write_corpus(tmp_path / "hoc")
+    config = validate({"task": "multilabel", "data": {"corpus": str(folder)}}, "test")
+    assert list(TASK.texts("dev", config)) == hoc_texts()[::2]

@@ -132,7 +132,7 @@ def write_documents(path: Path, documents: list[list[tuple[list[str], list[str]]
 
 @pytest.fixture(scope="module")
 def context_run(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path):
-    """A tiny run trained with `model.context: 8` on TSV documents of four sentences each."""
+    """A tiny run trained with `ner.context: 8` on TSV documents of four sentences each."""
     from biotune.experiments.run import train
 
     folder = tmp_path_factory.mktemp("documents_corpus")
@@ -140,7 +140,8 @@ def context_run(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path):
         sentences = _sentences(n, seed)
         write_documents(folder / f"{name}.tsv", [sentences[i : i + 4] for i in range(0, n, 4)])
     config = validate({"name": "context", "output_dir": str(tmp_path_factory.mktemp("context_run")),
-                       "model": {"backbone": str(word_backbone), "max_length": 32, "dropout": 0.1, "context": 8},
+                       "model": {"backbone": str(word_backbone), "max_length": 32, "dropout": 0.1},
+                       "ner": {"context": 8},
                        "data": {"corpus": str(folder)},
                        "training": {"epochs": 4, "learning_rate": 5e-3, "batch_size": 8, "warmup": 0.0, "seed": 42,
                                     "bf16": False, "logging_steps": 1000}}, "test")
@@ -267,5 +268,5 @@ def test_a_checkpoint_trained_with_the_removed_packing_is_tagged_alone_with_a_wa
 
 
 def test_an_old_config_with_pack_sentences_names_the_new_key() -> None:
-    with pytest.raises(BiotuneError, match="model.pack_sentences was removed.*model.context"):
+    with pytest.raises(BiotuneError, match="model.pack_sentences was removed.*ner.context"):
         validate({"name": "old", "model": {"pack_sentences": True}, "data": {"corpus": "bc5cdr"}}, "old.yaml")

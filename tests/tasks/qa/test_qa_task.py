@@ -28,7 +28,7 @@ def qa_config(backbone: Path, out: Path, train_file: Path, test: list[Path], dev
                      "data": {"corpus": "toy", "train": str(train_file), "dev": str(dev) if dev else None,
                               "test": [str(t) for t in test],
                               "allow_test_as_train": train_file in test},  # overfit tests score their train file
-                     "training": settings, "qa": {"stride": 8, **(qa or {})}}, "test")
+                     "training": settings, task: {"stride": 8, **(qa or {})}}, "test")
 
 
 # ---- windows -------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_a_list_model_without_dev_needs_a_fixed_threshold(tmp_path: Path, word_b
 
 
 def test_qa_section_is_refused_for_other_tasks(tmp_path: Path, word_backbone: Path) -> None:
-    with pytest.raises(BiotuneError, match="qa: only tasks qa and yesno"):
+    with pytest.raises(BiotuneError, match="qa: only task qa reads this section"):
         validate({"task": "ner", "data": {"corpus": "bc5cdr"}, "qa": {"stride": 64}}, "test")
 
 

@@ -23,7 +23,7 @@ def config_file(folder: Path, backbone: Path, corpus: Path) -> Path:
         f"model: {{backbone: {backbone}, head: entity_start, max_length: 32, dropout: 0.0}}\n"
         f"data: {{corpus: {corpus}, dev: test, allow_test_as_dev: true, allow_test_as_train: true}}\n"  # overfitting
         "training: {epochs: 25, learning_rate: 5.0e-3, batch_size: 8, warmup: 0.0, bf16: false}\n"
-        "relation: {negative_label: '0'}\n", encoding="utf-8")
+        "re: {negative_label: '0'}\n", encoding="utf-8")
     return path
 
 

@@ -110,7 +110,7 @@ def test_re_pair_wider_than_the_window_names_file_and_line(tokenizer: PreTrained
     assert len(featurise(examples, tokenizer, SCHEME, max_length=58).features) == 3
     # a backbone of 50 positions: never advise 58; say what it can read and what it cannot
     with pytest.raises(BiotuneError, match=r"max_length 50 \(this backbone's most\) fits 1 of them; 1 span more than "
-                                           r"the 50 positions this backbone reads.*relation.too_wide: skip") as caught:
+                                           r"the 50 positions this backbone reads.*re.too_wide: skip") as caught:
         featurise(examples, tokenizer, SCHEME, max_length=32, positions=50)
     assert "58" not in str(caught.value)
     skipped = featurise(examples, tokenizer, SCHEME, max_length=32, skip_too_wide=True)

@@ -41,7 +41,7 @@ def re_config(backbone: Path, corpus: Path, output_dir: Path, head: str, **train
                      "model": {"backbone": str(backbone), "head": head, "max_length": 32, "dropout": 0.0},
                      "data": {"corpus": str(corpus), "dev": "test", "allow_test_as_dev": True,
                               "allow_test_as_train": True},  # overfitting: train.tsv holds test.tsv's rows
-                     "training": settings, "relation": {"negative_label": "0"}}, "test")
+                     "training": settings, "re": {"negative_label": "0"}}, "test")
 
 
 @pytest.fixture(scope="module")

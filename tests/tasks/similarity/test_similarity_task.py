@@ -161,3 +161,12 @@ def test_a_pair_longer_than_max_length_is_refused_naming_file_line_and_the_max_l
                                            r"\(this backbone's most\) fits 1 of them; 1 are longer than the 128 "
                                            r"positions this backbone reads, so no input of this model holds them whole"):
         TASK.check_inputs([], {"test": test}, [], tokenizer, config)
+
+
+def test_its_text_for_pretraining_is_each_distinct_sentence_of_the_pairs(tmp_path: Path) -> None:
+    from biotune.config import validate
+
+    write_pairs(tmp_path / "train.tsv", toy_pairs(3) + toy_pairs(1))  # a pair given twice: its sentences come once
+    write_pairs(tmp_path / "test.tsv", toy_pairs(1))
+    config = validate({"task": "similarity", "data": {"corpus": str(tmp_path)}}, "test")
+    assert list(get_task("similarity").texts("train", config)) == [s for a, b, _ in toy_pairs(3) for s in (a, b)]
