@@ -462,7 +462,8 @@ def cases() -> list[Case]:
         Case("re", "relation model as tag --checkpoint", ["tag", "--checkpoint", RE_CKPT, "--input",
                                                            "{w}/inputs/docs.pubtator", "--output-dir", f"{out}/tag_re1"],
              "is a re model", [f"{out}/tag_re1"], check=mentions("--relations")),
-        Case("re", "relation model as serve --checkpoint", ["serve", "--checkpoint", RE_CKPT, "--port", "1"],
+        # a pre-masked RE model is served at /re; one for documents goes beside an NER model
+        Case("re", "document relation model as serve --checkpoint", ["serve", "--checkpoint", RE_DOCS, "--port", "1"],
              "is a re model", check=mentions("--relations")),
         Case("re", "row with one entity marker", ["predict", "--checkpoint", RE_CKPT, "--input", f"{b}/re_one_marker.tsv",
                                                   "--output", f"{out}/p.jsonl"], "re_one_marker.tsv:2", [f"{out}/p.jsonl"]),
