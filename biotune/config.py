@@ -42,6 +42,10 @@ class ModelConfig(Section):
                       "(first token); qa: span (start/end scores); yesno: cls; similarity: cls (one regression "
                       "output); multilabel: sigmoid (a score per label). Default: the task's first")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, allow_inf_nan=False, description="dropout before the classifier")
+    attention_dropout: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False, description="dropout on the encoder's "
+                                     "attention probabilities while training; 0 lets SDPA run its fused kernel, which "
+                                     "never holds the (heads, length, length) score matrix: any value > 0 falls back to "
+                                     "the matrix path (on CPU about 3.7x the memory and 3x the time at 512 subwords)")
     max_length: int = Field(128, ge=8, description="window size in subwords incl. special tokens (ner default 128: "
                             "longer sentences are split into overlapping windows; re default 512: a pair that does "
                             "not fit gets a window centred on it; qa 384 and yesno 512: question + a stride "
@@ -77,6 +81,15 @@ class TrainingConfig(Section):
     learning_rate: float = Field(5e-5, gt=0, allow_inf_nan=False, description="peak AdamW learning rate (linear decay)")
     batch_size: int = Field(32, ge=1, description="training sentences (windows) per step")
     eval_batch_size: int = Field(64, ge=1, description="windows per batch at evaluation/prediction")
+    batch_tokens: int | None = Field(16384, ge=1, description="at most this many padded subwords (rows x longest row) "
+                                     "per training batch, batch_size rows at most; batches are cut from length-sorted "
+                                     "windows (group_by_length), else every batch has as many rows as the longest "
+                                     "window allows; a window longer than the budget is a batch of its own, never "
+                                     "cut; null = batch_size rows whatever their length")
+    eval_batch_tokens: int | None = Field(32768, ge=1, description="the same budget for evaluation and prediction "
+                                          "batches (eval_batch_size rows at most); null = eval_batch_size rows")
+    max_steps: int | None = Field(None, ge=1, description="stop training after this many optimizer steps (a smoke or "
+                                  "memory check; dev and test are still evaluated in full); null = the epochs")
     warmup: float = Field(0.1, ge=0, lt=1, allow_inf_nan=False, description="fraction of steps with linear warm-up")
     weight_decay: float = Field(0.01, ge=0, allow_inf_nan=False, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0, allow_inf_nan=False, description="gradient clipping")
@@ -271,6 +284,24 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def refuse_both_layouts(data: Mapping[str, Any], path: Path) -> None:
+    """A `BiotuneError` for one file giving a key in both its old and its new place (`relation:` and `re:`,
+    `model.context` and `ner.context`): `migrate` would keep the new one and silently drop the other.
+    Across files (a child over an old parent) the new place wins, as `migrate` says."""
+    pairs = [(old, new) for old, owners in RENAMED_SECTIONS.items() for new in owners if new != old]
+    pairs += [(dotted, f"{owner}.{key}") for dotted, (owner, key) in MOVED_KEYS.items()]
+    for old, new in pairs:
+        if _has(data, old) and _has(data, new):
+            raise BiotuneError(f"{path}: gives both {old} (its older name) and {new}; keep {new} only")
+
+
+def _has(data: Mapping[str, Any], dotted: str) -> bool:
+    section, _, key = dotted.partition(".")
+    if not key:
+        return section in data
+    return isinstance(data.get(section), Mapping) and key in data[section]
+
+
 def _owned_section(task: str) -> type[Section]:
     model = _task_section_model(task)
     assert model is not None, f"task {task} has a section"  # MOVED_KEYS and RENAMED_SECTIONS name such tasks
@@ -370,6 +401,7 @@ def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     data = load_yaml(path) or {}
     if not isinstance(data, dict):
         raise BiotuneError(f"{path}: a config must be a mapping of keys, got {type(data).__name__}")
+    refuse_both_layouts(data, path)
     parent = data.pop("extends", None)
     if parent is None:
         return data

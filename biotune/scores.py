@@ -5,7 +5,7 @@ Where a denominator is 0 the ratio is 0.0 (seqeval's and sklearn's ``zero_divisi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -62,3 +62,15 @@ def classification_counts(gold: Sequence[str], predicted: Sequence[str], labels:
     tp, support, counted = np.diag(confusion), confusion.sum(axis=1), confusion.sum(axis=0)
     return confusion, {label: Scores.from_counts(int(tp[i]), int(support[i]), int(counted[i]))
                        for i, label in enumerate(labels)}
+
+
+def one_class(per_class: Mapping[str, Scores], unit: str) -> str | None:
+    """The collapse of single-label predictions (a task's `Result.collapse`): where the gold holds more than
+    one class and every prediction is the same one, e.g. ``all 500 questions predicted 'yes'``; else None.
+
+    Such a model has learned nothing of the split, whatever its score (the majority class's accuracy)."""
+    gold = [label for label, scores in per_class.items() if scores.support]
+    predicted = [label for label, scores in per_class.items() if scores.predicted]
+    if len(gold) < 2 or len(predicted) != 1:
+        return None
+    return f"all {per_class[predicted[0]].predicted} {unit} predicted {predicted[0]!r}"

@@ -167,7 +167,8 @@ def test_an_old_ner_snapshot_validates_to_the_same_config_as_its_new_layout(tmp_
 
 def test_an_old_yesno_snapshot_moves_qa_to_the_yesno_section(tmp_path: Path) -> None:
     snapshot = read_snapshot(_run_with_snapshot(tmp_path, OLD_YESNO_SNAPSHOT, "pubmedqa").snapshot)
-    assert snapshot == load_config(Path(__file__).parents[1] / "configs" / "qa" / "pubmedqa.yaml").model_dump(mode="json")
+    shipped = Path(__file__).parents[1] / "configs" / "qa" / "pubmedqa.yaml"  # the snapshot's own training values
+    assert snapshot == load_config(shipped, {"training.learning_rate": 5e-5, "training.batch_size": 32}).model_dump(mode="json")
     assert snapshot["yesno"] == QaSettings().model_dump(mode="json")
     assert not {"qa", "ner", "relation", "re"} & set(snapshot)
 
@@ -220,3 +221,34 @@ def test_a_task_without_a_section_writes_none_and_old_default_sections_are_dropp
     assert validate(dumped, "snapshot") == config
     with pytest.raises(BiotuneError, match="task similarity has no NerSettings section"):
         config.section(NerSettings)
+
+
+@pytest.mark.parametrize(
+    ("text", "old", "new"),
+    [
+        ("task: re\ndata: {corpus: chemprot}\nrelation: {scope: document}\nre: {scope: sentence}\n", "relation", "re"),
+        ("data: {corpus: bc5cdr}\nmodel: {context: 16}\nner: {context: 8}\n", "model.context", "ner.context"),
+    ],
+)
+def test_one_file_giving_a_key_in_its_old_and_new_place_is_an_error_naming_both(tmp_path: Path, text: str, old: str,
+                                                                                new: str) -> None:
+    """`migrate` kept the new key and silently dropped the old one when one file gave both."""
+    from typer.testing import CliRunner
+
+    from biotune.cli import app
+
+    config = tmp_path / "both.yaml"
+    config.write_text(text, encoding="utf-8")
+    message = f"{config}: gives both {old} (its older name) and {new}; keep {new} only"
+    with pytest.raises(BiotuneError) as raised:
+        load_config(config)
+    assert str(raised.value) == message
+    result = CliRunner().invoke(app, ["train", str(config)])
+    assert (result.exit_code, result.output.strip()) == (2, f"error: {message}")
+
+
+def test_an_old_parent_under_a_new_child_still_merges_the_new_key_winning(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("task: re\ndata: {corpus: chemprot}\nrelation: {scope: document}\n",
+                                        encoding="utf-8")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nre: {scope: sentence}\n", encoding="utf-8")
+    assert load_config(tmp_path / "child.yaml").section(RelationSettings).scope == "sentence"

@@ -21,7 +21,6 @@ check costs a few `stat` calls unless a copy is likely.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
@@ -32,6 +31,7 @@ from biotune.config import DataConfig
 from biotune.corpora.registry import CORPORA, GLOB_CHARACTERS, corpus_paths, default_cache_dir
 from biotune.corpora.splits import locate
 from biotune.errors import BiotuneError
+from biotune.formats.patterns import is_pattern, pattern_files
 
 NEVER = "test text is never training or pretraining text"
 _CHUNK = 1 << 20  # bytes read at a time when hashing
@@ -142,9 +142,8 @@ def split_path(spec: str, data: DataConfig) -> Path:
 
 def files_of(path: Path) -> list[Path]:
     """The files `path` stands for: a glob pattern's matches, a folder's files (at any depth), or itself."""
-    if GLOB_CHARACTERS.search(path.name):
-        return sorted(Path(m) for m in glob.glob(os.path.join(glob.escape(str(path.parent)), path.name))
-                      if os.path.isfile(m))
+    if is_pattern(path):
+        return pattern_files(path)
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.is_file())
     return [path] if path.is_file() else []

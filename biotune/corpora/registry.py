@@ -2,7 +2,8 @@
 
 `resolve_corpus("bc5cdr")` looks in the data folder (argument, then `$BIOTUNE_DATA_DIR`), then
 the download cache (`$BIOTUNE_CACHE_DIR/corpora`, default `~/.cache/biotune/corpora`), and
-downloads into the cache only when asked. A folder path is used as is. When nothing is found
+downloads into the cache when asked, or on first use for a corpus whose files have pinned
+checksums (bc5cdr, ncbi_disease, bc2gm, linnaeus: `biotune.corpora.fetch`). A folder path is used as is. When nothing is found
 the single error says where it looked, which files it expects and where to get them.
 
 Download locations are the MTL-Bioinformatics-2016 collection (Crichton et al., 2017), the
@@ -10,32 +11,45 @@ CoNLL-style train/devel/test splits the biomedical NER literature (BioBERT, BLUR
 
 A corpus's `files` may name no dev file (None) and may name a split by a glob pattern (BioASQ's
 list training questions are spread over twelve gold files): a pattern is present when it matches
-a file, and `CorpusPaths` holds the pattern itself, which the QA readers expand.
+a file, and `CorpusPaths` holds the pattern itself, which the readers expand (the QA readers, the
+brat reader).
+
+BLURB (Gu et al. 2021) is registered as its own names, `blurb_*`, reading BLURB's processed files
+as they are; their folders are relative to a data root laid out as `../shared/data` is (`blurb/`,
+`re/`, `qa/`), so one `--data-dir` finds all twelve. `jnlpba` is JNLPBA with its five types in
+brat standoff (`documents/jnlpba_brat`); it has no dev split, so one is taken from train by a
+fixed rule: the abstracts whose PMID ends in 0 (208), train the others (1,782), a rule anyone can
+apply with `ls train/*0.ann`, independent of file order and of any seed. As released, 10 training
+abstracts are also test abstracts (one with the same annotations); neither train nor dev reads them
+(`JNLPBA_FILES`, `formats.patterns`' `except`), since test text is never training text.
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import re
-import shutil
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from biotune.corpora.fetch import download_url, fetch_files, is_pinned
 from biotune.errors import BiotuneError
+from biotune.formats import patterns
+from biotune.formats.patterns import is_pattern, pattern_files
 from biotune.registry import Registry
 
 MTL_RAW = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data"
 BLURB = "https://microsoft.github.io/BLURB/"
 BIOASQ = "http://participants-area.bioasq.org/datasets/"  # registration required
+GLOB_CHARACTERS = patterns.GLOB_CHARACTERS  # a `files` entry with one of these is a pattern (`formats.patterns`)
+BLURB_CITATION = ("Gu et al. (2021), Domain-specific language model pretraining for biomedical natural language "
+                  "processing (BLURB), ACM Transactions on Computing for Healthcare 3:1-23.")
+JNLPBA_BRAT = "https://github.com/spyysalo/jnlpba"
+# JNLPBA's dev split is train's abstracts whose PMID ends in 0, its train split the others, both less the 10
+# abstracts that are also test abstracts as released (`formats.patterns`; see the module docstring)
+JNLPBA_FILES = ("train/*[!0].ann except test", "train/*0.ann except test", "test/*.ann")
 SPLIT_FILES = ("train.tsv", "devel.tsv", "test.tsv")
 TRAIN_NAMES = ("train.tsv", "train_dev.tsv")
 DEV_NAMES = ("devel.tsv", "dev.tsv")
 TEST_NAMES = ("test.tsv",)
-DOWNLOAD_TIMEOUT_S = 60
-GLOB_CHARACTERS = re.compile(r"[*?\[]")  # a `files` entry with one of these is a glob pattern
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,8 @@ class CorpusInfo:
     # None (no dev split) and each may be a glob pattern (a split spread over several files)
     files: tuple[str, str | None, str] | None = None
     format: str | None = None  # its files' format, when their extension does not say it (PubTator as .txt)
+    # NER files whose tags carry no type (bare B/I/O, BLURB's convention): read as its one entity type
+    untyped: bool = False
 
     def folder_in(self, root: str | Path) -> Path:
         """Its corpus folder inside the data folder `root` (`<root>/bc5cdr`, `<root>/gad/blurb`)."""
@@ -84,6 +100,59 @@ class CorpusPaths:
 
 def _mtl(folder: str) -> str:
     return f"{MTL_RAW}/{folder}"
+
+
+def _blurb_ner(name: str, folder: str, entity_type: str, what: str, citation: str) -> CorpusInfo:
+    """A BLURB NER dataset: its untyped B/I/O files under `blurb/<folder>`, scored as entity-level F1."""
+    return CorpusInfo(name, (entity_type,), BLURB, f"{what}, BLURB's files: untyped B/I/O tags read as "
+                      f"{entity_type!r}; entity-level F1.", f"{citation}; {BLURB_CITATION}", downloadable=False,
+                      folder=f"blurb/{folder}", untyped=True)
+
+
+def _blurb(name: str, task: str, folder: str, what: str, citation: str, labels: tuple[str, ...] = ()) -> CorpusInfo:
+    """A BLURB dataset of another family, its files (train/dev/test.tsv) read as they are under the data root."""
+    return CorpusInfo(name, labels, BLURB, f"{what} (BLURB split).", f"{citation}; {BLURB_CITATION}",
+                      downloadable=False, task=task, folder=folder)
+
+
+_CDR = "Li et al. (2016), BioCreative V CDR task corpus, Database 2016:baw068"
+_BIOASQ = ("Tsatsaronis et al. (2015), An overview of the BIOASQ large-scale biomedical semantic indexing and "
+           "question answering competition, BMC Bioinformatics 16:138")
+BLURB_CORPORA = (
+    _blurb_ner("blurb_bc5_chem", "bc5cdr_chem", "Chemical", "BC5-chem: chemicals in 1,500 PubMed abstracts", _CDR),
+    _blurb_ner("blurb_bc5_disease", "bc5cdr_disease", "Disease", "BC5-disease: diseases in 1,500 PubMed abstracts",
+               _CDR),
+    _blurb_ner("blurb_ncbi_disease", "ncbi_disease", "Disease", "NCBI-disease: diseases in 793 PubMed abstracts",
+               "Dogan, Leaman and Lu (2014), NCBI disease corpus, J Biomed Inform 47:1-10"),
+    _blurb_ner("blurb_bc2gm", "bc2gm", "GENE", "BC2GM: gene and protein names in 20,000 sentences",
+               "Smith et al. (2008), Overview of BioCreative II gene mention recognition, Genome Biol 9:S2"),
+    _blurb_ner("blurb_jnlpba", "jnlpba", "Entity", "JNLPBA: the five GENIA types merged into one class, "
+               "-DOCSTART- lines between abstracts",
+               "Kim et al. (2004), Introduction to the bio-entity recognition task at JNLPBA, JNLPBA workshop"),
+    _blurb("blurb_chemprot", "re", "re/chemprot", "ChemProt: chemical-protein relations CPR:3/4/5/6/9, "
+           "entities pre-masked; micro-F1 over the five relations",
+           "Krallinger et al. (2017), Overview of the BioCreative VI chemical-protein interaction track",
+           ("CHEMICAL", "GENE")),
+    _blurb("blurb_ddi", "re", "re/ddi", "DDIExtraction 2013: drug-drug interactions (mechanism, effect, advise, "
+           "int); micro-F1 over the four", "Herrero-Zazo et al. (2013), The DDI corpus, J Biomed Inform 46:914-920",
+           ("DRUG",)),
+    _blurb("blurb_gad", "re", "re/gad/blurb", "GAD: gene-disease associations (binary); F1 of class 1",
+           "Bravo et al. (2015), Extraction of relations between genes and diseases from text, BMC Bioinformatics "
+           "16:55", ("GENE", "DISEASE")),
+    _blurb("blurb_biosses", "similarity", "blurb/biosses", "BIOSSES: 100 sentence pairs scored 0-4 (the mean of "
+           "five annotators); Pearson correlation",
+           "Sogancioglu, Ozturk and Ozgur (2017), BIOSSES: a semantic sentence similarity estimation system for the "
+           "biomedical domain, Bioinformatics 33:i49-i58"),
+    _blurb("blurb_hoc", "multilabel", "blurb/hoc", "HoC: sentences of 1,852 abstracts labelled with the ten "
+           "hallmarks of cancer; micro-F1 at the abstract level",
+           "Baker et al. (2016), Automatic semantic classification of scientific literature according to the "
+           "hallmarks of cancer, Bioinformatics 32:432-440"),
+    _blurb("blurb_pubmedqa", "yesno", "qa/pubmedqa/blurb", "PubMedQA PQA-L: yes / no / maybe from a question and "
+           "its abstract; accuracy", "Jin et al. (2019), PubMedQA: a dataset for biomedical research question "
+           "answering, EMNLP-IJCNLP 2019", ("yes", "no", "maybe")),
+    _blurb("blurb_bioasq", "yesno", "qa/bioasq/blurb_yesno", "BioASQ yes/no questions with their snippets; "
+           "accuracy", _BIOASQ, ("yes", "no")),
+)
 
 
 def _corpus_key(name: str) -> str:
@@ -118,9 +187,13 @@ CORPORA: Registry[CorpusInfo] = Registry("corpus", {
         CorpusInfo(
             "jnlpba",
             ("DNA", "RNA", "cell_line", "cell_type", "protein"),
-            _mtl("JNLPBA"),
-            "JNLPBA 2004 shared task (GENIA 3.02): five molecular-biology entity types.",
+            JNLPBA_BRAT,
+            "JNLPBA 2004 shared task (GENIA 3.02): five molecular-biology entity types in 2,000 training and 404 test "
+            "abstracts, in brat standoff (the corpus of the SciBERT-on-JNLPBA model card). Dev: the training "
+            "abstracts whose PMID ends in 0 (208), train: the other 1,782; the 10 training abstracts that are also "
+            "test abstracts are in neither.",
             "Kim et al. (2004), Introduction to the bio-entity recognition task at JNLPBA, JNLPBA workshop.",
+            downloadable=False, folder="documents/jnlpba_brat", format="brat", files=JNLPBA_FILES,
         ),
         CorpusInfo(
             "bc4chemd",
@@ -232,6 +305,7 @@ CORPORA: Registry[CorpusInfo] = Registry("corpus", {
             "Jin et al. (2019), PubMedQA: a dataset for biomedical research question answering, EMNLP-IJCNLP 2019.",
             downloadable=False, task="yesno", folder="pubmedqa/blurb",
         ),
+        *BLURB_CORPORA,
     )
 }, normalize=_corpus_key, alternative="a folder with a train and a test file")
 
@@ -257,9 +331,11 @@ def corpus_paths(folder: str | Path, name: str | None = None,
 
 
 def default_cache_dir() -> Path:
-    """Where downloaded corpora live: `$BIOTUNE_CACHE_DIR/corpora`, else `~/.cache/biotune/corpora`."""
+    """Where downloaded corpora live: `$BIOTUNE_CACHE_DIR/corpora`, else `$XDG_CACHE_HOME/biotune/corpora`
+    (`~/.cache/biotune/corpora` when that is unset)."""
     root = os.environ.get("BIOTUNE_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "biotune") / "corpora"
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return (Path(root) if root else user_cache / "biotune") / "corpora"
 
 
 def resolve_corpus(
@@ -268,9 +344,14 @@ def resolve_corpus(
     """The split files of a corpus given as a folder path or a registered name.
 
     Search order for a name: `data_dir/<name>`, `$BIOTUNE_DATA_DIR/<name>`, the cache, then a
-    download into the cache if `download` is True. Raises one `BiotuneError` that lists the
+    download into the cache if `download` is True or the corpus's files have pinned checksums
+    (`biotune.corpora.fetch`: fetched on first use). Raises one `BiotuneError` that lists the
     folders searched, the expected file names and the download URL when nothing is found.
     """
+    if str(name_or_path).startswith("hf:"):
+        from biotune.corpora.hf_datasets import resolve_hf_corpus  # it builds on this module's types
+
+        return resolve_hf_corpus(str(name_or_path))
     given = Path(name_or_path)
     if given.is_dir():
         found = corpus_paths(given)
@@ -285,10 +366,12 @@ def resolve_corpus(
         if found is not None:
             return found
     problem = "download=True was not given"
-    if download and info.downloadable:
+    fetch = download or is_pinned(info.name)
+    if fetch and info.downloadable:
         try:
-            return _download(info, cached)
-        except (OSError, ValueError) as error:
+            fetch_files(info.name, download_url(info.name, info.url), SPLIT_FILES, cached)
+            return CorpusPaths(info.name, cached, *(cached / file_name for file_name in SPLIT_FILES))
+        except OSError as error:
             problem = f"download failed: {error}"
     elif download:
         problem = "this corpus cannot be downloaded automatically"
@@ -299,29 +382,8 @@ def resolve_corpus(
         f"corpus {info.name!r} not found; searched: {searched} ({problem}). A corpus folder needs "
         f"{expected}. Get {', '.join(named)} from {info.url} into one of those folders, "
         f"pass data_dir= or set BIOTUNE_DATA_DIR"
-        + (", or pass download=True (--download)." if info.downloadable else ".")
+        + (", or pass download=True (--download)." if info.downloadable and not fetch else ".")
     )
-
-
-def _download(info: CorpusInfo, target: Path) -> CorpusPaths:
-    """Fetch `SPLIT_FILES` from `info.url` into `target`, atomically: all files or none.
-
-    Files go to a temporary sibling folder that is renamed onto `target` only when every
-    file has arrived, so an interrupted download never looks like a corpus.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        for file_name in SPLIT_FILES:
-            with urllib.request.urlopen(f"{info.url}/{file_name}", timeout=DOWNLOAD_TIMEOUT_S) as response:
-                (staging / file_name).write_bytes(response.read())
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    train, dev, test = (target / file_name for file_name in SPLIT_FILES)
-    return CorpusPaths(info.name, target, train, dev, test)
 
 
 def _first_file(folder: Path, names: tuple[str, ...]) -> Path | None:
@@ -330,8 +392,8 @@ def _first_file(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 
 def _present(folder: Path, name: str) -> bool:
-    if GLOB_CHARACTERS.search(name):
-        return any(Path(match).is_file() for match in glob.glob(os.path.join(glob.escape(str(folder)), name)))
+    if is_pattern(folder / name):
+        return bool(pattern_files(folder / name))
     return (folder / name).is_file()
 
 

@@ -12,7 +12,10 @@ are. Strings and lists (label names, the headline key) are kept from the first s
 `aggregated_results.json` and `aggregated_results.md`: the headline per test set, then every
 block of precision/recall/F1 as a table (mean ± std; a row with fewer than `MIN_SUPPORT` gold
 units shows N/A, because its F1 swings by whole points from one unit to the next; the JSON
-keeps the raw values), then any other metric.
+keeps the raw values), then any other metric. A seed whose predictions collapsed to one class
+(its eval file's `collapse`, its summary's dev entry) is named with what they collapsed to, in
+`collapsed` beside the test set's numbers (`dev_collapsed` for dev) and as a warning in the table:
+a mean over such seeds would otherwise hide that one learned nothing.
 """
 
 from __future__ import annotations
@@ -75,8 +78,12 @@ def aggregate(results_dir: str | Path) -> dict[str, Any]:
     test_sets = sorted(set.intersection(*(set(e) for e in evals.values())))
     out: dict[str, Any] = {"results_dir": str(results_dir), "seeds": list(seeds), "test_sets": {}}
     for test in test_sets:
+        collapsed = {str(seed): evals[seed][test].pop("collapse", None) for seed in seeds}
         per_seed = {seed: evals[seed][test] for seed in seeds}
-        out["test_sets"][test] = _aggregate_node(per_seed)
+        out["test_sets"][test] = {**_aggregate_node(per_seed),
+                                  "collapsed": {seed: message for seed, message in collapsed.items() if message}}
+    dev_collapsed = {str(seed): _summary(f).get("collapsed", {}).get("dev") for seed, f in seeds.items()}
+    out["dev_collapsed"] = {seed: message for seed, message in dev_collapsed.items() if message}
     dev = {seed: _dev_score(f) for seed, f in seeds.items()}
     if all(v is not None for v in dev.values()):
         out["best_dev_score"] = _stats(dev)  # type: ignore[arg-type]
@@ -94,8 +101,12 @@ def read_evals(folder: Path) -> dict[str, Any]:
     return {name: {"headline_key": LEGACY_HEADLINE_KEY, **result} for name, result in evals.items()}
 
 
+def _summary(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "train_summary.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
 def _dev_score(folder: Path) -> float | None:
-    summary = json.loads((folder / "train_summary.json").read_text(encoding="utf-8"))
+    summary = _summary(folder)
     return summary.get("best_dev_score", summary.get("best_dev_f1"))  # runs from before the task contract
 
 
@@ -206,8 +217,14 @@ def render_test_sets(agg: Mapping[str, Any], level: str = "##") -> list[str]:
 
     lines = []
     for test, result in agg["test_sets"].items():
-        lines += ["", f"{level} {test}", "", f"Headline ({result['headline_key']}): {mean_std(headline_of(result))}", "",
-                  metric_tables(result)]
+        lines += ["", f"{level} {test}", "", f"Headline ({result['headline_key']}): {mean_std(headline_of(result))}",
+                  *collapse_lines(result.get("collapsed", {}), test), "", metric_tables(result)]
     if "best_dev_score" in agg:
-        lines += ["", f"Best dev score: {mean_std(agg['best_dev_score'])}"]
+        lines += ["", f"Best dev score: {mean_std(agg['best_dev_score'])}", *collapse_lines(agg.get("dev_collapsed", {}), "dev")]
     return lines
+
+
+def collapse_lines(collapsed: Mapping[str, str], split: str) -> list[str]:
+    """A warning line per seed whose `split` predictions collapsed to one class (none when none did)."""
+    return ["", *(f"**Warning: collapsed** (seed {seed}, {split}): {message}; this model learned nothing of the split"
+                  for seed, message in collapsed.items())] if collapsed else []

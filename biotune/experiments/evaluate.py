@@ -52,7 +52,7 @@ def evaluate_splits(task: Task, predictor: Predictor, splits: Sequence[Split],
     """Score `predictor` on each split with the task's metrics.
 
     Results are keyed by `result_names`. Writes `eval_<name>.json` (``{name: Result.to_dict()
-    + headline_key + precision}``) and `eval_<name>.md` per split into `out_dir` when given,
+    + headline_key + precision + collapse}``, `collapse` as `Result.collapse` says) and `eval_<name>.md` per split into `out_dir` when given,
     each recording the precision the model computed in, since results differ slightly between
     precisions.
     """
@@ -61,7 +61,8 @@ def evaluate_splits(task: Task, predictor: Predictor, splits: Sequence[Split],
         result = task.score(predictor, split)
         results[name] = result
         if out_dir is not None:
-            data = {name: {**result.to_dict(), "headline_key": result.headline_key, "precision": predictor.precision}}
+            data = {name: {**result.to_dict(), "headline_key": result.headline_key, "precision": predictor.precision,
+                           "collapse": result.collapse}}
             json_path, md_path = result_files(out_dir, name)
             write_json(json_path, data)
             write_text(md_path, task.render(data, title=f"{name} ({split.path})"))

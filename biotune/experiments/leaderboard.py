@@ -11,7 +11,15 @@ datasets' means; the BLURB score: the macro average of the family averages, as B
 Nothing unfinished is ever averaged as a zero. A dataset with a failed or missing seed is
 marked (``failed (2/3 seeds)``: 2 of its 3 planned seeds finished) and left out of its family's
 average; a family averaged over fewer datasets than planned is marked incomplete, and so is a
-BLURB score over an incomplete family or one without any finished dataset.
+BLURB score over an incomplete family or one without any finished dataset. A suite may declare
+its benchmark's families (`families`): one with no dataset in the suite (BLURB's PICO, whose data
+is not available offline) is shown as absent and makes the BLURB score incomplete.
+
+Published rows (`published`: the papers' test scores, e.g. BLURB's table) stand beside biotune's
+columns for context, each labelled as published and never mixed into biotune's averages: per
+dataset the published number, per family the mean of the published numbers of the suite's
+datasets in it, the BLURB score recomputed the same way over the suite's families (so it compares
+with biotune's), and the published BLURB score as the paper gives it (over all of its families).
 """
 
 from __future__ import annotations
@@ -90,10 +98,34 @@ def dataset_cell(entry: Entry) -> dict[str, Any]:
             "errors": failed, "missing_seeds": missing}
 
 
-def build_leaderboard(name: str, entries: Sequence[Entry]) -> dict[str, Any]:
-    """The leaderboard dictionary (what leaderboard.json holds); see the module docstring for the rules."""
+@dataclass(frozen=True)
+class PublishedRow:
+    """One published model's test scores (percent, as papers print them) by the suite's dataset names."""
+
+    label: str  # the column's name, e.g. "BioBERT"
+    model: str  # what was fine-tuned, e.g. "BioBERT v1.1 (base, PubMed)"
+    scores: Mapping[str, float]
+    blurb_score: float | None = None  # the paper's own BLURB score (over all of its families), when it gives one
+
+
+@dataclass(frozen=True)
+class Published:
+    """Published rows and where they come from (shown under the table)."""
+
+    source: str
+    note: str
+    rows: tuple[PublishedRow, ...]
+
+
+def build_leaderboard(name: str, entries: Sequence[Entry], families: Sequence[str] = (),
+                      published: Published | None = None) -> dict[str, Any]:
+    """The leaderboard dictionary (what leaderboard.json holds); see the module docstring for the rules.
+
+    `families` are the benchmark's families in order (those of `entries` not among them follow);
+    `published` adds the published rows (see `published_rows`).
+    """
     datasets = list(dict.fromkeys(e.dataset for e in entries))
-    families = list(dict.fromkeys(e.family for e in entries))
+    families = list(dict.fromkeys([*families, *(e.family for e in entries)]))
     board: dict[str, Any] = {"suite": name, "seeds": sorted({s for e in entries for s in e.seeds}),
                              "datasets": {d: next(e.family for e in entries if e.dataset == d) for d in datasets},
                              "families": families, "backbones": {}}
@@ -104,12 +136,37 @@ def build_leaderboard(name: str, entries: Sequence[Entry]) -> dict[str, Any]:
             planned = [d for d, c in cells.items() if c["family"] == family]
             done = [d for d in planned if cells[d]["status"] == "complete"]
             family_rows[family] = {"mean": statistics.fmean(cells[d]["mean"] for d in done) if done else None,
-                                   "datasets": done, "planned": planned, "complete": len(done) == len(planned)}
+                                   "datasets": done, "planned": planned,
+                                   "complete": bool(planned) and len(done) == len(planned)}  # absent: incomplete
         scored = [f for f, row in family_rows.items() if row["mean"] is not None]
         blurb = {"score": statistics.fmean(family_rows[f]["mean"] for f in scored) if scored else None,
                  "families": scored, "complete": all(row["complete"] for row in family_rows.values())}
         board["backbones"][backbone] = {"datasets": cells, "families": family_rows, "blurb": blurb}
+    if published is not None:
+        board["published"] = published_rows(published, board["datasets"], families)
     return board
+
+
+def published_rows(published: Published, datasets: Mapping[str, str], families: Sequence[str]) -> dict[str, Any]:
+    """The published rows as the board holds them: per row its scores on the suite's datasets (percent), its
+    family means over the suite's datasets it has, the BLURB score recomputed over those families (None when
+    a family of the suite has no published number), and the paper's own BLURB score."""
+    rows = {}
+    for row in published.rows:
+        scores = {d: row.scores[d] for d in datasets if d in row.scores}
+        family_means = {}
+        for family in families:
+            planned = [d for d, f in datasets.items() if f == family]
+            known = [scores[d] for d in planned if d in scores]
+            family_means[family] = {"mean": statistics.fmean(known) if known else None, "datasets": len(known),
+                                    "planned": len(planned)}
+        scored = [f for f, m in family_means.items() if m["planned"]]
+        complete = all(family_means[f]["mean"] is not None for f in scored)
+        rows[row.label] = {"model": row.model, "scores": scores, "families": family_means,
+                           "blurb": statistics.fmean(family_means[f]["mean"] for f in scored) if scored and complete
+                           else None,
+                           "published_blurb": row.blurb_score}
+    return {"source": published.source, "note": published.note, "rows": rows}
 
 
 def _percent(mean: float, std: float | None) -> str:
@@ -124,6 +181,8 @@ def dataset_text(cell: Mapping[str, Any]) -> str:
 
 
 def family_text(row: Mapping[str, Any]) -> str:
+    if not row["planned"]:
+        return "absent (no dataset in this suite)"
     if row["mean"] is None:
         return f"incomplete (0/{len(row['planned'])} datasets)"
     mean = f"{100 * row['mean']:.2f}"
@@ -137,11 +196,25 @@ def blurb_text(blurb: Mapping[str, Any]) -> str:
     return score if blurb["complete"] else f"{score} (incomplete)"
 
 
+def _published_value(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _published_family(row: Mapping[str, Any]) -> str:
+    if row["mean"] is None:
+        return "–"
+    mean = f"{row['mean']:.2f}"
+    return mean if row["datasets"] == row["planned"] else f"{mean} ({row['datasets']}/{row['planned']} datasets)"
+
+
 def render_markdown(board: Mapping[str, Any]) -> str:
-    """One row per dataset (grouped by family), then the family averages and the BLURB score; one column per backbone."""
+    """One row per dataset (grouped by family), then the family averages and the BLURB score; one column per backbone,
+    then one per published row."""
     from biotune.tables import markdown_table
 
     backbones = list(board["backbones"])
+    published = board.get("published") or {"rows": {}}
+    papers = published["rows"]
     rows = []
     for family in board["families"]:
         for dataset, dataset_family in board["datasets"].items():
@@ -149,14 +222,22 @@ def render_markdown(board: Mapping[str, Any]) -> str:
                 continue
             cells = [board["backbones"][b]["datasets"].get(dataset) for b in backbones]
             metric = next((c["metric"] for c in cells if c and c["metric"]), "headline")
-            rows.append([dataset, family, metric, *(dataset_text(c) if c else "-" for c in cells)])
+            rows.append([dataset, family, metric, *(dataset_text(c) if c else "-" for c in cells),
+                         *(_published_value(paper["scores"].get(dataset)) for paper in papers.values())])
     for family in board["families"]:
         rows.append([f"**{family}** (family average)", family, "",
-                     *(family_text(board["backbones"][b]["families"][family]) for b in backbones)])
+                     *(family_text(board["backbones"][b]["families"][family]) for b in backbones),
+                     *(_published_family(paper["families"][family]) if paper["families"][family]["planned"] else "–"
+                       for paper in papers.values())])
     rows.append(["**BLURB score**", "", "macro average of the families", *(
-        blurb_text(board["backbones"][b]["blurb"]) for b in backbones)])
-    table = markdown_table(["dataset", "family", "metric", *backbones], rows,
-                           ["left", "left", "left", *["right"] * len(backbones)])
+        blurb_text(board["backbones"][b]["blurb"]) for b in backbones),
+        *(_published_value(paper["blurb"]) for paper in papers.values())])
+    if papers:
+        rows.append(["**BLURB score as published**", "", "over all of the paper's families", *["–"] * len(backbones),
+                     *(_published_value(paper["published_blurb"]) for paper in papers.values())])
+    headers = [*backbones, *(f"{label} (published)" for label in papers)]
+    table = markdown_table(["dataset", "family", "metric", *headers], rows,
+                           ["left", "left", "left", *["right"] * len(headers)])
     seeds = ", ".join(map(str, board["seeds"]))
     notes = [f"# Leaderboard: {board['suite']}", "",
              f"Test-set scores in %, mean ± sample std over seeds {seeds}. A family's average is the mean of its "
@@ -165,8 +246,14 @@ def render_markdown(board: Mapping[str, Any]) -> str:
              "Marks: `failed (k/n seeds)` / `missing (k/n seeds)`: only k of the n planned seeds finished (the others "
              "failed, or have not run or finished yet); such a dataset is left out of its family's average, never "
              "counted as zero. `(incomplete: k/m datasets)`: the family average covers only the k complete datasets "
-             "of its m. `(incomplete)` on the BLURB score: it averages the families that have a value, and at least "
-             "one of them is incomplete or has none."]
+             "of its m. `absent`: a family of the benchmark with no dataset in this suite. `(incomplete)` on the "
+             "BLURB score: it averages the families that have a value, and at least one family is incomplete, has "
+             "none or is absent."]
+    if papers:
+        notes += ["", f"Published columns: {published['note']} Source: {published['source']} Models: " + "; ".join(
+            f"{label}: {paper['model']}" for label, paper in papers.items()) + ". Their family averages and "
+            "BLURB score are recomputed over this suite's datasets (so they compare with the columns before "
+            "them); `–`: not published."]
     errors = [(b, d, seed, error) for b, row in board["backbones"].items() for d, cell in row["datasets"].items()
               for seed, error in cell["errors"].items()]
     if errors:

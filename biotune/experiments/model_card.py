@@ -140,8 +140,8 @@ def build_card(config: ExperimentConfig, summary: Mapping[str, Any], evals: Mapp
     task = get_task(config.task)
     data = summary.get("data", [])
     metadata = card_metadata(config, task, data, evals)
-    sections = [_introduction(config, task, summary), _data_section(config, data), _training_section(config, summary, settings),
-                _test_section(evals)]
+    sections = [_introduction(config, task, summary), *_collapse_section(summary), _data_section(config, data),
+                _training_section(config, summary, settings), _test_section(evals)]
     if aggregated is not None:
         sections.append(_seeds_section(summary, aggregated))
     usage = (f"`{model}` is this folder. Once uploaded, transformers loads the Hub id `<user>/<repo>` in its place; "
@@ -273,6 +273,17 @@ def selected_epoch(phase: Mapping[str, Any]) -> float | None:
     """The epoch whose model was kept: the first with the best dev score; None without dev selection."""
     best = phase.get("best_dev_score")
     return next((h["epoch"] for h in phase.get("dev_history", []) if h["dev_score"] == best), None) if best is not None else None
+
+
+def _collapse_section(summary: Mapping[str, Any]) -> list[str]:
+    """A warning, right under the introduction, for each split whose predictions collapsed to one class."""
+    collapsed = summary.get("collapsed") or {}
+    if not collapsed:
+        return []
+    lines = ["## Warning: collapsed predictions", "", "On these splits the model predicts one class for every "
+             "example: it has learned nothing of them, whatever its score (a majority-class rate is no result)."]
+    lines += ["", *(f"- {split}: {message}" for split, message in collapsed.items())]
+    return ["\n".join(lines)]
 
 
 def _test_section(evals: Mapping[str, Mapping[str, Any]]) -> str:

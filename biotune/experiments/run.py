@@ -6,7 +6,9 @@ per phase: fit it (`biotune.training.fit`: featurise, fine-tune with the Trainer
 loss, select the epoch with the best dev headline score), save `best_model/` (a standard Hugging
 Face folder), evaluate on every test set -> write results atomically, then the model card
 (`best_model/README.md`, `biotune.experiments.model_card`). The summary file is written last, so
-its presence marks a finished run (with its card).
+its presence marks a finished run (with its card). A split whose predictions collapsed to one
+class (`Result.collapse`: the selected epoch's dev, a test set) is named in a console warning,
+in the summary's `collapsed` and in the card.
 
 Everything that can fail before training (config, files, tags, backbone and tokenizer, window
 size, dev = test) is checked before the run folder is created or `--overwrite` deletes one.
@@ -159,6 +161,10 @@ def _run_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, la
         results = evaluate_splits(task, predictor, inputs.tests, paths.results)
     else:
         results = {}
+    collapsed = {name: message for name, message in [("dev", record.get("dev_collapse")),
+                                                      *((name, r.collapse) for name, r in results.items())] if message}
+    for name, message in collapsed.items():
+        log.warning("phase %s: the %s predictions collapsed to one class: %s", phase.name, name, message)
     summary: dict[str, object] = {
         "name": config.name,
         "task": task.name,
@@ -169,6 +175,7 @@ def _run_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, la
         "torch_threads": torch.get_num_threads(),
         "processes": process_count(),
         "test": {name: r.headline for name, r in results.items()},
+        "collapsed": collapsed,  # split ("dev" or a test set) -> what its predictions collapsed to
     }
     return TrainResult(paths, record["best_dev_score"], results, summary, main)  # type: ignore[arg-type]
 

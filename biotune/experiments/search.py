@@ -87,8 +87,8 @@ class SearchSettings:
     ray: bool = False
     ray_address: str | None = None
     workers: int = 2
-    gpus_per_trial: float = 0.0
-    cpus_per_trial: float = 1.0
+    gpus_per_worker: float = 0.0  # per Ray worker, each running trials one after another
+    cpus_per_worker: float = 1.0
     heartbeat_interval: int = 60  # seconds between a running trial's heartbeats in the storage
     grace_period: int = 180  # another machine's RUNNING trial whose heartbeat is older than this was killed: re-queued
 
@@ -560,7 +560,7 @@ def _optimize_on_ray(plan: _Plan) -> None:
     s = plan.settings
     jobs = [(f"worker_{k}", optimize_worker, (plan, k)) for k in range(s.workers)]
     for outcome in run_jobs(jobs, ray=True, ray_address=s.ray_address, workers=s.workers,
-                            gpus_per_job=s.gpus_per_trial, cpus_per_job=s.cpus_per_trial):
+                            gpus_per_job=s.gpus_per_worker, cpus_per_job=s.cpus_per_worker):
         if outcome.error:  # a worker lost: its trial is re-queued by the next run; the others' stand
             log.error("search %s: %s", outcome.key, outcome.error)
 

@@ -12,6 +12,8 @@ A suite file (YAML, `extends:` allowed) names backbones, datasets and seeds:
       bc5cdr: {config: ../bc5cdr.yaml, data_dir: corpora}
       chemprot: {config: ../re/chemprot.yaml, data_dir: re, overrides: {training.batch_size: 16}}
       mine: {task: ner, settings: {data: {corpus: path/to/folder}}, family: NER, metric: micro.f1}
+    families: [NER, RE, PICO]         # the benchmark's families: one without a dataset makes the score incomplete
+    published: blurb_published.yaml  # published rows beside biotune's (a file relative to this one, or inline)
 
 Each (backbone, dataset, seed) is one `biotune.experiments.run.train` run named
 `<suite>__<backbone>__<dataset>` (plus `__limit<N>` for a limited run), in the usual run
@@ -28,6 +30,9 @@ skipped, unfinished ones resumed, the rest trained, in this process or as Ray ta
 (`biotune.experiments.dispatch`); a run that fails is recorded with its error and the others go
 on. The outcome of every run goes to `results/<suite>/runs.json`, and the leaderboard
 (`biotune.experiments.leaderboard`) to `results/<suite>/leaderboard.{md,json,png}`.
+
+`published` holds numbers from papers (the source is required), never results: the leaderboard
+shows them as labelled columns beside biotune's and averages them only among themselves.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from biotune.errors import BiotuneError
 from biotune.experiments.aggregate import aggregate
 from biotune.experiments.model_card import rewrite_cards
 from biotune.experiments.dispatch import JobOutcome, run_jobs
-from biotune.experiments.leaderboard import Entry, build_leaderboard, write_leaderboard
+from biotune.experiments.leaderboard import Entry, Published, PublishedRow, build_leaderboard, write_leaderboard
 from biotune.experiments.run_folder import RunPaths
 from biotune.io import write_json
 from biotune.registry import did_you_mean
@@ -107,6 +112,26 @@ class DatasetSpec(_Section):
         return self
 
 
+class PublishedModel(_Section):
+    """One published model's row: what it is and its test scores (percent) by the suite's dataset names."""
+
+    model: str = Field(..., description="what was fine-tuned (encoder, size, pretraining text)")
+    scores: dict[str, float] = Field(..., description="dataset name (as in the suite) -> published test score (%)")
+    blurb_score: float | None = Field(None, description="the paper's own BLURB score, over all of its families")
+
+
+class PublishedTable(_Section):
+    """Published rows shown beside the suite's (papers' numbers, not biotune results)."""
+
+    source: str = Field(..., min_length=1, description="where the numbers come from (papers, tables)")
+    note: str = Field(..., min_length=1, description="what the numbers are (hardware, model size, test split)")
+    rows: dict[str, PublishedModel] = Field(..., min_length=1, description="column label -> the published row")
+
+    def as_published(self) -> Published:
+        return Published(self.source, self.note, tuple(PublishedRow(label, row.model, row.scores, row.blurb_score)
+                                                       for label, row in self.rows.items()))
+
+
 class SuiteConfig(_Section):
     """A benchmark suite: backbones x datasets x seeds."""
 
@@ -118,6 +143,11 @@ class SuiteConfig(_Section):
                                           min_length=1, description="backbones to compare")
     overrides: dict[str, Any] = Field(default_factory=dict, description="dotted config keys for every run")
     datasets: dict[str, DatasetSpec] = Field(..., min_length=1, description="dataset name -> its spec")
+    families: list[str] = Field(default_factory=list, description="the benchmark's families in order; one without a "
+                                "dataset here is shown absent and makes the BLURB score incomplete (default: the "
+                                "datasets' own)")
+    published: PublishedTable | None = Field(None, description="published rows shown beside biotune's (a YAML file "
+                                             "relative to the suite file, or inline)")
 
     @field_validator("backbones", mode="before")
     @classmethod
@@ -136,6 +166,11 @@ class SuiteConfig(_Section):
                 raise ValueError(f"{what}s must be unique: {names}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be unique: {self.seeds}")
+        for label, row in (self.published.rows if self.published else {}).items():
+            for dataset in row.scores:
+                if dataset not in self.datasets:
+                    raise ValueError(f"published.rows.{label}.scores: no dataset {dataset!r} in the suite"
+                                     f"{did_you_mean(dataset, self.datasets)}")
         return self
 
 
@@ -147,11 +182,13 @@ def validate_suite(data: dict[str, Any], origin: str) -> SuiteConfig:
 def load_suite(path: str | Path, overrides: dict[str, Any] | None = None) -> SuiteConfig:
     """Read a suite file (`extends:` resolved), set suite keys from `overrides` (`output_dir`, `data_dir`,
     `seeds`, ...; None values skipped), validate. `name` defaults to the file stem; relative dataset config
-    paths are relative to this file (also those a suite inherits through `extends`)."""
+    paths and a `published` file are relative to this file (also those a suite inherits through `extends`)."""
     path = Path(path)
     data = read_yaml(path)
     data.setdefault("name", path.stem)
     data.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    if isinstance(data.get("published"), str):
+        data["published"] = read_yaml(path.parent / data["published"])
     datasets = data.get("datasets")
     if isinstance(datasets, dict):
         data["datasets"] = {name: {**spec, "config": str(path.parent / spec["config"])}
@@ -283,8 +320,8 @@ class SuiteOutcome:
 
 def run_suite(suite: SuiteConfig, *, origin: str = "suite", overrides: dict[str, Any] | None = None,
               overwrite: bool = False, ray: bool = False,
-              ray_address: str | None = None, workers: int | None = None, gpus_per_run: float = 0.0,
-              cpus_per_run: float = 1.0, on_done: Callable[[JobOutcome], None] | None = None) -> SuiteOutcome:
+              ray_address: str | None = None, workers: int | None = None, gpus_per_worker: float = 0.0,
+              cpus_per_worker: float = 1.0, on_done: Callable[[JobOutcome], None] | None = None) -> SuiteOutcome:
     """Plan and check the suite (`overrides` as for `plan_suite`), run what is not finished, record every run's
     outcome, write the leaderboard.
 
@@ -305,8 +342,8 @@ def run_suite(suite: SuiteConfig, *, origin: str = "suite", overrides: dict[str,
             continue
         jobs.append((run.key, train_run, (run.config, bool(differing))))
     log.info("suite %s: %d runs, %d finished before, %d to run", suite.name, len(runs), len(outcome.skipped), len(jobs))
-    for done in run_jobs(jobs, ray=ray, ray_address=ray_address, workers=workers, gpus_per_job=gpus_per_run,
-                         cpus_per_job=cpus_per_run, on_done=on_done):
+    for done in run_jobs(jobs, ray=ray, ray_address=ray_address, workers=workers, gpus_per_job=gpus_per_worker,
+                         cpus_per_job=cpus_per_worker, on_done=on_done):
         if done.error is None:
             outcome.trained.append(done.key)
         else:
@@ -317,7 +354,8 @@ def run_suite(suite: SuiteConfig, *, origin: str = "suite", overrides: dict[str,
         {"backbone": r.backbone, "dataset": r.dataset, "seed": r.seed, "run": r.config.run_name,
          "status": "failed" if r.key in outcome.failed else "trained" if r.key in outcome.trained else "skipped",
          "error": outcome.failed.get(r.key)} for r in runs]})
-    outcome.leaderboard = build_leaderboard(suite.name, entries(suite, runs, outcome.failed))
+    outcome.leaderboard = build_leaderboard(suite.name, entries(suite, runs, outcome.failed), suite.families,
+                                            suite.published.as_published() if suite.published else None)
     outcome.files = write_leaderboard(outcome.leaderboard, outcome.results_dir)
     return outcome
 

@@ -12,6 +12,10 @@ bytes of one range, numbering its lines as in the whole file, so the documents (
 places) are exactly those a whole-file read gives. This is what lets a tagging job hand one
 shard of a PubMed-sized file to a worker without anyone reading the file from its start.
 BioC has no line structure to cut at: `plan_ranges` returns None for it.
+
+brat (`biotune.formats.brat`) is a folder of `<id>.txt` + `<id>.ann` pairs, not one file: a
+folder holding `.ann` files is one input in brat (`input_files` lists it once, its `.txt` files
+are not read again as plain text), and so are an `.ann` file and a glob pattern of them.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from biotune.formats.bigbio import iter_bigbio
 from biotune.formats.bioc_io import iter_bioc_xml, read_bioc_json
+from biotune.formats.brat import is_brat_folder, iter_brat
 from biotune.formats.documents import Document, Passage, iter_jsonl_documents, jsonl_documents
 from biotune.formats.pubtator import iter_pubtator, pubtator_documents, starts_document
 from biotune.formats.readers import existing_file, numbered_lines
@@ -57,6 +63,8 @@ DOCUMENT_READERS: Registry[Callable[[str | Path], Iterator[Document]]] = Registr
     "pubtator": iter_pubtator,
     "bioc-xml": iter_bioc_xml,
     "bioc-json": _bioc_json,
+    "brat": iter_brat,
+    "bigbio": iter_bigbio,  # a BigBIO KB split: parquet file or save_to_disk folder
 })
 
 DOCUMENT_EXTENSIONS: dict[str, str] = {
@@ -67,14 +75,19 @@ DOCUMENT_EXTENSIONS: dict[str, str] = {
     ".xml": "bioc-xml",
     ".bioc": "bioc-xml",
     ".json": "bioc-json",
+    ".ann": "brat",
+    ".parquet": "bigbio",
 }
 
 
 def document_format(path: str | Path, format: str | None = None) -> str:
-    """`format` checked against the registry, or the one `path`'s extension implies."""
+    """`format` checked against the registry, or the one `path`'s extension implies (a folder of `.ann`
+    files: brat)."""
     if format is not None:
         DOCUMENT_READERS.lookup(format)
         return format
+    if is_brat_folder(Path(path)):
+        return "brat"
     suffix = Path(path).suffix.lower()
     if suffix not in DOCUMENT_EXTENSIONS:
         known = ", ".join(f"{ext} ({name})" for ext, name in DOCUMENT_EXTENSIONS.items())
@@ -152,7 +165,9 @@ def input_files(path: str | Path, format: str | None = None) -> list[tuple[Path,
 
     Inside a folder, files whose extension names no format are skipped unless `format` is
     given (then every non-hidden file is read in that format); the list is sorted by relative
-    path. An empty folder is an error, as is a path that does not exist.
+    path. A brat folder (one holding `.ann` files, or any folder with `format="brat"`) is one
+    input, its `<id>.txt` + `<id>.ann` pairs its documents. An empty folder is an error, as is a
+    path that does not exist.
     """
     path = Path(path)
     if path.is_file():
@@ -160,11 +175,21 @@ def input_files(path: str | Path, format: str | None = None) -> list[tuple[Path,
         return [(path, path.name)]
     if not path.is_dir():
         raise BiotuneError(f"input {path} not found")
+    if format == "brat" or (format is None and is_brat_folder(path)):
+        return [(path, path.name)]
     found = []
+    brat: dict[Path, bool] = {}  # folder -> whether it is a brat folder (asked once per folder)
     for file in sorted(path.rglob("*")):
         relative = file.relative_to(path)
         if not file.is_file() or any(part.startswith(".") for part in relative.parts):
             continue
+        if format is None and file.suffix.lower() in (".ann", ".txt"):
+            if file.parent not in brat:
+                brat[file.parent] = is_brat_folder(file.parent)
+                if brat[file.parent]:  # the pairs of a brat folder are one input, listed once
+                    found.append((file.parent, file.parent.relative_to(path).as_posix()))
+            if brat[file.parent]:
+                continue
         if format is not None or file.suffix.lower() in DOCUMENT_EXTENSIONS:
             found.append((file, relative.as_posix()))
     if not found:

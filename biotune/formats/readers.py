@@ -30,9 +30,11 @@ logger = logging.getLogger("biotune")
 
 DOCSTART = "-DOCSTART-"
 DOCUMENT_FIELD = "document"  # the JSONL field naming a sentence's document
+UNTYPED_PREFIXES = frozenset("BIES")  # the tags of an untyped file (`untyped_type`) that mark an entity
 
 
-def iter_tsv(path: str | Path, scheme: str = "auto", tag_column: int = -1) -> Iterator[Sentence]:
+def iter_tsv(path: str | Path, scheme: str = "auto", tag_column: int = -1,
+             untyped_type: str | None = None) -> Iterator[Sentence]:
     """Stream the sentences of a CoNLL-style file: `token<TAB>...<TAB>tag`, blank line between sentences.
 
     The token is column 0 and the tag column `tag_column` (default: the last). Lines without
@@ -40,10 +42,15 @@ def iter_tsv(path: str | Path, scheme: str = "auto", tag_column: int = -1) -> It
     after it ignored) starts a new document: the sentences after it get `Sentence.document`
     `"<file name>:<line of the -DOCSTART->"`; sentences before the first one have none. A
     sentence's id is `"<file name>:<line of its first token>"`.
+
+    `untyped_type` reads files whose tags carry no type (bare `B`/`I`/`O`, BLURB's convention
+    for its single-class NER files): every bare `B`/`I` (IOBES: `S`/`E` too) becomes
+    `<prefix>-<untyped_type>`, since a span needs a type everywhere in biotune. A typed tag in
+    such a file is kept as it is.
     """
     path = existing_file(path)
     _check_scheme(scheme)
-    return _with_repair_warning(path, _tsv_sentences(path, scheme, tag_column))
+    return _with_repair_warning(path, _tsv_sentences(path, scheme, tag_column, untyped_type))
 
 
 def iter_jsonl(
@@ -109,7 +116,7 @@ def read_corpus_file(path: str | Path, format: str | None = None, **options: Any
     return list(iter_corpus_file(path, format, **options))
 
 
-def _tsv_sentences(path: Path, scheme: str, tag_column: int) -> Iterator[Sentence]:
+def _tsv_sentences(path: Path, scheme: str, tag_column: int, untyped_type: str | None) -> Iterator[Sentence]:
     rows: list[tuple[int, str, str]] = []
     document: str | None = None
     for number, line in numbered_lines(path):
@@ -120,12 +127,12 @@ def _tsv_sentences(path: Path, scheme: str, tag_column: int) -> Iterator[Sentenc
             if line.startswith(DOCSTART):
                 document = f"{path.name}:{number}"
             continue
-        rows.append(_tsv_row(path, number, line, tag_column))
+        rows.append(_tsv_row(path, number, line, tag_column, untyped_type))
     if rows:
         yield _tsv_sentence(path, rows, scheme, document)
 
 
-def _tsv_row(path: Path, number: int, line: str, tag_column: int) -> tuple[int, str, str]:
+def _tsv_row(path: Path, number: int, line: str, tag_column: int, untyped_type: str | None) -> tuple[int, str, str]:
     columns = line.split("\t") if "\t" in line else line.split()
     if len(columns) < 2:
         raise BiotuneError(f"{path}:{number}: expected 'token<TAB>tag', found one column: {line!r}")
@@ -137,6 +144,8 @@ def _tsv_row(path: Path, number: int, line: str, tag_column: int) -> tuple[int, 
         ) from None
     if not token:
         raise BiotuneError(f"{path}:{number}: empty token in {line!r}")
+    if untyped_type is not None and tag in UNTYPED_PREFIXES:
+        tag = f"{tag}-{untyped_type}"
     return number, token, tag
 
 
@@ -145,7 +154,9 @@ def _tsv_sentence(path: Path, rows: list[tuple[int, str, str]], scheme: str, doc
     bad = invalid_tags(tags, scheme)
     if bad:
         index, tag = bad[0]
-        raise BiotuneError(f"{path}:{numbers[index]}: unknown tag {tag!r} {_allowed(scheme)}")
+        hint = ("; bare B/I/O tags (BLURB's untyped NER files) are read with untyped_type, as the registered "
+                "blurb_* corpora do") if tag in UNTYPED_PREFIXES else ""
+        raise BiotuneError(f"{path}:{numbers[index]}: unknown tag {tag!r} {_allowed(scheme)}{hint}")
     sentence = _labelled(tokens, tags, scheme, id=f"{path.name}:{numbers[0]}", source=str(path))
     sentence.document = document
     return sentence

@@ -2,27 +2,25 @@
 
 Every writer takes `(documents, path)`, writes atomically (a crash leaves no half file) and
 returns the number of documents written; `WRITERS` maps a format name to one, so a config or
-CLI string picks the output. `brat` writes a folder of `<id>.txt` + `<id>.ann` pairs; every
-other format writes one file. Offsets stay document-level characters in every format.
+CLI string picks the output. `brat` (`biotune.formats.brat`) writes a folder of `<id>.txt` +
+`<id>.ann` pairs, relations and concept ids included; every other format writes one file.
+Offsets stay document-level characters in every format.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from biotune.formats.bioc_io import write_bioc_json, write_bioc_xml
-from biotune.formats.documents import Annotation, Document, document_json, tagged_sentences
+from biotune.formats.brat import write_brat
+from biotune.formats.documents import Document, document_json, tagged_sentences
 from biotune.formats.pubtator import write_pubtator
 from biotune.formats.readers import DOCSTART
-from biotune.errors import BiotuneError
 from biotune.io import atomic_open
 from biotune.registry import Registry
 
 Writer = Callable[[Iterable[Document], str | Path], int]
-
-_SAFE_ID = re.compile(r"[\w.-]+")
 
 
 def write_jsonl(documents: Iterable[Document], path: str | Path) -> int:
@@ -52,37 +50,6 @@ def write_conll(documents: Iterable[Document], path: str | Path) -> int:
                 out.write("\n")
             count += 1
     return count
-
-
-def write_brat(documents: Iterable[Document], path: str | Path) -> int:
-    """brat standoff into folder `path`: `<id>.txt` holds `Document.text`, `<id>.ann` its entities.
-
-    `T` lines are `T1<TAB>Type start end<TAB>mention` with line breaks in the mention shown as
-    spaces; scores and concept ids go in `AnnotatorNotes` (`#1`) lines, as brat has no field.
-    Ids must be safe file names (letters, digits, `_`, `.`, `-`).
-    """
-    folder = Path(path)
-    count = 0
-    for doc in documents:
-        if not _SAFE_ID.fullmatch(doc.id):
-            raise BiotuneError(f"document id {doc.id!r} is not a safe brat file name (letters, digits, _ . -)")
-        with atomic_open(folder / f"{doc.id}.txt") as out:
-            out.write(doc.text)
-        with atomic_open(folder / f"{doc.id}.ann") as out:
-            out.writelines(_brat_lines(doc.annotations))
-        count += 1
-    return count
-
-
-def _brat_lines(annotations: list[Annotation]) -> list[str]:
-    lines = []
-    for number, a in enumerate(annotations, start=1):
-        mention = re.sub(r"[\r\n\t]", " ", a.text)
-        lines.append(f"T{number}\t{a.type} {a.start_char} {a.end_char}\t{mention}\n")
-        notes = [f"score={a.score!r}"] * (a.score is not None) + [f"id={a.concept_id}"] * (a.concept_id is not None)
-        if notes:
-            lines.append(f"#{number}\tAnnotatorNotes T{number}\t{' '.join(notes)}\n")
-    return lines
 
 
 WRITERS: Registry[Writer] = Registry("output format", {

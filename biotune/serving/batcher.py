@@ -4,7 +4,7 @@ A model (the Tagger, a QA predictor) is fastest on many items at once and is not
 so requests hand their items to a `MicroBatcher`, whose one worker thread computes the items
 of several requests in one call and hands each request its own results back.
 
-Everything is measured in one cost, characters (`text_cost`, or the service's cost of a
+Everything is measured in one cost, characters (`text_cost`, or an endpoint's cost of an item: a
 question): a batch holds at most `max_chars` of them, and a request larger than that is
 computed a batch at a time, taking its turn behind the requests that arrived meanwhile, so one
 huge request delays a small one by at most one batch. The queue is bounded in the same unit,
@@ -29,17 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from biotune.tasks.endpoints import text_cost
+
 # Bounds of the Retry-After estimate, in seconds: at least 1 (the header counts whole seconds),
 # at most a minute, beyond which an estimate from past batches means little.
 _RETRY_AFTER_S = (1, 60)
 
 # A model call over a batch of items (texts to tag, questions to answer): one result per item, in order.
 BatchFunction = Callable[[Sequence[Any]], list[Any]]
-
-
-def text_cost(text: str) -> int:
-    """What a text costs a batch: its characters (an empty text still costs one, so texts stay bounded)."""
-    return max(len(text), 1)
 
 
 def retry_after(queued_chars: int, chars_per_second: float | None) -> int:

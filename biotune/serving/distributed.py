@@ -3,9 +3,8 @@
 The driver plans the shards (`tag_job.plan_shards`: for the line formats one byte scan per file
 finds each shard's byte range, without parsing), drops those already written, and hands the
 rest to Ray Data as a dataset of shard descriptors; `map` runs them on `workers` actors, each
-loading the models once (one replica of the NER model, and of the RE model when the job
-extracts relations, per worker, `cpus_per_worker` CPUs, which set torch's thread
-count, and `gpus_per_worker` GPUs each). A worker reads only its shard's bytes from the shared
+loading the models once (one replica of the job's document pipeline, every model of it, per
+worker, `cpus_per_worker` CPUs, which set torch's thread count, and `gpus_per_worker` GPUs each). A worker reads only its shard's bytes from the shared
 file system, tags it with exactly the code of the single-process job (`tag_job.tag_shard`) and
 writes it atomically, so the output folder is identical to `biotune tag`'s and an interrupted
 run resumes the same way, with either runner.
@@ -34,8 +33,8 @@ import torch
 
 from biotune.formats.document_formats import ByteRange
 from biotune.errors import BiotuneError
-from biotune.serving.tag_job import (Shard, TagSettings, TagSummary, check_models, close_output, output_folder,
-                                     counted_since, plan_shards, tag_shard, warn_too_wide)
+from biotune.serving.tag_job import (Shard, TagSettings, TagSummary, check_models, close_output, counted_since,
+                                     output_folder, plan_shards, tag_shard, warn)
 
 
 def use_assigned_cpus() -> int:
@@ -70,19 +69,19 @@ def row_shard(row: dict[str, Any]) -> Shard:
 
 
 class _ShardWorker:
-    """A Ray Data actor: one `DocumentAnnotator` (its models) for its lifetime, one shard per call."""
+    """A Ray Data actor: one document pipeline (its models) for its lifetime, one shard per call."""
 
     def __init__(self, settings: TagSettings) -> None:
         use_assigned_cpus()
         self.settings = settings
-        self.annotator = settings.annotator()
+        self.pipeline = settings.pipeline()
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         shard = row_shard(row)
         documents = shard.read()
-        before = self.annotator.counts()
-        tag_shard(self.annotator, shard, documents, self.settings)
-        return {"documents": len(documents), "counts": json.dumps(counted_since(self.annotator, before))}
+        before = self.pipeline.counts()
+        tag_shard(self.pipeline, shard, documents, self.settings)
+        return {"documents": len(documents), "counts": json.dumps(counted_since(self.pipeline, before))}
 
 
 def run_tag_ray(
@@ -92,7 +91,7 @@ def run_tag_ray(
     gpus_per_worker: float = 0.0,
     overwrite: bool = False,
     on_progress: Callable[[int], None] | None = None,
-    cpus_per_worker: int = 1,
+    cpus_per_worker: float = 1.0,
 ) -> TagSummary:
     """Run the tagging job on Ray; the output equals `tag_job.run_tag`'s for the same settings.
 
@@ -101,15 +100,15 @@ def run_tag_ray(
     """
     import ray
 
-    for name, value, least in (("workers", workers, 1), ("cpus per worker", cpus_per_worker, 1),
+    for name, value, least in (("workers", workers, 1), ("cpus per worker", cpus_per_worker, 0.01),
                                ("gpus per worker", gpus_per_worker, 0)):
         if not value >= least:  # also catches NaN
             raise BiotuneError(f"{name} must be at least {least}, not {value}")
-    resolved = {name: path.resolve() for name in ("relations", "link_dictionary")
-                if (path := getattr(settings, name)) is not None}
+    dictionary = settings.link_dictionary.resolve() if settings.link_dictionary is not None else None
     settings = replace(settings, input=settings.input.resolve(), output_dir=settings.output_dir.resolve(),
-                       checkpoint=settings.checkpoint.resolve(), **resolved)  # workers may start in another directory
-    check_models(settings)  # before anything is written: the workers load the models only later
+                       checkpoints=tuple(folder.resolve() for folder in settings.checkpoints),
+                       link_dictionary=dictionary)  # workers may start in another directory
+    stages = check_models(settings)  # before anything is written: the workers load the models only later
     with output_folder(settings, overwrite) as record:
         summary = TagSummary()
         rows = []
@@ -124,12 +123,12 @@ def run_tag_ray(
             _run_pool(ray, rows, settings, address, workers, gpus_per_worker, cpus_per_worker, on_progress,
                       summary)
         close_output(settings, record, summary)
-    warn_too_wide(summary)
+    warn(stages, summary)
     return summary
 
 
 def _run_pool(ray: Any, rows: list[dict[str, Any]], settings: TagSettings, address: str | None, workers: int,
-              gpus_per_worker: float, cpus_per_worker: int, on_progress: Callable[[int], None] | None,
+              gpus_per_worker: float, cpus_per_worker: float, on_progress: Callable[[int], None] | None,
               summary: TagSummary) -> None:
     """Tag the shards of `rows` on a pool of `workers` actors (starting a local Ray if none runs).
 
@@ -137,7 +136,7 @@ def _run_pool(ray: Any, rows: list[dict[str, Any]], settings: TagSettings, addre
     """
     started_here = not ray.is_initialized()
     if started_here:
-        local = ({"num_cpus": workers * cpus_per_worker, "num_gpus": math.ceil(workers * gpus_per_worker)}
+        local = ({"num_cpus": math.ceil(workers * cpus_per_worker), "num_gpus": math.ceil(workers * gpus_per_worker)}
                  if address is None else {})
         ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
     try:

@@ -7,8 +7,8 @@ starts, and a rerun compares:
 - each input file: size, modification time and a BLAKE2b hash of its content (streamed in
   chunks by `hashlib.file_digest`, once per job start: a few hundred MB/s, far below what
   tagging the same bytes costs);
-- the checkpoint, and the relation checkpoint when the job extracts relations: a BLAKE2b hash
-  of each file of the folder (weights, config, tokenizer);
+- each checkpoint (every model of the job's document pipeline): a BLAKE2b hash of each file of
+  the folder (weights, config, tokenizer);
 - the link dictionary when the job links mentions: as an input file.
 
 Content decides: a file whose size or hash differs has changed (documents appended to an input

@@ -13,13 +13,16 @@ Shards of the line formats (text, JSONL, PubTator) are byte ranges found by one 
 read the shards it skips. BioC has no lines to cut at, so its shards come from one streaming
 pass over the file, holding one shard's documents at a time.
 
-Documents go through `pipeline.DocumentAnnotator`: NER, then, when asked, dictionary linking
-(`link_dictionary`) and relation extraction (`relations`, an RE checkpoint), so the shards hold
-entities and the relations between them (JSONL `relations`, PubTator relation lines, BioC
-`<relation>` elements; CoNLL and brat output carry no relations and are refused with one).
+Documents go through the document pipeline of the checkpoints given (`biotune.serving.pipeline`):
+each checkpoint's task declares what its model adds (`Task.document_stage`: NER's entities, an RE
+model's relations between them, ...) and, with a link dictionary, the linking stage gives the
+entities concept ids; the stages order themselves by what they need. The job knows no task: it
+runs the pipeline over shards, adds up what its stages count and writes what they give (JSONL
+`relations`, PubTator relation lines, BioC `<relation>` elements; an output format that cannot
+carry a kind of annotation a stage adds, CoNLL or brat with relations, is refused).
 
 `tag_manifest.json` in the output folder records the settings that decide the output and the
-fingerprints of the inputs, the checkpoints and the dictionary (`biotune.serving.job_guard`); a
+fingerprints of the inputs, each checkpoint and the dictionary (`biotune.serving.job_guard`); a
 rerun with other settings, or after an input, a model or the dictionary changed, is refused
 naming what differs (mixing them would corrupt the corpus), and a job running on the folder
 locks it against a second one. A finished job records its per-file document and shard counts there.
@@ -41,11 +44,12 @@ from typing import Any
 
 from biotune.formats.document_formats import (ByteRange, count_documents, document_format, input_files, iter_documents,
                                            plan_ranges, read_range)
-from biotune.formats.documents import BY_CONCEPT, Annotation, Document, Passage, Relation, assemble
+from biotune.formats.documents import Document
 from biotune.errors import BiotuneError
 from biotune.serving.job_guard import (LOCK, checkpoint_changes, checkpoint_fingerprint, file_changes,
                                        file_fingerprint, input_changes, input_fingerprints, job_lock)
-from biotune.serving.pipeline import DocumentAnnotator
+from biotune.serving.pipeline import load_pipeline
+from biotune.tasks.stages import DocumentPipeline, DocumentStage
 from biotune.formats.writers import WRITERS
 from biotune.io import write_json
 
@@ -54,7 +58,8 @@ log = logging.getLogger("biotune")
 MANIFEST = "tag_manifest.json"
 OUTPUT_SUFFIX = {"jsonl": ".jsonl", "pubtator": ".pubtator", "bioc-xml": ".xml", "bioc-json": ".json",
                  "conll": ".conll", "brat": ""}
-RELATION_FORMATS = ("jsonl", "pubtator", "bioc-xml", "bioc-json")
+# What an output format cannot carry, by the kind of annotation a stage adds (`DocumentStage.provides`).
+CANNOT_HOLD = {"conll": ("relations",)}  # brat keeps relations (R lines, `formats.brat`)
 
 
 @dataclass(frozen=True)
@@ -63,21 +68,19 @@ class TagSettings:
 
     input: Path
     output_dir: Path
-    checkpoint: Path
+    checkpoints: tuple[Path, ...]  # model folders, each a stage of the pipeline (entities, relations, ...)
     input_format: str | None = None
     output_format: str = "jsonl"
     shard_size: int = 1000
     precision: str = "auto"
     batch_size: int = field(default=32, compare=False)
-    relations: Path | None = None  # an RE checkpoint: relations between the predicted entities
     link_dictionary: Path | None = None  # a term<TAB>id file: concept ids for the predicted entities
 
     def __post_init__(self) -> None:
         if self.output_format not in OUTPUT_SUFFIX:
             raise BiotuneError(f"unknown output format {self.output_format!r}; choose one of {', '.join(OUTPUT_SUFFIX)}")
-        if self.relations is not None and self.output_format not in RELATION_FORMATS:
-            raise BiotuneError(f"output format {self.output_format!r} has no relations; with --relations write "
-                               f"{', '.join(RELATION_FORMATS)}")
+        if not self.checkpoints:
+            raise BiotuneError("tagging needs at least one checkpoint")
         if self.shard_size < 1:
             raise BiotuneError(f"shard size must be at least 1, not {self.shard_size}")
         if self.batch_size < 1:
@@ -87,12 +90,12 @@ class TagSettings:
         """The manifest's `settings`: paths resolved, batch size left out (it does not change the output)."""
         out = asdict(self)
         del out["batch_size"]
+        out["checkpoints"] = [str(Path(folder).resolve()) for folder in self.checkpoints]
         return {key: str(Path(value).resolve()) if isinstance(value, Path) else value for key, value in out.items()}
 
-    def annotator(self) -> DocumentAnnotator:
-        """The NER model, and the RE model and dictionary when set, loaded as the settings say."""
-        return DocumentAnnotator.load(self.checkpoint, self.relations, self.link_dictionary, self.precision,
-                                      self.batch_size)
+    def pipeline(self, precision: str | None = None) -> DocumentPipeline:
+        """The checkpoints' stages and the dictionary's, loaded as the settings say (or in `precision`)."""
+        return load_pipeline(self.checkpoints, self.link_dictionary, precision or self.precision, self.batch_size)
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,9 @@ class TagSummary:
     shards_written: int = 0
     shards_skipped: int = 0
     files: dict[str, dict[str, int]] = field(default_factory=dict)
-    # What the annotator counted over the shards written: `pairs_too_wide` (--relations: candidate pairs
-    # that did not fit the RE model's window, left unrelated), `mentions_exact` / `_normalised` /
-    # `_unlinked` / `_kept` (--link-dictionary: how each predicted mention got its concept id).
+    # What the pipeline's stages counted over the shards written (`DocumentStage.counts`): e.g. a
+    # relation stage's `pairs_too_wide` (candidate pairs that did not fit the RE model's window, left
+    # unrelated), the linking stage's `mentions_exact` / `_normalised` / ... (how each mention was linked).
     annotations: dict[str, int] = field(default_factory=dict)
 
     def add(self, relative: str, documents: int, written: bool) -> None:
@@ -146,14 +149,14 @@ class TagSummary:
         counts["shards"] += 1
 
     def count(self, counts: dict[str, int]) -> None:
-        """Add what the annotator counted on some shards."""
+        """Add what the pipeline counted on some shards."""
         for key, value in counts.items():
             self.annotations[key] = self.annotations.get(key, 0) + value
 
 
-def counted_since(annotator: DocumentAnnotator, before: dict[str, int]) -> dict[str, int]:
-    """The annotator's counts minus `before` (its counts earlier)."""
-    return {key: value - before.get(key, 0) for key, value in annotator.counts().items()}
+def counted_since(pipeline: DocumentPipeline, before: dict[str, int]) -> dict[str, int]:
+    """The pipeline's counts minus `before` (its counts earlier)."""
+    return {key: value - before.get(key, 0) for key, value in pipeline.counts().items()}
 
 
 def shards_of(file: Path, relative: str, format: str, size: int) -> Iterator[Shard]:
@@ -175,9 +178,9 @@ def plan_shards(settings: TagSettings) -> Iterator[Shard]:
         yield from shards_of(file, relative, document_format(file, settings.input_format), settings.shard_size)
 
 
-def tag_shard(annotator: DocumentAnnotator, shard: Shard, documents: Sequence[Document], settings: TagSettings) -> None:
+def tag_shard(pipeline: DocumentPipeline, shard: Shard, documents: Sequence[Document], settings: TagSettings) -> None:
     """Annotate `documents` and write them to the shard's output, atomically."""
-    write_documents(annotator.annotate(documents), shard.output(settings), settings.output_format)
+    write_documents(pipeline.annotate(documents), shard.output(settings), settings.output_format)
 
 
 def write_documents(documents: Sequence[Document], path: Path, output_format: str) -> None:
@@ -211,7 +214,7 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BiotuneError(f"{manifest}: not a biotune tagging manifest ({error}); use another output folder, "
                            "or --overwrite to delete that job") from None
-    missing = [key for key in ("settings", "inputs", "checkpoint")
+    missing = [key for key in ("settings", "inputs", "checkpoints")
                if not isinstance(record, dict) or not isinstance(record.get(key), dict)]
     if missing:
         raise BiotuneError(f"{manifest}: not a biotune tagging manifest, or one of an older biotune without "
@@ -220,33 +223,37 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
     return record
 
 
-def check_models(settings: TagSettings) -> None:
+def check_models(settings: TagSettings) -> list[type[DocumentStage]]:
     """Load the job's models (and dictionary) once on CPU and drop them: a `BiotuneError` naming what is unusable.
 
-    The Ray driver calls it before creating anything, as its workers load the models only later.
+    The Ray driver calls it before creating anything, as its workers load the models only later;
+    it returns the kinds of stage, whose warnings (`DocumentStage.report`) the driver gives at the end.
     """
-    check_writable(DocumentAnnotator.load(settings.checkpoint, settings.relations, settings.link_dictionary,
-                                          precision="fp32"), settings.output_format)
+    pipeline = settings.pipeline(precision="fp32")
+    check_writable(pipeline, settings.output_format)
+    return [type(step.stage) for step in pipeline.steps]
 
 
-def check_writable(annotator: DocumentAnnotator, output_format: str) -> None:
-    """Write one probe document holding a relation of every type the RE model predicts, to a scratch file.
+def check_writable(pipeline: DocumentPipeline, output_format: str) -> None:
+    """Refuse an output format that cannot carry what a stage adds (`CANNOT_HOLD`), and write each stage's
+    probe documents (a relation of every type the model predicts) to a scratch file.
 
-    A relation type the output format cannot hold (PubTator's must start with a letter) is a
-    `BiotuneError` now, before any shard, rather than at the first shard that predicts it.
+    A label the output format cannot hold (a PubTator relation type must start with a letter) is
+    a `BiotuneError` now, before any shard, rather than at the first shard that predicts it.
     """
-    if annotator.relations is None:
-        return
-    head_type, tail_type = annotator.relations.pairs[0]
-    head, tail = Annotation(0, 1, head_type, "a", 1.0, "h"), Annotation(2, 3, tail_type, "b", 1.0, "t")
-    probe = assemble("probe", [Passage("text", "a b")], [("probe", head), ("probe", tail)], "probe",
-                     [("probe", Relation(label, "h", "t", BY_CONCEPT, score=1.0))
-                      for label in annotator.relations.relation_types])
-    with tempfile.TemporaryDirectory(prefix="biotune-probe-") as scratch:
-        try:
-            write_documents([probe], Path(scratch) / f"probe{OUTPUT_SUFFIX[output_format]}", output_format)
-        except BiotuneError as error:
-            raise BiotuneError(f"the relation model's labels cannot be written as {output_format}: {error}") from None
+    for step in pipeline.steps:
+        kind = step.stage.provides
+        if kind in CANNOT_HOLD.get(output_format, ()):
+            holding = [name for name in OUTPUT_SUFFIX if kind not in CANNOT_HOLD.get(name, ())]
+            raise BiotuneError(f"output format {output_format!r} has no {kind}; with {step.source}, which adds "
+                               f"them, write {', '.join(holding)}")
+        with tempfile.TemporaryDirectory(prefix="biotune-probe-") as scratch:
+            try:
+                for probe in step.stage.probe():
+                    write_documents([probe], Path(scratch) / f"probe{OUTPUT_SUFFIX[output_format]}", output_format)
+            except BiotuneError as error:
+                raise BiotuneError(f"the {kind} labels of {step.source} cannot be written as {output_format}: "
+                                   f"{error}") from None
 
 
 def job_record(settings: TagSettings) -> dict[str, Any]:
@@ -256,9 +263,8 @@ def job_record(settings: TagSettings) -> dict[str, Any]:
     """
     files = input_files(settings.input, settings.input_format)
     record = {"settings": settings.record(), "inputs": input_fingerprints(files),
-              "checkpoint": checkpoint_fingerprint(settings.checkpoint)}
-    if settings.relations is not None:
-        record["relations"] = checkpoint_fingerprint(settings.relations)
+              "checkpoints": {str(folder.resolve()): checkpoint_fingerprint(folder)
+                              for folder in settings.checkpoints}}
     if settings.link_dictionary is not None:
         if not settings.link_dictionary.is_file():
             raise BiotuneError(f"link dictionary {settings.link_dictionary} not found")
@@ -285,10 +291,9 @@ def open_output(settings: TagSettings, current: dict[str, Any], overwrite: bool 
         if differing:
             raise BiotuneError(f"{out} holds a tagging job with other settings ({', '.join(differing)} differ); "
                                "use another output folder, or --overwrite to delete that job")
-        changes = input_changes(previous["inputs"], current["inputs"]) + checkpoint_changes(
-            settings.checkpoint, previous["checkpoint"], current["checkpoint"])
-        if settings.relations is not None:
-            changes += checkpoint_changes(settings.relations, previous.get("relations", {}), current["relations"])
+        changes = input_changes(previous["inputs"], current["inputs"])
+        for folder, fingerprint in current["checkpoints"].items():
+            changes += checkpoint_changes(Path(folder), previous["checkpoints"].get(folder, {}), fingerprint)
         if settings.link_dictionary is not None:
             changes += file_changes(f"link dictionary {settings.link_dictionary}", previous.get("dictionary", {}),
                                     current["dictionary"])
@@ -338,38 +343,38 @@ def expected_documents(settings: TagSettings) -> int | None:
 
 def run_tag(
     settings: TagSettings,
-    annotator: DocumentAnnotator | None = None,
+    pipeline: DocumentPipeline | None = None,
     overwrite: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> TagSummary:
     """Tag every document under `settings.input` into `settings.output_dir`, skipping finished shards.
 
-    `annotator` defaults to the settings' checkpoints, dictionary and precision; it is loaded
-    (and its relation types checked against the output format) before the output folder is
+    `pipeline` defaults to the settings' checkpoints, dictionary and precision; it is loaded
+    (and what its stages write checked against the output format) before the output folder is
     touched, so a model that does not load leaves nothing behind. `on_progress(n)` is called
     with the number of documents of each shard done (tagged or skipped).
     """
-    annotator = annotator or settings.annotator()
-    check_writable(annotator, settings.output_format)
-    before = annotator.counts()
+    pipeline = pipeline or settings.pipeline()
+    check_writable(pipeline, settings.output_format)
+    before = pipeline.counts()
     with output_folder(settings, overwrite) as record:
         summary = TagSummary()
         for shard in plan_shards(settings):
             done = shard.output(settings).exists()
             if not done:
-                tag_shard(annotator, shard, shard.read(), settings)
+                tag_shard(pipeline, shard, shard.read(), settings)
             summary.add(shard.relative, shard.size, written=not done)
             if on_progress is not None:
                 on_progress(shard.size)
-        summary.count(counted_since(annotator, before))
+        summary.count(counted_since(pipeline, before))
         close_output(settings, record, summary)
-    warn_too_wide(summary)
+    warn([type(step.stage) for step in pipeline.steps], summary)
     return summary
 
 
-def warn_too_wide(summary: TagSummary) -> None:
-    """Say how many candidate pairs got no relation because they did not fit the RE model's window."""
-    too_wide = summary.annotations.get("pairs_too_wide", 0)
-    if too_wide:
-        log.warning("%d candidate pairs span more tokens than the relation model's max_length and got no relation "
-                    "(recorded as annotations.pairs_too_wide in %s)", too_wide, MANIFEST)
+def warn(stages: Sequence[type[DocumentStage]], summary: TagSummary) -> None:
+    """Log the stages' warnings on what they counted over the job (pairs too wide for a model's window)."""
+    for stage in stages:
+        line = stage.report(summary.annotations)
+        if line is not None:
+            log.warning("%s", line)

@@ -20,7 +20,10 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
     read_records / predict_records / write_records (prediction_chunks)
                               ->  prediction on new data, records in and records out
     endpoint(settings)        ->  the HTTP endpoint the service mounts for a saved model
-                                  (`Endpoint`; default: its records at /<task>)
+                                  (`biotune.tasks.endpoints.Endpoint`; default: its records at /<task>)
+    document_stage(predictor) ->  what the model adds to documents (entities, relations) in the
+                                  tag job and the service's document endpoint
+                                  (`biotune.tasks.stages.DocumentStage`; default: none)
     score(predictor, split)   ->  a `Result` with one `headline` under `headline_key`
     render(results)           ->  the result files' Markdown
     pipeline_tag, label_counts, card_usage
@@ -41,9 +44,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from biotune.errors import BiotuneError
+from biotune.tasks.endpoints import Endpoint, records_endpoint
 
 if TYPE_CHECKING:
     import torch
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 
     from biotune.config import ExperimentConfig, SourceConfig
     from biotune.corpora.splits import Split
+    from biotune.tasks.stages import DocumentStage
 
 
 class Result(Protocol):
@@ -62,6 +65,14 @@ class Result(Protocol):
 
     @property
     def headline_key(self) -> str: ...
+
+    @property
+    def collapse(self) -> str | None:
+        """None, or in words what the predictions collapsed to where they are all one class of a split
+        whose gold holds several (`all 500 questions predicted 'yes'`, `no entity predicted in 940
+        sentences (all O)`): such a model learned nothing, whatever its headline. Training says so in
+        the console, its summary and model card, and aggregation in its table."""
+        ...
 
     def to_dict(self) -> dict[str, Any]: ...
 
@@ -90,54 +101,6 @@ class SourceExamples:
 
     examples: list[Any]
     types: tuple[str, ...]
-
-
-# ---- what a task mounts on the HTTP service -------------------------------------------------------
-# Declared by each task (`Task.endpoint`), served by the task-free `biotune.serving.service`, which
-# adds the limits, the micro-batcher and the model's name. The default is `records_endpoint`: the
-# task's own prediction records over HTTP, `{"records": [...]}` in, `{"results": [...], "model": ...}`
-# out, one result per record in order, what `biotune predict` writes for them.
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A task's POST endpoint: `path`, its `request` and `response` models (the OpenAPI schema),
-    `records(request)` the input records for `predict_records`, `answer(request, results)` the
-    response body without `model` (which the service adds), `cost(record)` what one record costs
-    the micro-batcher's character-bounded batches and queue, and `usage` the shape of a request,
-    said when its JSON nests too deeply to parse."""
-
-    path: str
-    request: type[BaseModel]
-    response: type[BaseModel]
-    records: Callable[[Any], list[dict[str, Any]]]
-    answer: Callable[[Any, Sequence[dict[str, Any]]], dict[str, Any]]
-    cost: Callable[[Mapping[str, Any]], int]
-    usage: str
-
-
-class RecordsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    records: list[dict[str, Any]] = Field(min_length=1, description="input records, as `biotune predict` reads "
-                                          "them from JSON Lines (one object each)")
-
-
-class RecordsResponse(BaseModel):
-    results: list[dict[str, Any]] = Field(description="each input record with the task's predictions, in input order")
-    model: str
-
-
-def record_cost(record: Mapping[str, Any]) -> int:
-    """What a record costs a batch: the characters of its JSON (at least one)."""
-    return max(len(json.dumps(record, ensure_ascii=False)), 1)
-
-
-def records_endpoint(path: str) -> Endpoint:
-    """The generic endpoint at `path`: the task's prediction records in, its output records out."""
-    return Endpoint(path=path, request=RecordsRequest, response=RecordsResponse,
-                    records=lambda request: list(request.records),
-                    answer=lambda request, results: {"results": list(results)}, cost=record_cost,
-                    usage=f'{path} takes {{"records": [{{...}}]}}')
 
 
 class Task(ABC):
@@ -210,7 +173,8 @@ class Task(ABC):
         """Write into the model's config what prediction needs to reproduce training's evaluation."""
         bundle.model.config.biotune = {**(getattr(bundle.model.config, "biotune", None) or {}),
                                        "task": self.name, "precision": precision,
-                                       "eval_batch_size": config.training.eval_batch_size}
+                                       "eval_batch_size": config.training.eval_batch_size,
+                                       "eval_batch_tokens": config.training.eval_batch_tokens}
 
     def tune(self, bundle: Bundle, dev: Split | None, config: ExperimentConfig) -> dict[str, Any]:
         """Settings learned on the dev split once training is done (a list-answer threshold), written
@@ -279,7 +243,17 @@ class Task(ABC):
         `settings` (`config.biotune`); None: such a model is not served on its own (it goes beside
         another, as `TaskSpec.takes` says). Default: `records_endpoint` at `/<task>`, the records of
         `predict_records` over HTTP."""
-        return records_endpoint(f"/{self.name}")
+        return records_endpoint(self, f"/{self.name}")
+
+    def document_stage(self, predictor: Predictor, source: str, by_mention: bool = False) -> DocumentStage | None:
+        """The model as a step of the document pipeline (`biotune tag`, and the service's endpoint that
+        annotates documents): what it adds to documents (entities, relations, ...), what it needs there
+        first. `source` names the model in errors (its folder). With `by_mention` (the service, which
+        answers one text at a time) a stage that relates entities relates the mentions of one
+        sentence, each named by its offsets; without (the tag job) what the task relates at corpus
+        scale. A `BiotuneError` when the model cannot annotate documents (names why).
+        Default None: the task annotates no documents."""
+        return None
 
     def dev_scope(self, dev: Split, phase_types: frozenset[str]) -> tuple[str, ...] | None:
         """What the dev split can score a phase on; None = it cannot select (keep the last epoch).

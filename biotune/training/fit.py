@@ -28,6 +28,7 @@ from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArgumen
 from biotune.config import ExperimentConfig
 from biotune.corpora.splits import Split
 from biotune.hardware import default_device
+from biotune.models.batches import rows_within
 from biotune.tasks.contract import Bundle, Task
 from biotune.training.processes import wait_for_everyone
 from biotune.training.strategies import Phase
@@ -64,13 +65,18 @@ def fit_phase(task: Task, config: ExperimentConfig, phase: Phase, init: str, lab
     return Fitted(bundle, record)
 
 
-def _training_args(config: ExperimentConfig, phase: Phase, out: Path, select: bool, bf16: bool) -> TrainingArguments:
+def _training_args(config: ExperimentConfig, phase: Phase, out: Path, select: bool, bf16: bool,
+                   longest: int) -> TrainingArguments:
+    """The Trainer's arguments; `longest` is the longest training feature's length: batches drawn at random
+    (no length grouping) get as many rows as the token budget allows for it."""
     t = config.training
     return TrainingArguments(
         output_dir=str(out),
         num_train_epochs=phase.epochs,
+        max_steps=t.max_steps or -1,
         learning_rate=phase.learning_rate,
-        per_device_train_batch_size=t.batch_size,
+        per_device_train_batch_size=t.batch_size if t.group_by_length else rows_within(t.batch_size, t.batch_tokens,
+                                                                                         longest),
         per_device_eval_batch_size=t.eval_batch_size,
         warmup_steps=t.warmup,
         lr_scheduler_type="linear",
@@ -108,7 +114,8 @@ def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, lab
         callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
     if t.checkpoint_steps and select:
         callbacks.append(SaveAtEpochEnd())
-    args = _training_args(config, phase, work, select, bf16)
+    lengths = [len(feature["input_ids"]) for feature in features]  # type: ignore[arg-type]
+    args = _training_args(config, phase, work, select, bf16, max(lengths, default=1))
     trainer = TaskTrainer(
         model=bundle.model,
         args=args,
@@ -138,6 +145,9 @@ def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, lab
     if select and not args.load_best_model_at_end and trainer.state.best_model_checkpoint:
         trainer._load_best_model()  # the Trainer's own loader, as with load_best_model_at_end
     epochs_now = float(trainer.state.epoch or 0) - start_epoch
+    seconds = max(train_seconds - trainer.eval_seconds, 1e-9)
+    budgeted = args.train_sampling_strategy == "group_by_length" and t.batch_tokens is not None
+    padded = trainer.train_batches().padded_tokens() if budgeted else None  # the batches `get_train_dataloader` cuts
     record: dict[str, object] = {
         "train_examples": len(phase.examples),
         "train_features": len(features),
@@ -145,15 +155,29 @@ def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, lab
         "resumed_from_step": start_step,
         "train_seconds": train_seconds,
         "dev_eval_seconds": trainer.eval_seconds,
-        "train_examples_per_second": len(phase.examples) * epochs_now / max(train_seconds - trainer.eval_seconds, 1e-9),
+        "train_examples_per_second": len(phase.examples) * epochs_now / seconds,
+        # subwords of the features (padding excluded) per second of training; padding's share of what the
+        # model computed, where batches are length-grouped
+        "train_subwords_per_second": sum(lengths) * epochs_now / seconds,
+        "train_padding_share": 1 - sum(lengths) / padded if padded else None,
         "dev_scope": list(scope or ()),
         "best_dev_score": trainer.state.best_metric,
+        "dev_collapse": _selected_collapse(trainer),
         "dev_history": [{"epoch": e["epoch"], "dev_score": e["eval_score"]} for e in trainer.state.log_history
                         if "eval_score" in e],
     }
     bundle.model = trainer.model
     record["tuned"] = task.tune(bundle, dev, config)  # on dev only: the test sets come after the save
     return record
+
+
+def _selected_collapse(trainer: TaskTrainer) -> str | None:
+    """The collapse (`Result.collapse`) of the selected epoch's dev predictions: the best checkpoint's
+    evaluation, else the last one; None when none collapsed or dev was never evaluated (in this process:
+    a resumed run knows only the evaluations after its resume)."""
+    best = trainer.state.best_model_checkpoint
+    step = int(best.rsplit("-", 1)[-1]) if best else max(trainer.dev_collapses, default=None)
+    return trainer.dev_collapses.get(step) if step is not None else None
 
 
 def _checkpoint_epoch(checkpoint: Path) -> float:

@@ -15,7 +15,10 @@ Why a subclass:
   mid-epoch sees the same batches and the same dropout masks as one that never stopped.
 - Evaluation on the dev split runs the task's real predictor and its headline score
   (`Task.predictor`, `Task.score`), so checkpoint selection uses exactly the metric that will
-  be reported, never the test split.
+  be reported, never the test split. Its result's `collapse` (predictions of one class) is kept
+  per evaluation, so the run can say when the selected epoch's dev predictions collapsed.
+- Length-grouped batches are cut by a token budget (`training.batch_tokens`,
+  `biotune.training.batches`), so a batch of long windows is no larger than one of short ones.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import seed_worker
 
 from biotune.config import ExperimentConfig
 from biotune.corpora.splits import Split
 from biotune.tasks.contract import Bundle, Task
+from biotune.training.batches import TokenBudgetBatches
 
 log = logging.getLogger("biotune")
 
@@ -108,6 +114,7 @@ class TaskTrainer(Trainer):
         self.dev = dev
         self.dev_scope = dev_scope
         self.eval_seconds = 0.0  # time spent in dev evaluation, reported apart from training time
+        self.dev_collapses: dict[int, str | None] = {}  # global step of each dev evaluation -> its collapse
         self.epoch_rng = EpochStartRng()
         self.add_callback(self.epoch_rng)
 
@@ -121,6 +128,25 @@ class TaskTrainer(Trainer):
         if self.epoch_rng.state is not None:
             torch.save({"epoch": self.epoch_rng.epoch, "cpu": self.epoch_rng.state},
                        os.path.join(output_dir, _epoch_rng_file(self.args)))
+
+    def get_train_dataloader(self) -> DataLoader:
+        """Length-sorted batches within `training.batch_tokens` (`TokenBudgetBatches`); the Trainer's own
+        loader where batches are drawn at random (their rows are sized to the budget in `fit`) or there is
+        no budget."""
+        budget = self.config.training.batch_tokens
+        if budget is None or self.args.train_sampling_strategy != "group_by_length":
+            return super().get_train_dataloader()
+        sampler = self.train_batches()
+        loader = DataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator,  # type: ignore[arg-type]
+                            num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
+                            worker_init_fn=lambda worker: seed_worker(worker, self.args.dataloader_num_workers,
+                                                                      self.args.process_index))
+        return self.accelerator.prepare(loader)
+
+    def train_batches(self) -> TokenBudgetBatches:
+        """The training batches within the budget (their count and padded size do not depend on the epoch)."""
+        lengths = [len(feature["input_ids"]) for feature in self.train_dataset]  # type: ignore[union-attr]
+        return TokenBudgetBatches(lengths, self.args.per_device_train_batch_size, self.config.training.batch_tokens)
 
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
@@ -151,6 +177,7 @@ class TaskTrainer(Trainer):
                                         batch_size=self.config.training.eval_batch_size, device=self.args.device)
         result = self.task.score(predictor, self.dev, self.dev_scope)
         model.train(was_training)
+        self.dev_collapses[self.state.global_step] = result.collapse
         metrics = {f"{metric_key_prefix}_score": result.headline}
         self.eval_seconds += time.perf_counter() - started
         self.log(metrics)

@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import io
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from biotune.corpora import registry
+from biotune.corpora import fetch
 from biotune.corpora.registry import CORPORA, corpus_info, corpus_paths, default_cache_dir, resolve_corpus
 from biotune.errors import BiotuneError
-
-REAL_URLOPEN = urllib.request.urlopen
 
 
 @pytest.fixture(autouse=True)
@@ -19,11 +14,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the user's data or cache folders, and none can reach the network."""
     monkeypatch.delenv("BIOTUNE_DATA_DIR", raising=False)
     monkeypatch.setenv("BIOTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv(fetch.MIRROR_ENV, raising=False)
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("tests must not touch the network")
 
-    monkeypatch.setattr(registry.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(fetch.pooch, "retrieve", no_network)
 
 
 def make_corpus(folder: Path, *names: str) -> Path:
@@ -49,7 +45,7 @@ def test_corpus_info_forgives_case_and_hyphens_and_suggests() -> None:
     assert corpus_info("NCBI-Disease").name == "ncbi_disease"
     with pytest.raises(BiotuneError, match=r"^unknown corpus 'bc5cd' \(did you mean 'bc5cdr'\?\); choose one of: bc5cdr, ncbi_disease, "
                                           r".*species800, chemprot, ddi, gad, bc5cdr_cid, bc5cdr_documents, bioasq_factoid, bioasq_list, bioasq_yesno, pubmedqa, "
-                                          r"or a folder with a train and a test file$"):
+                                          r"blurb_bc5_chem, .*blurb_bioasq, or a folder with a train and a test file$"):
         corpus_info("bc5cd")
 
 
@@ -89,68 +85,27 @@ def test_resolve_corpus_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_default_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_cache_dir() == tmp_path / "cache" / "corpora"
     monkeypatch.delenv("BIOTUNE_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "biotune" / "corpora"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "biotune" / "corpora"
 
 
 def test_resolve_corpus_not_found_says_where_what_and_url(tmp_path: Path) -> None:
     with pytest.raises(BiotuneError) as caught:
-        resolve_corpus("ncbi_disease", data_dir=tmp_path / "data")
+        resolve_corpus("bc4chemd", data_dir=tmp_path / "data")  # no pinned checksums: not fetched unasked
     message = str(caught.value)
-    assert str(tmp_path / "data" / "ncbi_disease") in message
-    assert str(tmp_path / "cache" / "corpora" / "ncbi_disease") in message
+    assert str(tmp_path / "data" / "bc4chemd") in message
+    assert str(tmp_path / "cache" / "corpora" / "bc4chemd") in message
     assert "train.tsv" in message and "devel.tsv" in message and "test.tsv" in message
-    assert "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data/NCBI-disease-IOB" in message
+    assert "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data/BC4CHEMD" in message
     assert "download=True" in message
 
 
 def test_resolve_corpus_unknown_name() -> None:
     with pytest.raises(BiotuneError, match=r"did you mean 'linnaeus'"):
         resolve_corpus("linaeus")
-
-
-def test_resolve_corpus_downloads_atomically_into_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    requested: list[str] = []
-
-    def fake_urlopen(url: str, timeout: float) -> io.BytesIO:
-        requested.append(url)
-        return io.BytesIO(f"{url.rsplit('/', 1)[-1]}\tO\n".encode())
-
-    monkeypatch.setattr(registry.urllib.request, "urlopen", fake_urlopen)
-    paths = resolve_corpus("bc2gm", download=True)
-    base = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data/BC2GM-IOB"
-    assert requested == [f"{base}/train.tsv", f"{base}/devel.tsv", f"{base}/test.tsv"]
-    assert paths.folder == tmp_path / "cache" / "corpora" / "bc2gm"
-    assert paths.dev is not None and paths.dev.read_text() == "devel.tsv\tO\n"
-    assert sorted(p.name for p in paths.folder.parent.iterdir()) == ["bc2gm"]
-    requested.clear()
-    assert resolve_corpus("bc2gm", download=True).folder == paths.folder
-    assert requested == []
-
-
-def test_failed_download_leaves_nothing_and_raises_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = iter([io.BytesIO(b"a\tO\n")])
-
-    def flaky_urlopen(url: str, timeout: float) -> io.BytesIO:
-        try:
-            return next(calls)
-        except StopIteration:
-            raise urllib.error.URLError("offline") from None
-
-    monkeypatch.setattr(registry.urllib.request, "urlopen", flaky_urlopen)
-    with pytest.raises(BiotuneError, match=r"corpus 'bc4chemd' not found; .*download failed: <urlopen error offline>"):
-        resolve_corpus("bc4chemd", download=True)
-    assert list((tmp_path / "cache" / "corpora").iterdir()) == []
-
-
-def test_download_from_file_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file:// mirror exercises the real urlopen without the network."""
-    source = make_corpus(tmp_path / "mirror", "train.tsv", "devel.tsv", "test.tsv")
-    monkeypatch.setattr(registry.urllib.request, "urlopen", REAL_URLOPEN)
-    mirror = registry.CorpusInfo("linnaeus", ("Species",), source.as_uri(), "d", "c")
-    monkeypatch.setitem(CORPORA, "linnaeus", mirror)
-    paths = resolve_corpus("linnaeus", download=True)
-    assert paths.train.read_text() == "a\tO\n"
 
 
 def test_species800_is_not_downloaded_automatically() -> None:

@@ -121,3 +121,47 @@ def test_the_three_files_are_written(board_inputs, tmp_path: Path) -> None:
     assert image.ndim == 3 and image.shape[1] > 300 and image.std() > 0
     assert sorted(p.name for p in files["png"].parent.iterdir()) == ["leaderboard.json", "leaderboard.md",
                                                                      "leaderboard.png"], "no temporaries left"
+
+
+def _rows(text: str) -> dict[str, list[str]]:
+    return {cells[0]: cells[1:] for line in text.splitlines() if line.startswith("|")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+
+
+def test_a_declared_family_without_datasets_makes_the_blurb_score_incomplete(board_inputs) -> None:
+    """BLURB by hand for backbone `a`: NER (0.85 + 0.65) / 2 = 0.75, QA 0.55, PICO absent: (0.75 + 0.55) / 2 = 0.65,
+    the mean of the families that have a value, never a zero for the absent one ((0.75 + 0.55 + 0) / 3 = 0.4333)."""
+    _, entries = board_inputs
+    board = build_leaderboard("s", entries, families=["NER", "PICO", "QA"])
+    a = board["backbones"]["a"]
+    assert board["families"] == ["NER", "PICO", "QA"]
+    assert a["families"]["PICO"] == {"mean": None, "datasets": [], "planned": [], "complete": False}
+    assert a["blurb"] == {"score": pytest.approx(0.65), "families": ["NER", "QA"], "complete": False}
+    rows = _rows(render_markdown(board))
+    assert rows["**PICO** (family average)"][2:] == ["absent (no dataset in this suite)"] * 2
+    assert rows["**BLURB score**"][2:] == ["65.00 (incomplete)", "91.00 (incomplete)"]
+
+
+def test_published_rows_are_rendered_beside_and_averaged_apart(board_inputs) -> None:
+    """Published numbers (percent) sit in their own labelled columns: families are the means of their published
+    datasets in the suite, the BLURB score the mean of those families; the paper's own score has its own row."""
+    from biotune.experiments.leaderboard import Published, PublishedRow
+
+    _, entries = board_inputs
+    published = Published("Gu et al. (2021), Table 4", "GPU, base-size encoders.", (
+        PublishedRow("PaperBERT", "a base encoder", {"n1": 90.0, "n2": 80.0, "q1": 60.0, "elsewhere": 1.0}, 77.7),
+        PublishedRow("Partial", "another", {"n1": 88.0})))
+    board = build_leaderboard("s", entries, families=["NER", "QA"], published=published)
+    paper = board["published"]["rows"]["PaperBERT"]
+    assert paper["scores"] == {"n1": 90.0, "n2": 80.0, "q1": 60.0}, "only the suite's datasets"
+    assert paper["families"]["NER"]["mean"] == pytest.approx(85.0) and paper["blurb"] == pytest.approx(72.5)
+    assert board["published"]["rows"]["Partial"]["blurb"] is None, "a family without a published number: no score"
+    assert board["backbones"]["a"]["blurb"]["score"] == pytest.approx(0.65), "biotune's averages are untouched"
+    text = render_markdown(board)
+    rows = _rows(text)
+    assert rows["dataset"] == ["family", "metric", "a", "b", "PaperBERT (published)", "Partial (published)"]
+    assert rows["n1"][-2:] == ["90.00", "88.00"] and rows["q1"][-2:] == ["60.00", "–"]
+    assert rows["**NER** (family average)"][-2:] == ["85.00", "88.00 (1/2 datasets)"]
+    assert rows["**BLURB score**"][-2:] == ["72.50", "–"]
+    assert rows["**BLURB score as published**"] == ["", "over all of the paper's families", "–", "–", "77.70", "–"]
+    assert "Source: Gu et al. (2021), Table 4" in text and "PaperBERT: a base encoder" in text

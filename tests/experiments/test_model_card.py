@@ -181,7 +181,7 @@ def test_the_folder_still_loads_with_the_transformers_pipeline(seeds_run) -> Non
     ner = pipeline("token-classification", model=str(model), device="cpu")
     found = ner("the patient developed acute tremor after aspirin .")
     assert found and {f["entity"] for f in found} <= {"B-Chemical", "I-Chemical", "B-Disease", "I-Disease"}
-    assert f'pipeline("token-classification", model="{model}"' in (model / CARD_FILE).read_text(encoding="utf-8")
+    assert f'pipeline("ner", model="{model}"' in (model / CARD_FILE).read_text(encoding="utf-8")
 
 
 def test_a_crash_while_writing_the_card_leaves_an_unfinished_run_that_the_rerun_completes(

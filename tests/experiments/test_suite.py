@@ -279,3 +279,29 @@ def test_the_shipped_blurb_small_suite_plans_every_dataset_backbone_and_seed() -
                         "pubmedqa": "yesno"}
     assert len(runs) == len(datasets) * len({r.seed for r in runs}) == 30
     assert {r.config.model.backbone for r in runs} == {"minilm"}
+
+
+def test_the_shipped_blurb_suite_plans_its_twelve_datasets_with_families_and_published_rows() -> None:
+    suite = load_suite(Path(__file__).parents[2] / "configs" / "suites" / "blurb.yaml")
+    assert suite.families == ["NER", "PICO", "Relation extraction", "Sentence similarity", "Document classification",
+                              "Question answering"]
+    assert suite.published is not None and list(suite.published.rows) == ["BERT-base", "BioBERT", "PubMedBERT",
+                                                                          "BioLinkBERT"]
+    assert suite.published.rows["BioBERT"].scores["jnlpba"] == 78.55
+    runs = plan_suite(suite)
+    assert len(runs) == 12 * 3
+    corpora = {run.dataset: run.config.data.corpus for run in runs}
+    assert corpora["chemprot"] == "blurb_chemprot" and corpora["bioasq"] == "blurb_bioasq"
+    assert all(corpus.startswith("blurb_") for corpus in corpora.values())
+    assert not any(suite.datasets[d].family == "PICO" for d in suite.datasets), "PICO is absent offline"
+
+
+def test_published_scores_must_name_datasets_of_the_suite(tmp_path: Path) -> None:
+    (tmp_path / "ner.yaml").write_text("data: {corpus: bc2gm}\n")
+    (tmp_path / "paper.yaml").write_text(yaml.safe_dump({"source": "a paper", "note": "GPU", "rows": {
+        "X": {"model": "x", "scores": {"bc2gn": 80.0}}}}))
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"datasets": {"bc2gm": {"config": "ner.yaml"}},
+                                                     "published": "paper.yaml"}))
+    with pytest.raises(BiotuneError, match=r"published.rows.X.scores: no dataset 'bc2gn' in the suite "
+                                           r"\(did you mean 'bc2gm'\?\)"):
+        load_suite(tmp_path / "s.yaml")

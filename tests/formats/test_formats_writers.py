@@ -85,7 +85,7 @@ def test_formats_brat_offsets_slice_the_txt(tmp_path: Path, documents: list[Docu
         assert entities == [(a.start_char, a.end_char, a.type, a.text) for a in doc.annotations]
     notes = (tmp_path / "brat" / "doc-2.ann").read_text(encoding="utf-8")
     assert "#1\tAnnotatorNotes T1\tscore=0.75\n" in notes
-    assert "T1\tGene 0 5\tTNF-α\n#1\tAnnotatorNotes T1\tid=7124\n" in (tmp_path / "brat" / "12345.ann").read_text()
+    assert "N1\tReference T1 7124\tTNF-α\n" in (tmp_path / "brat" / "12345.ann").read_text()  # concept ids: N lines
 
 
 def test_formats_failed_write_leaves_no_file(tmp_path: Path, documents: list[Document]) -> None:

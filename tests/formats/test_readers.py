@@ -212,7 +212,7 @@ def test_read_corpus_file_errors(tmp_path: Path) -> None:
         read_corpus_file(path, "jsnl")
     with pytest.raises(BiotuneError, match=r"cannot tell the format of .*data\.dat from its extension '\.dat'"):
         read_corpus_file(path)
-    with pytest.raises(BiotuneError, match=r"unknown option\(s\) 'tag_field' for format 'tsv' \(accepted: scheme, tag_column\)"):
+    with pytest.raises(BiotuneError, match=r"unknown option\(s\) 'tag_field' for format 'tsv' \(accepted: scheme, tag_column, untyped_type\)"):
         read_corpus_file(path, "tsv", tag_field="tags")
     with pytest.raises(BiotuneError, match=r"corpus file .*missing\.tsv does not exist"):
         read_corpus_file(tmp_path / "missing.tsv")
@@ -247,3 +247,22 @@ def test_shared_bc5cdr_dev_reads_clean_with_registered_types() -> None:
     assert len(sentences) > 1000
     assert sum(int(s.meta["repaired"]) for s in sentences) == 0
     assert tuple(entity_types(tag for s in sentences for tag in s.tags or [])) == CORPORA["bc5cdr"].entity_types
+
+
+BLURB_TSV = "-DOCSTART- 95369245\n\nIL-2\tB\ngene\tI\nexpression\tO\n\nNF-kappa\tB\nB\tI\n\n-DOCSTART- 95370001\n\nT\tB\ncells\tI\n"
+
+
+def test_blurb_untyped_tags_with_docstart_lines_read_as_one_type(tmp_path: Path) -> None:
+    """BLURB's NER files: `-DOCSTART- <id>` between abstracts, bare B/I/O tags; the token `B` is a word, not a tag."""
+    sentences = list(iter_tsv(write(tmp_path / "train.tsv", BLURB_TSV), untyped_type="Entity"))
+    assert [(s.tokens, s.tags) for s in sentences] == [
+        (["IL-2", "gene", "expression"], ["B-Entity", "I-Entity", "O"]),
+        (["NF-kappa", "B"], ["B-Entity", "I-Entity"]),
+        (["T", "cells"], ["B-Entity", "I-Entity"])]
+    assert [s.document for s in sentences] == ["train.tsv:1", "train.tsv:1", "train.tsv:10"]
+
+
+def test_bare_tags_without_untyped_type_are_refused_with_the_way_to_read_them(tmp_path: Path) -> None:
+    with pytest.raises(BiotuneError, match=r"train\.tsv:3: unknown tag 'B' .*read with untyped_type, as the "
+                                           r"registered blurb_\* corpora do$"):
+        list(iter_tsv(write(tmp_path / "train.tsv", BLURB_TSV)))

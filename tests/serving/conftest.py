@@ -8,11 +8,19 @@ and the written relations need to mean anything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+
+from biotune.serving.app import Mounted, create_app
+from biotune.serving.limits import ServiceLimits
+from biotune.tasks import get_task
+from biotune.tasks.ner.endpoint import tag_endpoint
+from biotune.tasks.ner.stage import EntityStage
+from biotune.tasks.stages import DocumentPipeline, DocumentStage, Step
 
 PAIRS = [["Chemical", "Disease"]]
 LABELS = ["0", "REL"]
@@ -30,8 +38,7 @@ PROBES = [
 def build_relation_checkpoint(folder: Path, backbone: Path, ner_checkpoint: Path, scope: str = "sentence",
                               seed: int = 0) -> Path:
     """An `entity_start` RE checkpoint for Chemical-Disease pairs whose decision splits the probes' candidates."""
-    from biotune.serving.pipeline import DocumentAnnotator, RelationStage
-    from biotune.tasks.ner.annotate import text_document
+    from biotune.tasks.ner.annotate import tag_documents, text_document
     from biotune.tasks.ner.tagger import Tagger
     from biotune.tasks.re.candidates import document_candidates
     from biotune.tasks.re.heads import build_relation_model, save_relation_model
@@ -43,9 +50,8 @@ def build_relation_checkpoint(folder: Path, backbone: Path, ner_checkpoint: Path
     relation_model.model.config.biotune.update({"pairs": PAIRS, "scope": scope, "max_sentences": None,
                                                 "negative_label": "0", "max_length": 128})
     predictor = RelationPredictor(relation_model, precision="fp32", device="cpu")
-    annotator = DocumentAnnotator(Tagger.from_checkpoint(ner_checkpoint, precision="fp32"),
-                                  RelationStage.of(predictor))
-    documents = annotator.entities([text_document(str(i), t) for i, t in enumerate(PROBES)])
+    documents = tag_documents(Tagger.from_checkpoint(ner_checkpoint, precision="fp32"),
+                              [text_document(str(i), t) for i, t in enumerate(PROBES)])
     examples = [c.example for d in documents for c in document_candidates(d, PAIRS, scope, "0", labelled=False)]
     assert len(examples) >= 4, "the probes give candidate pairs"
     probabilities = predictor.probabilities(examples)
@@ -63,3 +69,17 @@ def relation_checkpoint(tmp_path_factory: pytest.TempPathFactory, word_backbone:
     """A sentence-scope Chemical-Disease RE checkpoint (labels 0, REL) whose predictions are mixed on the probes."""
     return build_relation_checkpoint(tmp_path_factory.mktemp("relation_model"), word_backbone,
                                      trained_run.paths.best_model)
+
+
+def tag_pipeline(tagger: Any, model_name: str = "", others: Sequence[tuple[DocumentStage, str | None]] = ()
+                 ) -> DocumentPipeline:
+    """The document pipeline of `tagger` (a `Tagger`, or anything with its `labels` and `predict`) and `others`."""
+    return DocumentPipeline([Step(EntityStage(tagger), "the tagger", model_name),
+                             *(Step(stage, f"stage {i}", name) for i, (stage, name) in enumerate(others))])
+
+
+def tag_app(tagger: Any, limits: ServiceLimits = ServiceLimits(), model_name: str = "",
+            others: Sequence[tuple[DocumentStage, str | None]] = (), more: Sequence[Mounted] = ()) -> Any:
+    """A service with `tagger` at /tag (its pipeline with the stages of `others`), and the models of `more`."""
+    ner = Mounted(get_task("ner"), tag_pipeline(tagger, model_name, others), tag_endpoint(), model_name)
+    return create_app([ner, *more], limits)

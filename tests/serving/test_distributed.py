@@ -39,9 +39,9 @@ def test_ray_with_two_workers_equals_single_process_and_resumes(tmp_path, traine
     (source / "two.jsonl").write_text("".join(json.dumps({"id": f"d{i}", "title": line, "abstract": LINES[i - 1]}) + "\n"
                                               for i, line in enumerate(LINES)), encoding="utf-8")
     write_bioc_xml([Document(f"x{i}", [Passage("abstract", line)]) for i, line in enumerate(LINES)], source / "three.xml")
-    single = TagSettings(input=source, output_dir=tmp_path / "single", checkpoint=trained_run.paths.best_model,
+    single = TagSettings(input=source, output_dir=tmp_path / "single", checkpoints=(trained_run.paths.best_model,),
                          precision="fp32", shard_size=3)
-    distributed = TagSettings(input=source, output_dir=tmp_path / "ray", checkpoint=trained_run.paths.best_model,
+    distributed = TagSettings(input=source, output_dir=tmp_path / "ray", checkpoints=(trained_run.paths.best_model,),
                               precision="fp32", shard_size=3)
     assert [(s.relative, s.index, s.size) for s in plan_shards(single)] == [
         ("one.txt", 0, 3), ("one.txt", 1, 3), ("one.txt", 2, 3), ("one.txt", 3, 3), ("three.xml", 0, 3),
@@ -74,8 +74,8 @@ def test_ray_with_relations_equals_single_process(tmp_path, trained_run, relatio
     source = tmp_path / "in"
     source.mkdir()
     (source / "one.txt").write_text("\n".join(LINES * 2) + "\n", encoding="utf-8")
-    jobs = {name: TagSettings(input=source, output_dir=tmp_path / name, checkpoint=trained_run.paths.best_model,
-                              precision="fp32", shard_size=3, output_format="bioc-xml", relations=relation_checkpoint)
+    jobs = {name: TagSettings(input=source, output_dir=tmp_path / name, checkpoints=(trained_run.paths.best_model, relation_checkpoint),
+                              precision="fp32", shard_size=3, output_format="bioc-xml")
             for name in ("single", "ray")}
     run_tag(jobs["single"])
     assert run_tag_ray(jobs["ray"], workers=2).shards_written == 3
@@ -106,14 +106,14 @@ def test_an_actor_sets_torch_threads_to_its_cpus(local_ray) -> None:
 
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("workers", 0, "workers must be at least 1, not 0"),
-    ("cpus_per_worker", 0, "cpus per worker must be at least 1, not 0"),
+    ("cpus_per_worker", 0, "cpus per worker must be at least 0.01, not 0"),
     ("gpus_per_worker", -1.0, "gpus per worker must be at least 0, not -1.0"),
     ("gpus_per_worker", float("nan"), "gpus per worker must be at least 0, not nan"),
 ])
 def test_a_pool_that_cannot_exist_is_refused_before_anything_is_written(tmp_path, trained_run, option, value,
                                                                         message) -> None:
     (tmp_path / "a.txt").write_text("Aspirin.\n", encoding="utf-8")
-    job = TagSettings(input=tmp_path / "a.txt", output_dir=tmp_path / "out", checkpoint=trained_run.paths.best_model)
+    job = TagSettings(input=tmp_path / "a.txt", output_dir=tmp_path / "out", checkpoints=(trained_run.paths.best_model,))
     with pytest.raises(BiotuneError, match=f"^{message}$"):
         run_tag_ray(job, **{option: value})
     assert not job.output_dir.exists()

@@ -21,9 +21,11 @@ import biotune
 from biotune.cli import app as cli
 from biotune.errors import BiotuneError
 from biotune.serving import service
-from biotune.serving.service import Mounted, ServiceLimits, create_app, predict_requests, serve
+from biotune.serving.app import Mounted, create_app
+from biotune.serving.limits import ServiceLimits
+from biotune.serving.service import serve
 from biotune.tasks import TASKS, get_task
-from biotune.tasks.contract import records_endpoint
+from biotune.tasks.endpoints import predict_requests, records_endpoint
 from tests.tasks.test_prediction_contract import CASES, close, predicting_tasks, tiny_checkpoint, write_input
 
 # The endpoints that keep a schema of their own (declared in tasks/ner/endpoint.py, tasks/qa/endpoint.py).
@@ -124,8 +126,9 @@ def test_requests_are_predicted_together_and_a_bad_one_alone_gets_its_error() ->
 
 
 def test_a_mounted_model_holds_to_the_service_limits() -> None:
-    mounted = Mounted(EchoTask(), [], records_endpoint("/multilabel"), "echo")  # type: ignore[arg-type]
-    with TestClient(create_app(None, ServiceLimits(max_texts=2, max_chars=30), mounted=[mounted])) as client:
+    task = EchoTask()
+    mounted = Mounted(task, [], records_endpoint(task, "/multilabel"), "echo")  # type: ignore[arg-type]
+    with TestClient(create_app([mounted], ServiceLimits(max_texts=2, max_chars=30))) as client:
         assert client.post("/multilabel", json={"records": [{"text": "a"}]}).json() == {
             "results": [{"text": "a", "length": 1}], "model": "echo"}
         many = client.post("/multilabel", json={"records": [{"text": "a"}] * 3})
@@ -135,7 +138,7 @@ def test_a_mounted_model_holds_to_the_service_limits() -> None:
         assert client.post("/multilabel", content=b"[" * 100_000).status_code == 422
         tag = client.post("/tag", json={"texts": ["a"]})
         assert (tag.status_code, tag.json()["detail"]) == (
-            404, "this service has no NER model, so no /tag: it serves POST /multilabel")
+            404, "this service has no ner model, so no /tag: it serves POST /multilabel")
         health = client.get("/health").json()
     assert health["mounted"] == [{"path": "/multilabel", "task": "multilabel", "model": "echo",
                                   "served": {"requests": 1, "batches": 1, "answered": 1, "refused": 0, "timed_out": 0,

@@ -24,9 +24,13 @@ from typer.testing import CliRunner
 from biotune.cli import app as cli
 from biotune.errors import BiotuneError
 from biotune.serving import service
-from biotune.serving.pipeline import TextAnnotations
-from biotune.serving.service import ServiceLimits, answer_record, create_app, serve
+from biotune.serving.app import Mounted, create_app
+from biotune.serving.limits import ServiceLimits
+from biotune.serving.service import serve
+from biotune.tasks import get_task
+from biotune.tasks.qa.endpoint import answer_record, qa_endpoint
 from biotune.tasks.qa.examples import Occurrence, RankedAnswer
+from tests.serving.conftest import tag_app
 from tests.serving import test_web_page as web
 from tests.serving.test_batcher import run_async, until
 from tests.serving.test_service import asgi_post, wait_until
@@ -56,7 +60,7 @@ def fake_answers(contexts: Sequence[str], top_k: int | None) -> list[RankedAnswe
 
 
 class FakeAnswerer:
-    """A QA model (`service.QuestionAnswerer`) answering `fake_answers`; it records each call's questions
+    """A QA model (`tasks.qa.endpoint.QuestionAnswerer`) answering `fake_answers`; it records each call's questions
     and top_k, and holds every call until `release` is set (set from the start unless `gated`)."""
 
     def __init__(self, gated: bool = False) -> None:
@@ -75,13 +79,13 @@ class FakeAnswerer:
 
 
 class FakeTagger:
-    """What `create_app` reads of a tagger besides its tag function (replaced by `no_entities`)."""
+    """What the /tag pipeline reads of a tagger besides its tag function (replaced by `no_entities`)."""
 
     labels = ["O", "B-Chemical", "I-Chemical"]
 
 
-def no_entities(texts: Sequence[str]) -> list[TextAnnotations]:
-    return [TextAnnotations([]) for _ in texts]
+def no_entities(texts: Sequence[str]) -> list[dict[str, Any]]:
+    return [{"entities": []} for _ in texts]
 
 
 def expected(contexts: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
@@ -89,10 +93,11 @@ def expected(contexts: Sequence[str], top_k: int | None = None) -> list[dict[str
 
 
 def qa_app(fake: FakeAnswerer, limits: ServiceLimits = ServiceLimits(batch_wait_ms=0), tagger: bool = False) -> Any:
-    app = create_app(FakeTagger() if tagger else None, limits, model_name="toy", qa=fake,  # type: ignore[arg-type]
-                     qa_model_name="toy-qa")
-    if tagger:
-        app.state.batcher.tag = no_entities
+    qa = Mounted(get_task("qa"), fake, qa_endpoint(), "toy-qa")
+    if not tagger:
+        return create_app([qa], limits)
+    app = tag_app(FakeTagger(), limits, model_name="toy", more=[qa])
+    app.state.batchers["/tag"].tag = no_entities
     return app
 
 
@@ -198,15 +203,15 @@ def test_a_qa_only_service_has_no_tag_and_health_says_so(client: TestClient) -> 
     client.post("/qa", json={"question": QUESTION, "contexts": CONTEXTS})
     tag = client.post("/tag", json={"texts": ["heparin"]})
     assert (tag.status_code, tag.json()) == (
-        404, {"detail": "this service has no NER model, so no /tag: it answers questions at POST /qa"})
+        404, {"detail": "this service has no ner model, so no /tag: it serves POST /qa"})
+    traffic = {"served": {"requests": 1, "batches": 1, "questions": 1, "refused": 0, "timed_out": 0, "disconnected": 0},
+               "queue": {"requests": 0, "characters": 0}}
     assert client.get("/health").json() == {
         "status": "ok",
         "endpoints": ["/qa"],
-        "mounted": [{"path": "/qa", "task": "qa", "model": "toy-qa"}],
+        "mounted": [{"path": "/qa", "task": "qa", "model": "toy-qa", **traffic}],
         "limits": ServiceLimits(batch_wait_ms=0).model_dump(),
-        "qa": {"model": "toy-qa",
-               "served": {"requests": 1, "batches": 1, "questions": 1, "refused": 0, "timed_out": 0, "disconnected": 0},
-               "queue": {"requests": 0, "characters": 0}},
+        "qa": {"model": "toy-qa", **traffic},
     }
     paths = client.get("/openapi.json").json()["paths"]
     assert "/qa" in paths and "/tag" not in paths
@@ -225,14 +230,14 @@ def test_a_service_with_both_models_serves_both_and_health_describes_each(fake: 
 
 
 def test_an_ner_only_service_answers_404_at_qa_and_needs_a_model() -> None:
-    app = create_app(FakeTagger())  # type: ignore[arg-type]
+    app = tag_app(FakeTagger())
     with TestClient(app) as client:
         response = client.post("/qa", json={"question": QUESTION, "contexts": CONTEXTS})
         assert (response.status_code, response.json()) == (
-            404, {"detail": "this service has no QA model, so no /qa: serve one with --qa QA_CHECKPOINT"})
+            404, {"detail": "this service has no qa model, so no /qa: it serves POST /tag"})
         assert "qa" not in client.get("/health").json()
-    with pytest.raises(ValueError, match="an NER tagger, a QA model or both"):
-        create_app(None)
+    with pytest.raises(ValueError, match="the service needs a model"):
+        create_app([])
 
 
 def ask_in_thread(pool: ThreadPoolExecutor, client: TestClient, question: str, contexts: Sequence[str] = CONTEXTS,
@@ -320,7 +325,7 @@ def test_the_question_of_a_client_that_disconnected_is_not_computed() -> None:
             await until(fake.entered.is_set)
             leaving = await asgi_post(at_qa, b'{"question": "leaves", "context": "heparin"}', client_leaves=True)
             fake.release.set()
-            return await staying, leaving, dict(app.state.qa_batcher.counts)
+            return await staying, leaving, dict(app.state.batchers["/qa"].counts)
 
     stayed, leaving, counts = run_async(scenario)
     assert fake.calls == [(["stays"], None)]
@@ -389,7 +394,7 @@ def test_a_refused_question_shows_the_service_message(browser: Any, qa_server: s
 
 
 def test_without_a_qa_model_the_page_has_no_question_box(browser: Any) -> None:
-    app = create_app(FakeTagger())  # type: ignore[arg-type]
+    app = tag_app(FakeTagger())
     with web.serving(app) as url:
         page = browser.new_page()
         try:
@@ -413,8 +418,14 @@ def model_folder(folder: Path, task: str) -> Path:
 def served(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The apps `serve` would run; QA checkpoints load as `FakeAnswerer`s."""
     apps: list[Any] = []
+    load = service.load_predictor
+
+    def load_fake_qa(folder: Path, precision: str) -> tuple[Any, Any]:
+        task = get_task(service.checkpoint_task(folder))
+        return (task, FakeAnswerer()) if task.name == "qa" else load(folder, precision)
+
     monkeypatch.setattr(service, "run_server", lambda app, *_: apps.append(app))
-    monkeypatch.setattr(service, "load_qa_predictor", lambda checkpoint, precision: FakeAnswerer())
+    monkeypatch.setattr(service, "load_predictor", load_fake_qa)
     return apps
 
 
@@ -427,7 +438,7 @@ def test_serve_a_qa_checkpoint_alone_serves_qa_only(tmp_path: Path, served: list
 
 
 def test_serve_an_ner_checkpoint_with_qa_serves_both(trained_run: Any, tmp_path: Path, served: list[Any]) -> None:
-    serve(trained_run.paths.best_model, precision="fp32", qa=model_folder(tmp_path / "factoid", "qa"))
+    serve([trained_run.paths.best_model, model_folder(tmp_path / "factoid", "qa")], precision="fp32")
     with TestClient(served[0]) as client:
         health = client.get("/health").json()
         tagged = client.post("/tag", json={"texts": ["heparin was given ."]}).json()["results"][0]["entities"]
@@ -436,18 +447,18 @@ def test_serve_an_ner_checkpoint_with_qa_serves_both(trained_run: Any, tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("main", "options", "message"),
+    ("given", "stages", "message"),
     [
-        ("qa", {"qa": "qa2"}, r"2 qa checkpoints \(.*qa, .*qa2\): the service mounts one model per task"),
-        ("qa", {"relations": "re"}, "is a qa model: relations or a link dictionary can only be served beside an NER"),
-        ("ner", {"qa": "yesno"}, "QA checkpoint .*yesno is a yesno model, not a QA model"),
-        ("re_documents", {}, "is a re model, which serve does not mount on its own: it goes to --relations of tag "
-                             "and serve"),
-        ("ner", {"qa": "missing"}, "QA checkpoint folder .*missing not found"),
+        (["qa", "qa2"], [], r"2 qa checkpoints \(.*qa, .*qa2\): the service mounts one model per task"),
+        (["qa"], ["re"], "is a qa model: relations and a link dictionary annotate the documents of an endpoint that "
+                         "tags them, so they are served beside a ner checkpoint"),
+        (["re_documents"], [], "is a re model, which serve does not mount on its own: it goes to --relations of tag "
+                               "and serve"),
+        (["ner", "missing"], [], "checkpoint folder .*missing not found"),
     ],
 )
-def test_serve_refuses_models_of_the_wrong_task(tmp_path: Path, served: list[Any], main: str,
-                                                options: dict[str, str], message: str) -> None:
+def test_serve_refuses_models_of_the_wrong_task(tmp_path: Path, served: list[Any], given: list[str],
+                                                stages: list[str], message: str) -> None:
     folders = {task: model_folder(tmp_path / task, task) for task in ("ner", "qa", "yesno", "re")}
     folders["qa2"] = model_folder(tmp_path / "qa2", "qa")
     folders["re_documents"] = tmp_path / "re_documents"
@@ -456,17 +467,18 @@ def test_serve_refuses_models_of_the_wrong_task(tmp_path: Path, served: list[Any
         json.dumps({"biotune": {"task": "re", "pairs": [["Chemical", "Disease"]]}}), encoding="utf-8")
     folders["missing"] = tmp_path / "missing"
     with pytest.raises(BiotuneError, match=message):
-        serve(folders[main], **{name: folders[task] for name, task in options.items()})
+        serve([folders[name] for name in given], stages=[folders[name] for name in stages])
     assert served == []
 
 
 def test_the_serve_command_passes_qa_and_max_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(service, "serve", lambda checkpoint, **options: calls.append(options))
+    monkeypatch.setattr(service, "serve", lambda checkpoint, **options: calls.append({"checkpoint": checkpoint,
+                                                                                       **options}))
     result = CliRunner().invoke(cli, ["serve", "--checkpoint", str(tmp_path), "--qa", str(tmp_path / "qa"),
                                       "--max-contexts", "3"])
     assert result.exit_code == 0, result.output
-    assert (calls[0]["qa"], calls[0]["limits"].max_contexts) == (tmp_path / "qa", 3)
+    assert (calls[0]["checkpoint"], calls[0]["limits"].max_contexts) == ([tmp_path, tmp_path / "qa"], 3)
     refused = CliRunner().invoke(cli, ["serve", "--checkpoint", str(tmp_path), "--max-contexts", "0"])
     assert (refused.exit_code, refused.output.strip()) == (
         2, "error: invalid service limits: --max-contexts: Input should be greater than 0")

@@ -28,15 +28,15 @@ import pytest
 SERVER = """
 import sys, time
 from pathlib import Path
-from biotune.serving.pipeline import DocumentAnnotator
+from biotune.tasks.stages import DocumentPipeline
 release = Path(sys.argv.pop(1))
-annotate = DocumentAnnotator.annotate_texts
-def held(self, texts):
-    print(f"test: tagging {len(texts)} texts", file=sys.stderr, flush=True)
+annotate = DocumentPipeline.annotate
+def held(self, documents):
+    print(f"test: tagging {len(documents)} texts", file=sys.stderr, flush=True)
     while not release.exists():
         time.sleep(0.01)
-    return annotate(self, texts)
-DocumentAnnotator.annotate_texts = held
+    return annotate(self, documents)
+DocumentPipeline.annotate = held
 from biotune.cli import main
 sys.exit(main())
 """

@@ -22,10 +22,13 @@ from typer.testing import CliRunner
 from biotune.cli import app as cli
 from biotune.errors import BiotuneError
 from biotune.serving import service
-from biotune.serving.pipeline import DocumentAnnotator, RelationStage, TextAnnotations
-from biotune.serving.service import ServiceLimits, create_app, model_name_of, result_record, serve
-from biotune.tasks.ner.annotate import text_document
+from biotune.serving.limits import ServiceLimits
+from biotune.serving.service import model_name_of, serve
+from biotune.tasks.ner.annotate import tag_documents, text_document
+from biotune.tasks.ner.endpoint import tag_texts
 from biotune.tasks.ner.tagger import Tagger
+from biotune.tasks.re.stage import RelationStage
+from tests.serving.conftest import tag_app, tag_pipeline
 from tests.awkward import AWKWARD_TEXTS
 from tests.serving.test_batcher import FakeTag, run_async, until
 
@@ -43,13 +46,13 @@ def tagger(trained_run: Any) -> Tagger:
 
 @pytest.fixture(scope="module")
 def client(tagger: Tagger) -> Iterator[TestClient]:
-    with TestClient(create_app(tagger, model_name="toy")) as client:
+    with TestClient(tag_app(tagger, model_name="toy")) as client:
         yield client
 
 
 def expected(tagger: Tagger, texts: Sequence[str]) -> list[dict[str, Any]]:
     """What /tag must answer: `tag_documents` on the same texts, as records."""
-    return [result_record(found) for found in DocumentAnnotator(tagger).annotate_texts(texts)]
+    return tag_texts(tag_pipeline(tagger), texts)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
@@ -106,13 +109,16 @@ def test_emoji_and_non_ascii_keep_code_point_offsets(client: TestClient, tagger:
 
 def test_health_describes_model_limits_and_traffic(tagger: Tagger) -> None:
     limits = ServiceLimits(max_texts=5, batch_wait_ms=0)
-    with TestClient(create_app(tagger, limits, model_name="toy")) as client:
+    with TestClient(tag_app(tagger, limits, model_name="toy")) as client:
         client.post("/tag", json={"texts": TEXTS[:2]})
         health = client.get("/health").json()
     assert health == {
         "status": "ok",
         "endpoints": ["/tag"],
-        "mounted": [{"path": "/tag", "task": "ner", "model": "toy"}],
+        "mounted": [{"path": "/tag", "task": "ner", "model": "toy",
+                     "served": {"requests": 1, "batches": 1, "texts": 2, "refused": 0, "timed_out": 0,
+                                "disconnected": 0},
+                     "queue": {"requests": 0, "characters": 0}}],
         "model": "toy",
         "entity_types": ["Chemical", "Disease"],
         "limits": {"max_texts": 5, "max_contexts": 64, "max_chars": 100_000, "max_request_bytes": 2_000_000,
@@ -134,7 +140,7 @@ def test_page_is_served_and_self_contained(client: TestClient) -> None:
 @pytest.fixture(scope="module")
 def small(tagger: Tagger) -> Iterator[TestClient]:
     limits = ServiceLimits(max_texts=3, max_chars=50, max_request_bytes=1000)
-    with TestClient(create_app(tagger, limits)) as client:
+    with TestClient(tag_app(tagger, limits)) as client:
         yield client
 
 
@@ -187,7 +193,7 @@ def test_concurrent_requests_are_merged_into_one_tagging_call(tagger: Tagger) ->
     texts = [f"the patient developed acute {d} after {c} ." for d, c in
              zip(["bleeding", "tremor", "asthma", "seizures", "hypotension", "bleeding", "tremor", "asthma"],
                  ["heparin", "lithium", "aspirin", "naloxone", "warfarin", "cisplatin", "heparin", "lithium"])]
-    with TestClient(create_app(gated, ServiceLimits(batch_wait_ms=0))) as client, ThreadPoolExecutor(8) as pool:
+    with TestClient(tag_app(gated, ServiceLimits(batch_wait_ms=0))) as client, ThreadPoolExecutor(8) as pool:
         first = pool.submit(client.post, "/tag", json={"texts": texts[:1]})
         assert gated.entered.wait(30)  # the worker is busy with the first request ...
         rest = [pool.submit(client.post, "/tag", json={"texts": [text]}) for text in texts[1:]]
@@ -206,7 +212,7 @@ def test_a_request_over_the_budget_is_split_between_batches_and_answered_in_orde
     gated.release.set()
     texts = ["the patient developed acute bleeding after heparin .", "cisplatin and severe asthma was given .",
              "lithium and severe tremor was given ."]  # 52, 39 and 37 characters
-    with TestClient(create_app(gated, ServiceLimits(max_batch_chars=80, batch_wait_ms=0))) as client:
+    with TestClient(tag_app(gated, ServiceLimits(max_batch_chars=80, batch_wait_ms=0))) as client:
         response = client.post("/tag", json={"texts": texts})
         served = client.get("/health").json()["served"]
     assert response.json()["results"] == expected(tagger, texts)
@@ -217,7 +223,7 @@ def test_a_request_over_the_budget_is_split_between_batches_and_answered_in_orde
 def test_a_failing_batch_answers_500_and_the_worker_lives_on(tagger: Tagger) -> None:
     gated = GatedTagger(tagger, fail_on="naloxone")
     gated.release.set()
-    with TestClient(create_app(gated), raise_server_exceptions=False) as client:
+    with TestClient(tag_app(gated), raise_server_exceptions=False) as client:
         assert client.post("/tag", json={"texts": ["naloxone was given ."]}).status_code == 500
         response = client.post("/tag", json={"texts": TEXTS[:1]})
         health = client.get("/health").json()
@@ -226,7 +232,7 @@ def test_a_failing_batch_answers_500_and_the_worker_lives_on(tagger: Tagger) -> 
 
 
 def test_without_lifespan_the_error_says_so(tagger: Tagger) -> None:
-    client = TestClient(create_app(tagger))  # not entered: the lifespan never runs
+    client = TestClient(tag_app(tagger))  # not entered: the lifespan never runs
     with pytest.raises(RuntimeError, match="lifespan"):
         client.post("/tag", json={"texts": ["x"]})
     assert client.get("/health").status_code == 503
@@ -246,7 +252,7 @@ def post_in_thread(pool: ThreadPoolExecutor, client: TestClient, texts: list[str
 def test_the_queue_is_bounded_by_characters_and_a_request_past_them_gets_503_with_retry_after(tagger: Tagger) -> None:
     gated = GatedTagger(tagger)
     limits = ServiceLimits(max_queue_chars=100, batch_wait_ms=0)
-    with TestClient(create_app(gated, limits)) as client, ThreadPoolExecutor(3) as pool:
+    with TestClient(tag_app(gated, limits)) as client, ThreadPoolExecutor(3) as pool:
         first = post_in_thread(pool, client, TEXTS[:1])  # 52 characters, held while being tagged
         assert gated.entered.wait(30)
         second = post_in_thread(pool, client, TEXTS[1:2])  # 47: 99 queued
@@ -268,7 +274,7 @@ def test_the_queue_is_bounded_by_characters_and_a_request_past_them_gets_503_wit
 
 
 def test_a_request_larger_than_the_whole_queue_gets_413_naming_the_limit(tagger: Tagger) -> None:
-    with TestClient(create_app(tagger, ServiceLimits(max_queue_chars=100))) as client:
+    with TestClient(tag_app(tagger, ServiceLimits(max_queue_chars=100))) as client:
         response = client.post("/tag", json={"texts": ["x" * 60, "y" * 41]})
         served = client.get("/health").json()["served"]
     assert (response.status_code, response.json()) == (413, {
@@ -284,16 +290,16 @@ def test_200_concurrent_one_sentence_requests_are_all_served_by_the_default_queu
     drugs, diseases = ["heparin", "lithium", "aspirin", "naloxone", "warfarin"], ["bleeding", "tremor", "asthma"]
     texts = [f"the patient developed acute {diseases[i % 3]} after {drugs[i % 5]} and severe "
              f"{diseases[(i + 1) % 3]} was given with {drugs[(i + 2) % 5]} treatment {i} ." for i in range(200)]
-    app = create_app(gated)
+    app = tag_app(gated)
 
     async def scenario() -> tuple[list[httpx.Response], dict[str, int]]:
         async with app.router.lifespan_context(app), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
             posts = [asyncio.create_task(client.post("/tag", json={"texts": [text]})) for text in texts]
-            await until(lambda: app.state.batcher.waiting == len(texts))  # all queued at once, the first held
-            queued = app.state.batcher.queued_chars
+            await until(lambda: app.state.batchers["/tag"].waiting == len(texts))  # all queued at once, the first held
+            queued = app.state.batchers["/tag"].queued_chars
             gated.release.set()
-            return list(await asyncio.gather(*posts)), {"queued": queued, **app.state.batcher.counts}
+            return list(await asyncio.gather(*posts)), {"queued": queued, **app.state.batchers["/tag"].counts}
 
     responses, counts = run_async(scenario)
     assert [response.status_code for response in responses] == [200] * len(texts)
@@ -305,7 +311,7 @@ def test_200_concurrent_one_sentence_requests_are_all_served_by_the_default_queu
 def test_a_request_past_its_timeout_gets_504_and_its_queued_texts_are_dropped(tagger: Tagger) -> None:
     gated = GatedTagger(tagger)
     limits = ServiceLimits(request_timeout_s=0.3, batch_wait_ms=0)
-    with TestClient(create_app(gated, limits)) as client, ThreadPoolExecutor(2) as pool:
+    with TestClient(tag_app(gated, limits)) as client, ThreadPoolExecutor(2) as pool:
         first = post_in_thread(pool, client, TEXTS[:1])
         assert gated.entered.wait(30)  # held until released: both requests below must time out
         queued = post_in_thread(pool, client, TEXTS[1:2])
@@ -354,10 +360,10 @@ def test_texts_of_a_client_that_disconnected_are_not_tagged() -> None:
         labels = ["O", "B-Chemical", "I-Chemical"]
 
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
-        app = create_app(Labels(), ServiceLimits(batch_wait_ms=0))  # type: ignore[arg-type]
+        app = tag_app(Labels(), ServiceLimits(batch_wait_ms=0))  # type: ignore[arg-type]
         async with app.router.lifespan_context(app):
-            batcher = app.state.batcher
-            batcher.tag = lambda texts: [TextAnnotations([]) for _ in fake(texts)]
+            batcher = app.state.batchers["/tag"]
+            batcher.tag = lambda texts: [{"entities": []} for _ in fake(texts)]
             staying = asyncio.create_task(asgi_post(app, b'{"texts": ["stays"]}', client_leaves=False))
             await until(fake.entered.is_set)
             leaving = await asgi_post(app, b'{"texts": ["leaves"]}', client_leaves=True)
@@ -429,8 +435,11 @@ def test_bad_service_options_are_one_line_errors(tmp_path: Path, option: list[st
 
 @pytest.fixture(scope="module")
 def relation_client(tagger: Tagger, relation_checkpoint: Path) -> Iterator[TestClient]:
-    stage = RelationStage.from_checkpoint(relation_checkpoint, precision="fp32")
-    with TestClient(create_app(tagger, model_name="toy", relations=stage, relation_model_name="toy-re")) as client:
+    from biotune.tasks.re.task import RelationPredictor
+
+    stage = RelationStage(RelationPredictor.from_checkpoint(relation_checkpoint, precision="fp32"),
+                          str(relation_checkpoint), by_mention=True)
+    with TestClient(tag_app(tagger, model_name="toy", others=[(stage, "toy-re")])) as client:
         yield client
 
 
@@ -451,7 +460,7 @@ def test_tag_with_relations_answers_mention_pairs_that_index_the_text(relation_c
     for text, result, alone in zip(texts, body["results"], expected(tagger, texts)):
         assert result["entities"] == alone["entities"], "the entities of a service without relations"
         entities = {mention_key(e) for e in result["entities"]}
-        doc = DocumentAnnotator(tagger).entities([text_document("0", text)])[0]
+        doc = tag_documents(tagger, [text_document("0", text)])[0]
         candidates = document_candidates(doc, [["Chemical", "Disease"]], "sentence", "0", labelled=False)
         predictions = predictor.predict([c.example for c in candidates]) if candidates else []
         labels += [p.label for p in predictions]
@@ -496,17 +505,17 @@ def test_serve_loads_the_relation_model_and_dictionary(trained_run: Any, relatio
     monkeypatch.setattr(service, "run_server", lambda app, *_: apps.append(app))
     dictionary = tmp_path / "terms.tsv"
     dictionary.write_text("heparin\tD006493\n", encoding="utf-8")
-    serve(trained_run.paths.best_model, precision="fp32", relations=relation_checkpoint, link_dictionary=dictionary)
+    serve(trained_run.paths.best_model, precision="fp32", stages=[relation_checkpoint], link_dictionary=dictionary)
     with TestClient(apps[0]) as client:
         health = client.get("/health").json()
         entities = client.post("/tag", json={"texts": [TEXTS[0]]}).json()["results"][0]["entities"]
     assert health["relations"]["model"] == relation_checkpoint.name and health["linking"] == {"terms": 1}
     assert {e["text"]: e["concept_id"] for e in entities} == {"acute bleeding": "text:Disease:acute bleeding",
                                                                 "heparin": "D006493"}
-    with pytest.raises(BiotuneError, match="relation checkpoint folder .*nowhere not found"):
-        serve(trained_run.paths.best_model, relations=tmp_path / "nowhere")
+    with pytest.raises(BiotuneError, match="checkpoint folder .*nowhere not found"):
+        serve(trained_run.paths.best_model, stages=[tmp_path / "nowhere"])
     with pytest.raises(BiotuneError, match="records no entity-type pairs"):
-        serve(trained_run.paths.best_model, precision="fp32", relations=pre_masked_model(relation_checkpoint, tmp_path))
+        serve(trained_run.paths.best_model, precision="fp32", stages=[pre_masked_model(relation_checkpoint, tmp_path)])
 
 
 def pre_masked_model(checkpoint: Path, tmp_path: Path) -> Path:
@@ -525,4 +534,4 @@ def test_the_serve_command_passes_relations(trained_run: Any, relation_checkpoin
     result = CliRunner().invoke(cli, ["serve", "--checkpoint", str(trained_run.paths.best_model),
                                       "--relations", str(relation_checkpoint)])
     assert result.exit_code == 0, result.output
-    assert calls[0]["relations"] == relation_checkpoint and calls[0]["link_dictionary"] is None
+    assert calls[0]["stages"] == [relation_checkpoint] and calls[0]["link_dictionary"] is None

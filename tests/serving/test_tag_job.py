@@ -20,9 +20,10 @@ from biotune.errors import BiotuneError
 from biotune.tasks.ner.annotate import tag_documents
 from biotune.serving.job_guard import LOCK
 from biotune.linking import pseudo_id
-from biotune.serving.pipeline import DocumentAnnotator
 from biotune.serving.tag_job import MANIFEST, TagSettings, run_tag
+from biotune.tasks.ner.stage import EntityStage
 from biotune.tasks.ner.tagger import Tagger
+from biotune.tasks.stages import DocumentPipeline, Step
 
 LINES = [
     "The patient developed acute bleeding after heparin.",
@@ -34,8 +35,10 @@ LINES = [
 
 
 @pytest.fixture(scope="module")
-def annotator(trained_run) -> DocumentAnnotator:
-    return DocumentAnnotator(Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32"))
+def annotator(trained_run) -> DocumentPipeline:
+    """The toy NER model alone, as the job's document pipeline."""
+    return DocumentPipeline([Step(EntityStage(Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")),
+                                  "the toy tagger")])
 
 
 def corpus(folder: Path) -> Path:
@@ -51,7 +54,7 @@ def corpus(folder: Path) -> Path:
 
 def settings(tmp_path: Path, trained_run, **options) -> TagSettings:
     return TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out",
-                       checkpoint=trained_run.paths.best_model, precision="fp32", **options)
+                       checkpoints=(trained_run.paths.best_model,), precision="fp32", **options)
 
 
 def entities(documents: list, scores: bool = True) -> list:
@@ -74,7 +77,7 @@ def test_tag_job_writes_shards_in_input_order_with_the_tagger_entities(tmp_path,
     documents = read_output(job.output_dir)
     expected = [doc for name in ("a.txt", "b.txt", "sub/c.pubtator") for doc in iter_documents(job.input / name)]
     assert [d.id for d in documents] == [d.id for d in expected]
-    assert entities(documents) == entities(tag_documents(annotator.tagger, expected))
+    assert entities(documents) == entities(tag_documents(annotator.steps[0].stage.tagger, expected))
     assert any(d.annotations for d in documents), "the toy model finds entities"
     for doc in documents:
         assert all(doc.text[a.start_char : a.end_char] == a.text for a in doc.annotations)
@@ -102,7 +105,7 @@ def test_tag_job_resumes_without_losing_or_duplicating(tmp_path, trained_run, an
 def test_tag_job_refuses_other_settings_and_foreign_folders(tmp_path, trained_run, annotator) -> None:
     job = settings(tmp_path, trained_run, shard_size=4)
     run_tag(job, annotator)
-    other = TagSettings(input=job.input, output_dir=job.output_dir, checkpoint=job.checkpoint, precision="fp32",
+    other = TagSettings(input=job.input, output_dir=job.output_dir, checkpoints=job.checkpoints, precision="fp32",
                         shard_size=5, output_format="pubtator")
     with pytest.raises(BiotuneError, match=r"other settings \(output_format, shard_size differ\)"):
         run_tag(other, annotator)
@@ -112,7 +115,7 @@ def test_tag_job_refuses_other_settings_and_foreign_folders(tmp_path, trained_ru
     foreign.mkdir()
     (foreign / "keep.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(BiotuneError, match="not empty and holds no tag_manifest.json"):
-        run_tag(TagSettings(input=job.input, output_dir=foreign, checkpoint=job.checkpoint), annotator)
+        run_tag(TagSettings(input=job.input, output_dir=foreign, checkpoints=job.checkpoints), annotator)
     assert (foreign / "keep.txt").read_text() == "mine"
 
 
@@ -127,7 +130,7 @@ def test_tag_job_writes_every_output_format(tmp_path, trained_run, annotator, ou
         assert len(list(outputs[0].glob("*.ann"))) == 4
     elif output_format in ("pubtator", "bioc-xml", "bioc-json"):
         back = [doc for p in outputs for doc in iter_documents(p, output_format)]
-        expected = tag_documents(annotator.tagger, [d for n in ("a.txt", "b.txt", "sub/c.pubtator") for d in iter_documents(job.input / n)])
+        expected = tag_documents(annotator.steps[0].stage.tagger, [d for n in ("a.txt", "b.txt", "sub/c.pubtator") for d in iter_documents(job.input / n)])
         assert entities(back, scores=False) == entities(expected, scores=False)
 
 
@@ -135,17 +138,17 @@ def test_tag_job_input_errors_are_clear(tmp_path, trained_run, annotator) -> Non
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(BiotuneError, match="holds no files in a known document format"):
-        run_tag(TagSettings(input=empty, output_dir=tmp_path / "o", checkpoint=Path("x")), annotator)
+        run_tag(TagSettings(input=empty, output_dir=tmp_path / "o", checkpoints=(Path("x"),)), annotator)
     odd = tmp_path / "data.csv"
     odd.write_text("x\n", encoding="utf-8")
     with pytest.raises(BiotuneError, match="cannot tell the document format from the extension '.csv'"):
-        run_tag(TagSettings(input=odd, output_dir=tmp_path / "o", checkpoint=Path("x")), annotator)
+        run_tag(TagSettings(input=odd, output_dir=tmp_path / "o", checkpoints=(Path("x"),)), annotator)
     with pytest.raises(BiotuneError, match="unknown output format 'xml'"):
-        TagSettings(input=odd, output_dir=tmp_path / "o", checkpoint=Path("x"), output_format="xml")
+        TagSettings(input=odd, output_dir=tmp_path / "o", checkpoints=(Path("x"),), output_format="xml")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "1", "text": "ok"}\n{"id": 2}\n', encoding="utf-8")
     with pytest.raises(BiotuneError, match=r"bad.jsonl:2: a document needs"):
-        run_tag(TagSettings(input=bad, output_dir=tmp_path / "o2", checkpoint=trained_run.paths.best_model,
+        run_tag(TagSettings(input=bad, output_dir=tmp_path / "o2", checkpoints=(trained_run.paths.best_model,),
                             shard_size=1), annotator)
     assert [p.name for p in (tmp_path / "o2").iterdir()] == [MANIFEST, "bad.jsonl.00000.jsonl"] or \
         sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["bad.jsonl.00000.jsonl", MANIFEST]
@@ -218,7 +221,7 @@ def test_a_checkpoint_retrained_in_place_is_refused(tmp_path, trained_run) -> No
     from safetensors.torch import load_file, save_file
 
     checkpoint = Path(shutil.copytree(trained_run.paths.best_model, tmp_path / "model"))
-    job = TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out", checkpoint=checkpoint,
+    job = TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out", checkpoints=(checkpoint,),
                       precision="fp32", shard_size=4)
     run_tag(job)
     weights = load_file(checkpoint / "model.safetensors")
@@ -268,31 +271,31 @@ def test_bioc_inputs_are_streamed_into_the_same_shards(tmp_path, trained_run, an
     source.mkdir()
     documents = [Document(f"d{i}", [Passage("abstract", line)]) for i, line in enumerate(LINES)]
     write_bioc_xml(documents, source / "c.xml")
-    job = TagSettings(input=source, output_dir=tmp_path / "out", checkpoint=trained_run.paths.best_model,
+    job = TagSettings(input=source, output_dir=tmp_path / "out", checkpoints=(trained_run.paths.best_model,),
                       precision="fp32", shard_size=2)
     summary = run_tag(job, annotator)
     assert (summary.documents, summary.shards_written) == (5, 3)
     assert [[d.id for d in iter_jsonl_documents(p)] for p in sorted(job.output_dir.glob("*.jsonl"))] == [
         ["d0", "d1"], ["d2", "d3"], ["d4"]]
-    assert entities(read_output(job.output_dir)) == entities(tag_documents(annotator.tagger, documents))
+    assert entities(read_output(job.output_dir)) == entities(tag_documents(annotator.steps[0].stage.tagger, documents))
 
 
 def test_a_job_that_cannot_start_creates_nothing(tmp_path, trained_run) -> None:
     broken = Path(shutil.copytree(trained_run.paths.best_model, tmp_path / "model"))
     (broken / "model.safetensors").write_bytes((broken / "model.safetensors").read_bytes()[:100])  # truncated
-    job = TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out", checkpoint=broken)
+    job = TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out", checkpoints=(broken,))
     with pytest.raises(BiotuneError, match=rf"checkpoint {re.escape(str(broken))}"):
         run_tag(job)
     assert not job.output_dir.exists()
     with pytest.raises(BiotuneError, match="batch size must be at least 1, not 0"):
-        TagSettings(input=job.input, output_dir=job.output_dir, checkpoint=broken, batch_size=0)
+        TagSettings(input=job.input, output_dir=job.output_dir, checkpoints=(broken,), batch_size=0)
 
 
 # --- relations: --relations RE checkpoint -------------------------------------------------------
 
 def relation_settings(tmp_path: Path, trained_run, relation_checkpoint: Path, **options) -> TagSettings:
-    return TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out", checkpoint=trained_run.paths.best_model,
-                       precision="fp32", relations=relation_checkpoint, **options)
+    return TagSettings(input=corpus(tmp_path / "in"), output_dir=tmp_path / "out",
+                       checkpoints=(trained_run.paths.best_model, relation_checkpoint), precision="fp32", **options)
 
 
 def expected_relations(job: TagSettings, predicted: list[str] | None = None,
@@ -305,8 +308,8 @@ def expected_relations(job: TagSettings, predicted: list[str] | None = None,
     from biotune.tasks.re.candidates import document_candidates
     from biotune.tasks.re.task import RelationPredictor
 
-    tagger = Tagger.from_checkpoint(job.checkpoint, precision="fp32")
-    predictor = RelationPredictor.from_checkpoint(job.relations, precision="fp32")
+    tagger = Tagger.from_checkpoint(job.checkpoints[0], precision="fp32")
+    predictor = RelationPredictor.from_checkpoint(job.checkpoints[1], precision="fp32")
     out = []
     for name in ("a.txt", "b.txt", "sub/c.pubtator"):
         for doc in tag_documents(tagger, list(iter_documents(job.input / name))):
@@ -382,13 +385,13 @@ def test_a_relation_job_resumes_and_refuses_another_relation_model(tmp_path, tra
         n: b for n, b in complete.items() if n != MANIFEST}
     other = build_relation_checkpoint(tmp_path / "other_re", word_backbone, trained_run.paths.best_model, seed=1)
     before = job_files(job.output_dir)
-    with pytest.raises(BiotuneError, match=r"other settings \(relations differ\)"):
-        run_tag(TagSettings(**{**vars(job), "relations": other}))
-    with pytest.raises(BiotuneError, match=r"other settings \(relations differ\)"):
-        run_tag(TagSettings(**{**vars(job), "relations": None}))
+    with pytest.raises(BiotuneError, match=r"other settings \(checkpoints differ\)"):
+        run_tag(TagSettings(**{**vars(job), "checkpoints": (job.checkpoints[0], other)}))
+    with pytest.raises(BiotuneError, match=r"other settings \(checkpoints differ\)"):
+        run_tag(TagSettings(**{**vars(job), "checkpoints": job.checkpoints[:1]}))
     assert job_files(job.output_dir) == before
     moved = Path(shutil.copytree(relation_checkpoint, tmp_path / "re_in_place"))
-    in_place = TagSettings(**{**vars(job), "relations": moved, "output_dir": tmp_path / "out2"})
+    in_place = TagSettings(**{**vars(job), "checkpoints": (job.checkpoints[0], moved), "output_dir": tmp_path / "out2"})
     run_tag(in_place)
     shutil.copy(other / "model.safetensors", moved / "model.safetensors")  # retrained in place
     with pytest.raises(BiotuneError, match=rf"checkpoint {re.escape(str(moved))} changed \(model\.safetensors differ\)"):
@@ -398,12 +401,15 @@ def test_a_relation_job_resumes_and_refuses_another_relation_model(tmp_path, tra
 def test_relations_are_refused_for_formats_without_them_and_for_unusable_models(tmp_path, trained_run,
                                                                                relation_checkpoint) -> None:
     job = relation_settings(tmp_path, trained_run, relation_checkpoint)
-    for output_format in ("conll", "brat"):
-        with pytest.raises(BiotuneError, match=rf"output format '{output_format}' has no relations; with --relations "
-                                               "write jsonl, pubtator, bioc-xml, bioc-json"):
-            TagSettings(**{**vars(job), "output_format": output_format})
-    with pytest.raises(BiotuneError, match=r"is a ner model .*, not a re model: it goes to --checkpoint of tag"):
-        run_tag(TagSettings(**{**vars(job), "relations": trained_run.paths.best_model}))  # an NER folder
+    with pytest.raises(BiotuneError, match=rf"output format 'conll' has no relations; with checkpoint "
+                                           rf"{re.escape(str(relation_checkpoint))}, which adds them, write "
+                                           "jsonl, pubtator, bioc-xml, bioc-json, brat"):
+        run_tag(TagSettings(**{**vars(job), "output_format": "conll"}))
+    with pytest.raises(BiotuneError, match=r"checkpoint .* and checkpoint .* both add entities: give one"):
+        run_tag(TagSettings(**{**vars(job), "checkpoints": (job.checkpoints[0], job.checkpoints[0])}))
+    with pytest.raises(BiotuneError, match=r"checkpoint .* adds relations to documents' entities, which nothing given "
+                                           "provides"):
+        run_tag(TagSettings(**{**vars(job), "checkpoints": job.checkpoints[1:]}))
     assert not job.output_dir.exists(), "nothing is written for a job that cannot start"
 
 
@@ -418,9 +424,10 @@ def test_the_tag_command_takes_relations(tmp_path, trained_run, relation_checkpo
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert sum(len(d.relations) for d in read_output(tmp_path / "out")) > 0
-    refused = CliRunner().invoke(app, [*args[:-4], "--output-dir", str(tmp_path / "o2"), "--output-format", "brat"])
-    assert refused.exit_code == 2 and refused.output.strip() == (
-        "error: output format 'brat' has no relations; with --relations write jsonl, pubtator, bioc-xml, bioc-json")
+    refused = CliRunner().invoke(app, [*args[:-4], "--output-dir", str(tmp_path / "o2"), "--output-format", "conll"])
+    assert refused.exit_code == 2 and refused.output.strip().splitlines()[-1] == (  # after the models' loading
+        f"error: output format 'conll' has no relations; with checkpoint {relation_checkpoint}, which adds them, write "
+        "jsonl, pubtator, bioc-xml, bioc-json, brat")
 
 
 def test_a_pair_too_wide_for_the_relation_model_is_counted_not_fatal(tmp_path, trained_run, relation_checkpoint,
@@ -432,8 +439,8 @@ def test_a_pair_too_wide_for_the_relation_model_is_counted_not_fatal(tmp_path, t
     source.mkdir()
     wide = "the patient developed acute bleeding after heparin" + " and" * 130 + " aspirin ."  # > 128 tokens apart
     (source / "wide.txt").write_text(wide + "\n" + LINES[0] + "\n", encoding="utf-8")
-    job = TagSettings(input=source, output_dir=tmp_path / "out", checkpoint=trained_run.paths.best_model,
-                      precision="fp32", relations=relation_checkpoint)
+    job = TagSettings(input=source, output_dir=tmp_path / "out",
+                      checkpoints=(trained_run.paths.best_model, relation_checkpoint), precision="fp32")
     with caplog.at_level("WARNING", logger="biotune"):
         summary = run_tag(job)
     assert summary.annotations == {"pairs_too_wide": 1}

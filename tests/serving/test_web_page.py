@@ -24,9 +24,10 @@ import httpx
 import pytest
 import uvicorn
 
-from biotune.serving.pipeline import RelationStage
-from biotune.serving.service import ServiceLimits, create_app
+from biotune.serving.app import create_app
+from biotune.serving.limits import ServiceLimits
 from biotune.tasks.ner.tagger import Tagger
+from tests.serving.conftest import tag_app
 
 try:
     from playwright import sync_api
@@ -64,7 +65,7 @@ def serving(app: Any) -> Iterator[str]:
 def server(trained_run: Any) -> Iterator[str]:
     """The NER service's URL."""
     tagger = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
-    with serving(create_app(tagger, ServiceLimits(max_chars=MAX_CHARS), model_name="toy")) as url:
+    with serving(tag_app(tagger, ServiceLimits(max_chars=MAX_CHARS), model_name="toy")) as url:
         yield url
 
 
@@ -72,8 +73,12 @@ def server(trained_run: Any) -> Iterator[str]:
 def relation_server(trained_run: Any, relation_checkpoint: Path) -> Iterator[str]:
     """The URL of the service with the tiny relation model."""
     tagger = Tagger.from_checkpoint(trained_run.paths.best_model, precision="fp32")
-    stage = RelationStage.from_checkpoint(relation_checkpoint, precision="fp32")
-    with serving(create_app(tagger, model_name="toy", relations=stage, relation_model_name="toy-re")) as url:
+    from biotune.tasks.re.stage import RelationStage
+    from biotune.tasks.re.task import RelationPredictor
+
+    stage = RelationStage(RelationPredictor.from_checkpoint(relation_checkpoint, precision="fp32"),
+                          str(relation_checkpoint), by_mention=True)
+    with serving(tag_app(tagger, model_name="toy", others=[(stage, "toy-re")])) as url:
         yield url
 
 
@@ -195,12 +200,13 @@ def test_the_relations_table_lists_the_api_relations_and_outlines_their_mentions
 @pytest.fixture(scope="module")
 def records_server() -> Iterator[str]:
     """The URL of a service whose only model is mounted at its task's records endpoint (/multilabel)."""
-    from biotune.serving.service import Mounted
-    from biotune.tasks.contract import records_endpoint
+    from biotune.serving.app import Mounted
+    from biotune.tasks.endpoints import records_endpoint
     from tests.serving.test_endpoints import EchoTask
 
-    mounted = Mounted(EchoTask(), [], records_endpoint("/multilabel"), "echo")  # type: ignore[arg-type]
-    with serving(create_app(None, mounted=[mounted])) as url:
+    task = EchoTask()
+    mounted = Mounted(task, [], records_endpoint(task, "/multilabel"), "echo")  # type: ignore[arg-type]
+    with serving(create_app([mounted])) as url:
         yield url
 
 

@@ -306,3 +306,36 @@ def test_train_load_predict_evaluate_end_to_end(tmp_path: Path, word_backbone: P
     assert record["tokens"][-1] == "." and all(p["type"] in ("Chemical", "Disease") for p in record["predictions"])
     results = biotune.evaluate(result.paths.best_model, tests=[str(toy_corpus / "test.tsv")])
     assert results["test"].headline == result.results["test"].headline
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_tasks_model_goes_to_the_tag_job_through_its_document_stage_or_is_refused_naming_it(
+        name: str, checkpoints: dict[str, Path], models: dict[str, biotune.Model], tmp_path: Path) -> None:
+    """The tag job calls only the contract (`Task.document_stage`): a model that adds to documents tags a
+    corpus (NER: the same entities as its predictor's records), any other is refused naming its folder."""
+    from biotune.serving.tag_job import TagSettings, run_tag
+    from biotune.tasks.stages import DocumentStage
+
+    texts = ["The patient developed acute bleeding after heparin.", "Cisplatin and severe nephrotoxicity."]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    job = TagSettings(input=tmp_path / "in.txt", output_dir=tmp_path / "out", checkpoints=(checkpoints[name],),
+                      precision="fp32")
+    task, model = get_task(name), models[name]
+    try:
+        stage = task.document_stage(model.predictor, str(checkpoints[name]))
+    except BiotuneError as error:  # a relation model trained on pre-masked sentences has no pairs to relate
+        assert str(checkpoints[name]) in str(error)
+        with pytest.raises(BiotuneError, match="records no entity-type pairs"):
+            run_tag(job)
+        return
+    if stage is None:
+        with pytest.raises(BiotuneError, match=rf"checkpoint .*{name} is a {name} model, which annotates no documents"):
+            run_tag(job)
+        assert not job.output_dir.exists()
+        return
+    assert isinstance(stage, DocumentStage) and not stage.needs, "a model tagged on its own needs nothing before it"
+    assert run_tag(job).documents == 2
+    written = [json.loads(line) for line in next((tmp_path / "out").glob("*.jsonl")).read_text().splitlines()]
+    entities = [[(a["start_char"], a["end_char"], a["type"]) for a in doc["entities"]] for doc in written]
+    predicted = [[(e["start_char"], e["end_char"], e["type"]) for e in r["predictions"]] for r in model.predict(texts)]
+    assert entities == predicted

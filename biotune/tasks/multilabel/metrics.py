@@ -51,6 +51,16 @@ class MultiLabelResult:
     def headline(self) -> float:
         return self.abstract_micro.f1
 
+    @property
+    def collapse(self) -> str | None:
+        """One label set for every sentence (often the empty one) where the gold sentences differ."""
+        every = (0, self.n_sentences)
+        if all(s.support in every for s in self.sentence_labels.values()) or \
+                any(s.predicted not in every for s in self.sentence_labels.values()):
+            return None
+        labels = [label for label, s in self.sentence_labels.items() if s.predicted]
+        return f"the same labels for all {self.n_sentences} sentences ({', '.join(labels) or 'none'})"
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "multilabel", "abstract_micro": self.abstract_micro.to_dict(),
                 "sentence_micro": self.sentence_micro.to_dict(), "sentence_macro": self.sentence_macro.to_dict(),

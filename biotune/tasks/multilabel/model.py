@@ -22,9 +22,10 @@ TASK = "multilabel"
 PROBLEM_TYPE = "multi_label_classification"
 
 
-def build_model(backbone: str, head: str, labels: Sequence[str], dropout: float) -> Bundle:
+def build_model(backbone: str, head: str, labels: Sequence[str], dropout: float,
+                attention_dropout: float = 0.0) -> Bundle:
     """A fresh multi-label model on `backbone` (the classifier new, the encoder pre-trained)."""
-    model, tokenizer, _ = build_head_model(AutoModelForSequenceClassification, TASK, backbone, head, dropout,
+    model, tokenizer, _ = build_head_model(AutoModelForSequenceClassification, TASK, backbone, head, dropout, attention_dropout,
                                            num_labels=len(labels), id2label=dict(enumerate(labels)),
                                            label2id={label: i for i, label in enumerate(labels)},
                                            problem_type=PROBLEM_TYPE)

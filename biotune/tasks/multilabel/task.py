@@ -99,7 +99,7 @@ class MultiLabelTask(Task):
     # ---- model and training ---------------------------------------------------------------------
     def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
                     train_examples: Sequence[Any]) -> Bundle:
-        return build_model(init, config.model.head, labels, config.model.dropout)
+        return build_model(init, config.model.head, labels, config.model.dropout, config.model.attention_dropout)
 
     def featurise(self, examples: Sequence[Any], bundle: Bundle, labels: Sequence[str],
                   config: ExperimentConfig) -> list[dict[str, Any]]:

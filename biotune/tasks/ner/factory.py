@@ -20,7 +20,7 @@ from transformers import AutoConfig, AutoModelForTokenClassification, Pretrained
 from biotune.formats.schemes import invalid_tags
 from biotune.errors import BiotuneError
 from biotune.models.backbones import resolve_backbone
-from biotune.models.checkpoints import BROKEN_WEIGHTS, DROPOUT_KEYS, check_checkpoint
+from biotune.models.checkpoints import BROKEN_WEIGHTS, DROPOUT_KEYS, check_checkpoint, set_attention_dropout
 from biotune.registry import Registry
 from biotune.tasks.ner.crf import CRF
 from biotune.tasks import require_checkpoint_task
@@ -29,7 +29,7 @@ log = logging.getLogger("biotune")
 
 
 
-def build_softmax(backbone: str, labels: Sequence[str], dropout: float) -> PreTrainedModel:
+def build_softmax(backbone: str, labels: Sequence[str], dropout: float, attention_dropout: float) -> PreTrainedModel:
     """Backbone + dropout + linear layer, trained with cross-entropy (softmax over tags)."""
     path = resolve_backbone(backbone)
     try:
@@ -47,17 +47,18 @@ def build_softmax(backbone: str, labels: Sequence[str], dropout: float) -> PreTr
         setattr(config, key, dropout)
     if not used:
         log.warning("%s has no classifier dropout setting; dropout %.2f not applied", type(config).__name__, dropout)
+    set_attention_dropout(config, attention_dropout)
     return AutoModelForTokenClassification.from_pretrained(path, config=config, trust_remote_code=False)
 
 
-def build_crf(backbone: str, labels: Sequence[str], dropout: float) -> PreTrainedModel:
+def build_crf(backbone: str, labels: Sequence[str], dropout: float, attention_dropout: float) -> PreTrainedModel:
     """The softmax model's emissions under a linear-chain CRF (sequence-level loss, learned transitions).
 
     Starting from a biotune CRF checkpoint with the same `id2label` (a sequential strategy's next
     phase), the learned transition scores carry over; otherwise they start at zero. The same
     label count is not enough: a transition score belongs to a pair of labels, not of indices.
     """
-    model = build_softmax(backbone, labels, dropout)
+    model = build_softmax(backbone, labels, dropout, attention_dropout)
     previous = _crf_scores(model.config)  # the config read from `backbone` keeps its `biotune` entry
     model.crf = CRF.from_scores(previous) if previous is not None and _saved_labels(backbone) == list(labels) \
         else CRF(len(labels))
@@ -70,13 +71,15 @@ def _saved_labels(backbone: str) -> list[str]:
     return [label for _, label in sorted((int(i), label) for i, label in id2label.items())]
 
 
-HEADS: Registry[Callable[[str, Sequence[str], float], PreTrainedModel]] = Registry(
+HEADS: Registry[Callable[[str, Sequence[str], float, float], PreTrainedModel]] = Registry(
     "head", {"softmax": build_softmax, "crf": build_crf})
 
 
-def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dropout: float = 0.3) -> PreTrainedModel:
-    """Build a fresh token classifier for `labels` on `backbone` with the named head."""
-    return HEADS.lookup(head)(backbone, labels, dropout)
+def build_model(backbone: str, labels: Sequence[str], head: str = "softmax", dropout: float = 0.3,
+                attention_dropout: float = 0.0) -> PreTrainedModel:
+    """Build a fresh token classifier for `labels` on `backbone` with the named head (`attention_dropout`:
+    `biotune.models.checkpoints.set_attention_dropout`)."""
+    return HEADS.lookup(head)(backbone, labels, dropout, attention_dropout)
 
 
 def load_model(checkpoint: str | Path) -> PreTrainedModel:

@@ -59,6 +59,13 @@ class EvalResult:
     def headline_key(self) -> str:
         return "micro.f1"
 
+    @property
+    def collapse(self) -> str | None:
+        """All O: no entity predicted in a split that holds some."""
+        if self.micro.support and not self.micro.predicted:
+            return f"no entity predicted in {self.n_sentences} sentences (all O)"
+        return None
+
     def to_dict(self) -> dict[str, object]:
         return {
             "per_type": {name: scores.to_dict() for name, scores in self.per_type.items()},

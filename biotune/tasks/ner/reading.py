@@ -14,10 +14,11 @@ from itertools import islice
 from pathlib import Path
 
 from biotune.config import DataConfig, ExperimentConfig, SourceConfig
-from biotune.corpora.registry import CORPORA
+from biotune.corpora.registry import CORPORA, CorpusInfo
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.formats.document_formats import DOCUMENT_EXTENSIONS, DOCUMENT_READERS, iter_documents
+from biotune.formats.brat import is_brat_folder
 from biotune.formats.documents import tagged_sentences
 from biotune.formats.readers import EXTENSIONS, READERS, iter_corpus_file, reader_options
 from biotune.formats.sentence import Sentence
@@ -26,7 +27,8 @@ from biotune.tasks.contract import SourceExamples
 
 def split_texts(spec: str, data: DataConfig) -> Iterator[str]:
     """Each sentence of a split, its words joined by spaces, streamed: its text for pretraining."""
-    return (" ".join(sentence.tokens) for sentence in iter_corpus_file(locate(spec, data)[1]))
+    _, path, corpus = locate(spec, data)
+    return (" ".join(sentence.tokens) for sentence in _iter_sentences(path, data, CORPORA.get(corpus) if corpus else None))
 
 
 def read_split(spec: str, data: DataConfig) -> Split:
@@ -38,14 +40,7 @@ def read_split(spec: str, data: DataConfig) -> Split:
     """
     name, path, corpus = locate(spec, data)
     info = CORPORA.get(corpus) if corpus else None
-    document_format = _document_format(path, data.format or (info.format if info else None))
-    if document_format is not None:
-        sentences = list(islice(_document_sentences(path, document_format), data.limit))
-    else:
-        accepted = reader_options(data.format or EXTENSIONS.get(path.suffix.lower()))
-        wanted = {"scheme": data.scheme, "tag_field": data.tag_field}  # a text file takes neither: it has no tags
-        options = {key: value for key, value in wanted.items() if key in accepted}
-        sentences = list(islice(iter_corpus_file(path, format=data.format, **options), data.limit))
+    sentences = list(islice(_iter_sentences(path, data, info), data.limit))
     if info is not None:
         annotated = tuple(info.entity_types)
     else:
@@ -59,10 +54,25 @@ def read_split(spec: str, data: DataConfig) -> Split:
     return Split(name, path, sentences, annotated)
 
 
+def _iter_sentences(path: Path, data: DataConfig, info: CorpusInfo | None) -> Iterator[Sentence]:
+    """The sentences of one split file with the config's format options and the corpus's reading rules
+    (a registered document format; BLURB's untyped tags read as the corpus's one type)."""
+    document_format = _document_format(path, data.format or (info.format if info else None))
+    if document_format is not None:
+        return _document_sentences(path, document_format)
+    accepted = reader_options(data.format or EXTENSIONS.get(path.suffix.lower()))
+    untyped = info.entity_types[0] if info is not None and info.untyped else None
+    wanted = {"scheme": data.scheme, "tag_field": data.tag_field, "untyped_type": untyped}  # a text file takes none
+    options = {key: value for key, value in wanted.items() if key in accepted and value is not None}
+    return iter_corpus_file(path, format=data.format, **options)
+
+
 def _document_format(path: Path, format: str | None) -> str | None:
     """The document format a split is read in, or None for the sentence readers (TSV, JSONL, text)."""
     if format is not None:
         return format if format not in READERS and format in DOCUMENT_READERS else None
+    if is_brat_folder(path):
+        return "brat"
     suffix = path.suffix.lower()
     return DOCUMENT_EXTENSIONS[suffix] if suffix not in EXTENSIONS and suffix in DOCUMENT_EXTENSIONS else None
 

@@ -8,14 +8,23 @@ other context when the model was trained with `ner.context`, as in training.
 Input files (`read_records`, by the readers of `biotune.formats.readers`): ``jsonl`` (one
 ``{"id", "tokens", "document"}`` object a line; a tag field is not read), ``text`` (one sentence
 a line, blank lines skipped), ``tsv`` / ``conll`` (``token<TAB>tag`` rows, the tags read past, a
-``-DOCSTART-`` line starting a document). Default: by the file's extension, else text.
+``-DOCSTART-`` line starting a document), ``brat`` (a folder of ``<id>.txt`` + ``<id>.ann`` pairs, or
+one ``.ann`` or ``.txt`` file of it: `biotune.formats.brat`; its annotations are read past). Default:
+a folder holding ``.ann`` files or an ``.ann`` file is brat, else by the file's extension, else text.
+
+A brat document is split into sentences as training splits documents
+(`biotune.formats.documents.document_sentences`): each becomes a record with its ``text``, its
+``document`` (the document id: sentences of a document lend each other context) and ``offset``
+(where its text starts in the document's ``.txt``), so ``offset + start_char`` is an entity's
+brat offset, and the id ``<document>:<offset>``.
 
 Output record, one per input record, in order (written as JSON Lines):
     {"sentence_id", "tokens", "predictions": [{"entity", "type", "start_token", "end_token",
-     "score", ["start_char", "end_char"]}], ["text"], ["document"]}
+     "score", ["start_char", "end_char"]}], ["text"], ["document"], ["offset"]}
 `sentence_id` is the input's `id` (left out when it has none); `end_token` is exclusive (Python
 slicing: tokens[start_token:end_token] is the entity); character offsets (also end-exclusive)
-and `text` are present when the input was raw text, with ``text[start_char:end_char] == entity``.
+and `text` are present when the input was raw text, with ``text[start_char:end_char] == entity``;
+``offset`` is passed through from the input (brat: where the text starts in its document).
 """
 
 from __future__ import annotations
@@ -25,18 +34,24 @@ from pathlib import Path
 from typing import Any
 
 from biotune.errors import BiotuneError
+from biotune.formats.brat import is_brat_folder, iter_brat
+from biotune.formats.documents import document_sentences
 from biotune.formats.readers import EXTENSIONS, iter_corpus_file
 from biotune.formats.sentence import Sentence, Span
 from biotune.formats.text import tokenize
 from biotune.tasks.ner.context import document_keys
 from biotune.tasks.ner.tagger import Tagger
 
-INPUT_FORMATS = ("jsonl", "text", "tsv", "conll")
+INPUT_FORMATS = ("jsonl", "text", "tsv", "conll", "brat")
+BRAT = "brat"
 
 
 def read_records(path: str | Path, format: str | None = None) -> Iterator[dict[str, Any]]:
     """The input records of a file, lazily; errors name the file and line (the corpus readers')."""
     path = Path(path)
+    if format == BRAT or (format is None and (is_brat_folder(path) or path.suffix.lower() == ".ann")):
+        yield from _brat_records(path)
+        return
     fmt = format or EXTENSIONS.get(path.suffix.lower(), "text")
     options = {"tag_field": None} if fmt == "jsonl" else {}
     for sentence in iter_corpus_file(path, fmt, **options):
@@ -48,6 +63,16 @@ def read_records(path: str | Path, format: str | None = None) -> Iterator[dict[s
         if sentence.document is not None:
             record["document"] = sentence.document
         yield record
+
+
+def _brat_records(path: Path) -> Iterator[dict[str, Any]]:
+    """One record per sentence of each brat document (see the module docstring)."""
+    for doc in iter_brat(path):
+        for sentence in document_sentences(doc):
+            if not sentence.offsets or sentence.text is None:
+                continue  # no word to tag
+            start, end = sentence.offsets[0][0], sentence.offsets[-1][1]
+            yield {"id": f"{doc.id}:{start}", "text": sentence.text[start:end], "document": doc.id, "offset": start}
 
 
 def predict_records(tagger: Tagger, records: Sequence[Mapping[str, Any] | str]) -> list[dict[str, Any]]:
@@ -80,6 +105,8 @@ def output_record(record: Mapping[str, Any], sentence: Sentence, spans: Sequence
         out["text"] = sentence.text
     if record.get("document") is not None:
         out["document"] = record["document"]
+    if record.get("offset") is not None:
+        out["offset"] = record["offset"]
     return out
 
 

@@ -19,8 +19,10 @@ from biotune.corpora.splits import Split
 from biotune.formats.schemes import tags_to_spans
 from biotune.models.backbones import load_tokenizer
 from biotune.tasks.contract import Bundle, SourceExamples, Task
+from biotune.tasks.endpoints import Endpoint
 from biotune.tasks.ner.align import Aligner
 from biotune.tasks.ner.checks import check_data
+from biotune.tasks.ner.endpoint import tag_endpoint
 from biotune.tasks.ner.context import document_keys
 from biotune.tasks.ner.factory import build_model, load_model, save_model
 from biotune.tasks.ner.features import PaddingCollator, encode, label_space
@@ -28,6 +30,7 @@ from biotune.tasks.ner.loss import weighted_crf_loss, weighted_token_loss
 from biotune.tasks.ner.metrics import EvalResult, evaluate_tags
 from biotune.tasks.ner.reading import read_source, read_split, split_texts
 from biotune.tasks.ner.settings import NerSettings
+from biotune.tasks.ner.stage import EntityStage
 from biotune.tasks.ner.records import INPUT_FORMATS, document_chunks, predict_records, read_records
 from biotune.tasks.ner.report import render_markdown
 from biotune.tasks.ner.tagger import Tagger
@@ -58,7 +61,7 @@ class NerTask(Task):
 
     def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
                     train_examples: Sequence[Any]) -> Bundle:
-        model = build_model(init, labels, config.model.head, config.model.dropout)
+        model = build_model(init, labels, config.model.head, config.model.dropout, config.model.attention_dropout)
         return Bundle(model, load_tokenizer(config.model.backbone))
 
     def featurise(self, examples: Sequence[Any], bundle: Bundle, labels: Sequence[str],
@@ -116,6 +119,14 @@ class NerTask(Task):
     def prediction_chunks(self, records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
         return document_chunks(records, size)
 
+    def endpoint(self, settings: Mapping[str, Any]) -> Endpoint:
+        """POST /tag: texts in, entities out, through the document pipeline (so with the concept ids and
+        relations of the dictionary and models served beside it)."""
+        return tag_endpoint()
+
+    def document_stage(self, predictor: Any, source: str, by_mention: bool = False) -> EntityStage:
+        return EntityStage(predictor)
+
     def dev_scope(self, dev: Split, phase_types: frozenset[str]) -> tuple[str, ...] | None:
         """The dev types the phase's sources annotate: a phase cannot be selected on types it never saw."""
         scope = tuple(sorted(set(dev.annotated_types) & phase_types))
@@ -144,7 +155,7 @@ class NerTask(Task):
 ```python
 from transformers import pipeline
 
-ner = pipeline("token-classification", model="{model}", aggregation_strategy="simple")
+ner = pipeline("ner", model="{model}", aggregation_strategy="simple")  # "ner" is "token-classification"
 print(ner("Cisplatin-induced nephrotoxicity was reversed."))
 ```
 

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from biotune.errors import BiotuneError
-from biotune.scores import Scores, classification_counts, ratio
+from biotune.scores import Scores, classification_counts, one_class, ratio
 from biotune.tables import markdown_table
 from biotune.tasks.qa.examples import QaQuestion
 
@@ -84,6 +84,11 @@ class FactoidResult:
     def headline(self) -> float:
         return self.mrr
 
+    @property
+    def collapse(self) -> str | None:
+        """Ranked answers have no classes to collapse to."""
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "factoid", "n_questions": self.questions, "strict": self.strict, "lenient": self.lenient,
                 "mrr": self.mrr, "top_k": self.top_k, "answered": self.answered}
@@ -106,6 +111,11 @@ class ListResult:
     @property
     def headline(self) -> float:
         return self.f1
+
+    @property
+    def collapse(self) -> str | None:
+        """Answer lists have no classes to collapse to."""
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """The means nest under ``mean`` (a P/R/F1 block, as aggregation finds them; and apart from the
@@ -132,6 +142,10 @@ class DecisionResult:
     @property
     def headline(self) -> float:
         return self.accuracy
+
+    @property
+    def collapse(self) -> str | None:
+        return one_class(self.per_class, "questions")
 
     def to_dict(self) -> dict[str, Any]:
         per_class = {label: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support,

@@ -24,13 +24,15 @@ from biotune.tasks.contract import Bundle
 MODEL_CLASSES = {"qa": AutoModelForQuestionAnswering, "yesno": AutoModelForSequenceClassification}
 
 
-def build_qa_model(task: str, backbone: str, head: str, labels: Sequence[str], dropout: float) -> Bundle:
+def build_qa_model(task: str, backbone: str, head: str, labels: Sequence[str], dropout: float,
+                   attention_dropout: float = 0.0) -> Bundle:
     """A fresh model of `task` on `backbone` (the head's weights new, the encoder's pre-trained)."""
     options = {}
     if task == "yesno":
         options = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
                    "label2id": {label: i for i, label in enumerate(labels)}}
-    model, tokenizer, _ = build_head_model(MODEL_CLASSES[task], task, backbone, head, dropout, **options)
+    model, tokenizer, _ = build_head_model(MODEL_CLASSES[task], task, backbone, head, dropout, attention_dropout,
+                                           **options)
     return Bundle(model, tokenizer)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from biotune.models.batches import token_batches
 from biotune.models.precision import place
 from biotune.tasks import task_spec
 from biotune.tasks.contract import Bundle
@@ -55,7 +56,10 @@ def collate_windows(windows: Sequence[Window], pad_id: int) -> dict[str, torch.T
 
 
 class _WindowModel:
-    """A loaded model run over windows in length-sorted batches (little padding), outputs back in order."""
+    """A loaded model run over windows in length-sorted batches (little padding), outputs back in order.
+
+    A batch holds at most `batch_size` windows and, where the model records one (`training.eval_batch_tokens`),
+    at most that many padded subwords: 64 windows of 512 subwords would be 16 times the batch of 64 short ones."""
 
     def __init__(self, bundle: Bundle, precision: str, batch_size: int, device: torch.device | str | None) -> None:
         model, self.device, self.precision, self.bf16 = place(bundle.model, precision, device)
@@ -64,18 +68,18 @@ class _WindowModel:
         recorded = getattr(model.config, "biotune", None) or {}
         defaults = {**QaSettings().model_dump(), "max_length": task_spec(recorded.get("task", "qa")).max_length}
         self.settings = {**defaults, **recorded}  # what training recorded; the config's defaults for the rest
+        self.batch_tokens: int | None = recorded.get("eval_batch_tokens")
         self.seconds = 0.0  # time spent predicting, for throughput reports
 
     def run(self, windows: Sequence[Window]) -> Iterator[tuple[list[int], Any]]:
         """(window indexes, model outputs) per batch; dropout off, the model's mode restored after."""
         model = self.bundle.model
         was_training = model.training
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        batches = token_batches([len(w.input_ids) for w in windows], self.batch_size, self.batch_tokens)
         model.eval()
         try:
             with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                for begin in range(0, len(order), self.batch_size):
-                    rows = order[begin:begin + self.batch_size]
+                for rows in batches:
                     batch = collate_windows([windows[i] for i in rows], self.bundle.tokenizer.pad_token_id or 0)
                     yield rows, model(**{name: t.to(self.device) for name, t in batch.items()})
         finally:

@@ -21,6 +21,10 @@ class QaSettings(Section):
                                              "lenient, MRR) | list (merged score >= the threshold; mean P/R/F1)")
     stride: int = Field(128, ge=0, description="subwords shared by consecutive windows of a context longer than a "
                         "window (never truncated)")
+    class_weights: Literal["balanced", "none"] = Field(
+        "balanced", description="task yesno: balanced = each training question's loss weighed by the inverse of its "
+        "answer's share (every answer carries the same total weight), so that answering the majority answer "
+        "everywhere is no minimum of the loss (PubMedQA is 55% yes, BioASQ yes/no 82%); none = every question alike")
     n_best: int = Field(20, ge=1, description="task qa: start and end positions paired per window")
     max_answer_length: int = Field(30, ge=1, description="task qa: longest answer, in subwords")
     top_k: int = Field(5, ge=1, description="task qa: answers per factoid question (BioASQ scores the top 5)")

@@ -12,7 +12,8 @@ snippet can hold several) are alternatives, so a window scores
 -log sum_k P(start_k) P(end_k), halved as Hugging Face's start + end mean is; with one answer
 that is exactly the usual loss. A window without an answer targets the first token, as SQuAD
 v1 training does. Yes/no: each window of a long context is trained on the example's label with
-the example's weight shared among its windows, so a long context counts once.
+the example's weight shared among its windows, so a long context counts once, and (with
+`yesno.class_weights: balanced`, the default) multiplied by `balanced_weights` of its answer.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.models.backbones import backbone_config, position_limit
 from biotune.tasks.contract import Bundle, SourceExamples, Task, distinct, refuse_unknown_labels
+from biotune.tasks.endpoints import Endpoint
 from biotune.tasks.qa.checks import check_qa
+from biotune.tasks.qa.endpoint import qa_endpoint
 from biotune.tasks.qa.examples import DecisionExample, QaExample, QaQuestion
 from biotune.tasks.qa.lists import list_training_pairs
 from biotune.tasks.qa.metrics import (DecisionResult, FactoidResult, ListResult, best_list_threshold,
@@ -66,7 +69,8 @@ class _WindowTask(Task):
 
     def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
                     train_examples: Sequence[Any]) -> Bundle:
-        return build_qa_model(self.name, init, config.model.head, labels, config.model.dropout)
+        return build_qa_model(self.name, init, config.model.head, labels, config.model.dropout,
+                              config.model.attention_dropout)
 
     def check_inputs(self, train: Sequence[Any], evaluated: Mapping[str, Split], labels: Sequence[str],
                      tokenizer: Any, config: ExperimentConfig) -> None:
@@ -233,6 +237,10 @@ class QaTask(_WindowTask):
     def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return predict_answers(predictor, records)
 
+    def endpoint(self, settings: Mapping[str, Any]) -> Endpoint:
+        """POST /qa: a question and its contexts in, the ranked answers out (`biotune.tasks.qa.endpoint`)."""
+        return qa_endpoint()
+
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> FactoidResult | ListResult:
         """Factoid: the top k of each question's merged answers. List: the answers at the model's
         threshold; a model without one yet (dev evaluation during training) at the split's best."""
@@ -330,8 +338,11 @@ class DecisionTask(_WindowTask):
         per_example = [0] * len(examples)
         for w in windows:
             per_example[w.example] += 1
+        balanced = config.section(QaSettings).class_weights == "balanced"
+        share = balanced_weights([e.label for e in examples]) if balanced else {}
         return [{"input_ids": w.input_ids, "window": w, "label": label2id[examples[w.example].label],
-                 "weight": examples[w.example].weight / per_example[w.example]} for w in windows]
+                 "weight": examples[w.example].weight * share.get(examples[w.example].label, 1.0) / per_example[w.example]}
+                for w in windows]
 
     def collator(self, bundle: Bundle, labels: Sequence[str]) -> Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]]:
         pad = bundle.tokenizer.pad_token_id or 0
@@ -403,6 +414,15 @@ print(decide.predict([{{"question": "Does lithium cause tremor?",
 biotune predict --checkpoint {model} --input questions.tsv --output decisions.jsonl
 ```
 """
+
+
+def balanced_weights(labels: Sequence[str]) -> dict[str, float]:
+    """Each label's loss weight n / (k * count): every label of the k present carries the same total weight,
+    and the weights average 1 over the examples (the loss keeps its scale, so the learning rate means the
+    same). Why: with PubMedQA's 55% `yes` a small model first learns the prior, and a few hundred steps at a
+    low rate stop there, answering `yes` to every question (BLURB's test: 55.20 accuracy)."""
+    counts = Counter(labels)
+    return {label: len(labels) / (len(counts) * count) for label, count in counts.items()}
 
 
 def _ordered(labels: set[str]) -> tuple[str, ...]:

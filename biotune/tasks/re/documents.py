@@ -87,6 +87,11 @@ class DocumentRelationResult:
     def headline_key(self) -> str:
         return "documents.f1"
 
+    @property
+    def collapse(self) -> str | None:
+        """The candidate pairs' (`RelationResult.collapse`): documents are scored from them."""
+        return self.pairs.collapse
+
     def to_dict(self) -> dict[str, Any]:
         return {"documents": self.documents.to_dict(), "pairs": self.pairs.to_dict(), "candidates": dict(self.candidates)}
 

@@ -33,7 +33,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from biotune.errors import BiotuneError
 from biotune.models.backbones import load_tokenizer, resolve_backbone
-from biotune.models.checkpoints import DROPOUT_KEYS, check_checkpoint
+from biotune.models.batches import token_batches
+from biotune.models.checkpoints import DROPOUT_KEYS, check_checkpoint, set_attention_dropout
 from biotune.registry import Registry
 from biotune.tasks.re.markers import MarkerScheme, RelationFeature, add_marker_tokens, collate
 from biotune.tasks import require_checkpoint_task
@@ -123,7 +124,7 @@ class RelationModel:
 
 
 def build_relation_model(backbone: str, head: str, labels: Sequence[str], scheme: MarkerScheme,
-                         dropout: float = 0.1) -> RelationModel:
+                         dropout: float = 0.1, attention_dropout: float = 0.0) -> RelationModel:
     """A fresh relation classifier for `labels` on `backbone` with the named head and the scheme's tokens added."""
     build = HEADS.lookup(head)
     path = resolve_backbone(backbone)
@@ -141,6 +142,7 @@ def build_relation_model(backbone: str, head: str, labels: Sequence[str], scheme
     for key in DROPOUT_KEYS:
         if hasattr(config, key):
             setattr(config, key, dropout)
+    set_attention_dropout(config, attention_dropout)  # 0: the fused attention kernel (see there)
     config.biotune = {"task": "re", "head": head, "markers": scheme.to_dict(), "dropout": dropout}
     model = build(path, config)
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
@@ -194,24 +196,24 @@ def load_relation_model(folder: str | Path) -> RelationModel:
 
 
 def predict_probabilities(relation_model: RelationModel, features: Sequence[RelationFeature],
-                          batch_size: int = 64) -> torch.Tensor:
+                          batch_size: int = 64, batch_tokens: int | None = None) -> torch.Tensor:
     """Class probabilities (examples, labels) on the CPU, in the order of `features`.
 
-    Batches are formed from features sorted by length, so little compute goes to padding;
-    the rows are put back in input order. Dropout is off while predicting, and the model's
+    Batches are formed from features sorted by length, so little compute goes to padding, with at
+    most `batch_size` rows and `batch_tokens` padded subwords (`biotune.models.batches`); the rows
+    are put back in input order. Dropout is off while predicting, and the model's
     train/eval mode is restored afterwards, so dev evaluation inside a training loop does
     not leave the rest of training without dropout.
     """
     model = relation_model.model
     was_training = model.training
     device = next(model.parameters()).device
-    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
+    batches = token_batches([len(feature.input_ids) for feature in features], batch_size, batch_tokens)
     probabilities = torch.empty((len(features), len(relation_model.labels)))
     model.eval()
     try:
         with torch.inference_mode():
-            for begin in range(0, len(order), batch_size):
-                rows = order[begin:begin + batch_size]
+            for rows in batches:
                 batch = relation_model.collate([features[i] for i in rows])
                 batch.pop("labels", None)
                 logits = model(**{name: tensor.to(device) for name, tensor in batch.items()}).logits  # (batch, labels)

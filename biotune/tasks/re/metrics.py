@@ -27,7 +27,7 @@ from typing import Any
 
 from biotune.errors import BiotuneError
 from biotune.tables import markdown_table
-from biotune.scores import Scores, classification_counts
+from biotune.scores import Scores, classification_counts, one_class
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,10 @@ class RelationResult:
     def headline(self) -> float:
         """The one number a run is judged by: micro-F1 over the relation classes (= positive-class F1 when binary)."""
         return self.micro.f1
+
+    @property
+    def collapse(self) -> str | None:
+        return one_class(self.per_class, "pairs")
 
     def to_dict(self) -> dict[str, Any]:
         return {

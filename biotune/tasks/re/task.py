@@ -31,7 +31,8 @@ from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.models.backbones import backbone_config, position_limit
 from biotune.models.precision import place
-from biotune.tasks.contract import Bundle, Endpoint, SourceExamples, Task, refuse_unknown_labels
+from biotune.tasks.contract import Bundle, SourceExamples, Task, refuse_unknown_labels
+from biotune.tasks.endpoints import Endpoint
 from biotune.tasks.re.checks import check_relations
 from biotune.tasks.re.documents import (DocumentRelationResult, is_document_file, read_document_split,
                                         render_document_result, score_document_split)
@@ -42,6 +43,7 @@ from biotune.tasks.re.markers import MarkerScheme, add_marker_tokens, featurise,
 from biotune.tasks.re.metrics import RelationResult, render_markdown, score_relations
 from biotune.tasks.re.records import INPUT_FORMATS, predict_records, read_records
 from biotune.tasks.re.settings import RelationSettings
+from biotune.tasks.stages import DocumentStage
 
 LABEL2ID_FILE = "label2id.tsv"
 log = logging.getLogger("biotune")
@@ -70,6 +72,7 @@ class RelationPredictor:
         recorded = getattr(model.config, "biotune", None) or {}
         self.max_length = max_length or recorded.get("max_length", 512)
         self.batch_size = batch_size
+        self.batch_tokens: int | None = recorded.get("eval_batch_tokens")  # `training.eval_batch_tokens`
         self.labels = self.relation_model.labels
         self.seconds = 0.0  # time spent in the model, for throughput reports
 
@@ -82,7 +85,8 @@ class RelationPredictor:
         started = time.perf_counter()
         featurised = featurise(examples, self.relation_model.tokenizer, self.relation_model.scheme, self.max_length)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            probabilities = predict_probabilities(self.relation_model, featurised.features, self.batch_size)
+            probabilities = predict_probabilities(self.relation_model, featurised.features, self.batch_size,
+                                                  self.batch_tokens)
         self.seconds += time.perf_counter() - started
         return probabilities
 
@@ -157,7 +161,8 @@ class RelationTask(Task):
     def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
                     train_examples: Sequence[Any]) -> Bundle:
         scheme = MarkerScheme.from_examples(train_examples)
-        relation_model = build_relation_model(init, config.model.head, labels, scheme, config.model.dropout)
+        relation_model = build_relation_model(init, config.model.head, labels, scheme, config.model.dropout,
+                                              config.model.attention_dropout)
         return Bundle(relation_model.model, relation_model.tokenizer)
 
     def featurise(self, examples: Sequence[Any], bundle: Bundle, labels: Sequence[str],
@@ -239,6 +244,13 @@ class RelationTask(Task):
         entities, so it is served beside one (`--relations`), not on its own; one trained on
         pre-masked sentences answers their records at /re."""
         return None if settings.get("pairs") else super().endpoint(settings)
+
+    def document_stage(self, predictor: Any, source: str, by_mention: bool = False) -> DocumentStage:
+        """Relations between the entities of documents (`biotune.tasks.re.stage`), for a model trained on
+        documents; one trained on pre-masked sentences records no pairs to build candidates with (an error)."""
+        from biotune.tasks.re.stage import RelationStage  # it imports this module's predictor
+
+        return RelationStage(predictor, source, by_mention)
 
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> RelationResult | DocumentRelationResult:
         predicted = [p.label for p in predictor.predict(split.examples)] if split.examples else []

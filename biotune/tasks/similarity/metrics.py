@@ -19,6 +19,10 @@ from scipy.stats import pearsonr, spearmanr
 from biotune.errors import BiotuneError
 from biotune.tables import markdown_table
 
+# Predictions whose standard deviation is under this share of the gold scores' are one score for every
+# pair (a regression head that learned only the mean): `SimilarityResult.collapse`.
+CONSTANT_SPREAD = 0.01
+
 
 @dataclass(frozen=True, slots=True)
 class SimilarityResult:
@@ -28,6 +32,7 @@ class SimilarityResult:
     spearman: float
     mse: float
     pairs: int
+    spread: float  # the predictions' standard deviation over the gold scores' (0: one score for every pair)
 
     @property
     def headline_key(self) -> str:
@@ -36,6 +41,13 @@ class SimilarityResult:
     @property
     def headline(self) -> float:
         return self.pearson
+
+    @property
+    def collapse(self) -> str | None:
+        """Constant: the predictions vary by less than `CONSTANT_SPREAD` of the gold scores' spread."""
+        if self.pairs < 2 or self.spread >= CONSTANT_SPREAD:
+            return None
+        return f"one score for all {self.pairs} pairs (spread {self.spread:.2%} of the gold scores')"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "similarity", "n_pairs": self.pairs, "pearson": self.pearson, "spearman": self.spearman,
@@ -51,7 +63,9 @@ def score_similarity(gold: Sequence[float], predicted: Sequence[float]) -> Simil
     pearson = float(pearsonr(gold_array, predicted_array).statistic) if defined else 0.0
     spearman = float(spearmanr(gold_array, predicted_array).statistic) if defined else 0.0
     mse = float(np.mean((gold_array - predicted_array) ** 2)) if len(gold) else 0.0
-    return SimilarityResult(pearson, spearman, mse, len(gold))
+    gold_std = float(np.std(gold_array)) if len(gold) else 0.0
+    spread = float(np.std(predicted_array)) / gold_std if gold_std else 1.0  # constant gold: nothing to collapse from
+    return SimilarityResult(pearson, spearman, mse, len(gold), spread)
 
 
 def render_markdown(result: SimilarityResult | Mapping[str, Any], title: str = "") -> str:

@@ -22,7 +22,7 @@ TASK = "similarity"
 OUTPUT = "similarity"  # the one output's name (`id2label`): what a pipeline shows as the label
 
 
-def build_similarity_model(init: str, head: str, dropout: float, mean_score: float) -> Bundle:
+def build_similarity_model(init: str, head: str, dropout: float, attention_dropout: float, mean_score: float) -> Bundle:
     """A model to train from `init` (a backbone: a new head; an earlier phase's model: its own head).
 
     A new head starts at `mean_score`, the training scores' mean (its output layer's bias; its
@@ -31,7 +31,7 @@ def build_similarity_model(init: str, head: str, dropout: float, mean_score: flo
     learning rate a step: 160 steps at 5e-5 move it by under 0.01 towards BIOSSES's mean of 2.4)
     and the encoder would have to carry the offset: on BIOSSES with MiniLM the loss logged at
     epochs 6, 12 and 19 was 3.48, 1.14, 0.37 from 0 and 1.08, 0.19, 0.06 from the mean."""
-    model, tokenizer, info = build_head_model(AutoModelForSequenceClassification, TASK, init, head, dropout,
+    model, tokenizer, info = build_head_model(AutoModelForSequenceClassification, TASK, init, head, dropout, attention_dropout,
                                               num_labels=1, problem_type="regression", id2label={0: OUTPUT},
                                               label2id={OUTPUT: 0})
     name, output = [(name, m) for name, m in model.named_modules()

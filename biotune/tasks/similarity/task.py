@@ -79,7 +79,7 @@ class SimilarityTask(Task):
     def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
                     train_examples: Sequence[Any]) -> Bundle:
         scores = [p.score for p in train_examples if p.score is not None]
-        return build_similarity_model(init, config.model.head, config.model.dropout,
+        return build_similarity_model(init, config.model.head, config.model.dropout, config.model.attention_dropout,
                                       sum(scores) / len(scores) if scores else 0.0)
 
     def featurise(self, examples: Sequence[Any], bundle: Bundle, labels: Sequence[str],

@@ -23,50 +23,27 @@ a usable id (none, or BC5CDR's ``-1``) add nothing. A composite id (``D014786|D0
 mention for two concepts) is kept whole: the mention links to both.
 
 `linking_accuracy` measures a linker on gold mentions (those with a usable gold id).
+
+The layered `biotune.linking.Linker` (per-type vocabularies, abbreviations, fuzzy and dense
+stages, a stage and score per link) does all this and more; this untyped linker stays for the
+tag job and service until they call the `Linker`, and as the baseline the benchmark starts from.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
-
-import regex
+from typing import Any
 
 from biotune.errors import BiotuneError
 from biotune.formats.documents import Annotation, Document, assemble
 from biotune.formats.readers import existing_file, numbered_lines
+from biotune.linking.terms import normalise, pseudo_id, usable_id
 
-PSEUDO_PREFIX = "text:"
 EXACT, NORMALISED, UNLINKED = "exact", "normalised", "unlinked"
-# Ids that mean "no identifier" in released corpora (BC5CDR writes -1).
-NO_ID = frozenset({"", "-1"})
-
-_PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
-_SPACES = regex.compile(r"\s+")
-
-
-def normalise(text: str) -> str:
-    """Case-folded NFKC text with punctuation and symbols as spaces and runs of whitespace as one space."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", folded)).strip()
-
-
-def pseudo_id(text: str, type_: str) -> str:
-    """The stable stand-in id of a mention no dictionary links: ``text:<type>:<normalised text>``.
-
-    A mention made only of punctuation keeps its case-folded text, so it never ends in ``:``.
-    """
-    return f"{PSEUDO_PREFIX}{type_}:{normalise(text) or text.casefold().strip()}"
-
-
-def usable_id(concept_id: str | None) -> TypeGuard[str]:
-    """Whether an annotation's concept id identifies something (not missing, not ``-1``)."""
-    return concept_id is not None and concept_id.strip() not in NO_ID
 
 
 def read_dictionary(path: str | Path) -> list[tuple[str, str]]:
