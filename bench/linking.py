@@ -119,7 +119,7 @@ def make_linker(corpus: str, layer: int, big: dict[str, Vocabulary], dense_folde
         from biotune.linking.dense import DenseLinker  # torch and transformers: only the dense layer loads them
 
         dense = DenseLinker.load(dense_folder, vocabs)
-    return Linker(vocabs, abbreviations=layer >= 2, fuzzy=layer >= 3, dense=dense,
+    return Linker.from_vocabularies(vocabs, abbreviations=layer >= 2, fuzzy=layer >= 3, dense=dense,
                   type_map=NCBI_TYPES if corpus == "ncbi" else None)
 
 

@@ -71,7 +71,7 @@ class DataConfig(Section):
     dev: str | None = Field("dev", description="split used for model selection; refused when it is one of the test files, unless allow_test_as_dev")
     allow_test_as_dev: bool = Field(False, description="accept a dev split that is also a test split (model selection on the test set: its scores are then optimistic)")
     allow_test_as_train: bool = Field(False, description="accept a training source that is a test split (of data.test or of a registered corpus found locally): e.g. a release model trained on every split; its test scores then mean nothing")
-    test: list[str] = Field(default_factory=lambda: ["test"], description="splits or file paths to evaluate on")
+    test: list[str] = Field(default_factory=lambda: ["test"], description="splits (train/dev/test, <corpus>:<split>, hf:<dataset>[:<config>]:<split>) or file paths to evaluate on")
     rename_types: dict[str, str] = Field(default_factory=dict, description="entity type renames applied to every split and source read, e.g. {GENE: Gene}, so corpora that spell a type differently share it")
     limit: int | None = Field(None, ge=1, description="read at most N sentences of each split and source (smoke/debug runs; such runs get their own folder)")
 
@@ -108,7 +108,7 @@ class SourceConfig(Section):
     """One training source: a split or file, the types it annotates, its loss weight."""
 
     name: str = Field(..., description="source name (used for sequential phase folders and reports)")
-    split: str = Field(..., description="train/dev/test of data.corpus, <corpus>:<split>, or a file path")
+    split: str = Field(..., description="train/dev/test of data.corpus, <corpus>:<split> (hf:<dataset>[:<config>]:<split> too), or a file path")
     format: str | None = Field(None, description="tsv | jsonl (default: data.format, then the file extension)")
     tag_field: str | None = Field(None, description="JSONL tag field (default: data.tag_field)")
     types: list[str] | None = Field(None, description="entity types the source annotates (default: the registry's, else the types in its tags)")

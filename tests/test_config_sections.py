@@ -252,3 +252,10 @@ def test_an_old_parent_under_a_new_child_still_merges_the_new_key_winning(tmp_pa
                                         encoding="utf-8")
     (tmp_path / "child.yaml").write_text("extends: base.yaml\nre: {scope: sentence}\n", encoding="utf-8")
     assert load_config(tmp_path / "child.yaml").section(RelationSettings).scope == "sentence"
+
+
+def test_a_misspelt_token_budget_key_suggests_the_right_one(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {corpus: bc5cdr}\ntraining: {batch_token: 4096}\n", encoding="utf-8")
+    with pytest.raises(BiotuneError, match=r"unknown key 'training.batch_token' \(did you mean 'training.batch_tokens'"):
+        load_config(config)

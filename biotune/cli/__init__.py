@@ -1,23 +1,21 @@
 """Command line: a thin shell that parses arguments, calls the library, prints.
 
 The `biotune` app is assembled from sub-apps, one module per group of commands (`training`,
-`prediction`, `serving`, `experiments`, `data`), whose shared options are defined once
+`prediction`, `serving`, `experiments`, `data`, `link`), whose shared options are defined once
 (`options`). Every user error is a `BiotuneError`; it is printed without a traceback and the
 command exits with status 2 (`console.friendly`).
 """
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
-from biotune.cli import data, experiments, prediction, serving, training
+from biotune.cli import data, experiments, link, prediction, serving, training
 from biotune.cli.console import console
 
 app = typer.Typer(help="Fine-tune, evaluate and run transformer encoders on biomedical text-mining tasks.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-for group in (training, prediction, serving, experiments, data):
+for group in (training, prediction, serving, experiments, data, link):
     app.add_typer(group.app)
 
 
@@ -55,6 +53,3 @@ def _run_app() -> int:
         return int(getattr(exc, "exit_code", 2))
     return code if isinstance(code, int) else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

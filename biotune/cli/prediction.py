@@ -1,4 +1,5 @@
-"""Commands on a saved model of any task: `evaluate` it on test sets, `predict` a file, `export` it to ONNX."""
+"""Commands on a saved model of any task: `evaluate` it on test sets, `predict` a file, `export` it to ONNX,
+`push` it to the Hugging Face Hub."""
 
 from __future__ import annotations
 
@@ -86,3 +87,21 @@ def export(
             agreement = "no decision" if check.agreement is None else f"{100 * check.agreement:.2f}% of {check.decisions}"
             console.print(f"{name} {check.output}: agreement {agreement}, max |logit diff| {check.max_abs_diff:.2e}")
     console.print(f"{done.task} model exported to {done.folder} (report: {done.report.name})")
+
+
+@app.command()
+@friendly
+def push(
+    model_dir: Annotated[Path, typer.Argument(help="a biotune model folder with its card (a run's best_model/)")],
+    repo_id: Annotated[str, typer.Argument(help="the Hub model repo, user/name or org/name (created if missing)")],
+    private: Annotated[bool, typer.Option(help="create the repo private (an existing repo keeps its visibility)")] = False,
+    revision: Annotated[str | None, typer.Option(help="branch to commit to (created from main if missing)")] = None,
+    commit_message: Annotated[str | None, typer.Option(help="the commit's message")] = None,
+) -> None:
+    """Upload a saved model and its model card to the Hugging Face Hub, without the trainer's files."""
+    from biotune.serving.hub import push_model
+
+    done = push_model(model_dir, repo_id, private=private, revision=revision, commit_message=commit_message)
+    if done.left_out:
+        console.print(f"left out the trainer's files: {', '.join(done.left_out)}", highlight=False, soft_wrap=True)
+    console.print(f"pushed {len(done.files)} files to {done.url}", highlight=False, soft_wrap=True)

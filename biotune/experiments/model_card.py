@@ -6,7 +6,7 @@ selected epoch with the dev history, the test metrics, the seeds' mean ± std fo
 `biotune run`, how to use the model, and YAML front matter (`model-index` with the test
 results) that the Hub renders. The front matter is built with `huggingface_hub`'s
 `ModelCardData` / `EvalResult` (offline: nothing here touches the network), so the folder is
-ready for `hf upload` as it stands.
+ready for `biotune push` (`biotune.serving.hub`) or `hf upload` as it stands.
 
 A card is built only from the run's own records: the resolved config, the summary (its `data`
 entry holds each split's label counts, `describe_data`), the `eval_<test>.json` files and the
@@ -29,7 +29,9 @@ from huggingface_hub import EvalResult, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from biotune.config import ExperimentConfig, SourceConfig, flatten, read_snapshot, validate
+from biotune.corpora.hf_datasets import HF_PREFIX, is_hf_spec
 from biotune.corpora.registry import CORPORA
+from biotune.corpora.splits import DEV_NAMES, corpus_split
 from biotune.errors import BiotuneError
 from biotune.experiments.aggregate import (METRICS, MIN_SUPPORT, is_number, metric_tables, other_metrics, read_evals,
                                           render_test_sets, score_blocks)
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("biotune")
 
 CARD_FILE = "README.md"
-SPLIT_NAMES = ("train", "dev", "devel", "test")
+SPLIT_NAMES = ("train", *DEV_NAMES, "test")
 MISSING = "–"  # a row the task did not count in that split
 
 
@@ -76,14 +78,15 @@ def _corpus_split(spec: str, config: ExperimentConfig) -> tuple[str | None, str]
     """(corpus, split) of a split spec, as `corpora.splits.locate` reads it; a file has no corpus."""
     if spec in SPLIT_NAMES:
         return config.data.corpus, spec
-    corpus, sep, split = spec.partition(":")
-    if sep and not Path(spec).exists():
-        return corpus, split
-    return None, Path(spec).stem
+    return corpus_split(spec) or (None, Path(spec).stem)
 
 
 def _corpus_name(corpus: str) -> str:
-    """A registry corpus by its name, a corpus folder by its folder name."""
+    """A registry corpus by its name, a corpus folder by its folder name, an `hf:` dataset by its
+    repo id (the Hub links a card's `datasets:` entries by it) or its local folder's name."""
+    if is_hf_spec(corpus):
+        target = corpus.removeprefix(HF_PREFIX)
+        return Path(target).name if Path(target).is_dir() else target.partition(":")[0]
     return corpus if corpus in CORPORA and not Path(corpus).is_dir() else Path(corpus).name
 
 
@@ -201,8 +204,9 @@ def _data_section(config: ExperimentConfig, data: Sequence[Mapping[str, Any]]) -
     lines = ["## Data", ""]
     for corpus in dict.fromkeys(row["corpus"] for row in data if row["corpus"]):
         info = CORPORA.get(corpus) if not Path(corpus).is_dir() else None
+        kind = " (a Hugging Face dataset, BigBIO KB schema)" if is_hf_spec(corpus) else " (a corpus folder)"
         lines.append(f"- `{_corpus_name(corpus)}`" + (f": {info.description} {info.citation} <{info.url}>" if info else
-                                                       " (a corpus folder)"))
+                                                       kind))
     for row in data:
         where = f"`{row['split']}` of `{_corpus_name(row['corpus'])}`" if row["corpus"] else f"file `{row['spec']}`"
         lines.append(f"- {_column(row)}: {where}")
@@ -312,10 +316,12 @@ def _upload_section(model: str) -> str:
 The folder is a complete Hugging Face model folder (weights, tokenizer, labels, this card):
 
 ```bash
-hf upload <user>/<repo> {model}
+hf auth login
+biotune push {model} <user>/<repo>
 ```
 
-or from Python: `huggingface_hub.HfApi().upload_folder(repo_id="<user>/<repo>", folder_path="{model}")`."""
+or with huggingface_hub alone: `hf upload <user>/<repo> {model}`, or from Python
+`huggingface_hub.HfApi().upload_folder(repo_id="<user>/<repo>", folder_path="{model}")`."""
 
 
 def _value(value: Any) -> str:

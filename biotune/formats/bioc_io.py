@@ -1,8 +1,9 @@
 """BioC XML and BioC JSON, read and written with the `bioc` package (the format's reference library).
 
 A BioC document maps onto a `Document` directly: passages carry their `type` infon, text and
-offset; annotations carry `type`, optional `identifier` and `score` infons and one location
-with document-level offset and length. Annotations anywhere in a document (passage or
+offset; annotations carry `type`, optional `identifier` and `score` infons (and, from a linker,
+`link_stage` and `link_score`: how the identifier was found) and one location with
+document-level offset and length. Annotations anywhere in a document (passage or
 document level) are placed by offset. Discontinuous annotations (several locations), sentences
 and relations are outside biotune's model: the first is an error, the others are ignored.
 Offsets are Python characters; a file counting UTF-8 bytes fails the mention check, with a hint.
@@ -86,10 +87,7 @@ def _relation(where: str, relation: bioc.BioCRelation) -> tuple[str, Relation]:
     kind = next((infons[key] for key in _TYPE_KEYS if infons.get(key)), None)
     if kind is None:
         raise BiotuneError(f"{where}: no 'type' or 'relation' infon (infons: {', '.join(infons) or 'none'})")
-    try:
-        score = float(infons["score"]) if infons.get("score") is not None else None
-    except ValueError:
-        raise BiotuneError(f"{where}: score infon {infons['score']!r} is not a number") from None
+    score = _number(where, infons, "score")
     rid = relation.id or None
     if relation.nodes:
         if len(relation.nodes) != 2:
@@ -118,13 +116,18 @@ def _annotation(where: str, annotation: bioc.BioCAnnotation) -> tuple[str, Annot
         start, length = int(location.offset), int(location.length)
     except (TypeError, ValueError):
         raise BiotuneError(f"{where}: location {location.offset!r}+{location.length!r} is not two integers") from None
-    try:
-        score = float(infons["score"]) if infons.get("score") is not None else None
-    except ValueError:
-        raise BiotuneError(f"{where}: score infon {infons['score']!r} is not a number") from None
+    score, link_score = (_number(where, infons, key) for key in ("score", "link_score"))
     text = annotation.text or ""
     return where, Annotation(start, start + length, infons["type"], text, score, infons.get("identifier"),
-                             annotation.id or None)
+                             annotation.id or None, infons.get("link_stage"), link_score)
+
+
+def _number(where: str, infons: dict[str, str], key: str) -> float | None:
+    """The infon `key` as a number, None when absent."""
+    try:
+        return float(infons[key]) if infons.get(key) is not None else None
+    except ValueError:
+        raise BiotuneError(f"{where}: {key} infon {infons[key]!r} is not a number") from None
 
 
 def _collection(documents: Iterable[Document]) -> bioc.BioCCollection:
@@ -181,6 +184,10 @@ def _bioc_annotation(annotation_id: str, a: Annotation) -> bioc.BioCAnnotation:
         out.infons["identifier"] = a.concept_id
     if a.score is not None:
         out.infons["score"] = repr(a.score)
+    if a.link_stage is not None:
+        out.infons["link_stage"] = a.link_stage
+    if a.link_score is not None:
+        out.infons["link_score"] = repr(a.link_score)
     out.add_location(bioc.BioCLocation(a.start_char, a.end_char - a.start_char))
     return out
 

@@ -6,7 +6,8 @@ A brat corpus is a folder of `<id>.txt` (the text) + `<id>.ann` (its annotations
     T2<TAB>DNA 30 35;40 44<TAB>IL-2 gene                         a discontinuous entity: fragments joined by ';'
     R1<TAB>Binds Arg1:T1 Arg2:T2                                 a relation between two entities
     N1<TAB>Reference T1 UniProt:P10451<TAB>osteopontin          a normalisation: T1's concept id
-    #1<TAB>AnnotatorNotes T1<TAB>score=0.93                      a note (biotune writes scores here)
+    #1<TAB>AnnotatorNotes T1<TAB>score=0.93                      a note (biotune writes scores here,
+    #2<TAB>AnnotatorNotes T1<TAB>score=0.93 link_stage=fuzzy link_score=0.81   and how T1's id was linked)
 
 `iter_brat` takes a folder, one `.ann` or `.txt` file, or a split pattern of such files
 (`biotune.formats.patterns`: the registry names JNLPBA's dev split `train/*0.ann except test`);
@@ -31,8 +32,12 @@ What biotune's `Document` cannot hold is handled, never silently:
   reads them. Any other line, or a malformed one, is a `BiotuneError` naming file and line.
 
 `write_brat` writes the same layout back: entity ids, relations (`R` lines, `Arg1`/`Arg2` unless
-the relation carries other role names) and concept ids (`N` lines) are kept, so a read, write,
-read gives the same documents. A relation between concept ids (PubTator's CID lines) is written
+the relation carries other role names) and concept ids (`N` lines; an id's whitespace and `%`
+written as `%20`-style escapes and read back, since brat splits an `N` line at spaces and the
+linker's stand-in id of an unlinked mention, ``text:Disease:fever x``, holds some) are kept, so
+a read, write, read gives the same documents; so are scores and a linker's `link_stage` / `link_score` (the
+``key=value`` fields of an `AnnotatorNotes` line: brat has no column for them, and a note is
+what its users read beside an entity). A relation between concept ids (PubTator's CID lines) is written
 between the first mention of each concept, since brat relates entities, not concepts.
 """
 
@@ -43,6 +48,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import unquote
 
 from biotune.errors import BiotuneError
 from biotune.formats.patterns import is_pattern, pattern_files
@@ -58,8 +64,9 @@ _ENTITY_ID = re.compile(r"T\d+")
 _RELATION_ID = re.compile(r"R\d+")
 _ROLE = re.compile(r"[A-Za-z][\w-]*")
 _OFFSETS = re.compile(r"\d+ \d+(?:;\d+ \d+)*")
-_SCORE = re.compile(r"(?:^|\s)score=(\S+)")
+_NOTE_FIELD = re.compile(r"(?:^|\s)(score|link_stage|link_score)=(\S+)")  # biotune's fields in a note
 _FLATTEN = str.maketrans("\t\n\r", "   ")  # brat's .ann holds a mention on one line
+_ESCAPED = re.compile(r"[%\s]")  # characters of a concept id an N line cannot hold as they are
 
 
 def iter_brat(path: str | Path) -> Iterator[Document]:
@@ -139,6 +146,7 @@ class _Annotations:
     entities: dict[str, tuple[str, Annotation]] = field(default_factory=dict)  # id -> (where, annotation)
     concepts: dict[str, list[str]] = field(default_factory=dict)  # entity id -> its N lines' concept ids
     scores: dict[str, float] = field(default_factory=dict)  # entity or relation id -> score from its note
+    links: dict[str, tuple[str | None, float | None]] = field(default_factory=dict)  # entity id -> link stage, score
     relations: list[tuple[str, Relation]] = field(default_factory=list)
     discontinuous: list[str] = field(default_factory=list)  # where each discontinuous entity was read
 
@@ -190,24 +198,25 @@ class _Annotations:
         parts = columns[1].split() if len(columns) >= 2 else []
         if len(parts) != 3:
             raise BiotuneError(f"{where}: expected 'N<n><TAB>Reference T<a> <db>:<id><TAB><text>', found {columns!r}")
-        self.concepts.setdefault(parts[1], []).append(parts[2])
+        self.concepts.setdefault(parts[1], []).append(unquote(parts[2]))
 
     def _note(self, where: str, columns: list[str]) -> None:
+        """biotune's ``key=value`` fields of a note; a note without any is free text for people."""
         parts = columns[1].split() if len(columns) >= 2 else []
-        score = _SCORE.search(columns[2]) if len(columns) >= 3 and len(parts) == 2 else None
-        if score is None:
-            return  # a note without a score is free text for people
-        try:
-            self.scores[parts[1]] = float(score.group(1))
-        except ValueError:
-            raise BiotuneError(f"{where}: score {score.group(1)!r} is not a number") from None
+        fields = dict(_NOTE_FIELD.findall(columns[2])) if len(columns) >= 3 and len(parts) == 2 else {}
+        numbers = {key: _number(where, key, value) for key, value in fields.items() if key != "link_stage"}
+        if "score" in numbers:
+            self.scores[parts[1]] = numbers["score"]
+        if "link_stage" in fields or "link_score" in numbers:
+            self.links[parts[1]] = (fields.get("link_stage"), numbers.get("link_score"))
 
     def document(self, doc_id: str) -> Document:
-        for entity in [*self.concepts, *self.scores]:
+        for entity in [*self.concepts, *self.scores, *self.links]:
             if entity.startswith("T") and entity not in self.entities:
                 raise BiotuneError(f"{self.file}: a normalisation or note names entity {entity}, which no T line has")
         located = [(where, replace(a, concept_id="|".join(self.concepts[key]) if key in self.concepts else None,
-                                   score=self.scores.get(key)))
+                                   score=self.scores.get(key), link_stage=self.links.get(key, (None, None))[0],
+                                   link_score=self.links.get(key, (None, None))[1]))
                    for key, (where, a) in self.entities.items()]
         relations = [(where, replace(r, score=self.scores.get(r.id or ""))) for where, r in self.relations]
         self._warn(located)
@@ -230,7 +239,7 @@ def write_brat(documents: Iterable[Document], path: str | Path) -> int:
 
     `<id>.txt` holds `Document.text`; `<id>.ann` its entities (`T`, their own ids where they are
     brat ids, else numbered), concept ids (`N` lines, one per id of a composite mention),
-    relations (`R`) and scores (`AnnotatorNotes`). Document ids must be safe file names
+    relations (`R`), scores and link stages and scores (`AnnotatorNotes`). Document ids must be safe file names
     (letters, digits, `_`, `.`, `-`).
     """
     folder = Path(path)
@@ -256,11 +265,12 @@ def brat_lines(doc: Document) -> list[str]:
     lines, notes = [], []
     for entity_id, a in zip(entity_ids, annotations):
         lines.append(f"{entity_id}\t{a.type} {a.start_char} {a.end_char}\t{a.text.translate(_FLATTEN)}\n")
-        if a.score is not None:
-            notes.append((entity_id, a.score))
+        fields = _entity_note(a)
+        if fields:
+            notes.append((entity_id, fields))
     normalisations = [(entity_id, concept, a.text) for entity_id, a in zip(entity_ids, annotations)
                       for concept in a.concept_ids]
-    lines += [f"N{k}\tReference {entity_id} {concept}\t{text.translate(_FLATTEN)}\n"
+    lines += [f"N{k}\tReference {entity_id} {_ESCAPED.sub(_escape, concept)}\t{text.translate(_FLATTEN)}\n"
               for k, (entity_id, concept, text) in enumerate(normalisations, start=1)]
     by_annotation = {a.id: entity_id for entity_id, a in zip(entity_ids, annotations) if a.id is not None}
     by_concept: dict[str, str] = {}
@@ -281,9 +291,31 @@ def brat_lines(doc: Document) -> list[str]:
                                "(it must be one word)")
         lines.append(f"{relation_id}\t{relation.type} {head_role}:{head} {tail_role}:{tail}\n")
         if relation.score is not None:
-            notes.append((relation_id, relation.score))
-    lines += [f"#{k}\tAnnotatorNotes {target}\tscore={score!r}\n" for k, (target, score) in enumerate(notes, start=1)]
+            notes.append((relation_id, f"score={relation.score!r}"))
+    lines += [f"#{k}\tAnnotatorNotes {target}\t{fields}\n" for k, (target, fields) in enumerate(notes, start=1)]
     return lines
+
+
+def _entity_note(a: Annotation) -> str:
+    """The note fields of an entity: its score and how its concept id was linked ('' when it has none)."""
+    if a.link_stage is not None and not re.fullmatch(r"\S+", a.link_stage):
+        raise BiotuneError(f"link stage {a.link_stage!r} of {a.text!r} cannot be written to brat (one word expected)")
+    fields = [f"score={a.score!r}" if a.score is not None else "",
+              f"link_stage={a.link_stage}" if a.link_stage is not None else "",
+              f"link_score={a.link_score!r}" if a.link_score is not None else ""]
+    return " ".join(part for part in fields if part)
+
+
+def _escape(found: re.Match[str]) -> str:
+    """One character of a concept id as its URL escape (`urllib.parse.unquote` reads it back)."""
+    return "".join(f"%{byte:02X}" for byte in found.group().encode("utf-8"))
+
+
+def _number(where: str, key: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise BiotuneError(f"{where}: {key} {value!r} is not a number") from None
 
 
 def _argument(doc: Document, relation: Relation, known: dict[str, str], ref: str) -> str:

@@ -41,6 +41,11 @@ class Annotation:
     infon; several ids joined by ``|`` for a composite mention, as BC5CDR writes them);
     `score` is the tagger's confidence for predictions. `id` is the annotation's id in its
     file (BioC), kept where a relation refers to it; PubTator has no annotation ids.
+
+    `link_stage` and `link_score` say how a linker found `concept_id` (``exact``, ``fuzzy``, ...,
+    or ``unlinked`` for a stand-in id) and how sure that stage was: a knowledge graph keeps only
+    the links it trusts. They stay None for ids that came with the input (gold ids). Writers
+    carry them where the format has room (JSONL fields, BioC infons, brat notes), not PubTator.
     """
 
     start_char: int
@@ -50,6 +55,8 @@ class Annotation:
     score: float | None = None
     concept_id: str | None = None
     id: str | None = None
+    link_stage: str | None = None
+    link_score: float | None = None
 
     @property
     def concept_ids(self) -> tuple[str, ...]:
@@ -271,7 +278,8 @@ def with_predictions(doc: Document, sentences: Sequence[Sentence], spans: Sequen
 def document_record(doc: Document) -> dict[str, Any]:
     """The JSON object of one document: passages with their text, entities with document offsets, relations.
 
-    `relations` is written only when the document has some, so entity-only output is unchanged.
+    `relations` is written only when the document has some, and an entity's `concept_id`, `id`,
+    `link_stage` and `link_score` only when it has them, so entity-only output is unchanged.
     """
     record: dict[str, Any] = {
         "id": doc.id,
@@ -280,6 +288,8 @@ def document_record(doc: Document) -> dict[str, Any]:
             {"start_char": a.start_char, "end_char": a.end_char, "type": a.type, "text": a.text, "score": a.score}
             | ({"concept_id": a.concept_id} if a.concept_id is not None else {})
             | ({"id": a.id} if a.id is not None else {})
+            | ({"link_stage": a.link_stage} if a.link_stage is not None else {})
+            | ({"link_score": a.link_score} if a.link_score is not None else {})
             for a in doc.annotations
         ],
     }
@@ -325,7 +335,7 @@ def _from_record(where: str, record: dict[str, Any]) -> Document:
             raise BiotuneError(f"{where}: a document needs 'passages', 'text' or 'title'/'abstract'")
         located = [
             (where, Annotation(int(e["start_char"]), int(e["end_char"]), e["type"], e["text"], e.get("score"),
-                               e.get("concept_id"), e.get("id")))
+                               e.get("concept_id"), e.get("id"), e.get("link_stage"), e.get("link_score")))
             for e in record.get("entities", [])
         ]
         relations = [

@@ -11,9 +11,11 @@ at 0 and an abstract passage at `len(title) + 1`. Columns after the concept id, 
 two relation arguments (BioRED's novelty), are ignored. A relation line (its second column is
 a name, such as ``CID``, where an entity line has its start offset) becomes a concept-level
 `Relation`; one naming a concept id that no annotation of its document carries is an error
-naming the file and line. Scores have no column, so writing predictions to PubTator drops
-them; a relation between annotation ids is written by the concept ids of those annotations,
-as PubTator relations are concept-level.
+naming the file and line. Scores, and a linker's stage and score (`Annotation.link_stage`,
+`link_score`), have no column, so writing predictions to PubTator drops them and keeps the
+concept id: the columns after the id follow no standard (BC5CDR puts a composite mention's
+parts there), so another reader would misread them. A relation between annotation ids is
+written by the concept ids of those annotations, as PubTator relations are concept-level.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@
 - `lexicon` + `fuzzy`: exact, normalised and character n-gram TF-IDF look-up per entity type;
 - `dense` + `contrastive`: a SapBERT-style encoder, its memory-mapped index of every name, and
   its training;
-- `linker`: `Linker`, the layers composed, for mentions (`link`) and documents (`link_documents`);
+- `linker`: `Linker`, the layers composed, for mentions (`link`) and documents (`link_documents`),
+  built once and saved as a folder that `Linker.load` opens in well under a second;
 - `evaluation`: accuracy@k on gold mentions (BioSyn's rule for composite ids);
 - `dictionary`: the first linker (`DictionaryLinker`: exact and normalised look-up of training
   mentions and one ``term<TAB>id`` file), which the tag job and service still use.
@@ -19,7 +20,8 @@ from biotune.linking.dictionary import (EXACT, NORMALISED, UNLINKED, DictionaryL
 from biotune.linking.links import STAGES, Candidate, Link, StageCounts
 from biotune.linking.linker import LinkedDocument, Linker
 from biotune.linking.terms import NO_ID, PSEUDO_PREFIX, canonical_id, gold_ids, normalise, pseudo_id, usable_id
-from biotune.linking.vocabulary import Vocabulary, make_vocabulary, mention_vocabulary, read_vocabulary
+from biotune.linking.vocabulary import (Vocabulary, make_vocabulary, mention_vocabularies, mention_vocabulary,
+                                        read_vocabulary)
 
 __all__ = [
     "Abbreviation", "abbreviation_map", "find_abbreviations",
@@ -27,5 +29,5 @@ __all__ = [
     "read_dictionary",
     "STAGES", "Candidate", "Link", "StageCounts", "LinkedDocument", "Linker",
     "NO_ID", "PSEUDO_PREFIX", "canonical_id", "gold_ids", "normalise", "pseudo_id", "usable_id",
-    "Vocabulary", "make_vocabulary", "mention_vocabulary", "read_vocabulary",
+    "Vocabulary", "make_vocabulary", "mention_vocabularies", "mention_vocabulary", "read_vocabulary",
 ]

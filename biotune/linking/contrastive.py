@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import torch
 
-from biotune.linking.dense import Encoder
+from biotune.errors import BiotuneError
+from biotune.linking.dense import DenseLinker, Encoder
 from biotune.linking.terms import normalise
 from biotune.linking.vocabulary import Vocabulary
 
@@ -85,6 +86,18 @@ def training_pairs(vocabularies: Mapping[str, Sequence[Vocabulary]], mentions: I
             pairs.append(Pair(text, rng.choice(others), key[1]))
     rng.shuffle(pairs)
     return pairs
+
+
+def train_dense_linker(encoder: Encoder, vocabularies: Mapping[str, Sequence[Vocabulary]],
+                       mentions: Iterable[tuple[str, str, str]], settings: TrainingSettings
+                       ) -> tuple[DenseLinker, list[float]]:
+    """Fine-tune `encoder` on the synonym pairs of `vocabularies` plus the ``(text, type, id)`` training
+    `mentions` (`training_pairs`), then index every name of `vocabularies`: the linker and the loss per step."""
+    pairs = training_pairs(vocabularies, mentions, settings.synonym_pairs_per_concept, settings.seed)
+    if not pairs:
+        raise BiotuneError("no training pairs: the vocabularies name no concept twice and no mention was given")
+    losses = train_encoder(encoder, pairs, settings)
+    return DenseLinker.build(encoder, vocabularies), losses
 
 
 def info_nce(anchors: torch.Tensor, positives: torch.Tensor, concepts: Sequence[str], temperature: float) -> torch.Tensor:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from biotune.errors import BiotuneError
 from biotune.formats.documents import Document
 from biotune.linking.abbreviations import abbreviation_map
 from biotune.linking.linker import Linker
@@ -57,6 +58,25 @@ def accuracy_at_k(linker: Linker, mentions: Sequence[tuple[str, str, frozenset[s
     """Accuracy@k for each k of `ks` over `mentions` (from `gold_mentions`), by the module docstring's rule."""
     links = linker.link([(text, type_) for text, type_, _, _ in mentions], [m[3] for m in mentions], k=max(ks))
     return score_links(links, [gold for _, _, gold, _ in mentions], ks)
+
+
+def accuracy_by_type(linker: Linker, documents: Iterable[Document], ks: Sequence[int] = (1, 5)
+                     ) -> dict[str, AccuracyAtK]:
+    """Accuracy@k per type the linker links (its vocabularies' types, the type map applied) over the gold
+    mentions of `documents`; types without gold mentions are left out, none at all is an error."""
+    documents = list(documents)
+    found = {}
+    for target in linker.lexicons:
+        members = frozenset(t for t in linker.types if linker.type_map.get(t, t) == target)
+        mentions = gold_mentions(documents, members)
+        if mentions:
+            found[target] = accuracy_at_k(linker, mentions, ks)
+    if not found:
+        held = sorted({a.type for doc in documents for a in doc.annotations if usable_id(a.concept_id)})
+        raise BiotuneError(f"no gold mention with a concept id has a type the linker links ({', '.join(sorted(linker.types))}); "
+                           f"mentions with ids have the types: {', '.join(held) or 'none'} (map them with --type-map "
+                           "when building the linker)")
+    return found
 
 
 def score_links(links: Sequence[Link], gold: Sequence[frozenset[str]], ks: Sequence[int]) -> AccuracyAtK:

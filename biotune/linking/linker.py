@@ -14,22 +14,42 @@ Types never cross: a mention only reaches the vocabularies (and index rows) of i
 `type_map` (NCBI-disease's ``SpecificDisease`` / ``DiseaseClass`` / ... -> ``Disease``); a type
 with no vocabulary stays unlinked. With `k` > 1, the candidates of the stage that linked come
 first and later stages fill the list up to `k` (for accuracy@k); the link itself is the first.
+
+A linker is built once from its vocabularies (`from_files`, `from_vocabularies`) and saved as a
+folder (`save`) that `Linker.load(folder)` opens in well under a second with MEDIC and MeSH
+(`bench/linking.py`), which is all a tag job, the service or a user's script needs:
+
+    linker.json     format, fingerprint, options (abbreviations, thresholds), type map, and per
+                    type its sub-folder and the (source, fingerprint) of each vocabulary, in order
+    types/<n>/      one type's `Lexicon`: strings.json (concepts, alternative ids, table keys),
+                    the look-up tables and the fitted TF-IDF index as .npy arrays (memory-mapped)
+    dense/          a `DenseLinker` folder (encoder + memory-mapped index), when the linker has one
+
+The folder holds the tables, not the vocabulary files: a vocabulary edited after the build does
+not change the linker. `Linker.load(folder, vocabularies)` refuses vocabularies whose
+fingerprints differ from the ones the folder was built from (rebuild it with `biotune link
+build`), and `fingerprint` identifies the whole linker (vocabularies, options, dense index), so a
+resumed tag job can refuse a different one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
+import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from biotune.errors import BiotuneError
 from biotune.formats.documents import Annotation, Document, assemble
 from biotune.linking.abbreviations import abbreviation_map
 from biotune.linking.lexicon import Lexicon
-from biotune.linking.links import Candidate, Link, StageCounts
+from biotune.linking.links import SCORE_DIGITS, Candidate, Link, StageCounts
 from biotune.linking.terms import pseudo_id, usable_id
 from biotune.linking.vocabulary import Vocabulary, read_vocabulary
 
@@ -43,46 +63,70 @@ if TYPE_CHECKING:  # torch and transformers load only when a dense linker does
 DEFAULT_FUZZY_THRESHOLD = 0.7
 DEFAULT_DENSE_THRESHOLD = 0.0
 DOCUMENTS_PER_BATCH = 64  # documents whose mentions are linked together (one dense batch instead of many)
+FORMAT = 1
+MANIFEST = "linker.json"
+DENSE_FOLDER = "dense"
 
 
 @dataclass(frozen=True, slots=True)
 class LinkedDocument:
-    """A document whose annotations carry concept ids, and the `Link` of each annotation in
-    `document.annotations` order (None where the annotation already had a usable id and was kept)."""
+    """A document whose annotations carry concept ids (and `link_stage` / `link_score`), and the `Link` of
+    each annotation in `document.annotations` order (None where the annotation already had a usable id
+    and was kept)."""
 
     document: Document
     links: list[Link | None]
 
 
 class Linker:
-    """The linking layers over per-type vocabularies (see the module docstring)."""
+    """The linking layers over per-type lexicons (see the module docstring)."""
 
-    def __init__(self, vocabularies: Mapping[str, Sequence[Vocabulary]], *, abbreviations: bool = True,
-                 fuzzy: bool = True, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD, dense: DenseLinker | None = None,
-                 dense_threshold: float = DEFAULT_DENSE_THRESHOLD, type_map: Mapping[str, str] | None = None) -> None:
-        if not vocabularies:
+    def __init__(self, lexicons: Mapping[str, Lexicon], *, abbreviations: bool = True,
+                 fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD, dense: DenseLinker | None = None,
+                 dense_threshold: float = DEFAULT_DENSE_THRESHOLD, type_map: Mapping[str, str] | None = None,
+                 dense_digest: str | None = None) -> None:
+        if not lexicons:
             raise BiotuneError("a linker needs at least one vocabulary")
         for source, target in (type_map or {}).items():
-            if target not in vocabularies:
+            if target not in lexicons:
                 raise BiotuneError(f"type map: {source!r} -> {target!r} names a type without vocabularies "
-                                   f"(types with vocabularies: {', '.join(sorted(vocabularies))})")
-        self.lexicons = {type_: Lexicon(vocabs, fuzzy) for type_, vocabs in vocabularies.items()}
+                                   f"(types with vocabularies: {', '.join(sorted(lexicons))})")
+        self.lexicons = dict(lexicons)
         self.abbreviations = abbreviations
         self.fuzzy_threshold = fuzzy_threshold
         self.dense = dense
         self.dense_threshold = dense_threshold
         self.type_map = dict(type_map or {})
+        self._dense_digest = dense_digest if dense is not None else None  # of `dense.index`: from a manifest,
+        # or computed on first use (hashing the index takes a moment)
+
+    @classmethod
+    def from_vocabularies(cls, vocabularies: Mapping[str, Sequence[Vocabulary]], *, fuzzy: bool = True,
+                          **options: Any) -> Linker:
+        """A linker over ``{type: [vocabularies, in priority order]}``; `fuzzy` builds the TF-IDF indexes
+        (the slow part of a build); `options` go to `Linker`."""
+        return cls({type_: Lexicon.build(vocabs, fuzzy) for type_, vocabs in vocabularies.items()}, **options)
 
     @classmethod
     def from_files(cls, vocabularies: Mapping[str, Sequence[str | Path]], dense_folder: str | Path | None = None,
-                   **options: object) -> Linker:
-        """A linker from ``{type: [vocabulary files, in priority order]}`` and, if given, a saved dense linker
-        folder built from those same vocabularies (refused otherwise). `options` go to `Linker`."""
-        from biotune.linking.dense import DenseLinker
+                   *, first: Mapping[str, Sequence[Vocabulary]] | None = None, fuzzy: bool = True,
+                   **options: Any) -> Linker:
+        """A linker from ``{type: [vocabulary files, in priority order]}``, after the vocabularies of `first`
+        (a corpus's training mentions, say) and, if given, a saved dense linker folder built from those same
+        vocabularies (refused otherwise). `options` go to `Linker`."""
+        vocabs = {type_: [*(first or {}).get(type_, ()), *(read_vocabulary(path) for path in paths)]
+                  for type_, paths in vocabularies.items()}
+        dense = None
+        if dense_folder is not None:
+            from biotune.linking.dense import DenseLinker
 
-        vocabs = {type_: [read_vocabulary(path) for path in paths] for type_, paths in vocabularies.items()}
-        dense = DenseLinker.load(dense_folder, vocabs) if dense_folder is not None else None
-        return cls(vocabs, dense=dense, **options)  # type: ignore[arg-type]
+            dense = DenseLinker.load(dense_folder, vocabs)
+        return cls.from_vocabularies(vocabs, fuzzy=fuzzy, dense=dense, **options)
+
+    @property
+    def types(self) -> frozenset[str]:
+        """The annotation types this linker links: its vocabularies' types and those `type_map` maps to them."""
+        return frozenset(self.lexicons) | frozenset(self.type_map)
 
     # ---- mentions ---------------------------------------------------------------------------
     def link(self, mentions: Sequence[tuple[str, str]], abbreviations: Sequence[Mapping[str, str]] | None = None,
@@ -128,8 +172,11 @@ class Linker:
     def link_documents(self, documents: Iterable[Document], counts: StageCounts | None = None) -> Iterator[LinkedDocument]:
         """Stream `documents` with a concept id on every annotation (its link, or a `pseudo_id`), in order.
 
-        Annotations with a usable id keep it (gold ids and the relations naming them stay valid);
-        relations are kept. `counts`, if given, adds up each stage and the unlinked texts.
+        A linked annotation also carries its link's stage and score (`Annotation.link_stage`,
+        `link_score`; ``unlinked`` and no score for a pseudo id), which every writer with room for
+        them writes. Annotations with a usable id keep it and their fields (gold ids and the relations
+        naming them stay valid); relations are kept. `counts`, if given, adds up each stage and the
+        unlinked texts.
         """
         counts = counts if counts is not None else StageCounts()
         documents = iter(documents)
@@ -141,6 +188,115 @@ class Linker:
             linked = dict(zip((id(a) for _, a in pending), links))
             for doc in chunk:
                 yield _linked_document(doc, linked, counts)
+
+    # ---- the folder ----------------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        """What identifies this linker's links: its vocabularies' fingerprints per type, options, type map
+        and dense index (a resumed tag job compares it, as it compares models)."""
+        if self.dense is not None and self._dense_digest is None:
+            self._dense_digest = _dense_digest(self.dense)
+        content = json.dumps({**self._description(), "dense": self._dense_digest}, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
+
+    def _description(self) -> dict[str, Any]:
+        """The manifest without fingerprint and folders: what the linker is."""
+        return {"format": FORMAT,
+                "options": {"abbreviations": self.abbreviations, "fuzzy_threshold": self.fuzzy_threshold,
+                            "dense_threshold": self.dense_threshold},
+                "type_map": self.type_map,
+                "types": [{"type": type_, "fuzzy": lexicon.fuzzy is not None, "vocabularies": lexicon.vocabularies}
+                          for type_, lexicon in self.lexicons.items()]}
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the linker folder (see the module docstring): into a temporary sibling folder, renamed when
+        complete, so a failed or interrupted save leaves nothing; an existing folder is refused."""
+        folder = Path(folder)
+        if folder.exists():
+            raise BiotuneError(f"linker folder {folder} already exists: choose a new folder (or remove it to rebuild)")
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            manifest = self._description()
+            for number, (entry, lexicon) in enumerate(zip(manifest["types"], self.lexicons.values())):
+                entry["folder"] = f"types/{number}"
+                (partial / entry["folder"]).mkdir(parents=True)
+                lexicon.save(partial / entry["folder"])
+            if self.dense is not None:
+                self.dense.save(partial / DENSE_FOLDER)
+            manifest["fingerprint"] = self.fingerprint
+            manifest["dense"] = {"folder": DENSE_FOLDER, "digest": self._dense_digest} if self.dense is not None else None
+            (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            os.replace(partial, folder)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, vocabularies: Mapping[str, Sequence[Vocabulary]] | None = None) -> Linker:
+        """The linker saved in `folder`, its arrays memory-mapped (nothing is rebuilt). With `vocabularies`,
+        each type's must be, by fingerprint and in order, those the folder was built from (else refused)."""
+        folder = Path(folder)
+        manifest = _manifest(folder)
+        if vocabularies is not None:
+            check_vocabularies(folder, manifest, vocabularies)
+        try:
+            lexicons = {entry["type"]: Lexicon.load(folder / entry["folder"], entry["fuzzy"], entry["vocabularies"])
+                        for entry in manifest["types"]}
+        except (OSError, ValueError, KeyError) as exc:
+            raise BiotuneError(f"linker folder {folder} is incomplete or damaged ({type(exc).__name__}: {exc}); "
+                               "rebuild it with `biotune link build`") from None
+        dense = None
+        if manifest.get("dense"):
+            from biotune.linking.dense import DenseLinker
+
+            dense = DenseLinker.load(folder / manifest["dense"]["folder"])
+        options = manifest["options"]
+        return cls(lexicons, abbreviations=options["abbreviations"], fuzzy_threshold=options["fuzzy_threshold"],
+                   dense=dense, dense_threshold=options["dense_threshold"], type_map=manifest["type_map"],
+                   dense_digest=manifest["dense"]["digest"] if dense is not None else None)
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    """The checked `linker.json` of `folder`."""
+    file = folder / MANIFEST
+    if not file.is_file():
+        raise BiotuneError(f"{folder} is not a linker folder (no {MANIFEST}); build one with `biotune link build`")
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BiotuneError(f"{file}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise BiotuneError(f"{file}: linker format {found!r}, this biotune reads {FORMAT}; rebuild it with "
+                           "`biotune link build`")
+    return manifest
+
+
+def check_vocabularies(folder: Path, manifest: Mapping[str, Any], vocabularies: Mapping[str, Sequence[Vocabulary]]) -> None:
+    """A `BiotuneError` naming the type and both vocabulary lists when `vocabularies` are not, by fingerprint
+    and in order, those the linker in `folder` was built from."""
+    built = {entry["type"]: entry["vocabularies"] for entry in manifest["types"]}
+    for type_ in sorted(set(built) | set(vocabularies)):
+        had = [v["fingerprint"] for v in built.get(type_, [])]
+        given = [v.fingerprint for v in vocabularies.get(type_, [])]
+        if had != given:
+            def listed(items: Iterable[tuple[str, str]]) -> str:
+                return ", ".join(f"{source} ({fingerprint})" for source, fingerprint in items) or "none"
+
+            raise BiotuneError(
+                f"linker folder {folder} was built for {type_} from "
+                f"{listed((v['source'], v['fingerprint']) for v in built.get(type_, []))}, not from "
+                f"{listed((v.source, v.fingerprint) for v in vocabularies.get(type_, []))}: a vocabulary changed; "
+                "rebuild the folder with `biotune link build`")
+
+
+def _dense_digest(dense: DenseLinker) -> str:
+    """A digest of a dense linker's index: two trainings on the same vocabularies link differently."""
+    import numpy as np
+
+    return hashlib.sha256(np.ascontiguousarray(dense.index).tobytes()).hexdigest()[:16]
 
 
 def _linked_document(doc: Document, linked: Mapping[int, Link], counts: StageCounts) -> LinkedDocument:
@@ -154,7 +310,8 @@ def _linked_document(doc: Document, linked: Mapping[int, Link], counts: StageCou
             links_of[id(a)] = None
             continue
         counts.add(link)
-        new = dataclasses.replace(a, concept_id=link.id or pseudo_id(a.text, a.type))
+        new = dataclasses.replace(a, concept_id=link.id or pseudo_id(a.text, a.type), link_stage=link.stage,
+                                  link_score=None if link.score is None else round(link.score, SCORE_DIGITS))
         located.append((doc.id, new))
         links_of[id(new)] = link
     document = assemble(doc.id, doc.passages, located, doc.id, [(doc.id, r) for r in doc.relations])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 ABBREVIATION, EXACT, NORMALISED, FUZZY, DENSE, UNLINKED = "abbreviation", "exact", "normalised", "fuzzy", "dense", "unlinked"
 STAGES = (ABBREVIATION, EXACT, NORMALISED, FUZZY, DENSE)
+SCORE_DIGITS = 4  # decimals of a score in output: the cosines of float32 vectors hold no more
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class Link:
     def to_dict(self) -> dict[str, object]:
         """The JSON a tag or serve output carries per entity: id, stage, score (and the long form used)."""
         out: dict[str, object] = {"id": self.id, "stage": self.stage,
-                                  "score": None if self.score is None else round(self.score, 4)}
+                                  "score": None if self.score is None else round(self.score, SCORE_DIGITS)}
         if self.expanded is not None:
             out["expanded"] = self.expanded
         return out

@@ -19,11 +19,12 @@ or name: a dense index built from one vocabulary refuses another (`biotune.linki
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from biotune.errors import BiotuneError
+from biotune.formats.document_formats import iter_documents
 from biotune.formats.documents import Document
 from biotune.formats.readers import existing_file, numbered_lines
 from biotune.linking.terms import KNOWN_ID, canonical_id, usable_id
@@ -100,6 +101,31 @@ def _row(path: Path, number: int, line: str, cells: list[str]) -> tuple[str, str
             raise BiotuneError(f"{where}: id {value!r} of term {term!r} is in no known form "
                                "(expected an optional PREFIX: and an id without spaces, e.g. MESH:D012345)")
     return term, concept, alternatives
+
+
+def mention_vocabularies(paths: Sequence[str | Path], types: Iterable[str], type_map: Mapping[str, str] | None = None,
+                         format: str | None = None) -> dict[str, list[Vocabulary]]:
+    """Per linked type, the training mentions of each document file of `paths` as vocabularies (in file
+    order): a mention of type T teaches names of `type_map.get(T, T)`. A file none of whose mentions of a
+    type carries a usable id adds no vocabulary for it (a disease corpus teaches no chemical names); a
+    file that teaches nothing is an error naming it."""
+    members = {t: frozenset({t, *(s for s, target in (type_map or {}).items() if target == t)}) for t in types}
+    found: dict[str, list[Vocabulary]] = {}
+    for path in paths:
+        for type_, vocabulary in _document_vocabularies(list(iter_documents(path, format)), members, str(path)).items():
+            found.setdefault(type_, []).append(vocabulary)
+    return found
+
+
+def _document_vocabularies(documents: list[Document], types: Mapping[str, frozenset[str]], source: str
+                           ) -> dict[str, Vocabulary]:
+    held = {a.type for doc in documents for a in doc.annotations if usable_id(a.concept_id)}
+    found = {type_: mention_vocabulary(documents, type_, f"{source} {type_} mentions", members)
+             for type_, members in types.items() if members & held}
+    if not found:
+        raise BiotuneError(f"{source}: no mention of type {', '.join(sorted(set().union(*types.values())))} "
+                           f"carries a concept id to learn names from (types with ids: {', '.join(sorted(held)) or 'none'})")
+    return found
 
 
 def mention_vocabulary(documents: Iterable[Document], type_: str, source: str,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safetensors import SafetensorError
-from transformers import PretrainedConfig
 
 from biotune.errors import BiotuneError
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 # Config attributes that the classification heads of transformers read for the dropout in
 # front of the classifier (BERT/RoBERTa/ELECTRA/DeBERTa use the first, ALBERT the second).

@@ -37,7 +37,8 @@ def load_pipeline(folders: Sequence[Path], dictionary: Path | None = None, preci
         if stage is None:
             raise BiotuneError(f"checkpoint {folder} is a {task.name} model, which annotates no documents: it goes to "
                                f"{task_spec(task.name).takes}")
-        steps.append(Step(stage, f"checkpoint {folder}", (names or {}).get(folder)))
+        steps.append(Step(stage, f"checkpoint {folder}", (names or {}).get(folder),
+                          f"it is a {task.name} model: it goes to {task_spec(task.name).takes}"))
     if linker is not None:
         steps.append(Step(LinkingStage(linker), f"link dictionary {dictionary}"))
     return DocumentPipeline(steps)

@@ -67,11 +67,13 @@ class DocumentStage(ABC):
 @dataclass(frozen=True)
 class Step:
     """A stage with where it came from: `source` for errors ("checkpoint runs/re/best_model"),
-    `model` the name the service gives its model (None: a dictionary, no model)."""
+    `model` the name the service gives its model (None: a dictionary, no model), `hint` what an error
+    about it adds (where such a model goes)."""
 
     stage: DocumentStage
     source: str
     model: str | None = None
+    hint: str | None = None
 
 
 class DocumentPipeline:
@@ -87,7 +89,7 @@ class DocumentPipeline:
             missing = [kind for kind in step.stage.needs if kind not in given]
             if missing:
                 raise BiotuneError(f"{step.source} adds {step.stage.provides} to documents' {', '.join(missing)}, "
-                                   f"which nothing given provides")
+                                   f"which nothing given provides" + (f"; {step.hint}" if step.hint else ""))
             step.stage.check(given)
             given[step.stage.provides] = step.stage.labels
 

@@ -197,3 +197,40 @@ def test_export_refuses_pair_files_and_an_existing_folder(toy_corpus: Path, tmp_
     with pytest.raises(BiotuneError, match=r"taken exists; pass --overwrite"):
         export_corpus(str(toy_corpus), tmp_path / "taken")
     assert not (tmp_path / "gad_out").exists()
+
+
+def test_hf_splits_serve_as_sources_dev_and_test_sets(bigbio_folder: Path, toy_corpus: Path, tmp_path: Path,
+                                                      word_backbone: Path) -> None:
+    """`hf:<folder>:<split>` (the split after the last colon) beside the configured TSV corpus's own splits."""
+    from biotune.experiments.run import train
+
+    hf = f"hf:{bigbio_folder}"
+    config = tiny_experiment(word_backbone, toy_corpus, tmp_path / "out", epochs=1, strategy="joint",
+                             sources=[{"name": "toy", "split": "train"}, {"name": "cdr", "split": f"{hf}:train"}])
+    train(config.model_copy(update={"data": config.data.model_copy(update={"dev": f"{hf}:validation",
+                                                                          "test": ["test", f"{hf}:test"]})}))
+    run = tmp_path / "out" / "results" / "toy" / "seed_42"
+    per_type = json.loads((run / "eval_bigbio_toy_test.json").read_text())["bigbio_toy_test"]["per_type"]
+    assert (per_type["Chemical"]["support"], per_type["Disease"]["support"]) == (6, 6)  # 3 test documents x 2 each
+    rows = {(row["role"], row["name"]): (row["corpus"], row["split"])
+            for row in json.loads((run / "train_summary.json").read_text())["data"]}
+    assert rows[("train", "cdr")] == (hf, "train")
+    assert rows[("dev", "bigbio_toy_validation")] == (hf, "validation")
+    assert rows[("test", "bigbio_toy_test")] == (hf, "test")
+    card = (tmp_path / "out" / "checkpoints" / "toy" / "seed_42" / "best_model" / "README.md").read_text()
+    assert "- `bigbio_toy` (a Hugging Face dataset, BigBIO KB schema)" in card
+
+
+def test_hf_split_specs_name_the_split_and_list_the_ones_there_are(bigbio_folder: Path) -> None:
+    from biotune.config import DataConfig
+    from biotune.corpora.splits import corpus_split, locate
+
+    data = DataConfig(corpus="unused")
+    assert corpus_split("hf:bigbio/bc5cdr:bc5cdr_bigbio_kb:test") == ("hf:bigbio/bc5cdr:bc5cdr_bigbio_kb", "test")
+    name, path, corpus = locate(f"hf:{bigbio_folder}:dev", data)
+    assert (name, path.name, corpus) == ("bigbio_toy_dev", "validation.parquet", f"hf:{bigbio_folder}")
+    with pytest.raises(BiotuneError, match=rf"^corpus 'hf:{bigbio_folder}' has no 'valid' split \(it has train, dev, "
+                                           r"test; looked in [^\n]*\)$"):
+        locate(f"hf:{bigbio_folder}:valid", data)
+    with pytest.raises(BiotuneError, match=rf"^split 'hf:{bigbio_folder}' names no split: .*\({'hf:' + str(bigbio_folder)}:test\)$"):
+        locate(f"hf:{bigbio_folder}", data)

@@ -72,7 +72,7 @@ def test_save_load_same_links_memory_mapped(trained: tuple[DenseLinker, Path]) -
     assert isinstance(loaded.index, np.memmap) and loaded.index.dtype == np.float16
     texts = ["low pressure", "fits", "shaking", "wheezing"]
     assert loaded.search(texts, "Disease", 3) == linker.search(texts, "Disease", 3)
-    composed = Linker(VOCABULARIES, dense=loaded, fuzzy=False)
+    composed = Linker.from_vocabularies(VOCABULARIES, dense=loaded, fuzzy=False)
     links = composed.link([("fits", "Disease"), ("hypotension", "Disease")])
     assert [(link.id, link.stage) for link in links] == [("D2", "dense"), ("D1", "exact")]
     with pytest.raises(BiotuneError, match="already exists"):

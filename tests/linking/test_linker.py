@@ -32,38 +32,38 @@ def doc(doc_id: str, text: str, mentions: list[tuple[str, str, str | None]], rel
 
 
 def test_exact_then_normalised_then_fuzzy_with_threshold() -> None:
-    linker = Linker({"Disease": [DISEASES]}, fuzzy_threshold=0.5)
+    linker = Linker.from_vocabularies({"Disease": [DISEASES]}, fuzzy_threshold=0.5)
     links = linker.link([("Kidney Failure", "Disease"), ("kidney-failure", "Disease"), ("kidney failures", "Disease"),
                          ("xyzzy", "Disease")])
     assert [(link.id, link.stage) for link in links] == [("D051437", "exact"), ("D051437", "normalised"),
                                                          ("D051437", "fuzzy"), (None, "unlinked")]
     assert links[0].score == links[1].score == 1.0 and 0.5 <= links[2].score < 1.0 and links[3].score is None
-    strict = Linker({"Disease": [DISEASES]}, fuzzy_threshold=0.99)
+    strict = Linker.from_vocabularies({"Disease": [DISEASES]}, fuzzy_threshold=0.99)
     assert strict.link([("kidney failures", "Disease")])[0].stage == "unlinked"
-    without = Linker({"Disease": [DISEASES]}, fuzzy=False)
+    without = Linker.from_vocabularies({"Disease": [DISEASES]}, fuzzy=False)
     assert without.link([("kidney failures", "Disease")])[0].stage == "unlinked"
 
 
 def test_majority_id_and_first_vocabulary_takes_precedence() -> None:
     training = vocab("train", [("cold", "D009999")])
-    assert Linker({"Disease": [DISEASES]}).link([("Cold", "Disease")])[0].id == "D003139"  # tie: smallest id
-    assert Linker({"Disease": [training, DISEASES]}).link([("cold", "Disease")])[0].id == "D009999"
-    assert Linker({"Disease": [training, DISEASES]}).link([("Cold", "Disease")])[0].id == "D003139"  # exact beats normalised
+    assert Linker.from_vocabularies({"Disease": [DISEASES]}).link([("Cold", "Disease")])[0].id == "D003139"  # tie: smallest id
+    assert Linker.from_vocabularies({"Disease": [training, DISEASES]}).link([("cold", "Disease")])[0].id == "D009999"
+    assert Linker.from_vocabularies({"Disease": [training, DISEASES]}).link([("Cold", "Disease")])[0].id == "D003139"  # exact beats normalised
 
 
 def test_types_never_cross_and_type_map() -> None:
-    linker = Linker({"Disease": [DISEASES], "Chemical": [CHEMICALS]}, type_map={"SpecificDisease": "Disease"})
+    linker = Linker.from_vocabularies({"Disease": [DISEASES], "Chemical": [CHEMICALS]}, type_map={"SpecificDisease": "Disease"})
     links = linker.link([("Hypotension", "Disease"), ("Hypotension", "Chemical"), ("Naloxone", "Disease"),
                          ("Hypotension", "SpecificDisease"), ("Naloxone", "Gene")])
     assert [link.id for link in links] == ["D007022", "D000000", None, "D007022", None]
     assert links[3].type == "SpecificDisease"  # the mention keeps its own type
     with pytest.raises(BiotuneError, match=r"^type map: 'Modifier' -> 'Disese' names a type without vocabularies "
                                            r"\(types with vocabularies: Chemical, Disease\)$"):
-        Linker({"Disease": [DISEASES], "Chemical": [CHEMICALS]}, type_map={"Modifier": "Disese"})
+        Linker.from_vocabularies({"Disease": [DISEASES], "Chemical": [CHEMICALS]}, type_map={"Modifier": "Disese"})
 
 
 def test_abbreviation_links_as_its_long_form_in_its_document_only() -> None:
-    linker = Linker({"Disease": [DISEASES, vocab("train", [("RF", "D000001")])]})
+    linker = Linker.from_vocabularies({"Disease": [DISEASES, vocab("train", [("RF", "D000001")])]})
     text = "Renal failure (RF) was seen; RF recurred."
     first = doc("a", text, [("Renal failure", "Disease", None), ("RF", "Disease", None), ("RF", "Disease", None)])
     other = doc("b", "RF again.", [("RF", "Disease", None)])
@@ -72,12 +72,12 @@ def test_abbreviation_links_as_its_long_form_in_its_document_only() -> None:
         [("D051437", "normalised", None), ("D051437", "abbreviation", "Renal failure"),
          ("D051437", "abbreviation", "Renal failure")],
         [("D000001", "exact", None)]]
-    off = Linker({"Disease": [DISEASES, vocab("train", [("RF", "D000001")])]}, abbreviations=False)
+    off = Linker.from_vocabularies({"Disease": [DISEASES, vocab("train", [("RF", "D000001")])]}, abbreviations=False)
     assert [link.id for link in next(off.link_documents([first])).links] == ["D051437", "D000001", "D000001"]
 
 
 def test_link_documents_sets_ids_pseudo_ids_keeps_gold_and_counts() -> None:
-    linker = Linker({"Disease": [DISEASES], "Chemical": [CHEMICALS]}, fuzzy=False)
+    linker = Linker.from_vocabularies({"Disease": [DISEASES], "Chemical": [CHEMICALS]}, fuzzy=False)
     gold = doc("g", "Lithium gave hypotension and Fever-X after naloxone.", [
         ("Lithium", "Chemical", "D008094"), ("hypotension", "Disease", None), ("Fever-X", "Disease", None),
         ("naloxone", "Chemical", None)], [Relation("CID", "D008094", "D008094")])
@@ -95,7 +95,7 @@ def test_link_documents_sets_ids_pseudo_ids_keeps_gold_and_counts() -> None:
 
 
 def test_top_k_fills_from_later_stages_and_accuracy_rule() -> None:
-    linker = Linker({"Disease": [DISEASES]}, fuzzy_threshold=0.1)
+    linker = Linker.from_vocabularies({"Disease": [DISEASES]}, fuzzy_threshold=0.1)
     (link,) = linker.link([("Renal Failure", "Disease")], k=3)
     # kidney failure (fuzzy) is the same concept: not repeated; heart failure fills the second place
     assert [(c.id, c.stage) for c in link.candidates] == [("D051437", "exact"), ("D006333", "fuzzy")]
@@ -104,11 +104,11 @@ def test_top_k_fills_from_later_stages_and_accuracy_rule() -> None:
     gold = [doc("t", text, [("Wilson Disease", "Disease", "OMIM:277900"),  # right through the concept's alternative id
                             ("common cold", "Disease", "D000001|D003139"),  # composite: any part counts
                             ("renal failure", "Disease", "D007022")])]  # wrong
-    result = accuracy_at_k(Linker({"Disease": [DISEASES]}, fuzzy=False), gold_mentions(gold), ks=(1, 5))
+    result = accuracy_at_k(Linker.from_vocabularies({"Disease": [DISEASES]}, fuzzy=False), gold_mentions(gold), ks=(1, 5))
     assert (result.mentions, result.right) == (3, {1: 2, 5: 2})
     assert result.stages == {"exact": 1, "normalised": 2} and result.stages_right == {"exact": 1, "normalised": 1}
 
 
 def test_a_linker_needs_vocabularies() -> None:
     with pytest.raises(BiotuneError, match="at least one vocabulary"):
-        Linker({})
+        Linker.from_vocabularies({})

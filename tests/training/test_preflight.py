@@ -156,7 +156,7 @@ def test_a_checkpoint_of_another_task_says_which_task_and_which_option_takes_it(
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     line = error_line(result.output)
-    assert f"checkpoint {relation} is a re model" in line and "--relations of tag and serve" in line
+    assert f"checkpoint {relation}" in line and "is a re model" in line and "--relations of tag and serve" in line
     assert "ignore_mismatched_sizes" not in result.output and "damaged" not in line
     assert not (tmp_path / "tagged").exists()
 

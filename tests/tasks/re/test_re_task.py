@@ -165,13 +165,13 @@ def test_partial_source_negative_pairs_score_the_labels_it_does_not_annotate(tmp
 
 def test_run_seeds_aggregates_the_per_seed_headlines(tmp_path: Path, word_backbone: Path) -> None:
     corpus = toy_corpus(tmp_path / "corpus")
-    config = re_config(word_backbone, corpus, tmp_path / "outputs", "entity_start", epochs=1)
+    config = re_config(word_backbone, corpus, tmp_path / "outputs", "entity_start", epochs=2, learning_rate=1e-3)
     outcome = run_seeds(config, [1, 2, 3])
     assert outcome.trained == [1, 2, 3] and not outcome.failed
     per_seed = {seed: json.loads((outcome.results_dir / f"seed_{seed}" / "eval_test.json").read_text())["test"]
                 for seed in (1, 2, 3)}
     headlines = [per_seed[seed]["micro"]["f1"] for seed in (1, 2, 3)]
-    assert len(set(headlines)) > 1  # seeds differ after one epoch, so the std below is not trivially 0
+    assert len(set(headlines)) > 1  # seeds differ two epochs in at a low rate, so the std below is not trivially 0
     aggregated = outcome.aggregated["test_sets"]["test"]
     assert aggregated["headline_key"] == "micro.f1"
     assert aggregated["micro"]["f1"]["values"] == {str(seed): per_seed[seed]["micro"]["f1"] for seed in (1, 2, 3)}
