@@ -85,9 +85,9 @@ def build(
     for type_, lexicon in linker.lexicons.items():
         console.print(f"{type_}: {len(lexicon.exact.keys)} terms, {len(lexicon.normalised.keys)} normalised names, "
                       f"{len(lexicon.concepts)} concepts from {', '.join(v['source'] for v in lexicon.vocabularies)}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     console.print(f"linker {output} (fingerprint {linker.fingerprint}) built in {time.perf_counter() - started:.1f} s",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
 
 
 @link_app.command("train")
@@ -129,7 +129,7 @@ def train(
     linker.save(output)
     first, last = (sum(part) / len(part) for part in (losses[:20], losses[-20:]))
     console.print(f"dense linker {output}: {steps} steps, loss {first:.3f} -> {last:.3f}, {len(linker.rows)} names "
-                  f"indexed, {time.perf_counter() - started:.0f} s", highlight=False)
+                  f"indexed, {time.perf_counter() - started:.0f} s", highlight=False, soft_wrap=True)
 
 
 @link_app.command("evaluate")
@@ -147,11 +147,11 @@ def evaluate(
 
     linker = Linker.load(linker_dir)
     results = accuracy_by_type(linker, iter_documents(documents, format))
-    rows = [[type_, r.mentions, f"{100 * r.accuracy(1):.2f}", f"{100 * r.accuracy(5):.2f}",
+    rows = [[type_, str(r.mentions), f"{100 * r.accuracy(1):.2f}", f"{100 * r.accuracy(5):.2f}",
              ", ".join(f"{stage} {r.stages_right.get(stage, 0)}/{n}" for stage, n in sorted(r.stages.items()))]
             for type_, r in results.items()]
     print(markdown_table(["type", "mentions", "acc@1 (%)", "acc@5 (%)", "stage: right at 1 / linked"], rows,
                          ["left", "right", "right", "right", "left"]))
     console.print(f"linker {linker_dir} (fingerprint {linker.fingerprint}); right when the prediction names any id of "
                   "a composite gold id or one of the predicted concept's alternative ids (BioSyn's rule)",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)

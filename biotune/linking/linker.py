@@ -19,7 +19,7 @@ A linker is built once from its vocabularies (`from_files`, `from_vocabularies`)
 folder (`save`) that `Linker.load(folder)` opens in well under a second with MEDIC and MeSH
 (`bench/linking.py`), which is all a tag job, the service or a user's script needs:
 
-    linker.json     format, fingerprint, options (abbreviations, thresholds), type map, and per
+    linker.json     kind, format, fingerprint, options (abbreviations, thresholds), type map, and per
                     type its sub-folder and the (source, fingerprint) of each vocabulary, in order
     types/<n>/      one type's `Lexicon`: strings.json (concepts, alternative ids, table keys),
                     the look-up tables and the fitted TF-IDF index as .npy arrays (memory-mapped)
@@ -64,6 +64,7 @@ DEFAULT_FUZZY_THRESHOLD = 0.7
 DEFAULT_DENSE_THRESHOLD = 0.0
 DOCUMENTS_PER_BATCH = 64  # documents whose mentions are linked together (one dense batch instead of many)
 FORMAT = 1
+KIND = "linker"  # a dense linker folder's manifest has the same name and no kind
 MANIFEST = "linker.json"
 DENSE_FOLDER = "dense"
 
@@ -114,8 +115,9 @@ class Linker:
         """A linker from ``{type: [vocabulary files, in priority order]}``, after the vocabularies of `first`
         (a corpus's training mentions, say) and, if given, a saved dense linker folder built from those same
         vocabularies (refused otherwise). `options` go to `Linker`."""
-        vocabs = {type_: [*(first or {}).get(type_, ()), *(read_vocabulary(path) for path in paths)]
-                  for type_, paths in vocabularies.items()}
+        first = first or {}
+        vocabs = {type_: [*first.get(type_, ()), *(read_vocabulary(path) for path in vocabularies.get(type_, ()))]
+                  for type_ in dict.fromkeys([*first, *vocabularies])}
         dense = None
         if dense_folder is not None:
             from biotune.linking.dense import DenseLinker
@@ -201,7 +203,7 @@ class Linker:
 
     def _description(self) -> dict[str, Any]:
         """The manifest without fingerprint and folders: what the linker is."""
-        return {"format": FORMAT,
+        return {"kind": KIND, "format": FORMAT,
                 "options": {"abbreviations": self.abbreviations, "fuzzy_threshold": self.fuzzy_threshold,
                             "dense_threshold": self.dense_threshold},
                 "type_map": self.type_map,
@@ -267,8 +269,12 @@ def _manifest(folder: Path) -> dict[str, Any]:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise BiotuneError(f"{file}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
+        hint = " (a dense linker folder: build a linker around it with `biotune link build --dense`)" \
+            if isinstance(manifest, dict) and "pooling" in manifest else ""
+        raise BiotuneError(f"{folder} is not a linker folder{hint}")
+    if manifest.get("format") != FORMAT:
+        found = manifest.get("format")
         raise BiotuneError(f"{file}: linker format {found!r}, this biotune reads {FORMAT}; rebuild it with "
                            "`biotune link build`")
     return manifest

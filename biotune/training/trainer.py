@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +140,8 @@ class TaskTrainer(Trainer):
         sampler = self.train_batches()
         loader = DataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator,  # type: ignore[arg-type]
                             num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
-                            worker_init_fn=lambda worker: seed_worker(worker, self.args.dataloader_num_workers,
-                                                                      self.args.process_index))
+                            worker_init_fn=partial(seed_worker, num_workers=self.args.dataloader_num_workers,
+                                                   rank=self.args.process_index))
         return self.accelerator.prepare(loader)
 
     def train_batches(self) -> TokenBudgetBatches:

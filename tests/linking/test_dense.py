@@ -79,6 +79,21 @@ def test_save_load_same_links_memory_mapped(trained: tuple[DenseLinker, Path]) -
         linker.save(folder)
 
 
+def test_a_linker_folder_holds_its_dense_linker(trained: tuple[DenseLinker, Path], tmp_path: Path) -> None:
+    _, dense_folder = trained
+    composed = Linker.from_files({}, dense_folder, first=VOCABULARIES, fuzzy=False)
+    folder = composed.save(tmp_path / "linker")
+    loaded = Linker.load(folder)
+    assert loaded.dense is not None and isinstance(loaded.dense.index, np.memmap)
+    mentions = [("fits", "Disease"), ("shaking", "Disease"), ("acetylsalicylic", "Chemical"), ("tremor", "Disease")]
+    assert [(link.id, link.stage, link.score) for link in loaded.link(mentions)] == \
+        [(link.id, link.stage, link.score) for link in composed.link(mentions)]
+    assert [link.stage for link in loaded.link(mentions)] == ["dense", "exact", "dense", "exact"]
+    assert loaded.fingerprint == composed.fingerprint != Linker.from_vocabularies(VOCABULARIES, fuzzy=False).fingerprint
+    with pytest.raises(BiotuneError, match=rf"^{dense_folder} is not a linker folder \(a dense linker folder: "):
+        Linker.load(dense_folder)
+
+
 def test_batched_equals_one_at_a_time(trained: tuple[DenseLinker, Path]) -> None:
     linker, _ = trained
     texts = ["low blood pressure", "fits", "acetylsalicylic", "shaking hands and tremor"]

@@ -88,6 +88,8 @@ def test_link_documents_sets_ids_pseudo_ids_keeps_gold_and_counts() -> None:
     assert [None if link is None else link.to_dict() for link in linked.links] == [
         None, {"id": "D007022", "stage": "normalised", "score": 1.0},
         {"id": None, "stage": "unlinked", "score": None}, {"id": "D009270", "stage": "normalised", "score": 1.0}]
+    assert [(a.link_stage, a.link_score) for a in linked.document.annotations] == [
+        (None, None), ("normalised", 1.0), ("unlinked", None), ("normalised", 1.0)]  # the gold id's annotation is kept
     assert linked.document.relations == gold.relations
     assert counts.to_dict() == {"abbreviation": 0, "exact": 0, "normalised": 2, "fuzzy": 0, "dense": 0,
                                 "unlinked": 1, "kept": 1}
