@@ -8,20 +8,27 @@ for each test abstract. This script measures biotune on it twice:
      (`documents`: document-level P/R/F1, `candidates`: pairs built and left out). A finished
      run of the same config is reused (`--retrain` replaces it).
   2. end to end: the test abstracts as released, their entities predicted by a BC5CDR NER
-     checkpoint (`--ner-checkpoint`), linked to MeSH ids by a `DictionaryLinker` built from the
-     training and development documents' gold (mention, id) pairs, candidate pairs built with
-     the pairs/scope/max_sentences the RE checkpoint records, classified by the RE model, put
-     back into documents (`to_relations`) and scored with `score_documents` against the gold
-     test documents. Reported beside it: the linker's accuracy on the gold test mentions, how
-     many predicted mentions stayed unlinked (grouped by normalised text), the NER span-F1 of
-     the predictions against the gold test mentions of the same documents, and, as a check of
-     this path, the gold-entity score recomputed through it (it must equal step 1's).
+     checkpoint (`--ner-checkpoint`), linked to MeSH ids by a linker folder (`Linker.save`, then
+     `Linker.load`, as `biotune tag --link` and `serve --link` use it) built first (before the
+     RE training, so a bad vocabulary stops the run at once) from, per type, the training and
+     development documents' gold (mention, id) pairs first, then MeSH 2019 for chemicals and
+     MEDIC for diseases, with abbreviations and the fuzzy stage (and the dense stage of
+     `--dense DIR`, a dense linker folder indexing these vocabularies, e.g. `bench/linking.py`'s
+     work/dense). CTD's 2017 disease vocabulary is left out: `read_vocabulary` refuses its
+     alternative ids of two prefixes (``DO:DOID:0060395``, line 18). Candidate pairs built with the
+     pairs/scope/max_sentences the RE checkpoint records, classified by the RE model, put back
+     into documents (`to_relations`) and scored with `score_documents` against the gold test
+     documents. Reported beside it: the linker's accuracy@1/@5 on the gold test mentions per type
+     (BioSyn's rule: a composite gold id is matched by any of its ids), how many predicted mentions
+     each linking stage linked and how many stayed unlinked (grouped by normalised text), the NER
+     span-F1 of the predictions against the gold test mentions of the same documents, and, as a
+     check of this path, the gold-entity score recomputed through it (it must equal step 1's).
 
 Writes bench/runs/cid.json and the "BC5CDR chemical-induced disease (CID), document level"
 section of BENCHMARKS.md. A `--limit N` run (smoke test: the first N documents of every split)
 writes bench/runs/cid__limit<N>.json, prints its table and never touches BENCHMARKS.md.
 
-usage: python bench/cid.py [--epochs E] [--limit N] [--ner-checkpoint DIR] [--retrain]
+usage: python bench/cid.py [--epochs E] [--limit N] [--ner-checkpoint DIR] [--dense DIR] [--retrain]
 Run it under `flock /tmp/bench.lock` on a shared machine.
 """
 
@@ -31,6 +38,7 @@ import argparse
 import datetime
 import json
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -47,7 +55,9 @@ from biotune.experiments.run_folder import RunPaths
 from biotune.formats.document_formats import iter_documents
 from biotune.formats.documents import Document
 from biotune.io import write_json
-from biotune.linking import PSEUDO_PREFIX, DictionaryLinker, LinkCounts, linking_accuracy, usable_id
+from biotune.linking import (PSEUDO_PREFIX, Linker, StageCounts, gold_ids, mention_vocabulary, read_vocabulary,
+                             usable_id)
+from biotune.linking.evaluation import accuracy_by_type
 from biotune.tables import markdown_table
 from biotune.tasks.ner.annotate import tag_documents
 from biotune.tasks.ner.metrics import Scores
@@ -64,6 +74,10 @@ from ner_core import write_section  # noqa: E402  (a sibling script, not a packa
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "re" / "bc5cdr_cid.yaml"
 DATA = ROOT.parent / "shared" / "data" / "documents"
+VOCABULARIES = ROOT.parent / "shared" / "data" / "linking"
+# Per type, after the training mentions, in priority order: MeSH for chemicals, MEDIC (the BioSyn/SapBERT
+# dictionary; 99.5% of BC5CDR disease ids with its alternative ids) for diseases.
+VOCABULARY_FILES = {"Chemical": ("mesh2019_descriptors_all_branches.tsv",), "Disease": ("medic_06Jul2012.tsv",)}
 RUNS = ROOT / "bench" / "runs"
 NER_CHECKPOINT = Path("/tmp/ner_check/checkpoints/bc5cdr/seed_42/best_model")
 RELATION = "CID"
@@ -123,13 +137,35 @@ def span_scores(gold: Sequence[Document], predicted: Sequence[Document]) -> dict
 
 
 def linked_span_accuracy(gold: Sequence[Document], linked: Sequence[Document]) -> dict[str, Any]:
-    """Of the predicted mentions whose span and type equal a gold mention with an id, how many got that id."""
-    ids = {(d.id, a.start_char, a.end_char, a.type): a.concept_id.strip() for d in gold for a in d.annotations
+    """Of the predicted mentions whose span and type equal a gold mention with an id, how many got that id (any
+    id of a composite gold id counts)."""
+    ids = {(d.id, a.start_char, a.end_char, a.type): gold_ids(a.concept_id) for d in gold for a in d.annotations
            if usable_id(a.concept_id)}
     found = [(ids[key], a.concept_id) for d in linked for a in d.annotations
              if (key := (d.id, a.start_char, a.end_char, a.type)) in ids]
-    right = sum(truth == guess for truth, guess in found)
+    right = sum(guess in truth for truth, guess in found)
     return {"mentions": len(found), "correct": right, "accuracy": right / len(found) if found else 0.0}
+
+
+def build_linker(args: argparse.Namespace, config: ExperimentConfig) -> tuple[Path, dict[str, float]]:
+    """The linker folder of the module docstring, written under bench/runs/cid (replacing the last run's), and
+    its build time. The training mentions are those of the first `args.limit` documents of each split."""
+    started = time.perf_counter()
+    training = [d for split in (config.data.train, config.data.dev) if split
+                for d in read_documents(split_file(split, config), args.limit)]
+    vocabularies = {type_: [mention_vocabulary(training, type_, f"BC5CDR train+dev {type_} mentions"),
+                            *(read_vocabulary(args.vocabularies / name) for name in names)]
+                    for type_, names in VOCABULARY_FILES.items()}
+    dense = None
+    if args.dense is not None:
+        from biotune.linking.dense import DenseLinker  # torch and transformers: only a dense stage needs them
+
+        dense = DenseLinker.load(args.dense, vocabularies)
+    linker = Linker.from_vocabularies(vocabularies, dense=dense)
+    folder = RUNS / "cid" / (f"linker__limit{args.limit}" if args.limit else "linker")
+    shutil.rmtree(folder, ignore_errors=True)
+    linker.save(folder)
+    return folder, {"linker_build_seconds": time.perf_counter() - started}
 
 
 def relations_from(predictor: RelationPredictor, documents: Sequence[Document]) -> tuple[list[Document], dict[str, Any]]:
@@ -151,17 +187,17 @@ def relations_from(predictor: RelationPredictor, documents: Sequence[Document]) 
     return out, counts.to_dict()
 
 
-def end_to_end(args: argparse.Namespace, config: ExperimentConfig, re_checkpoint: str, precision: str) -> dict[str, Any]:
-    """NER -> dictionary linking -> candidates -> RE -> document-level score on the test documents."""
+def end_to_end(args: argparse.Namespace, config: ExperimentConfig, re_checkpoint: str, precision: str, folder: Path,
+               timings: dict[str, float]) -> dict[str, Any]:
+    """NER -> linking (the linker `folder`, loaded) -> candidates -> RE -> document-level score on the test documents;
+    `timings` has the linker's build time and gets the others."""
     ner = args.ner_checkpoint
     gold = read_documents(split_file(config.data.test[0], config), args.limit)
-    timings: dict[str, float] = {}
 
     started = time.perf_counter()
-    linker = DictionaryLinker.from_documents([d for split in (config.data.train, config.data.dev) if split
-                                              for d in read_documents(split_file(split, config), args.limit)])
-    accuracy = linking_accuracy(gold, linker)
-    timings["linker_build_seconds"] = time.perf_counter() - started
+    linker = Linker.load(folder)
+    timings["linker_load_seconds"] = time.perf_counter() - started
+    accuracy = accuracy_by_type(linker, gold)
 
     started = time.perf_counter()
     tagger = Tagger.from_checkpoint(ner, batch_size=args.ner_batch_size)
@@ -169,8 +205,8 @@ def end_to_end(args: argparse.Namespace, config: ExperimentConfig, re_checkpoint
     timings["ner_seconds"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    counts = LinkCounts()
-    linked = list(linker.link(tagged, counts))
+    counts = StageCounts()
+    linked = [result.document for result in linker.link_documents(tagged, counts)]
     timings["linking_seconds"] = time.perf_counter() - started
     groups = {(d.id, a.concept_id) for d in linked for a in d.annotations
               if a.concept_id and a.concept_id.startswith(PSEUDO_PREFIX)}
@@ -193,8 +229,10 @@ def end_to_end(args: argparse.Namespace, config: ExperimentConfig, re_checkpoint
         "ner_precision": tagger.precision,
         "re_precision": predictor.precision,
         "ner": span_scores(gold, tagged),
-        "linker_terms": len(linker),
-        "linking_accuracy": accuracy.to_dict(),
+        "linker": {"folder": str(folder), "fingerprint": linker.fingerprint, "dense": str(args.dense) if args.dense else None,
+                   "vocabularies": {type_: lexicon.vocabularies for type_, lexicon in linker.lexicons.items()},
+                   "terms": {type_: len(lexicon.exact.keys) for type_, lexicon in linker.lexicons.items()}},
+        "linking_accuracy": {type_: result.to_dict() for type_, result in accuracy.items()},
         "link_counts": counts.to_dict(),
         "unlinked_groups": len(groups),
         "linked_span_accuracy": linked_span_accuracy(gold, linked),
@@ -227,7 +265,7 @@ def table(report: dict[str, Any]) -> str:
     built = gold["test"]["candidates"]
     rows = [["gold entities", str(doc["tp"] + doc["fn"]), str(doc["tp"] + doc["fp"]), *_prf(doc),
              str(built["built"]), str(built["too_far"]), str(built["too_far_related"])],
-            ["end to end (biotune NER + dictionary linking)", str(e2e["score"]["tp"] + e2e["score"]["fn"]),
+            [f"end to end (biotune NER + {_linker_name(e2e['linker'])})", str(e2e["score"]["tp"] + e2e["score"]["fn"]),
              str(e2e["score"]["tp"] + e2e["score"]["fp"]), *_prf(e2e["score"]),
              str(e2e["candidates"]["built"]), str(e2e["candidates"]["too_far"]), "-"]]
     headers = ["entities", "gold pairs", "predicted pairs", "P", "R", "F1", "candidates built",
@@ -250,21 +288,40 @@ def table(report: dict[str, Any]) -> str:
         f"span-F1 {_pct(e2e['ner_checkpoint_test_f1'])}), here on the abstracts as text: span-F1 "
         f"{100 * ner['micro']['f1']:.2f} (Chemical {100 * ner['per_type'].get('Chemical', {}).get('f1', 0):.2f}, "
         f"Disease {100 * ner['per_type'].get('Disease', {}).get('f1', 0):.2f}) against the gold test mentions. "
-        f"Linked by a dictionary of {e2e['linker_terms']} terms from the training and development abstracts' gold "
-        f"mentions (exact, then case- and punctuation-normalised): accuracy on the {link['mentions']} gold test "
-        f"mentions {100 * link['accuracy']:.2f} ({link['exact']} found exactly, {link['normalised']} normalised, "
-        f"{link['unlinked']} not found); on the predicted mentions: {counts['exact']} exact, {counts['normalised']} "
-        f"normalised, {counts['unlinked']} unlinked, grouped by normalised text into {e2e['unlinked_groups']} "
-        f"entities (their pairs can never match a gold MeSH pair); predicted mentions whose span equals a gold "
-        f"mention's got its id {100 * e2e['linked_span_accuracy']['accuracy']:.2f}% of the time.",
+        f"Linked by a linker folder (`Linker.save`, then `Linker.load` in {e2e['timings']['linker_load_seconds']:.2f} s, "
+        f"as `biotune tag --link` loads it; fingerprint {e2e['linker']['fingerprint']}), per type the training and "
+        f"development abstracts' gold mentions first, then {_vocabulary_names(e2e['linker'])}; stages abbreviation, "
+        f"exact, normalised, fuzzy{', dense' if e2e['linker']['dense'] else ''}: accuracy@1 / @5 on the gold test "
+        f"mentions {_accuracy(link)} (a composite gold id is matched by any of its ids); on the predicted mentions: "
+        f"{', '.join(f'{counts[stage]} {stage}' for stage in counts if stage != 'kept')}, the unlinked grouped by "
+        f"normalised text into {e2e['unlinked_groups']} entities (their pairs can never match a gold MeSH pair); "
+        f"predicted mentions whose span equals a gold mention's got its id "
+        f"{100 * e2e['linked_span_accuracy']['accuracy']:.2f}% of the time.",
         f"Check: the gold entities through this script's own path (candidates, `RelationPredictor`, `to_relations`, "
         f"`score_documents`) give F1 {100 * check['f1']:.2f} (eval file: {100 * doc['f1']:.2f}).",
-        f"Times: {_run_time(gold)}NER {e2e['timings']['ner_seconds']:.1f} s, linking {e2e['timings']['linking_seconds']:.1f} s, "
+        f"Times: {_run_time(gold)}linker folder built in {e2e['timings']['linker_build_seconds']:.1f} s (read once; "
+        f"not part of a tag job), NER {e2e['timings']['ner_seconds']:.1f} s, linking "
+        f"{e2e['timings']['linking_seconds']:.1f} s, "
         f"relation classification of {e2e['candidates']['built']} candidates {e2e['timings']['re_seconds']:.1f} s.",
         PUBLISHED,
         f"Machine: {report['machine']}; run {report['date']}.",
     ]
     return "\n".join(lines)
+
+
+def _linker_name(linker: dict[str, Any]) -> str:
+    return "linker folder with dense stage" if linker["dense"] else "linker folder"
+
+
+def _vocabulary_names(linker: dict[str, Any]) -> str:
+    """Each type's vocabulary files after its training mentions, as the build read them."""
+    return "; ".join(f"{type_}: " + ", ".join(Path(v["source"]).name for v in vocabularies[1:])
+                     for type_, vocabularies in linker["vocabularies"].items())
+
+
+def _accuracy(results: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(f"{type_} {100 * r['acc@1']:.2f} / {100 * r['acc@5']:.2f} ({r['mentions']} mentions)"
+                     for type_, r in results.items())
 
 
 def _run_time(gold: dict[str, Any]) -> str:
@@ -286,14 +343,23 @@ def main() -> None:
                     help="folder holding bc5cdr_pubtator/ (the BC5CDR PubTator release; corpus registry name bc5cdr_cid)")
     ap.add_argument("--ner-checkpoint", type=Path, default=NER_CHECKPOINT, help="BC5CDR NER model folder")
     ap.add_argument("--ner-batch-size", type=int, default=32)
+    ap.add_argument("--vocabularies", type=Path, default=VOCABULARIES,
+                    help=f"folder holding {', '.join(name for names in VOCABULARY_FILES.values() for name in names)}")
+    ap.add_argument("--dense", type=Path, default=None,
+                    help="a dense linker folder (`biotune link train`, or bench/linking.py's work/dense) whose index "
+                         "was built from these vocabularies: adds the dense stage")
     ap.add_argument("--retrain", action="store_true", help="replace a finished RE run instead of reusing it")
     args = ap.parse_args()
     try:
         config = bench_config(args)
         if not (args.ner_checkpoint / "config.json").is_file():  # before training, not after it
             raise BiotuneError(f"--ner-checkpoint {args.ner_checkpoint}: not a model folder (no config.json)")
+        missing = [name for names in VOCABULARY_FILES.values() for name in names if not (args.vocabularies / name).is_file()]
+        if missing:
+            raise BiotuneError(f"--vocabularies {args.vocabularies}: no {', '.join(missing)}")
+        linker, timings = build_linker(args, config)
         gold = gold_entity_run(config, args.retrain)
-        e2e = end_to_end(args, config, gold["checkpoint"], gold["test"]["precision"])
+        e2e = end_to_end(args, config, gold["checkpoint"], gold["test"]["precision"], linker, timings)
     except BiotuneError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

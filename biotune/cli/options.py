@@ -19,8 +19,11 @@ ConfigArg = Annotated[Path, typer.Argument(help="experiment config (YAML)")]
 CheckpointOption = Annotated[Path, typer.Option(help="a best_model/ folder")]
 RelationsOption = Annotated[Path | None, typer.Option(
     help="a relation model's best_model/ folder (trained on documents, re.pairs): relations between entities")]
-LinkDictionaryOption = Annotated[Path | None, typer.Option(
-    help="a term<TAB>id file: link the entities to concept ids (else relations group mentions by their text)")]
+LinkOption = Annotated[Path | None, typer.Option(
+    "--link", "--link-dictionary",
+    help="link the entities to concept ids (else relations group mentions by their text): a linker folder of "
+         "`biotune link build` (abbreviations, per-type vocabularies, fuzzy and dense stages), or a term<TAB>id "
+         "dictionary file (exact and normalised look-up for every entity type); --link-dictionary is its older name")]
 BatchSizeOption = Annotated[int, typer.Option(min=1, help="windows per batch")]
 OverwriteOutputOption = Annotated[bool, typer.Option(help="replace existing output files")]
 PrecisionOption = Annotated[str, typer.Option(help="auto (bf16 weights where supported, else fp32) | bf16 | int8 | fp32 | autocast")]

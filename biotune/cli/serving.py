@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from biotune.cli.console import console, friendly, progress
-from biotune.cli.options import (BatchSizeOption, CpusPerWorkerOption, GpusPerWorkerOption, LinkDictionaryOption,
+from biotune.cli.options import (BatchSizeOption, CpusPerWorkerOption, GpusPerWorkerOption, LinkOption,
                                  PrecisionOption, RayAddressOption, RayOption, RelationsOption, WorkersOption)
 from biotune.errors import BiotuneError
 
@@ -36,7 +36,7 @@ def tag(
     cpus_per_worker: CpusPerWorkerOption = 1.0,
     overwrite: Annotated[bool, typer.Option(help="delete a previous job in --output-dir first")] = False,
     relations: RelationsOption = None,
-    link_dictionary: LinkDictionaryOption = None,
+    link: LinkOption = None,
 ) -> None:
     """Tag a corpus into sharded, resumable output; rerun the same command to finish an interrupted job.
     With --ray, one replica of the models per Ray Data worker."""
@@ -44,7 +44,7 @@ def tag(
 
     settings = TagSettings(input=input, output_dir=output_dir, checkpoints=(*checkpoint, *([relations] if relations else [])),
                            input_format=format, output_format=output_format, shard_size=shard_size, precision=precision,
-                           batch_size=batch_size, link_dictionary=link_dictionary)
+                           batch_size=batch_size, link=link)
     with progress() as bar:
         task = bar.add_task("documents", total=expected_documents(settings))
 
@@ -59,6 +59,9 @@ def tag(
             summary = run_tag(settings, overwrite=overwrite, on_progress=advance)
     console.print(f"{summary.documents} documents in {summary.shards_written + summary.shards_skipped} shards "
                   f"({summary.shards_written} written, {summary.shards_skipped} already done) -> {output_dir}")
+    if summary.annotations:  # what the stages counted: mentions by linking stage, pairs too wide, ...
+        console.print(", ".join(f"{key} {value}" for key, value in summary.annotations.items()), highlight=False,
+                      soft_wrap=True)
 
 
 @app.command()
@@ -84,7 +87,7 @@ def serve(
     request_timeout_s: Annotated[float, typer.Option(help="seconds a request may wait; then 504")] = 60.0,
     model_name: Annotated[str | None, typer.Option(help="name in answers (default: run/seed of the checkpoint)")] = None,
     relations: RelationsOption = None,
-    link_dictionary: LinkDictionaryOption = None,
+    link: LinkOption = None,
     qa: Annotated[Path | None, typer.Option(
         help="a QA model's best_model/ folder: the same as a MODEL_DIR (POST /qa)")] = None,
 ) -> None:
@@ -108,4 +111,4 @@ def serve(
     if not folders:
         raise BiotuneError("serve needs a model: give MODEL_DIR (one or more best_model/ folders) or --checkpoint")
     service.serve(folders, host=host, port=port, precision=precision, limits=limits, model_name=model_name,
-                  stages=[relations] if relations is not None else [], link_dictionary=link_dictionary)
+                  stages=[relations] if relations is not None else [], link=link)

@@ -17,7 +17,9 @@ arrived and matched, so an interrupted or tampered download never looks like a c
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -26,8 +28,12 @@ from pathlib import Path
 import pooch
 import requests
 
+from biotune.errors import BiotuneError
+
 MIRROR_ENV = "BIOTUNE_CORPUS_MIRROR"
+PINS_ENV = "BIOTUNE_CORPUS_PINS"
 DOWNLOAD_TIMEOUT_S = 60
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 PINNED_SHA256: dict[str, dict[str, str]] = {
     "bc5cdr": {
@@ -53,9 +59,30 @@ PINNED_SHA256: dict[str, dict[str, str]] = {
 }
 
 
+def pins() -> dict[str, dict[str, str]]:
+    """The pinned SHA-256s by corpus and file: the built-in ones, with `$BIOTUNE_CORPUS_PINS` over them.
+
+    A `BiotuneError` names the file when it is missing or is not such a JSON mapping."""
+    found = dict(PINNED_SHA256)
+    path = os.environ.get(PINS_ENV)
+    if not path:
+        return found
+    try:
+        extra = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BiotuneError(f"{path} (${PINS_ENV}): cannot read it as JSON: {error}") from None
+    shape = '{"<corpus>": {"<file>": "<sha256>"}}'
+    if not isinstance(extra, dict) or not all(
+            isinstance(files, dict) and all(isinstance(f, str) and isinstance(h, str) and SHA256.fullmatch(h)
+                                            for f, h in files.items()) for files in extra.values()):
+        raise BiotuneError(f"{path} (${PINS_ENV}): expected {shape} with 64 hex digits per file")
+    found.update(extra)
+    return found
+
+
 def is_pinned(name: str) -> bool:
     """Whether corpus `name` is fetched on first use (its files have pinned checksums)."""
-    return name in PINNED_SHA256
+    return name in pins()
 
 
 def download_url(name: str, url: str) -> str:
@@ -70,14 +97,14 @@ def fetch_files(name: str, base_url: str, files: tuple[str, ...], target: Path) 
     Raises `OSError` whose message is one line naming the file's URL and what went wrong (no
     network, an HTTP status, a checksum that is not the pinned one); `target` is then untouched.
     """
-    pins: Mapping[str, str] = PINNED_SHA256.get(name, {})
+    pinned: Mapping[str, str] = pins().get(name, {})
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     downloader = pooch.HTTPDownloader(progressbar=False, timeout=DOWNLOAD_TIMEOUT_S)
     try:
         for file_name in files:
             url = f"{base_url.rstrip('/')}/{file_name}"
-            pin = pins.get(file_name)
+            pin = pinned.get(file_name)
             try:
                 pooch.retrieve(url, known_hash=f"sha256:{pin}" if pin else None, fname=file_name, path=staging,
                                downloader=downloader)

@@ -104,12 +104,12 @@ def run_tag_ray(
                                ("gpus per worker", gpus_per_worker, 0)):
         if not value >= least:  # also catches NaN
             raise BiotuneError(f"{name} must be at least {least}, not {value}")
-    dictionary = settings.link_dictionary.resolve() if settings.link_dictionary is not None else None
     settings = replace(settings, input=settings.input.resolve(), output_dir=settings.output_dir.resolve(),
                        checkpoints=tuple(folder.resolve() for folder in settings.checkpoints),
-                       link_dictionary=dictionary)  # workers may start in another directory
-    stages = check_models(settings)  # before anything is written: the workers load the models only later
-    with output_folder(settings, overwrite) as record:
+                       link=settings.link.resolve() if settings.link is not None else None)  # workers may
+    # start in another directory
+    stages, linker = check_models(settings)  # before anything is written: the workers load the models only later
+    with output_folder(settings, overwrite, linker) as record:
         summary = TagSummary()
         rows = []
         for shard in plan_shards(settings):

@@ -9,7 +9,9 @@ starts, and a rerun compares:
   tagging the same bytes costs);
 - each checkpoint (every model of the job's document pipeline): a BLAKE2b hash of each file of
   the folder (weights, config, tokenizer);
-- the link dictionary when the job links mentions: as an input file.
+- the linker when the job links mentions: its `Linker.fingerprint` (the content fingerprints of
+  its vocabularies, its options and its dense index; a dictionary file's is its rows'), which a
+  linker folder records when it is built, so checking it costs no hashing.
 
 Content decides: a file whose size or hash differs has changed (documents appended to an input
 would otherwise be silently missing from the output). A modification time alone that differs
@@ -94,6 +96,18 @@ def checkpoint_changes(folder: Path, recorded: Mapping[str, str], current: Mappi
     """One phrase naming the checkpoint and its files that differ, or nothing."""
     differing = sorted(name for name in set(recorded) | set(current) if recorded.get(name) != current.get(name))
     return [f"checkpoint {folder} changed ({', '.join(differing)} differ)"] if differing else []
+
+
+def linker_changes(link: Path | None, recorded: str | None, current: str | None) -> list[str]:
+    """One phrase if the job's linker (read from `link`) is not the one whose fingerprint was recorded (None:
+    no linker).
+
+    Another `link` path, or linking where there was none, already differs in the settings; this
+    catches a linker folder rebuilt in place, or a dictionary edited, since the job started.
+    """
+    if recorded == current:
+        return []
+    return [f"linker {link} changed (fingerprint {recorded or 'none'} -> {current or 'none'})"]
 
 
 def job_lock(folder: Path) -> contextlib.AbstractContextManager[None]:

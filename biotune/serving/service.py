@@ -7,8 +7,9 @@ per mounted model.
 An endpoint that annotates documents (`Endpoint.documents`: /tag) gets the document pipeline
 (`biotune.serving.pipeline`): its own model's stage, then the stages of the models that annotate
 documents without an endpoint of their own (an RE model trained on documents: relations between the
-entities, by mention) and of a link dictionary (concept ids). So the service gives the same
-entities, with the same character offsets, as `biotune tag` and the library API.
+entities, by mention) and of a linker (concept ids, each with the stage that linked it and its score).
+So the service gives the same entities, with the same character offsets and ids, as `biotune tag` and
+the library API.
 
 What runs where: `biotune.serving.app` assembles the app (an endpoint per model behind its
 micro-batcher, /health, the page); `limits` holds what a request may hold and parses it;
@@ -67,14 +68,15 @@ def serve(
     limits: ServiceLimits = ServiceLimits(),
     model_name: str | None = None,
     stages: Sequence[Path] = (),
-    link_dictionary: Path | None = None,
+    link: Path | None = None,
 ) -> None:
     """Serve the models of `checkpoint` (a `best_model/` folder, or several) with uvicorn, one per task.
 
     Each folder is mounted by its recorded task at the task's endpoint. A model whose task mounts
     none for it (an RE model trained on documents), and each folder of `stages`, joins the document
-    pipeline of the endpoint that annotates documents (/tag), as does the link `dictionary`; every
-    folder is checked, and refused naming it, before a model loads. Binds to loopback by default:
+    pipeline of the endpoint that annotates documents (/tag), as does `link` (a linker folder of `biotune link
+    build`, or a term<TAB>id dictionary file: `biotune.serving.linking_stage`); every folder is checked, and
+    refused naming it, before a model loads. Binds to loopback by default:
     the service has no authentication, so exposing it is a deliberate choice (`host="0.0.0.0"`).
     `model_name` names the first folder's model (default `model_name_of` it); the others are named
     `model_name_of` their folders.
@@ -98,7 +100,7 @@ def serve(
     joining = [*(folder for folder, endpoint in endpoints.items() if endpoint is None), *map(Path, stages)]
     annotating = [folder for folder, endpoint in endpoints.items() if endpoint is not None and endpoint.documents]
     if not annotating:
-        refuse_unmountable(folders[0], tasks, endpoints, joining, link_dictionary)
+        refuse_unmountable(folders[0], tasks, endpoints, joining, link)
     names = {folder: model_name_of(folder) for folder in given} | {folders[0]: model_name or model_name_of(folders[0])}
     mounted = []
     for folder, endpoint in endpoints.items():
@@ -106,7 +108,7 @@ def serve(
             continue
         if endpoint.documents:
             task = get_task(tasks[folder])
-            model = load_pipeline([folder, *joining], link_dictionary, precision, by_mention=True, names=names)
+            model = load_pipeline([folder, *joining], link, precision, by_mention=True, names=names)
         else:
             task, model = load_predictor(folder, precision)
         mounted.append(Mounted(task, model, endpoint, names[folder]))
@@ -114,15 +116,15 @@ def serve(
 
 
 def refuse_unmountable(first: Path, tasks: dict[Path, str], endpoints: dict[Path, Endpoint | None],
-                       joining: Sequence[Path], dictionary: Path | None) -> None:
+                       joining: Sequence[Path], link: Path | None) -> None:
     """With no endpoint that annotates documents: refuse a model that has no endpoint of its own, a stage
-    folder or a dictionary (which only annotate the documents of such an endpoint), naming where it goes."""
+    folder or a linker (which only annotate the documents of such an endpoint), naming where it goes."""
     alone = next((folder for folder, endpoint in endpoints.items() if endpoint is None), None)
     if alone is not None:
         raise BiotuneError(f"checkpoint {alone} is a {tasks[alone]} model, which serve does not mount on its own: it "
                            f"goes to {task_spec(tasks[alone]).takes}")
-    if joining or dictionary is not None:
+    if joining or link is not None:
         takers = [name for name in TASKS if (endpoint := get_task(name).endpoint({})) is not None and endpoint.documents]
-        raise BiotuneError(f"checkpoint {first} is a {tasks[first]} model: relations and a link dictionary annotate "
+        raise BiotuneError(f"checkpoint {first} is a {tasks[first]} model: relations and a linker annotate "
                            f"the documents of an endpoint that tags them, so they are served beside a "
                            f"{' or '.join(takers)} checkpoint")

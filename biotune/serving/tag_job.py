@@ -15,17 +15,21 @@ pass over the file, holding one shard's documents at a time.
 
 Documents go through the document pipeline of the checkpoints given (`biotune.serving.pipeline`):
 each checkpoint's task declares what its model adds (`Task.document_stage`: NER's entities, an RE
-model's relations between them, ...) and, with a link dictionary, the linking stage gives the
-entities concept ids; the stages order themselves by what they need. The job knows no task: it
+model's relations between them, ...) and, with a linker folder or a dictionary file (`link`), the
+linking stage gives the entities concept ids, each with the stage that linked it and its score
+(JSONL, BioC and brat write both; PubTator has no column for them); the stages order themselves by
+what they need. The job knows no task: it
 runs the pipeline over shards, adds up what its stages count and writes what they give (JSONL
 `relations`, PubTator relation lines, BioC `<relation>` elements; an output format that cannot
 carry a kind of annotation a stage adds, CoNLL or brat with relations, is refused).
 
 `tag_manifest.json` in the output folder records the settings that decide the output and the
-fingerprints of the inputs, each checkpoint and the dictionary (`biotune.serving.job_guard`); a
-rerun with other settings, or after an input, a model or the dictionary changed, is refused
-naming what differs (mixing them would corrupt the corpus), and a job running on the folder
-locks it against a second one. A finished job records its per-file document and shard counts there.
+fingerprints of the inputs, each checkpoint and the linker (`Linker.fingerprint`: its
+vocabularies, options and dense index; `biotune.serving.job_guard`); a rerun with other settings
+(another `link`, or none), or after an input, a model or the linker changed, is refused naming
+what differs (mixing them would corrupt the corpus), and a job running on the folder locks it
+against a second one. A finished job records its per-file document and shard counts there, and
+what the stages counted (the linking stage: mentions by the stage that linked them).
 """
 
 from __future__ import annotations
@@ -46,9 +50,9 @@ from biotune.formats.document_formats import (ByteRange, count_documents, docume
                                            plan_ranges, read_range)
 from biotune.formats.documents import Document
 from biotune.errors import BiotuneError
-from biotune.serving.job_guard import (LOCK, checkpoint_changes, checkpoint_fingerprint, file_changes,
-                                       file_fingerprint, input_changes, input_fingerprints, job_lock)
-from biotune.serving.pipeline import load_pipeline
+from biotune.serving.job_guard import (LOCK, checkpoint_changes, checkpoint_fingerprint, input_changes,
+                                       input_fingerprints, job_lock, linker_changes)
+from biotune.serving.pipeline import linker_fingerprint, load_pipeline
 from biotune.tasks.stages import DocumentPipeline, DocumentStage
 from biotune.formats.writers import WRITERS
 from biotune.io import write_json
@@ -74,7 +78,7 @@ class TagSettings:
     shard_size: int = 1000
     precision: str = "auto"
     batch_size: int = field(default=32, compare=False)
-    link_dictionary: Path | None = None  # a term<TAB>id file: concept ids for the predicted entities
+    link: Path | None = None  # a linker folder or a term<TAB>id file: concept ids for the predicted entities
 
     def __post_init__(self) -> None:
         if self.output_format not in OUTPUT_SUFFIX:
@@ -94,8 +98,8 @@ class TagSettings:
         return {key: str(Path(value).resolve()) if isinstance(value, Path) else value for key, value in out.items()}
 
     def pipeline(self, precision: str | None = None) -> DocumentPipeline:
-        """The checkpoints' stages and the dictionary's, loaded as the settings say (or in `precision`)."""
-        return load_pipeline(self.checkpoints, self.link_dictionary, precision or self.precision, self.batch_size)
+        """The checkpoints' stages and the linker's, loaded as the settings say (or in `precision`)."""
+        return load_pipeline(self.checkpoints, self.link, precision or self.precision, self.batch_size)
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,8 @@ class TagSummary:
     files: dict[str, dict[str, int]] = field(default_factory=dict)
     # What the pipeline's stages counted over the shards written (`DocumentStage.counts`): e.g. a
     # relation stage's `pairs_too_wide` (candidate pairs that did not fit the RE model's window, left
-    # unrelated), the linking stage's `mentions_exact` / `_normalised` / ... (how each mention was linked).
+    # unrelated), the linking stage's `mentions_abbreviation` / `_exact` / `_normalised` / `_fuzzy` / `_dense`
+    # / `_unlinked` / `_kept` (the stage that linked each mention).
     annotations: dict[str, int] = field(default_factory=dict)
 
     def add(self, relative: str, documents: int, written: bool) -> None:
@@ -223,15 +228,16 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
     return record
 
 
-def check_models(settings: TagSettings) -> list[type[DocumentStage]]:
-    """Load the job's models (and dictionary) once on CPU and drop them: a `BiotuneError` naming what is unusable.
+def check_models(settings: TagSettings) -> tuple[list[type[DocumentStage]], str | None]:
+    """Load the job's models (and linker) once on CPU and drop them: a `BiotuneError` naming what is unusable.
 
     The Ray driver calls it before creating anything, as its workers load the models only later;
-    it returns the kinds of stage, whose warnings (`DocumentStage.report`) the driver gives at the end.
+    it returns the kinds of stage, whose warnings (`DocumentStage.report`) the driver gives at the
+    end, and the linker's fingerprint, which the manifest records (`job_record`).
     """
     pipeline = settings.pipeline(precision="fp32")
     check_writable(pipeline, settings.output_format)
-    return [type(step.stage) for step in pipeline.steps]
+    return [type(step.stage) for step in pipeline.steps], linker_fingerprint(pipeline)
 
 
 def check_writable(pipeline: DocumentPipeline, output_format: str) -> None:
@@ -256,19 +262,18 @@ def check_writable(pipeline: DocumentPipeline, output_format: str) -> None:
                                    f"{error}") from None
 
 
-def job_record(settings: TagSettings) -> dict[str, Any]:
-    """The manifest's record of a job starting now: settings, input and checkpoint fingerprints.
+def job_record(settings: TagSettings, linker: str | None = None) -> dict[str, Any]:
+    """The manifest's record of a job starting now: settings, input and checkpoint fingerprints, and
+    `linker`, the fingerprint of the linker the job's pipeline links with (`linker_fingerprint`), if any.
 
     Raises `BiotuneError` for an input that cannot be read or a checkpoint that is not a folder.
     """
     files = input_files(settings.input, settings.input_format)
-    record = {"settings": settings.record(), "inputs": input_fingerprints(files),
-              "checkpoints": {str(folder.resolve()): checkpoint_fingerprint(folder)
-                              for folder in settings.checkpoints}}
-    if settings.link_dictionary is not None:
-        if not settings.link_dictionary.is_file():
-            raise BiotuneError(f"link dictionary {settings.link_dictionary} not found")
-        record["dictionary"] = file_fingerprint(settings.link_dictionary)
+    record: dict[str, Any] = {"settings": settings.record(), "inputs": input_fingerprints(files),
+                              "checkpoints": {str(folder.resolve()): checkpoint_fingerprint(folder)
+                                              for folder in settings.checkpoints}}
+    if linker is not None:
+        record["linker"] = linker
     return record
 
 
@@ -294,9 +299,7 @@ def open_output(settings: TagSettings, current: dict[str, Any], overwrite: bool 
         changes = input_changes(previous["inputs"], current["inputs"])
         for folder, fingerprint in current["checkpoints"].items():
             changes += checkpoint_changes(Path(folder), previous["checkpoints"].get(folder, {}), fingerprint)
-        if settings.link_dictionary is not None:
-            changes += file_changes(f"link dictionary {settings.link_dictionary}", previous.get("dictionary", {}),
-                                    current["dictionary"])
+        changes += linker_changes(settings.link, previous.get("linker"), current.get("linker"))
         if changes:
             raise BiotuneError(f"{out} holds a tagging job whose inputs or model changed since it started: "
                                f"{'; '.join(changes)}. Its shards would mix old and new; use --overwrite to tag "
@@ -312,12 +315,14 @@ def close_output(settings: TagSettings, record: dict[str, Any], summary: TagSumm
 
 
 @contextlib.contextmanager
-def output_folder(settings: TagSettings, overwrite: bool = False) -> Iterator[dict[str, Any]]:
-    """The job's manifest record, with its output folder created, checked (`open_output`) and locked for the block.
+def output_folder(settings: TagSettings, overwrite: bool = False, linker: str | None = None
+                  ) -> Iterator[dict[str, Any]]:
+    """The job's manifest record (`job_record`, with the `linker` fingerprint), with its output folder created,
+    checked (`open_output`) and locked for the block.
 
     Inputs and checkpoint are fingerprinted first, so a job that cannot start creates nothing.
     """
-    current = job_record(settings)
+    current = job_record(settings, linker)
     out = settings.output_dir
     if out.exists() and not out.is_dir():
         raise BiotuneError(f"output folder {out} is a file; pass a folder (new, or a tagging job's)")
@@ -349,7 +354,7 @@ def run_tag(
 ) -> TagSummary:
     """Tag every document under `settings.input` into `settings.output_dir`, skipping finished shards.
 
-    `pipeline` defaults to the settings' checkpoints, dictionary and precision; it is loaded
+    `pipeline` defaults to the settings' checkpoints, linker and precision; it is loaded
     (and what its stages write checked against the output format) before the output folder is
     touched, so a model that does not load leaves nothing behind. `on_progress(n)` is called
     with the number of documents of each shard done (tagged or skipped).
@@ -357,7 +362,7 @@ def run_tag(
     pipeline = pipeline or settings.pipeline()
     check_writable(pipeline, settings.output_format)
     before = pipeline.counts()
-    with output_folder(settings, overwrite) as record:
+    with output_folder(settings, overwrite, linker_fingerprint(pipeline)) as record:
         summary = TagSummary()
         for shard in plan_shards(settings):
             done = shard.output(settings).exists()

@@ -7,6 +7,7 @@ from a working folder with no `../shared` beside it, as on a user's fresh machin
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -153,3 +154,28 @@ def test_the_pins_match_the_shared_copies_of_the_upstream_files(name: str, tmp_p
         server.httpd.shutdown()
         server.httpd.server_close()
     assert paths.train.read_bytes() == (SHARED_CORPORA / name / "train.tsv").read_bytes()
+
+
+def test_a_mirror_names_its_own_pins_in_a_pins_file(served: Server, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes other than the built-in pins' are fetched when $BIOTUNE_CORPUS_PINS pins them, and only then."""
+    folder = served.root / "bc5cdr"
+    for name, count in SPLITS.items():
+        (folder / name).write_text(tsv(count, salt="s"), encoding="utf-8")
+    with pytest.raises(BiotuneError, match="not the pinned one"):
+        resolve_corpus("bc5cdr")
+    pins_file = tmp_path / "pins.json"
+    pins_file.write_text(json.dumps({"bc5cdr": {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+                                                for name in SPLITS}}), encoding="utf-8")
+    monkeypatch.setenv(fetch.PINS_ENV, str(pins_file))
+    assert resolve_corpus("bc5cdr").test.read_text() == tsv(SPLITS["test.tsv"], salt="s")
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"bc5cdr": {"train.tsv": "abc"}}', "not json"])
+def test_a_bad_pins_file_is_one_line_naming_it(content: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pins_file = tmp_path / "pins.json"
+    pins_file.write_text(content, encoding="utf-8")
+    monkeypatch.setenv(fetch.PINS_ENV, str(pins_file))
+    with pytest.raises(BiotuneError) as caught:
+        fetch.pins()
+    assert str(caught.value).startswith(f"{pins_file} ($BIOTUNE_CORPUS_PINS): ") and "\n" not in str(caught.value)

@@ -7,13 +7,15 @@ test; the page's quick check is the same config at `--limit 100 --epochs 1`). Th
 run as written; the only substitution is the data source: BC5CDR is fetched on first use from a
 local HTTP server (`$BIOTUNE_CORPUS_MIRROR`) into an empty cache (`$BIOTUNE_CACHE_DIR`).
 
-The server serves the shared copies of the upstream BC5CDR files, which match the pinned
-SHA-256s (tests/corpora/test_fetch.py checks that), so the fetch runs with the real pins: a
-command in a subprocess has no way to pin other bytes. Without the shared copies the test skips.
+The server serves small BC5CDR-format files written by the test, pinned through
+`$BIOTUNE_CORPUS_PINS` (the mirror's own pins, as a laboratory's mirror of other bytes names
+them), so the fetch runs checked, as a user's does, on any machine.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -28,7 +30,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "getting-started.md"
-SHARED_CORPORA = ROOT.parent / "shared" / "data" / "corpora"
+SENTENCES = {"train.tsv": 120, "devel.tsv": 30, "test.tsv": 30}
 MAIN_JOB = "biotune train configs/bc5cdr.yaml"
 SET_UP = ("pip install", "python -m pytest")
 
@@ -59,14 +61,29 @@ class _Quiet(SimpleHTTPRequestHandler):
         """pytest output is for failures."""
 
 
-@pytest.mark.skipif(not (SHARED_CORPORA / "bc5cdr").is_dir(), reason="../shared/data/corpora/bc5cdr is absent")
+def bc5cdr_mirror(root: Path) -> Path:
+    """A mirror folder holding small BC5CDR-format split files, and the pins file naming their SHA-256s."""
+    folder = root / "bc5cdr"
+    folder.mkdir(parents=True)
+    pins = {}
+    for split, (name, count) in enumerate(SENTENCES.items()):  # each split its own sentences: dev is not test
+        rows = [f"{drug}\tB-Chemical\ninduced\tO\n{disease}\tB-Disease\n.\tO\n\n"
+                for n in range(count) for drug, disease in [(f"drug{n % 7}", f"disorder{n % 5}x{split}")]]
+        (folder / name).write_text("".join(rows), encoding="utf-8")
+        pins[name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    pins_file = root.parent / "pins.json"
+    pins_file.write_text(json.dumps({"bc5cdr": pins}), encoding="utf-8")
+    return pins_file
+
+
 def test_the_pages_commands_run_from_a_fresh_folder(tmp_path: Path):
     work = tmp_path / "fresh" / "work"  # no ../shared beside it
     shutil.copytree(ROOT / "configs", work / "configs")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(SHARED_CORPORA)))
+    pins_file = bc5cdr_mirror(tmp_path / "mirror")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path / "mirror")))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {key: value for key, value in os.environ.items() if not key.startswith("BIOTUNE_")}
-    env.update(BIOTUNE_CORPUS_MIRROR=f"http://127.0.0.1:{server.server_address[1]}",
+    env.update(BIOTUNE_CORPUS_MIRROR=f"http://127.0.0.1:{server.server_address[1]}", BIOTUNE_CORPUS_PINS=str(pins_file),
                BIOTUNE_CACHE_DIR=str(tmp_path / "cache"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     try:

@@ -1,9 +1,14 @@
-"""Fixtures for the serving tests: a tiny random relation model that pairs the toy NER model's types.
+"""Fixtures for the serving tests: a tiny random relation model that pairs the toy NER model's types,
+and a tiny linker folder for its entities.
 
-The model is untrained, so what it predicts is arbitrary but deterministic; its classifier
+The relation model is untrained, so what it predicts is arbitrary but deterministic; its classifier
 bias is set so that the probe texts' candidate pairs fall on both sides of the decision
 (some related, some not), which is what the consistency checks between the RE predictions
 and the written relations need to mean anything.
+
+The linker is built from a 5-row vocabulary chosen so that the toy NER model's mentions reach every
+string stage: ``heparin`` exactly, ``Heparin`` and ``Cisplatin`` normalised, ``Warfarin`` (the
+vocabulary says ``warfarine``) and ``bleeding`` fuzzily, and ``Aspirin`` or ``asthma`` not at all.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 import pytest
 import torch
 
+from biotune.linking import Linker, make_vocabulary
 from biotune.serving.app import Mounted, create_app
 from biotune.serving.limits import ServiceLimits
 from biotune.tasks import get_task
@@ -22,6 +28,11 @@ from biotune.tasks.ner.endpoint import tag_endpoint
 from biotune.tasks.ner.stage import EntityStage
 from biotune.tasks.stages import DocumentPipeline, DocumentStage, Step
 
+# (type, term, id) rows of the test linker's vocabularies; MESH: prefixes are dropped (`canonical_id`).
+VOCABULARY = [("Chemical", "heparin", "MESH:D006493"), ("Chemical", "cisplatin", "D002945"),
+              ("Chemical", "warfarine", "D014859"), ("Disease", "acute bleeding", "D006470"),
+              ("Disease", "hypotension", "D007022")]
+FUZZY_THRESHOLD = 0.5  # below the toy fuzzy matches' cosines (0.78, 0.83): they link; the rest stays unlinked
 PAIRS = [["Chemical", "Disease"]]
 LABELS = ["0", "REL"]
 # Texts whose NER entities give candidate pairs for the bias to split (toy vocabulary, see tests/conftest.py).
@@ -83,3 +94,22 @@ def tag_app(tagger: Any, limits: ServiceLimits = ServiceLimits(), model_name: st
     """A service with `tagger` at /tag (its pipeline with the stages of `others`), and the models of `more`."""
     ner = Mounted(get_task("ner"), tag_pipeline(tagger, model_name, others), tag_endpoint(), model_name)
     return create_app([ner, *more], limits)
+
+
+def build_linker(rows: Sequence[tuple[str, str, str]] = VOCABULARY, encoder: Path | None = None) -> Linker:
+    """A linker over the per-type vocabularies of `rows`, with a dense stage on `encoder` (a model folder) if given."""
+    vocabularies = {type_: [make_vocabulary(f"toy {type_}", [(term, concept, ()) for t, term, concept in rows
+                                                             if t == type_])]
+                    for type_ in dict.fromkeys(t for t, _, _ in rows)}
+    dense = None
+    if encoder is not None:
+        from biotune.linking.dense import DenseLinker, Encoder
+
+        dense = DenseLinker.build(Encoder.load(encoder), vocabularies)
+    return Linker.from_vocabularies(vocabularies, fuzzy_threshold=FUZZY_THRESHOLD, dense=dense)
+
+
+@pytest.fixture(scope="session")
+def linker_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `VOCABULARY` linker (exact, normalised, fuzzy, abbreviations; no dense stage) saved as a folder."""
+    return build_linker().save(tmp_path_factory.mktemp("linker") / "linker")

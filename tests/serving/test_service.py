@@ -499,19 +499,22 @@ def test_the_response_schema_documents_relations(relation_client: TestClient) ->
     assert "relations" in schemas["TagResult"]["properties"] and "relation_model" in schemas["TagResponse"]["properties"]
 
 
-def test_serve_loads_the_relation_model_and_dictionary(trained_run: Any, relation_checkpoint: Path, tmp_path: Path,
+def test_serve_loads_the_relation_model_and_a_dictionary(trained_run: Any, relation_checkpoint: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     apps: list[Any] = []
     monkeypatch.setattr(service, "run_server", lambda app, *_: apps.append(app))
     dictionary = tmp_path / "terms.tsv"
     dictionary.write_text("heparin\tD006493\n", encoding="utf-8")
-    serve(trained_run.paths.best_model, precision="fp32", stages=[relation_checkpoint], link_dictionary=dictionary)
+    serve(trained_run.paths.best_model, precision="fp32", stages=[relation_checkpoint], link=dictionary)
     with TestClient(apps[0]) as client:
-        health = client.get("/health").json()
         entities = client.post("/tag", json={"texts": [TEXTS[0]]}).json()["results"][0]["entities"]
-    assert health["relations"]["model"] == relation_checkpoint.name and health["linking"] == {"terms": 1}
-    assert {e["text"]: e["concept_id"] for e in entities} == {"acute bleeding": "text:Disease:acute bleeding",
-                                                                "heparin": "D006493"}
+        health = client.get("/health").json()
+    assert health["relations"]["model"] == relation_checkpoint.name
+    assert (health["linking"]["types"], health["linking"]["stages"]) == (["Chemical", "Disease"], ["exact", "normalised"])
+    assert health["linking"]["mentions"] == {"abbreviation": 0, "exact": 1, "normalised": 0, "fuzzy": 0, "dense": 0,
+                                             "unlinked": 1, "kept": 0}
+    assert {e["text"]: (e["concept_id"], e["link_stage"], e.get("link_score")) for e in entities} == {
+        "acute bleeding": ("text:Disease:acute bleeding", "unlinked", None), "heparin": ("D006493", "exact", 1.0)}
     with pytest.raises(BiotuneError, match="checkpoint folder .*nowhere not found"):
         serve(trained_run.paths.best_model, stages=[tmp_path / "nowhere"])
     with pytest.raises(BiotuneError, match="records no entity-type pairs"):
@@ -534,4 +537,4 @@ def test_the_serve_command_passes_relations(trained_run: Any, relation_checkpoin
     result = CliRunner().invoke(cli, ["serve", "--checkpoint", str(trained_run.paths.best_model),
                                       "--relations", str(relation_checkpoint)])
     assert result.exit_code == 0, result.output
-    assert calls[0]["stages"] == [relation_checkpoint] and calls[0]["link_dictionary"] is None
+    assert calls[0]["stages"] == [relation_checkpoint] and calls[0]["link"] is None

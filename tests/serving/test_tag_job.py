@@ -349,7 +349,7 @@ def test_tag_job_with_relations_writes_the_predicted_relations(tmp_path, trained
 def test_relations_with_a_link_dictionary_name_the_linked_ids(tmp_path, trained_run, relation_checkpoint) -> None:
     dictionary = tmp_path / "terms.tsv"
     dictionary.write_text("heparin\tD006493\nAcute Bleeding\tD006470\n", encoding="utf-8")
-    job = relation_settings(tmp_path, trained_run, relation_checkpoint, link_dictionary=dictionary)
+    job = relation_settings(tmp_path, trained_run, relation_checkpoint, link=dictionary)
     run_tag(job)
     back = read_output(job.output_dir)
     ids = {a.text.lower(): a.concept_id for d in back for a in d.annotations}
@@ -360,13 +360,17 @@ def test_relations_with_a_link_dictionary_name_the_linked_ids(tmp_path, trained_
     exact = sum(t in ("heparin", "Acute Bleeding") for t in texts)
     normalised = sum(t.lower() in ("heparin", "acute bleeding") for t in texts) - exact
     assert exact and normalised
-    assert manifest["annotations"] == {"pairs_too_wide": 0, "mentions_exact": exact, "mentions_normalised": normalised,
+    assert manifest["annotations"] == {"pairs_too_wide": 0, "mentions_abbreviation": 0, "mentions_exact": exact,
+                                       "mentions_normalised": normalised, "mentions_fuzzy": 0, "mentions_dense": 0,
                                        "mentions_unlinked": len(texts) - exact - normalised, "mentions_kept": 0}
+    assert {(a.link_stage, a.link_score) for d in back for a in d.annotations} == {
+        ("exact", 1.0), ("normalised", 1.0), ("unlinked", None)}
     renamed = {"text:Chemical:heparin": "D006493", "text:Disease:acute bleeding": "D006470"}
     assert written_relations(back) == [(doc_id, {(t, renamed.get(h, h), renamed.get(r, r)) for t, h, r in pairs})
                                        for doc_id, pairs in expected_relations(job)]
     dictionary.write_text("heparin\tD000001\n", encoding="utf-8")
-    with pytest.raises(BiotuneError, match=rf"link dictionary {re.escape(str(dictionary))} changed \(size"):
+    with pytest.raises(BiotuneError, match=rf"linker {re.escape(str(dictionary))} changed \(fingerprint "
+                                           rf"{manifest['linker']} -> [0-9a-f]{{16}}\)"):
         run_tag(job)
 
 

@@ -1,8 +1,8 @@
-"""NER's HTTP endpoint, POST /tag: texts in, entities (and, with models and a dictionary served beside
-the NER one, their concept ids and the relations between them) out.
+"""NER's HTTP endpoint, POST /tag: texts in, entities (and, with a linker and models served beside the
+NER one, their concept ids, how each was linked, and the relations between them) out.
 
 /tag annotates documents (`Endpoint.documents`): the service hands it the document pipeline
-(`biotune.tasks.stages`: NER's stage, then dictionary linking and relations), so the service gives
+(`biotune.tasks.stages`: NER's stage, then linking and relations), so the service gives
 the same entities, with the same character offsets (Python code points), as `biotune tag` and the
 library API. Relations here are by mention (`Task.document_stage(by_mention=True)`): which pair of
 mentions of one sentence holds which relation, each argument named by the offsets of one of the
@@ -39,8 +39,13 @@ class Entity(BaseModel):
     type: str
     text: str
     score: float
-    concept_id: str | None = Field(None, description="only with a link dictionary: the linked id, or "
-                                   "text:<normalised mention> where the dictionary has none")
+    concept_id: str | None = Field(None, description="only with a linker: the linked id, or "
+                                   "text:<type>:<normalised mention> where no stage of the linker finds one")
+    link_stage: str | None = Field(None, description="only with a linker: the stage that linked the mention "
+                                   "(abbreviation, exact, normalised, fuzzy, dense), or unlinked")
+    link_score: float | None = Field(None, description="only with a linker, for a linked mention: the linking "
+                                     "stage's score (1 for exact and normalised look-ups, a cosine for fuzzy and "
+                                     "dense)")
 
 
 class Mention(BaseModel):
@@ -99,10 +104,12 @@ def result_record(document: Document, relations: bool) -> dict[str, Any]:
 
 
 def entity_record(annotation: Annotation) -> dict[str, Any]:
-    """One entity as /tag answers it (the `Entity` schema; `concept_id` only where linking gave one)."""
+    """One entity as /tag answers it (the `Entity` schema; the link fields only where linking gave them)."""
+    linked = {"concept_id": annotation.concept_id, "link_stage": annotation.link_stage,
+              "link_score": annotation.link_score}
     return {"start": annotation.start_char, "end": annotation.end_char, "type": annotation.type,
-            "text": annotation.text, "score": annotation.score} | (
-        {"concept_id": annotation.concept_id} if annotation.concept_id is not None else {})
+            "text": annotation.text, "score": annotation.score} | {
+        key: value for key, value in linked.items() if value is not None}
 
 
 def mention_record(annotation: Annotation) -> dict[str, Any]:
@@ -118,7 +125,8 @@ def answer(pipeline: DocumentPipeline, request: TagRequest, results: Sequence[di
 
 def health(pipeline: DocumentPipeline, name: str, traffic: Mapping[str, Any]) -> dict[str, Any]:
     """/health's model, entity types and traffic at top level (what the page reads), and a key per
-    other stage (``relations``: its model, types and pairs; ``linking``: the dictionary's size)."""
+    other stage (``relations``: its model, types and pairs; ``linking``: the linker's fingerprint, types,
+    stages and the mentions each stage has linked)."""
     stages = pipeline.describe()
     entities = stages.pop("entities")
     return {"model": name, "entity_types": entities["types"], **stages, **traffic}
