@@ -1,6 +1,7 @@
 """`biotune link`: build a linker folder from vocabularies, train a dense linker, evaluate a linker.
 
     biotune link build --vocab Chemical=mesh.tsv --vocab Disease=medic.tsv --output linker/
+    biotune link build --vocab Disease=medic.tsv --prefer MESH --output linker/
     biotune link train --vocab Disease=medic.tsv --mentions train.pubtator --steps 300 --output dense/
     biotune link build --vocab Disease=medic.tsv --dense dense/ --output linker/
     biotune link evaluate linker/ --documents test.pubtator
@@ -68,6 +69,9 @@ def build(
     abbreviations: Annotated[bool, typer.Option(help="link a short form as its long form in its document")] = True,
     fuzzy_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="lowest fuzzy cosine accepted")] = 0.7,
     dense_threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="lowest dense cosine accepted")] = 0.0,
+    prefer: Annotated[str | None, typer.Option(
+        help="id namespace to link to when a concept has an id in it among its alternatives, e.g. MESH "
+        "(MEDIC names some diseases by OMIM ids; BC5CDR and NCBI-disease use MeSH); bare ids count as MESH")] = None,
     format: FormatOption = None,
 ) -> None:
     """Build a linker folder once (tables, fuzzy index, optional dense linker) that `Linker.load` opens fast."""
@@ -80,14 +84,16 @@ def build(
     mapping = dict(pairs(type_map or [], "--type-map", "SOURCE=TYPE (e.g. SpecificDisease=Disease)"))
     first = mention_vocabularies(mentions or [], list(files), mapping, format)
     linker = Linker.from_files(files, dense, first=first, fuzzy=fuzzy, abbreviations=abbreviations,
-                               fuzzy_threshold=fuzzy_threshold, dense_threshold=dense_threshold, type_map=mapping)
+                               fuzzy_threshold=fuzzy_threshold, dense_threshold=dense_threshold, type_map=mapping,
+                               prefer=prefer)
     linker.save(output)
     for type_, lexicon in linker.lexicons.items():
         console.print(f"{type_}: {len(lexicon.exact.keys)} terms, {len(lexicon.normalised.keys)} normalised names, "
                       f"{len(lexicon.concepts)} concepts from {', '.join(v['source'] for v in lexicon.vocabularies)}",
                       highlight=False, soft_wrap=True)
-    console.print(f"linker {output} (fingerprint {linker.fingerprint}) built in {time.perf_counter() - started:.1f} s",
-                  highlight=False, soft_wrap=True)
+    preferred = f", {linker.prefer} ids preferred" if linker.prefer is not None else ""
+    console.print(f"linker {output} (fingerprint {linker.fingerprint}{preferred}) built in "
+                  f"{time.perf_counter() - started:.1f} s", highlight=False, soft_wrap=True)
 
 
 @link_app.command("train")

@@ -4,7 +4,8 @@ A BioC document maps onto a `Document` directly: passages carry their `type` inf
 offset; annotations carry `type`, optional `identifier` and `score` infons (and, from a linker,
 `link_stage` and `link_score`: how the identifier was found) and one location with
 document-level offset and length. Annotations anywhere in a document (passage or
-document level) are placed by offset. Discontinuous annotations (several locations), sentences
+document level) are placed by offset. A document's labels (`Document.labels`) are document
+infons ``label:<name>``, each holding its score (empty for a label without one). Discontinuous annotations (several locations), sentences
 and relations are outside biotune's model: the first is an error, the others are ignored.
 Offsets are Python characters; a file counting UTF-8 bytes fails the mention check, with a hint.
 """
@@ -30,6 +31,7 @@ from biotune.io import atomic_open
 _TYPE_KEYS = ("type", "relation")
 # Infons of a relation that are neither its type nor an argument.
 _NOT_ARGUMENTS = frozenset({*_TYPE_KEYS, "score", "novel"})
+LABEL_INFON = "label:"  # the prefix of a document infon that holds a document label
 
 
 def read_bioc_xml(path: str | Path) -> list[Document]:
@@ -78,7 +80,19 @@ def _document(path: Path, doc: bioc.BioCDocument) -> Document:
         r.tail for _, r in relations if r.by == BY_ANNOTATION}
     located = [(place, a if a.id in referred else dataclasses.replace(a, id=None))
                for place, a in (_annotation(where, a) for a in annotations)]
-    return assemble(str(doc.id), passages, located, str(path), relations)
+    labels = {key[len(LABEL_INFON):]: _label_score(where, key, value) for key, value in doc.infons.items()
+              if key.startswith(LABEL_INFON) and len(key) > len(LABEL_INFON)}
+    return assemble(str(doc.id), passages, located, str(path), relations, labels)
+
+
+def _label_score(where: str, key: str, value: str | None) -> float | None:
+    """A label infon's score: a number, or None where the infon is empty (a label given without one)."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise BiotuneError(f"{where}: {key} infon {value!r} is not a number") from None
 
 
 def _relation(where: str, relation: bioc.BioCRelation) -> tuple[str, Relation]:
@@ -137,6 +151,8 @@ def _collection(documents: Iterable[Document]) -> bioc.BioCCollection:
     for doc in documents:
         out = bioc.BioCDocument()
         out.id = doc.id
+        for label, score in doc.labels.items():
+            out.infons[f"{LABEL_INFON}{label}"] = "" if score is None else repr(score)
         fresh = _fresh_ids("T", {a.id for a in doc.annotations if a.id is not None})
         for passage in doc.passages:
             bioc_passage = bioc.BioCPassage.of_text(passage.text, passage.offset)

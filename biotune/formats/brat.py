@@ -52,7 +52,8 @@ from urllib.parse import unquote
 
 from biotune.errors import BiotuneError
 from biotune.formats.patterns import is_pattern, pattern_files
-from biotune.formats.documents import BY_ANNOTATION, Annotation, Document, Passage, Relation, assemble
+from biotune.formats.documents import (BY_ANNOTATION, Annotation, Document, Passage, Relation, assemble,
+                                       refuse_labels)
 from biotune.io import atomic_open
 
 logger = logging.getLogger("biotune")
@@ -240,13 +241,15 @@ def write_brat(documents: Iterable[Document], path: str | Path) -> int:
     `<id>.txt` holds `Document.text`; `<id>.ann` its entities (`T`, their own ids where they are
     brat ids, else numbered), concept ids (`N` lines, one per id of a composite mention),
     relations (`R`), scores and link stages and scores (`AnnotatorNotes`). Document ids must be safe file names
-    (letters, digits, `_`, `.`, `-`).
+    (letters, digits, `_`, `.`, `-`). A document with labels is refused: brat annotates spans, not
+    documents (`documents.refuse_labels`).
     """
     folder = Path(path)
     count = 0
     for doc in documents:
         if not _SAFE_ID.fullmatch(doc.id):
             raise BiotuneError(f"document id {doc.id!r} is not a safe brat file name (letters, digits, _ . -)")
+        refuse_labels(doc, "brat")
         lines = brat_lines(doc)
         with atomic_open(folder / f"{doc.id}.txt") as out:
             out.write(doc.text)

@@ -6,7 +6,8 @@ annotations with *document-level* offsets, as in PubTator and BioC. Offsets coun
 characters (code points), so `document.text[a.start_char:a.end_char] == a.text` for every
 annotation, whatever the script or emoji in the text.
 
-Documents also carry document-level `Relation`s (BC5CDR's chemical-induced-disease pairs,
+Documents also carry document-level labels (`Document.labels`: what a text classifier says of the
+whole text, e.g. HoC's hallmarks) and document-level `Relation`s (BC5CDR's chemical-induced-disease pairs,
 BioC `<relation>` elements). A relation's two arguments name either annotation ids (BioC nodes)
 or concept ids (PubTator relation lines, which name MeSH ids); `assemble` checks that every
 named entity exists in the document, so a relation can always be followed back to its mentions.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,14 +109,19 @@ class Passage:
 
 @dataclass(slots=True)
 class Document:
-    """An identified document made of non-overlapping passages in offset order, and its relations.
+    """An identified document made of non-overlapping passages in offset order, its relations and labels.
 
-    `relations` defaults to none, so entity-only code builds documents as before.
+    `labels` maps each label of the whole document to a classifier's score, or to None for a label
+    that came with the input (gold labels have no score), as `Annotation.score` does for mentions.
+    JSONL and BioC hold them; PubTator, brat and CoNLL have no place for them, so their writers
+    refuse a labelled document (`refuse_labels`) rather than drop what a classifier predicted.
+    `relations` and `labels` default to none, so entity-only code builds documents as before.
     """
 
     id: str
     passages: list[Passage]
     relations: list[Relation] = field(default_factory=list)
+    labels: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -138,8 +144,9 @@ def assemble(
     located: Iterable[tuple[str, Annotation]],
     where: str,
     relations: Iterable[tuple[str, Relation]] = (),
+    labels: Mapping[str, float | None] | None = None,
 ) -> Document:
-    """A `Document` whose annotations are placed in the passage that contains them.
+    """A `Document` whose annotations are placed in the passage that contains them, with `labels`.
 
     `located` pairs each annotation with the place to blame in an error (`file:line`, or file
     and annotation id), and `relations` each relation likewise. Raises `BiotuneError` when
@@ -173,7 +180,7 @@ def assemble(
             if concept:
                 by_concept.setdefault(concept, a)
     checked = [_checked_relation(doc_id, place, r, by_id, by_concept) for place, r in relations]
-    return Document(doc_id, placed, checked)
+    return Document(doc_id, placed, checked, dict(labels or {}))
 
 
 def _checked_relation(
@@ -263,7 +270,8 @@ def with_predictions(doc: Document, sentences: Sequence[Sentence], spans: Sequen
     """`doc` with its annotations replaced by the token `spans` predicted on `sentences`.
 
     `sentences` are `document_sentences(doc)` (or a subset), `spans[i]` those of sentence i.
-    The document's relations are dropped with the annotations they were about.
+    The document's relations are dropped with the annotations they were about; its labels, which
+    are about the whole text, are kept.
     """
     text = doc.text
     located = []
@@ -272,14 +280,15 @@ def with_predictions(doc: Document, sentences: Sequence[Sentence], spans: Sequen
         for span in sentence_spans:
             start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
             located.append((sentence.id, Annotation(start, end, span.type, text[start:end], span.score)))
-    return assemble(doc.id, doc.passages, located, where=doc.id)
+    return assemble(doc.id, doc.passages, located, where=doc.id, labels=doc.labels)
 
 
 def document_record(doc: Document) -> dict[str, Any]:
-    """The JSON object of one document: passages with their text, entities with document offsets, relations.
+    """The JSON object of one document: passages with their text, entities with document offsets, relations
+    and labels (``{"label": score or null}``).
 
-    `relations` is written only when the document has some, and an entity's `concept_id`, `id`,
-    `link_stage` and `link_score` only when it has them, so entity-only output is unchanged.
+    `relations` and `labels` are written only when the document has some, and an entity's `concept_id`,
+    `id`, `link_stage` and `link_score` only when it has them, so entity-only output is unchanged.
     """
     record: dict[str, Any] = {
         "id": doc.id,
@@ -301,15 +310,18 @@ def document_record(doc: Document) -> dict[str, Any]:
             | ({"score": r.score} if r.score is not None else {})
             for r in doc.relations
         ]
+    if doc.labels:
+        record["labels"] = dict(doc.labels)
     return record
 
 
 def iter_jsonl_documents(path: str | Path) -> Iterator[Document]:
     """Stream documents from JSONL, one object per line (blank lines are skipped).
 
-    A line is a `document_record` (`id`, `passages`, optional `entities`), or a plain record
-    for tagging: `{"id", "text"}` (one passage) or `{"id", "title", "abstract"}` (two
-    passages, the abstract one character after the title, as in PubTator).
+    A line is a `document_record` (`id`, `passages`, optional `entities`, `relations`, `labels`), or a
+    plain record for tagging: `{"id", "text"}` (one passage) or `{"id", "title", "abstract"}` (two
+    passages, the abstract one character after the title, as in PubTator). `labels` is an object of
+    label -> score (or null), or a list of label names (a classification corpus's gold labels, unscored).
     """
     path = existing_file(path)
     return jsonl_documents(path, numbered_lines(path))
@@ -344,11 +356,33 @@ def _from_record(where: str, record: dict[str, Any]) -> Document:
                                                     str(r.get("tail_role", "")), r.get("id"), r.get("score")))
             for index, r in enumerate(record.get("relations", []), start=1)
         ]
-        return assemble(str(record["id"]), passages, located, where, relations)
+        return assemble(str(record["id"]), passages, located, where, relations, _labels(record.get("labels", {})))
     except KeyError as error:
         raise BiotuneError(f"{where}: missing field {error.args[0]!r}") from None
     except (TypeError, ValueError) as error:
         raise BiotuneError(f"{where}: not a document record ({error})") from None
+
+
+def _labels(value: Any) -> dict[str, float | None]:
+    """A record's `labels`: an object of label -> number or null, or a list of label names (no scores)."""
+    if isinstance(value, list):
+        value = dict.fromkeys(value)
+    if not isinstance(value, dict):
+        raise TypeError(f"'labels' must be an object of label -> score or a list of labels, not {type(value).__name__}")
+    for label, score in value.items():
+        if not isinstance(label, str) or not label:
+            raise TypeError(f"a label must be a non-empty string, not {label!r}")
+        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+            raise TypeError(f"label {label!r} has the score {score!r}, which is not a number")
+    return {label: None if score is None else float(score) for label, score in value.items()}
+
+
+def refuse_labels(doc: Document, format_name: str) -> None:
+    """A `BiotuneError` when `doc` has labels, for a writer whose format has no place for them: a job
+    that predicts them must not drop them silently (`biotune tag` probes its writer with a labelled document)."""
+    if doc.labels:
+        raise BiotuneError(f"document {doc.id!r} has document labels, which {format_name} has no place for; "
+                           "write jsonl, bioc-xml or bioc-json")
 
 
 def _string(record: dict[str, Any], key: str) -> str:

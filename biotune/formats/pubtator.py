@@ -24,7 +24,8 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from biotune.formats.documents import BY_ANNOTATION, BY_CONCEPT, Annotation, Document, Passage, Relation, assemble
+from biotune.formats.documents import (BY_ANNOTATION, BY_CONCEPT, Annotation, Document, Passage, Relation, assemble,
+                                       refuse_labels)
 from biotune.formats.readers import existing_file, numbered_lines
 from biotune.errors import BiotuneError
 from biotune.io import atomic_open
@@ -118,13 +119,15 @@ def write_pubtator(documents: Iterable[Document], path: str | Path) -> int:
 
     The first passage becomes the title and the others, joined by spaces, the abstract, with
     annotation offsets moved to match. Tabs and line breaks in text become spaces. Relations
-    follow the entity lines, in the document's order.
+    follow the entity lines, in the document's order. A document with labels is refused: PubTator
+    has no line for them (`documents.refuse_labels`).
     """
     count = 0
     with atomic_open(path) as out:
         for doc in documents:
             if not doc.id or any(c in doc.id for c in "|\t\n\r"):
                 raise BiotuneError(f"document id {doc.id!r} cannot be written to PubTator (empty, or has | or tab)")
+            refuse_labels(doc, "PubTator")
             title, abstract, annotations = _title_abstract(doc)
             out.write(f"{doc.id}|t|{title.translate(_FLATTEN)}\n{doc.id}|a|{abstract.translate(_FLATTEN)}\n")
             for a in annotations:

@@ -4,7 +4,8 @@ Every writer takes `(documents, path)`, writes atomically (a crash leaves no hal
 returns the number of documents written; `WRITERS` maps a format name to one, so a config or
 CLI string picks the output. `brat` (`biotune.formats.brat`) writes a folder of `<id>.txt` +
 `<id>.ann` pairs, relations and concept ids included; every other format writes one file.
-Offsets stay document-level characters in every format.
+Offsets stay document-level characters in every format. Document labels go to JSONL (`labels`) and
+BioC (document infons); PubTator, brat and CoNLL have no place for them and refuse a labelled document.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from biotune.formats.bioc_io import write_bioc_json, write_bioc_xml
 from biotune.formats.brat import write_brat
-from biotune.formats.documents import Document, document_json, tagged_sentences
+from biotune.formats.documents import Document, document_json, refuse_labels, tagged_sentences
 from biotune.formats.pubtator import write_pubtator
 from biotune.formats.readers import DOCSTART
 from biotune.io import atomic_open
@@ -39,11 +40,13 @@ def write_conll(documents: Iterable[Document], path: str | Path) -> int:
     Each document starts with a `-DOCSTART-<TAB>O` line and a blank line (the CoNLL-2003
     separator), so a re-read keeps which sentences belong together (`Sentence.document`), as
     document context needs. Tags come from `documents.tagged_sentences` (overlapping
-    annotations: the earlier, then longer, one is kept, since BIO tags cannot nest).
+    annotations: the earlier, then longer, one is kept, since BIO tags cannot nest). A document
+    with labels is refused: CoNLL has no place for them (`documents.refuse_labels`).
     """
     count = 0
     with atomic_open(path) as out:
         for doc in documents:
+            refuse_labels(doc, "CoNLL")
             out.write(f"{DOCSTART}\tO\n\n")
             for sentence in tagged_sentences(doc):
                 out.writelines(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, sentence.tags or []))

@@ -10,8 +10,12 @@
 - `linker`: `Linker`, the layers composed, for mentions (`link`) and documents (`link_documents`),
   built once and saved as a folder that `Linker.load` opens in well under a second;
 - `evaluation`: accuracy@k on gold mentions (BioSyn's rule for composite ids);
-- `dictionary`: the first linker (`DictionaryLinker`: exact and normalised look-up of training
-  mentions and one ``term<TAB>id`` file), which the tag job and service still use.
+- `dictionary`: the first linker (`DictionaryLinker`: untyped exact and normalised look-up of
+  training mentions and one ``term<TAB>id`` file), kept for scripts written against it.
+
+The tag job and the service link through `Linker` (`biotune.serving.linking_stage`): ``--link``
+takes a linker folder, or a ``term<TAB>id`` file that becomes a `Linker` giving every predicted
+type the same names, looked up exactly then normalised.
 """
 
 from biotune.linking.abbreviations import Abbreviation, abbreviation_map, find_abbreviations

@@ -25,8 +25,10 @@ mention for two concepts) is kept whole: the mention links to both.
 `linking_accuracy` measures a linker on gold mentions (those with a usable gold id).
 
 The layered `biotune.linking.Linker` (per-type vocabularies, abbreviations, fuzzy and dense
-stages, a stage and score per link) does all this and more; this untyped linker stays for the
-tag job and service until they call the `Linker`, and as the baseline the benchmark starts from.
+stages, a stage and score per link) does all this and more, and is what the tag job and the
+service use (`biotune.serving.linking_stage`; a ``term<TAB>id`` file given to ``--link`` becomes
+a `Linker` that looks it up exactly, then normalised, for every predicted type). This
+untyped linker stays for library users' scripts written against it.
 """
 
 from __future__ import annotations

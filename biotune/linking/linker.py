@@ -10,6 +10,14 @@ Per mention, in order (each layer optional except the look-ups):
 5. otherwise unlinked: in documents the mention gets `pseudo_id` (mentions of one type and text
    still group into one entity) and `StageCounts` groups the unlinked texts for the caller.
 
+With a preferred namespace (`prefer`, e.g. ``MESH``), every candidate of every stage is named by
+its concept's first id in that namespace when its primary id is in another and one of its
+alternative ids is in it (`Candidate.preferring`): MEDIC names some diseases by an OMIM id
+(``Cardiomyopathy, Dilated`` -> ``OMIM:115200``, alternatives ``MESH:D002311|MESH:C580047``)
+where BC5CDR's gold ids and CID pairs use MeSH, and a graph joins on one namespace. A concept
+without such an alternative keeps its own id. Accuracy@1 does not change (a candidate names its
+alternatives either way); the ids written do.
+
 Types never cross: a mention only reaches the vocabularies (and index rows) of its type, after
 `type_map` (NCBI-disease's ``SpecificDisease`` / ``DiseaseClass`` / ... -> ``Disease``); a type
 with no vocabulary stays unlinked. With `k` > 1, the candidates of the stage that linked come
@@ -19,8 +27,9 @@ A linker is built once from its vocabularies (`from_files`, `from_vocabularies`)
 folder (`save`) that `Linker.load(folder)` opens in well under a second with MEDIC and MeSH
 (`bench/linking.py`), which is all a tag job, the service or a user's script needs:
 
-    linker.json     kind, format, fingerprint, options (abbreviations, thresholds), type map, and per
-                    type its sub-folder and the (source, fingerprint) of each vocabulary, in order
+    linker.json     kind, format, fingerprint, options (abbreviations, thresholds, preferred namespace),
+                    type map, and per type its sub-folder and the (source, fingerprint) of each
+                    vocabulary, in order
     types/<n>/      one type's `Lexicon`: strings.json (concepts, alternative ids, table keys),
                     the look-up tables and the fitted TF-IDF index as .npy arrays (memory-mapped)
     dense/          a `DenseLinker` folder (encoder + memory-mapped index), when the linker has one
@@ -50,7 +59,7 @@ from biotune.formats.documents import Annotation, Document, assemble
 from biotune.linking.abbreviations import abbreviation_map
 from biotune.linking.lexicon import Lexicon
 from biotune.linking.links import SCORE_DIGITS, Candidate, Link, StageCounts
-from biotune.linking.terms import pseudo_id, usable_id
+from biotune.linking.terms import NAMESPACE, namespace, pseudo_id, usable_id
 from biotune.linking.vocabulary import Vocabulary, read_vocabulary
 
 if TYPE_CHECKING:  # torch and transformers load only when a dense linker does
@@ -85,9 +94,12 @@ class Linker:
     def __init__(self, lexicons: Mapping[str, Lexicon], *, abbreviations: bool = True,
                  fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD, dense: DenseLinker | None = None,
                  dense_threshold: float = DEFAULT_DENSE_THRESHOLD, type_map: Mapping[str, str] | None = None,
-                 dense_digest: str | None = None) -> None:
+                 prefer: str | None = None, dense_digest: str | None = None) -> None:
         if not lexicons:
             raise BiotuneError("a linker needs at least one vocabulary")
+        if prefer is not None and not NAMESPACE.fullmatch(prefer):
+            raise BiotuneError(f"preferred namespace {prefer!r} is no id prefix (a letter, then letters, digits, "
+                               "'_' or '.'; e.g. MESH)")
         for source, target in (type_map or {}).items():
             if target not in lexicons:
                 raise BiotuneError(f"type map: {source!r} -> {target!r} names a type without vocabularies "
@@ -98,6 +110,7 @@ class Linker:
         self.dense = dense
         self.dense_threshold = dense_threshold
         self.type_map = dict(type_map or {})
+        self.prefer = prefer.upper() if prefer is not None else None
         self._dense_digest = dense_digest if dense is not None else None  # of `dense.index`: from a manifest,
         # or computed on first use (hashing the index takes a moment)
 
@@ -105,8 +118,16 @@ class Linker:
     def from_vocabularies(cls, vocabularies: Mapping[str, Sequence[Vocabulary]], *, fuzzy: bool = True,
                           **options: Any) -> Linker:
         """A linker over ``{type: [vocabularies, in priority order]}``; `fuzzy` builds the TF-IDF indexes
-        (the slow part of a build); `options` go to `Linker`."""
-        return cls({type_: Lexicon.build(vocabs, fuzzy) for type_, vocabs in vocabularies.items()}, **options)
+        (the slow part of a build); `options` go to `Linker`. A preferred namespace that no id of the
+        vocabularies is in is refused: a misspelt one (``MSH``) would silently change nothing."""
+        linker = cls({type_: Lexicon.build(vocabs, fuzzy) for type_, vocabs in vocabularies.items()}, **options)
+        if linker.prefer is not None:
+            held = {namespace(i) for lexicon in linker.lexicons.values()
+                    for i in (*lexicon.concepts, *(a for alts in lexicon.alternatives.values() for a in alts))}
+            if linker.prefer not in held:
+                raise BiotuneError(f"preferred namespace {linker.prefer}: no id of the vocabularies is in it "
+                                   f"(their namespaces: {', '.join(sorted(held))})")
+        return linker
 
     @classmethod
     def from_files(cls, vocabularies: Mapping[str, Sequence[str | Path]], dense_folder: str | Path | None = None,
@@ -150,6 +171,11 @@ class Linker:
     def _candidates(self, queries: Sequence[tuple[str, str]], k: int) -> list[list[Candidate]]:
         """Each query's accepted candidates, stage by stage, up to `k` (see the module docstring)."""
         found: list[list[Candidate]] = [[] for _ in queries]
+
+        def add(i: int, candidates: Iterable[Candidate]) -> None:
+            prefix = self.prefer
+            _extend(found[i], candidates if prefix is None else (c.preferring(prefix) for c in candidates), k)
+
         by_type: dict[str, list[int]] = {}
         for i, (_, type_) in enumerate(queries):
             if type_ in self.lexicons:
@@ -157,17 +183,17 @@ class Linker:
         for type_, members in by_type.items():
             lexicon = self.lexicons[type_]
             for i in members:
-                _extend(found[i], lexicon.exact_candidates(queries[i][0]), k)
+                add(i, lexicon.exact_candidates(queries[i][0]))
                 if len(found[i]) < k:
-                    _extend(found[i], lexicon.normalised_candidates(queries[i][0]), k)
+                    add(i, lexicon.normalised_candidates(queries[i][0]))
             if lexicon.fuzzy is not None:
                 wanting = [i for i in members if len(found[i]) < k]
                 for i, candidates in zip(wanting, lexicon.fuzzy_candidates([queries[i][0] for i in wanting], k)):
-                    _extend(found[i], [c for c in candidates if c.score >= self.fuzzy_threshold], k)
+                    add(i, [c for c in candidates if c.score >= self.fuzzy_threshold])
             if self.dense is not None:
                 wanting = [i for i in members if len(found[i]) < k]
                 for i, candidates in zip(wanting, self.dense.search([queries[i][0] for i in wanting], type_, k)):
-                    _extend(found[i], [c for c in candidates if c.score >= self.dense_threshold], k)
+                    add(i, [c for c in candidates if c.score >= self.dense_threshold])
         return found
 
     # ---- documents -------------------------------------------------------------------------
@@ -203,9 +229,12 @@ class Linker:
 
     def _description(self) -> dict[str, Any]:
         """The manifest without fingerprint and folders: what the linker is."""
+        # `prefer` is written only when set, so folders built before the option keep their fingerprints
+        # (a tag job resumed with one is not refused as another linker).
         return {"kind": KIND, "format": FORMAT,
                 "options": {"abbreviations": self.abbreviations, "fuzzy_threshold": self.fuzzy_threshold,
-                            "dense_threshold": self.dense_threshold},
+                            "dense_threshold": self.dense_threshold,
+                            **({"prefer": self.prefer} if self.prefer is not None else {})},
                 "type_map": self.type_map,
                 "types": [{"type": type_, "fuzzy": lexicon.fuzzy is not None, "vocabularies": lexicon.vocabularies}
                           for type_, lexicon in self.lexicons.items()]}
@@ -257,7 +286,7 @@ class Linker:
         options = manifest["options"]
         return cls(lexicons, abbreviations=options["abbreviations"], fuzzy_threshold=options["fuzzy_threshold"],
                    dense=dense, dense_threshold=options["dense_threshold"], type_map=manifest["type_map"],
-                   dense_digest=manifest["dense"]["digest"] if dense is not None else None)
+                   prefer=options.get("prefer"), dense_digest=manifest["dense"]["digest"] if dense is not None else None)
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

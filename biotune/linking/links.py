@@ -16,7 +16,9 @@ Stages, in the order the composed `biotune.linking.Linker` tries them:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from biotune.linking.terms import namespace
 
 ABBREVIATION, EXACT, NORMALISED, FUZZY, DENSE, UNLINKED = "abbreviation", "exact", "normalised", "fuzzy", "dense", "unlinked"
 STAGES = (ABBREVIATION, EXACT, NORMALISED, FUZZY, DENSE)
@@ -37,6 +39,19 @@ class Candidate:
     @property
     def ids(self) -> frozenset[str]:
         return frozenset((self.id, *self.alternatives))
+
+    def preferring(self, prefix: str) -> Candidate:
+        """The same concept named by its first id in namespace `prefix` (upper case, see `namespace`), its
+        primary id becoming an alternative: MEDIC names some concepts by an OMIM id with the MeSH id
+        BC5CDR's gold and CID pairs use among the alternatives. Itself when its id is already in `prefix`
+        or none of its alternatives is."""
+        if namespace(self.id) == prefix:
+            return self
+        for alternative in self.alternatives:
+            if namespace(alternative) == prefix:
+                others = tuple(a for a in self.alternatives if a != alternative)
+                return replace(self, id=alternative, alternatives=(self.id, *others))
+        return self
 
 
 @dataclass(frozen=True, slots=True)

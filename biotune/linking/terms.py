@@ -5,6 +5,10 @@ NFKC, punctuation and symbols as spaces): ``Alpha-Methyldopa`` and ``alpha methy
 Identifiers are compared in their `canonical_id` form: BC5CDR, NCBI-disease and PubTator write
 MeSH ids bare (``D012345``) while CTD's vocabularies prefix them (``MESH:D012345``), so the
 ``MESH:`` prefix is dropped everywhere and other prefixes (``OMIM:``) are kept.
+
+An id's namespace is its prefix up to the first colon, the rest is its local id: CTD's Disease
+Ontology alternatives (``DO:DOID:0060395``) are local ids of ``DO`` that hold a colon themselves.
+A bare canonical id is a MeSH id (`namespace`), which is what lets a linker prefer MeSH ids.
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ PSEUDO_PREFIX = "text:"
 NO_ID = frozenset({"", "-1"})
 # A composite mention names several concepts: BC5CDR joins them with "|", NCBI-disease with "|" or "+".
 COMPOSITE = regex.compile(r"[|+]")
-# A CURIE-like id: an optional prefix (MESH:, OMIM:, a user's own) and a local part without spaces.
-KNOWN_ID = regex.compile(r"(?:[A-Za-z][A-Za-z0-9_.]*:)?[A-Za-z0-9][A-Za-z0-9_.\-]*")
+# A CURIE-like id: an optional prefix (MESH:, OMIM:, a user's own) and a local part without spaces,
+# whose colon-separated pieces are not empty (DOID:0060395 of DO:DOID:0060395; not "D1:" or "D1::2").
+_PREFIX = r"[A-Za-z][A-Za-z0-9_.]*"
+_PIECE = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+KNOWN_ID = regex.compile(rf"(?:{_PREFIX}:)?{_PIECE}(?::{_PIECE})*")
+NAMESPACE = regex.compile(_PREFIX)
+BARE_NAMESPACE = "MESH"  # the namespace of an id without prefix: `canonical_id` strips MESH: only
 
 _PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
 _SPACES = regex.compile(r"\s+")
@@ -57,3 +66,10 @@ def canonical_id(concept_id: str) -> str:
 def gold_ids(concept_id: str) -> frozenset[str]:
     """The canonical ids a gold annotation names; a composite (``D1|D2``, ``D1+D2``) names each part."""
     return frozenset(canonical_id(part) for part in COMPOSITE.split(concept_id) if usable_id(part))
+
+
+def namespace(concept_id: str) -> str:
+    """The upper-cased prefix of a canonical id up to its first colon (``DO`` for ``DO:DOID:0060395``), or
+    `BARE_NAMESPACE` for an id without one (``D012345``, whose ``MESH:`` `canonical_id` dropped)."""
+    prefix, colon, _ = concept_id.partition(":")
+    return prefix.upper() if colon else BARE_NAMESPACE

@@ -7,10 +7,11 @@ id) pairs of training documents; both become the same `Vocabulary`, so every lin
 File format: one row per (term, concept), UTF-8, tab-separated. An optional header whose second
 cell is ``identifier`` (CTD's and the shared vocabularies' ``term<TAB>identifier<TAB>alt_identifiers``)
 is skipped; a third cell holds alternative ids of the same concept joined by ``|`` (MEDIC's OMIM
-ids beside a MeSH id). Ids take the `canonical_id` form. A row without a tab, with an empty term,
-an empty id or an id in no known form (`KNOWN_ID`: an optional ``PREFIX:`` and a local part
-without spaces) is a `BiotuneError` naming the file and line: a silently skipped row is a concept
-that can never be found.
+ids beside a MeSH id, CTD's Disease Ontology ids such as ``DO:DOID:0060395``). Ids take the
+`canonical_id` form. A row without a tab, with an empty term, an empty id or an id in no known
+form (`KNOWN_ID`: an optional ``PREFIX:`` up to the first colon and a local id without spaces,
+which may hold colons of its own) is a `BiotuneError` naming the file and line: a silently
+skipped row is a concept that can never be found.
 
 `fingerprint` identifies the content (every row, in order, after parsing), not the file's bytes
 or name: a dense index built from one vocabulary refuses another (`biotune.linking.dense`).

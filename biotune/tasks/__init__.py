@@ -62,7 +62,8 @@ TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
              "--checkpoint of predict and evaluate, or a MODEL_DIR of serve (POST /similarity)", "Similarity"),
     TaskSpec("multilabel", "biotune.tasks.multilabel.task:MultiLabelTask", ("sigmoid",), 256,
              "multi-label text classification (HoC hallmarks of cancer), scored per abstract",
-             "--checkpoint of predict and evaluate, or a MODEL_DIR of serve (POST /multilabel)", "Classification"),
+             "--checkpoint of tag, predict and evaluate, or a MODEL_DIR of serve (POST /multilabel)",
+             "Classification"),
 )})
 
 

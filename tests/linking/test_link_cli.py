@@ -3,6 +3,7 @@ line (file and line named), exit 2, with nothing written."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -82,6 +83,7 @@ def test_a_bad_vocabulary_line_is_named_and_nothing_is_written(files: dict[str, 
     (["--type-map", "Modifier"], r"--type-map 'Modifier': expected SOURCE=TYPE .*"),
     (["--vocab", "medic.tsv"], r"--vocab 'medic.tsv': expected TYPE=FILE .*"),
     (["--vocab", "Gene=missing.tsv"], r"vocabulary missing.tsv .*"),
+    (["--prefer", "MSH"], r"preferred namespace MSH: no id of the vocabularies is in it \(their namespaces: MESH, OMIM\)"),
 ])
 def test_bad_options_are_one_line_errors(files: dict[str, Path], tmp_path: Path, arguments: list[str],
                                          message: str) -> None:
@@ -89,6 +91,18 @@ def test_bad_options_are_one_line_errors(files: dict[str, Path], tmp_path: Path,
     assert result.exit_code == 2
     assert re.fullmatch(r"error: " + message, error_line(result.output)), result.output
     assert not (tmp_path / "linker").exists()
+
+
+def test_build_records_the_preferred_namespace(files: dict[str, Path], tmp_path: Path) -> None:
+    files["diseases"].write_text(DISEASES + "Cardiomyopathy, Dilated\tOMIM:115200\tMESH:D002311|MESH:C580047\n")
+    result = runner.invoke(app, build(files, tmp_path / "linker", "--prefer", "mesh"))
+    assert result.exit_code == 0, result.output
+    assert "MESH ids preferred" in result.output
+    options = json.loads((tmp_path / "linker" / "linker.json").read_text())["options"]
+    assert options["prefer"] == "MESH"
+    linker = Linker.load(tmp_path / "linker")
+    assert [link.id for link in linker.link([("Cardiomyopathy, Dilated", "Disease"), ("Wilson Disease", "Disease")])] \
+        == ["D002311", "D006527"]
 
 
 def test_an_existing_folder_and_a_folder_that_is_no_linker_are_refused(files: dict[str, Path], tmp_path: Path) -> None:

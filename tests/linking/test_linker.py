@@ -1,4 +1,5 @@
-"""The composed `Linker`: each look-up stage, type constraints, abbreviations, top-k filling, documents."""
+"""The composed `Linker`: each look-up stage, type constraints, abbreviations, top-k filling, documents, and the
+preferred id namespace."""
 
 from __future__ import annotations
 
@@ -114,3 +115,41 @@ def test_top_k_fills_from_later_stages_and_accuracy_rule() -> None:
 def test_a_linker_needs_vocabularies() -> None:
     with pytest.raises(BiotuneError, match="at least one vocabulary"):
         Linker.from_vocabularies({})
+
+
+# MEDIC's way: a concept named by an OMIM id with its MeSH ids among the alternatives, one with no MeSH id at all
+# ("PD"), and one named by its MeSH id with an OMIM alternative
+OMIM_FIRST = vocab("medic", [("Cardiomyopathy, Dilated", "OMIM:115200"), ("PD", "OMIM:168600"),
+                             ("Wilson Disease", "D006527")],
+                   {"OMIM:115200": ("OMIM:9", "MESH:D002311", "MESH:C580047"), "D006527": ("OMIM:277900",)})
+OMIM_MENTIONS = [("Cardiomyopathy, Dilated", "Disease"), ("dilated cardiomyopathies", "Disease"), ("PD", "Disease"),
+                 ("Wilson Disease", "Disease")]
+
+
+def test_a_preferred_namespace_names_a_concept_by_its_alternative_id() -> None:
+    plain = Linker.from_vocabularies({"Disease": [OMIM_FIRST]}, fuzzy_threshold=0.3)
+    assert [link.id for link in plain.link(OMIM_MENTIONS)] == ["OMIM:115200", "OMIM:115200", "OMIM:168600", "D006527"]
+    mesh = Linker.from_vocabularies({"Disease": [OMIM_FIRST]}, fuzzy_threshold=0.3, prefer="mesh")
+    links = mesh.link(OMIM_MENTIONS)
+    # the first MeSH alternative, at every stage (exact, fuzzy); no MeSH id: kept; already MeSH: kept
+    assert [(link.id, link.stage) for link in links] == [("D002311", "exact"), ("D002311", "fuzzy"),
+                                                         ("OMIM:168600", "exact"), ("D006527", "exact")]
+    assert links[0].candidates[0].alternatives == ("OMIM:115200", "OMIM:9", "C580047")  # nothing lost
+    omim = Linker.from_vocabularies({"Disease": [OMIM_FIRST]}, fuzzy=False, prefer="OMIM")
+    assert [link.id for link in omim.link(OMIM_MENTIONS)] == ["OMIM:115200", None, "OMIM:168600", "OMIM:277900"]
+    text = "Cardiomyopathy, Dilated and PD."
+    document = doc("d", text, [("Cardiomyopathy, Dilated", "Disease", None), ("PD", "Disease", None)])
+    (linked,) = mesh.link_documents([document])
+    assert [a.concept_id for a in linked.document.annotations] == ["D002311", "OMIM:168600"]
+    gold = gold_mentions([doc("g", text, [("Cardiomyopathy, Dilated", "Disease", "OMIM:115200"),
+                                          ("PD", "Disease", "OMIM:168600")])])
+    assert accuracy_at_k(mesh, gold, ks=(1,)).right == accuracy_at_k(plain, gold, ks=(1,)).right == {1: 2}
+
+
+def test_a_preferred_namespace_must_be_a_prefix_the_vocabularies_use() -> None:
+    with pytest.raises(BiotuneError, match=r"^preferred namespace MSH: no id of the vocabularies is in it "
+                                           r"\(their namespaces: MESH, OMIM\)$"):
+        Linker.from_vocabularies({"Disease": [OMIM_FIRST]}, prefer="MSH")
+    with pytest.raises(BiotuneError, match=r"^preferred namespace 'MESH:' is no id prefix"):
+        Linker.from_vocabularies({"Disease": [OMIM_FIRST]}, prefer="MESH:")
+

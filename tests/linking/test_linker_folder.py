@@ -1,5 +1,6 @@
 """A linker saved as a folder: save -> load gives the same links and fingerprint, a changed vocabulary is
-refused, a save is all or nothing, and linked documents carry stage and score into the writers."""
+refused, a save is all or nothing, linked documents carry stage and score into the writers, and the preferred
+namespace recorded in the folder names the ids the tag job and service write."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from biotune.formats.documents import iter_jsonl_documents
 from biotune.formats.writers import write_jsonl
 from biotune.linking import Linker, make_vocabulary
 from biotune.linking.lexicon import Lexicon
-from tests.linking.test_linker import CHEMICALS, DISEASES, doc, vocab
+from biotune.serving.linking_stage import LinkingStage
+from tests.linking.test_linker import CHEMICALS, DISEASES, OMIM_FIRST, doc, vocab
 
 MENTIONS = [("Kidney Failure", "Disease"), ("kidney-failure", "Disease"), ("kidney failures", "Disease"),
             ("Cold", "Disease"), ("Wilson Disease", "SpecificDisease"), ("Naloxone", "Chemical"),
@@ -123,3 +125,20 @@ def test_a_linker_without_fuzzy_index_saves_and_loads_without_it(tmp_path: Path)
     assert all(lexicon.fuzzy is None for lexicon in loaded.lexicons.values())
     assert not list((tmp_path / "linker").rglob("fuzzy_*"))
     assert loaded.link([("naloxon", "Chemical")])[0].stage == "unlinked"
+
+
+
+def test_the_preferred_namespace_is_kept_in_the_folder_and_written_by_the_linking_stage(tmp_path: Path) -> None:
+    plain = Linker.from_vocabularies({"Disease": [OMIM_FIRST]}, fuzzy=False)
+    preferring = Linker.from_vocabularies({"Disease": [OMIM_FIRST]}, fuzzy=False, prefer="MESH")
+    assert preferring.fingerprint != plain.fingerprint  # a resumed tag job refuses the other one
+    plain.save(tmp_path / "plain")
+    assert "prefer" not in json.loads((tmp_path / "plain" / "linker.json").read_text())["options"]  # fingerprints
+    # of folders built before the option stay as they were
+    loaded = Linker.load(preferring.save(tmp_path / "linker"))
+    assert (loaded.prefer, loaded.fingerprint) == ("MESH", preferring.fingerprint)
+    document = doc("d", "Cardiomyopathy, Dilated (CD) and PD.", [
+        ("Cardiomyopathy, Dilated", "Disease", None), ("CD", "Disease", None), ("PD", "Disease", None)])
+    (tagged,) = LinkingStage(loaded, str(tmp_path / "linker")).annotate([document])
+    assert [(a.concept_id, a.link_stage) for a in tagged.annotations] == [
+        ("D002311", "exact"), ("D002311", "abbreviation"), ("OMIM:168600", "exact")]

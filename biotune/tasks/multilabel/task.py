@@ -5,7 +5,8 @@ The map between the shared machinery and the building blocks here: `reading` (BL
 JSONL, prediction records), `windows` (long texts in overlapping windows, never cut), `model`
 (a standard sequence-classification folder with one sigmoid per label), `predict` (the
 predictor), `metrics` (abstract-level micro-F1 as BLURB scores HoC, sentence-level scores, the
-threshold sweep), `checks` (`check-data`, the preflight's label check).
+threshold sweep), `checks` (`check-data`, the preflight's label check), `stage` (documents labelled
+for `biotune tag`: the union of their sentences' labels, as BLURB scores abstracts).
 
 Loss: binary cross-entropy of each label's sigmoid, averaged over the labels the example's
 source annotates (`sources[].types`; every label by default: a label a source does not
@@ -44,6 +45,7 @@ from biotune.tasks.multilabel.metrics import (DEFAULT_THRESHOLD, MultiLabelResul
 from biotune.tasks.multilabel.model import build_model, load_model, save_model
 from biotune.tasks.multilabel.predict import MultiLabelPredictor, pad_windows
 from biotune.tasks.multilabel.reading import RECORD_FORMATS, read_labelled, read_records
+from biotune.tasks.multilabel.stage import DocumentLabelStage
 from biotune.tasks.multilabel.windows import cut_windows, default_stride
 
 
@@ -167,6 +169,10 @@ class MultiLabelTask(Task):
     def predictor(self, bundle: Bundle, precision: str, batch_size: int,
                   device: torch.device | str | None = None) -> MultiLabelPredictor:
         return MultiLabelPredictor(bundle, precision=precision, batch_size=batch_size, device=device)
+
+    def document_stage(self, predictor: Any, source: str, by_mention: bool = False) -> DocumentLabelStage:
+        """Documents labelled with the union of their sentences' labels (BLURB's abstract rule; `stage`)."""
+        return DocumentLabelStage(predictor)
 
     def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
         """JSONL ``{"id"?, "text", ...}``, BLURB's HoC TSV or plain text (one text a line); see `reading`."""

@@ -154,7 +154,7 @@ def to_relations(
 
     `candidates` are this document's (from `document_candidates`), `predicted_labels` their
     labels in the same order. The document's own relations are replaced by the predicted
-    ones; a concept pair gets one relation of a type however many candidates predicted it.
+    ones (its document labels kept); a concept pair gets one relation of a type however many candidates predicted it.
     """
     if len(candidates) != len(predicted_labels):
         raise ValueError(f"{len(candidates)} candidates but {len(predicted_labels)} predicted labels")
@@ -174,7 +174,7 @@ def to_relations(
     located = [(document.id, a if usable_id(a.concept_id)
                 else dataclasses.replace(a, concept_id=pseudo_id(a.text, a.type))) for a in document.annotations]
     return assemble(document.id, document.passages, located, document.id,
-                    [(document.id, r) for r in relations.values()])
+                    [(document.id, r) for r in relations.values()], document.labels)
 
 
 class _Labels:

@@ -170,4 +170,4 @@ def _support(relation: Relation, candidates: Sequence[Candidate],
 def _numbered(doc: Document) -> Document:
     """`doc` with every annotation given an id (its index), so sentence candidates name their two mentions."""
     located = [(doc.id, dataclasses.replace(a, id=str(i))) for i, a in enumerate(doc.annotations)]
-    return assemble(doc.id, doc.passages, located, doc.id)
+    return assemble(doc.id, doc.passages, located, doc.id, labels=doc.labels)
