@@ -21,7 +21,7 @@ app = typer.Typer()
 def tag(
     checkpoint: Annotated[list[Path], typer.Option(
         help="a best_model/ folder whose task annotates documents (NER: entities; an RE model trained on "
-             "documents: relations between them); repeatable")],
+             "documents: relations between them; multilabel: document labels); repeatable")],
     input: Annotated[Path, typer.Option(help="a document file, or a folder of them (searched recursively)")],
     output_dir: Annotated[Path, typer.Option(help="folder for the output shards and tag_manifest.json")],
     format: Annotated[str | None, typer.Option(help="input: text | jsonl | pubtator | bioc-xml | bioc-json (default: by extension)")] = None,

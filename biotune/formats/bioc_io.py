@@ -5,8 +5,8 @@ offset; annotations carry `type`, optional `identifier` and `score` infons (and,
 `link_stage` and `link_score`: how the identifier was found) and one location with
 document-level offset and length. Annotations anywhere in a document (passage or
 document level) are placed by offset. A document's labels (`Document.labels`) are document
-infons ``label:<name>``, each holding its score (empty for a label without one). Discontinuous annotations (several locations), sentences
-and relations are outside biotune's model: the first is an error, the others are ignored.
+infons ``label:<name>``, each holding its score (empty for a label without one). Discontinuous
+annotations (several locations), sentences and relations are outside biotune's model: the first is an error, the others are ignored.
 Offsets are Python characters; a file counting UTF-8 bytes fails the mention check, with a hint.
 """
 

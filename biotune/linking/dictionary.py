@@ -118,7 +118,7 @@ class DictionaryLinker:
         """`doc` with a concept id on every annotation: looked up, or a `pseudo_id` where none is found.
 
         Annotations that already have a usable id keep it (so gold ids and the relations that
-        name them stay valid); the document's relations are kept.
+        name them stay valid); the document's relations and labels are kept.
         """
         located: list[tuple[str, Annotation]] = []
         for a in doc.annotations:
@@ -130,7 +130,7 @@ class DictionaryLinker:
             setattr(counts, how, getattr(counts, how) + 1)
             located.append((doc.id, dataclasses.replace(a, concept_id=found or pseudo_id(a.text, a.type))))
         relations = [(doc.id, r) for r in doc.relations]
-        return assemble(doc.id, doc.passages, located, doc.id, relations)
+        return assemble(doc.id, doc.passages, located, doc.id, relations, doc.labels)
 
     def link(self, documents: Iterable[Document], counts: LinkCounts | None = None) -> Iterator[Document]:
         """Stream `documents` linked (`link_document`); `counts`, if given, adds up how mentions were resolved."""

@@ -349,7 +349,7 @@ def _linked_document(doc: Document, linked: Mapping[int, Link], counts: StageCou
                                   link_score=None if link.score is None else round(link.score, SCORE_DIGITS))
         located.append((doc.id, new))
         links_of[id(new)] = link
-    document = assemble(doc.id, doc.passages, located, doc.id, [(doc.id, r) for r in doc.relations])
+    document = assemble(doc.id, doc.passages, located, doc.id, [(doc.id, r) for r in doc.relations], doc.labels)
     return LinkedDocument(document, [links_of[id(a)] for a in document.annotations])
 
 

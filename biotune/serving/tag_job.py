@@ -258,7 +258,7 @@ def check_writable(pipeline: DocumentPipeline, output_format: str) -> None:
                 for probe in step.stage.probe():
                     write_documents([probe], Path(scratch) / f"probe{OUTPUT_SUFFIX[output_format]}", output_format)
             except BiotuneError as error:
-                raise BiotuneError(f"the {kind} labels of {step.source} cannot be written as {output_format}: "
+                raise BiotuneError(f"what {step.source} adds ({kind}) cannot be written as {output_format}: "
                                    f"{error}") from None
 
 

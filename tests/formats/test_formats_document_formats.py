@@ -28,7 +28,7 @@ def test_format_follows_the_extension(name: str, expected: str) -> None:
 def test_unknown_extension_or_format_is_a_clear_error() -> None:
     with pytest.raises(BiotuneError, match=r"a\.csv: cannot tell the document format.*pass --format"):
         document_format("a.csv")
-    with pytest.raises(BiotuneError, match="^unknown document format 'pdf'; choose one of: text, jsonl, pubtator, bioc-xml, bioc-json, brat$"):
+    with pytest.raises(BiotuneError, match="^unknown document format 'pdf'; choose one of: text, jsonl, pubtator, bioc-xml, bioc-json, brat, bigbio$"):
         document_format("a.txt", "pdf")
     assert document_format("a.csv", "text") == "text"
 

@@ -312,7 +312,8 @@ def test_train_load_predict_evaluate_end_to_end(tmp_path: Path, word_backbone: P
 def test_every_tasks_model_goes_to_the_tag_job_through_its_document_stage_or_is_refused_naming_it(
         name: str, checkpoints: dict[str, Path], models: dict[str, biotune.Model], tmp_path: Path) -> None:
     """The tag job calls only the contract (`Task.document_stage`): a model that adds to documents tags a
-    corpus (NER: the same entities as its predictor's records), any other is refused naming its folder."""
+    corpus (NER: the same entities as its predictor's records; multilabel: a one-sentence document's labels
+    are its record's, scored as there), any other is refused naming its folder."""
     from biotune.serving.tag_job import TagSettings, run_tag
     from biotune.tasks.stages import DocumentStage
 
@@ -336,6 +337,12 @@ def test_every_tasks_model_goes_to_the_tag_job_through_its_document_stage_or_is_
     assert isinstance(stage, DocumentStage) and not stage.needs, "a model tagged on its own needs nothing before it"
     assert run_tag(job).documents == 2
     written = [json.loads(line) for line in next((tmp_path / "out").glob("*.jsonl")).read_text().splitlines()]
+    assert stage.provides in ("entities", "labels"), f"compare the {stage.provides} a {name} model adds here"
+    if stage.provides == "labels":
+        labels = [doc.get("labels", {}) for doc in written]
+        assert close(labels, [{label: r["scores"][label] for label in r["labels"]} for r in model.predict(texts)])
+        assert all(doc["entities"] == [] for doc in written)
+        return
     entities = [[(a["start_char"], a["end_char"], a["type"]) for a in doc["entities"]] for doc in written]
     predicted = [[(e["start_char"], e["end_char"], e["type"]) for e in r["predictions"]] for r in model.predict(texts)]
     assert entities == predicted
