@@ -265,7 +265,7 @@ def test_a_relation_card_has_the_text_classification_tag_counts_and_a_usage_that
 
     from biotune.tasks.re.examples import read_examples
     from biotune.tasks.re.task import RelationPredictor
-    from tests.tasks.re.test_re_task import re_config, toy_corpus
+    from tests.tasks.re.test_task import re_config, toy_corpus
     from tests.tasks.re.toy import TOY_LABELS, TOY_ROWS
 
     corpus = toy_corpus(tmp_path / "corpus")

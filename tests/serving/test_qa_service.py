@@ -450,7 +450,7 @@ def test_serve_an_ner_checkpoint_with_qa_serves_both(trained_run: Any, tmp_path:
     ("given", "stages", "message"),
     [
         (["qa", "qa2"], [], r"2 qa checkpoints \(.*qa, .*qa2\): the service mounts one model per task"),
-        (["qa"], ["re"], "is a qa model: relations and a link dictionary annotate the documents of an endpoint that "
+        (["qa"], ["re"], "is a qa model: relations and a linker annotate the documents of an endpoint that "
                          "tags them, so they are served beside a ner checkpoint"),
         (["re_documents"], [], "is a re model, which serve does not mount on its own: it goes to --relations of tag "
                                "and serve"),

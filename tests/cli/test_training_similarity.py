@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from biotune.cli import app
-from tests.tasks.similarity.test_similarity_task import config_file
+from tests.tasks.similarity.test_task import config_file
 from tests.tasks.similarity.toy import write_corpus, write_pairs
 
 runner = CliRunner()

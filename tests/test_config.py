@@ -10,7 +10,7 @@ from biotune.config import apply_overrides, load_config, validate
 from biotune.errors import BiotuneError
 from biotune.experiments.run_folder import RunPaths
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def write(path: Path, text: str) -> Path:
