@@ -274,7 +274,10 @@ def _selection(phase: Mapping[str, Any]) -> str:
 
 
 def selected_epoch(phase: Mapping[str, Any]) -> float | None:
-    """The epoch whose model was kept: the first with the best dev score; None without dev selection."""
+    """The epoch whose model was kept (recorded; in runs from before it was, the first with the best dev
+    score); None without dev selection."""
+    if "selected_epoch" in phase:
+        return phase["selected_epoch"]
     best = phase.get("best_dev_score")
     return next((h["epoch"] for h in phase.get("dev_history", []) if h["dev_score"] == best), None) if best is not None else None
 

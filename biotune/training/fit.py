@@ -93,7 +93,7 @@ def _training_args(config: ExperimentConfig, phase: Phase, out: Path, select: bo
         save_total_limit=2 if select else 1,  # the latest (to resume) and the best epoch (rotation keeps it)
         restore_callback_states_from_checkpoint=True,  # early stopping's patience counter survives a resume
         load_best_model_at_end=select and not t.checkpoint_steps,  # with step saves `_fit` loads the best itself
-        metric_for_best_model="score" if select else None,
+        metric_for_best_model="selection" if select else None,  # the score, a collapsed epoch last (`TaskTrainer`)
         greater_is_better=True,
         logging_steps=t.logging_steps,
         remove_unused_columns=False,  # the weight and O-alternative columns must reach the loss
@@ -161,7 +161,8 @@ def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, lab
         "train_subwords_per_second": sum(lengths) * epochs_now / seconds,
         "train_padding_share": 1 - sum(lengths) / padded if padded else None,
         "dev_scope": list(scope or ()),
-        "best_dev_score": trainer.state.best_metric,
+        "best_dev_score": _selected(trainer, "eval_score"),
+        "selected_epoch": _selected(trainer, "epoch"),
         "dev_collapse": _selected_collapse(trainer),
         "dev_history": [{"epoch": e["epoch"], "dev_score": e["eval_score"]} for e in trainer.state.log_history
                         if "eval_score" in e],
@@ -169,6 +170,15 @@ def _fit(task: Task, config: ExperimentConfig, phase: Phase, bundle: Bundle, lab
     bundle.model = trainer.model
     record["tuned"] = task.tune(bundle, dev, config)  # on dev only: the test sets come after the save
     return record
+
+
+def _selected(trainer: TaskTrainer, key: str) -> float | None:
+    """`key` (`eval_score`, `epoch`) of the selected evaluation (the best checkpoint's); None without selection."""
+    best = trainer.state.best_model_checkpoint
+    if not best:
+        return None
+    step = int(best.rsplit("-", 1)[-1])
+    return next((e[key] for e in trainer.state.log_history if "eval_score" in e and e["step"] == step), None)
 
 
 def _selected_collapse(trainer: TaskTrainer) -> str | None:

@@ -16,7 +16,9 @@ Why a subclass:
 - Evaluation on the dev split runs the task's real predictor and its headline score
   (`Task.predictor`, `Task.score`), so checkpoint selection uses exactly the metric that will
   be reported, never the test split. Its result's `collapse` (predictions of one class) is kept
-  per evaluation, so the run can say when the selected epoch's dev predictions collapsed.
+  per evaluation, so the run can say when the selected epoch's dev predictions collapsed, and
+  selection (`eval_selection`) puts a collapsed epoch below every other: at the majority-class
+  rate it can tie or beat an epoch that learned something (PubMedQA's dev: 27 of 50 are yes).
 - Length-grouped batches are cut by a token budget (`training.batch_tokens`,
   `biotune.training.batches`), so a batch of long windows is no larger than one of short ones.
 """
@@ -44,6 +46,10 @@ from biotune.training.batches import TokenBudgetBatches
 
 log = logging.getLogger("biotune")
 
+# Every headline lies in [-1, 1] (ratios, Pearson): lowered by 2 for selection, a collapsed evaluation ranks
+# below every other and collapsed ones keep their order among themselves (a run whose every epoch collapsed
+# still selects, and reports, its best).
+COLLAPSED_BELOW = 2.0
 TRAINER_STATE = "trainer_state.json"  # written last into a Trainer checkpoint: its presence marks it complete
 
 
@@ -179,7 +185,8 @@ class TaskTrainer(Trainer):
         result = self.task.score(predictor, self.dev, self.dev_scope)
         model.train(was_training)
         self.dev_collapses[self.state.global_step] = result.collapse
-        metrics = {f"{metric_key_prefix}_score": result.headline}
+        selection = result.headline - (COLLAPSED_BELOW if result.collapse else 0.0)
+        metrics = {f"{metric_key_prefix}_score": result.headline, f"{metric_key_prefix}_selection": selection}
         self.eval_seconds += time.perf_counter() - started
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)

@@ -70,6 +70,7 @@ def test_a_yesno_run_that_answers_one_way_says_so_everywhere(tmp_path: Path, wor
     result = train(config)
     message = "all 3 questions predicted 'yes'"
     assert result.summary["collapsed"] == {"dev": "all 4 questions predicted 'yes'", "test": message}
+    assert result.summary["best_dev_score"] == 0.5  # every epoch collapsed: the best of them is still selected
     assert json.loads((result.paths.results / "eval_test.json").read_text())["test"]["collapse"] == message
     card = (result.paths.best_model / "README.md").read_text(encoding="utf-8")
     assert "## Warning: collapsed predictions" in card and f"- test: {message}" in card
