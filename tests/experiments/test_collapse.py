@@ -13,7 +13,7 @@ from biotune.tasks.ner.metrics import evaluate_tags
 from biotune.tasks.qa.metrics import score_decisions
 from biotune.tasks.re.metrics import score_relations
 from biotune.tasks.similarity.metrics import score_similarity
-from tests.tasks.qa.test_qa_task import qa_config
+from tests.tasks.qa.test_task import qa_config
 
 GOLD = ["yes", "no", "yes", "maybe"]
 

@@ -302,7 +302,7 @@ def test_an_entity_start_relation_card_says_to_predict_with_biotune(tmp_path: Pa
 
 
 def test_a_qa_card_counts_questions_and_shows_the_qa_predictor(tmp_path: Path, word_backbone: Path) -> None:
-    from tests.tasks.qa.test_qa_task import qa_config
+    from tests.tasks.qa.test_task import qa_config
     from tests.tasks.qa.toy import squad_items, write_squad
 
     items = squad_items(8, seed=1)
