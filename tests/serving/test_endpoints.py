@@ -3,7 +3,7 @@
 its recorded task, and answers a request with what the library predicts for the same records.
 
 The limits, overload (503 + Retry-After), timeouts (504) and disconnects are the micro-batcher's and
-the service's, tested once (test_batcher.py, test_service.py), not per task.
+the service's, tested once (test_batcher.py, test_admission.py), not per task.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """POST /qa: a QA model's ranked answers pass through with offsets into the request's contexts,
 top_k reaches the model, bad input gets a 422/413 naming the field, a service serves /tag, /qa
-or both and /health says which, concurrent questions are merged into one model call, overload
-is refused (503, 504) and an abandoned question is never computed; the page's question box; the
-serve command and `serve` pick the endpoints from the checkpoint's task; the real `QaPredictor`
-of a tiny random model goes through the service unchanged."""
+or both and /health says which, concurrent questions are merged into one model call, a question
+larger than the whole queue gets 413; the page's question box; the serve command and `serve` pick
+the endpoints from the checkpoint's task; the real `QaPredictor` of a tiny random model goes
+through the service unchanged. Overload (503), timeouts (504) and disconnects are the service's,
+tested once for every endpoint in test_admission.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import threading
@@ -32,8 +32,7 @@ from biotune.tasks.qa.endpoint import answer_record, qa_endpoint
 from biotune.tasks.qa.examples import Occurrence, RankedAnswer
 from tests.serving.conftest import tag_app
 from tests.serving import test_web_page as web
-from tests.serving.test_batcher import run_async, until
-from tests.serving.test_service import asgi_post, wait_until
+from tests.serving.test_service import wait_until
 
 browser = web.browser  # the headless Chromium of the page tests (skipped where it is missing, failed in CI)
 
@@ -264,74 +263,11 @@ def test_concurrent_questions_are_merged_into_one_call_per_top_k() -> None:
     assert (served["requests"], served["batches"], served["questions"]) == (4, 2, 4)
 
 
-def test_a_full_queue_answers_503_and_the_refused_question_is_never_computed() -> None:
-    fake = FakeAnswerer(gated=True)
-    cost = len("q0") + sum(map(len, CONTEXTS))  # a question costs its own and its contexts' characters
-    with TestClient(qa_app(fake, ServiceLimits(max_queue_chars=2 * cost, batch_wait_ms=0))) as client, \
-            ThreadPoolExecutor(2) as pool:
-        first = ask_in_thread(pool, client, "q0")
-        assert fake.entered.wait(30)
-        second = ask_in_thread(pool, client, "q1")
-        wait_until(lambda: client.get("/health").json()["qa"]["queue"] == {"requests": 2, "characters": 2 * cost})
-        refused = client.post("/qa", json={"question": "q2", "contexts": CONTEXTS})
-        fake.release.set()
-        answered = [first.result(timeout=60).status_code, second.result(timeout=60).status_code]
-        served = client.get("/health").json()["qa"]["served"]
-    assert (refused.status_code, refused.headers["retry-after"]) == (503, "1")
-    assert refused.json() == {"detail": f"the service is busy: {2 * cost} characters are waiting and this request "
-                                        f"has {cost} (max_queue_chars {2 * cost}); retry after 1 s"}
-    assert answered == [200, 200]
-    assert fake.calls == [(["q0"], None), (["q1"], None)]
-    assert (served["requests"], served["refused"]) == (2, 1)
-
-
 def test_a_question_larger_than_the_whole_queue_gets_413() -> None:
     with TestClient(qa_app(FakeAnswerer(), ServiceLimits(max_queue_chars=50))) as client:
         response = client.post("/qa", json={"question": "q" * 10, "contexts": ["c" * 30, "d" * 11]})
     assert (response.status_code, response.json()) == (413, {
         "detail": "the request has 51 characters; the queue holds at most 50 (max_queue_chars): send fewer contexts"})
-
-
-def test_a_question_past_its_timeout_gets_504_and_a_queued_one_is_dropped() -> None:
-    fake = FakeAnswerer(gated=True)
-    with TestClient(qa_app(fake, ServiceLimits(request_timeout_s=0.3, batch_wait_ms=0))) as client, \
-            ThreadPoolExecutor(2) as pool:
-        first = ask_in_thread(pool, client, "q0")
-        assert fake.entered.wait(30)
-        queued = ask_in_thread(pool, client, "q1")
-        responses = [first.result(timeout=60), queued.result(timeout=60)]
-        fake.release.set()
-        wait_until(lambda: client.get("/health").json()["qa"]["served"]["batches"] == 1)
-        served = client.get("/health").json()["qa"]["served"]
-    detail = ("the question was not answered within 0.3 s (request_timeout_s); the service is overloaded: "
-              "retry later or send fewer contexts")
-    assert [(r.status_code, r.json()) for r in responses] == [(504, {"detail": detail})] * 2
-    assert fake.calls == [(["q0"], None)]
-    assert served["timed_out"] == 2
-
-
-def test_the_question_of_a_client_that_disconnected_is_not_computed() -> None:
-    fake = FakeAnswerer(gated=True)
-
-    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
-        app = qa_app(fake)
-
-        async def at_qa(scope: Any, receive: Any, send: Any) -> None:  # asgi_post posts to /tag
-            await app({**scope, "path": "/qa", "raw_path": b"/qa"}, receive, send)
-
-        async with app.router.lifespan_context(app):
-            staying = asyncio.create_task(asgi_post(at_qa, b'{"question": "stays", "context": "heparin was given"}',
-                                             client_leaves=False))
-            await until(fake.entered.is_set)
-            leaving = await asgi_post(at_qa, b'{"question": "leaves", "context": "heparin"}', client_leaves=True)
-            fake.release.set()
-            return await staying, leaving, dict(app.state.batchers["/qa"].counts)
-
-    stayed, leaving, counts = run_async(scenario)
-    assert fake.calls == [(["stays"], None)]
-    assert [m["status"] for m in (stayed[0], leaving[0])] == [200, 499]
-    assert json.loads(stayed[1]["body"])["answers"] == expected(["heparin was given"])
-    assert (counts["requests"], counts["questions"], counts["disconnected"]) == (2, 1, 1)
 
 
 # --- the page ---------------------------------------------------------------------------------

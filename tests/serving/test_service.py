@@ -1,6 +1,7 @@
 """The HTTP service: /tag equals `tag_documents`, limits answer with the right status and message,
-/health describes the model, concurrent requests are merged into batches bounded by characters,
-overload is refused with 503 + Retry-After or 504, and abandoned requests are never tagged."""
+/health describes the model, concurrent requests are merged into batches bounded by characters, and a
+request larger than the whole queue gets 413. Overload (503 + Retry-After), timeouts (504) and
+disconnects are the service's, tested once for every endpoint in test_admission.py."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from biotune.tasks.ner.tagger import Tagger
 from biotune.tasks.re.stage import RelationStage
 from tests.serving.conftest import tag_app, tag_pipeline
 from tests.awkward import AWKWARD_TEXTS
-from tests.serving.test_batcher import FakeTag, run_async, until
+from tests.serving.test_batcher import run_async, until
 
 TEXTS = [
     "the patient developed acute bleeding after heparin .",
@@ -243,35 +244,7 @@ def test_serve_names_a_missing_checkpoint(tmp_path: Path) -> None:
         serve(tmp_path / "missing")
 
 
-# --- batching by cost, overload, abandoned requests -----------------------------------------
-
-def post_in_thread(pool: ThreadPoolExecutor, client: TestClient, texts: list[str]) -> Any:
-    return pool.submit(client.post, "/tag", json={"texts": texts})
-
-
-def test_the_queue_is_bounded_by_characters_and_a_request_past_them_gets_503_with_retry_after(tagger: Tagger) -> None:
-    gated = GatedTagger(tagger)
-    limits = ServiceLimits(max_queue_chars=100, batch_wait_ms=0)
-    with TestClient(tag_app(gated, limits)) as client, ThreadPoolExecutor(3) as pool:
-        first = post_in_thread(pool, client, TEXTS[:1])  # 52 characters, held while being tagged
-        assert gated.entered.wait(30)
-        second = post_in_thread(pool, client, TEXTS[1:2])  # 47: 99 queued
-        wait_until(lambda: client.get("/health").json()["queue"] == {"requests": 2, "characters": 99})
-        refused = client.post("/tag", json={"texts": TEXTS[2:3]})  # 86 more do not fit
-        third = post_in_thread(pool, client, ["."])  # one more does: a third request, 100 characters
-        wait_until(lambda: client.get("/health").json()["queue"] == {"requests": 3, "characters": 100})
-        gated.release.set()
-        answers = [future.result(timeout=60).json()["results"] for future in (first, second, third)]
-        health = client.get("/health").json()
-    assert refused.status_code == 503
-    assert refused.headers["retry-after"] == "1"  # no batch finished yet: nothing to estimate from
-    assert refused.json() == {"detail": "the service is busy: 99 characters are waiting and this request has 86 "
-                                        "(max_queue_chars 100); retry after 1 s"}
-    assert answers == [expected(tagger, TEXTS[:1]), expected(tagger, TEXTS[1:2]), expected(tagger, ["."])]
-    assert gated.calls == [1, 2]  # the refused text was never tagged
-    assert (health["served"]["requests"], health["served"]["refused"], health["queue"]) == (
-        3, 1, {"requests": 0, "characters": 0})
-
+# --- the queue (overload, timeouts, disconnects: test_admission.py) ---------------------------
 
 def test_a_request_larger_than_the_whole_queue_gets_413_naming_the_limit(tagger: Tagger) -> None:
     with TestClient(tag_app(tagger, ServiceLimits(max_queue_chars=100))) as client:
@@ -306,76 +279,6 @@ def test_200_concurrent_one_sentence_requests_are_all_served_by_the_default_queu
     assert [response.json()["results"][0] for response in responses] == expected(tagger, texts)
     assert counts["queued"] == sum(map(len, texts)) > 20_000
     assert (counts["requests"], counts["refused"], counts["texts"]) == (200, 0, 200)
-
-
-def test_a_request_past_its_timeout_gets_504_and_its_queued_texts_are_dropped(tagger: Tagger) -> None:
-    gated = GatedTagger(tagger)
-    limits = ServiceLimits(request_timeout_s=0.3, batch_wait_ms=0)
-    with TestClient(tag_app(gated, limits)) as client, ThreadPoolExecutor(2) as pool:
-        first = post_in_thread(pool, client, TEXTS[:1])
-        assert gated.entered.wait(30)  # held until released: both requests below must time out
-        queued = post_in_thread(pool, client, TEXTS[1:2])
-        responses = [first.result(timeout=60), queued.result(timeout=60)]
-        gated.release.set()
-        wait_until(lambda: client.get("/health").json()["served"]["batches"] == 1)
-        health = client.get("/health").json()
-    detail = ("the texts were not tagged within 0.3 s (request_timeout_s); the service is overloaded: "
-              "retry later or send fewer texts")
-    assert [(r.status_code, r.json()) for r in responses] == [(504, {"detail": detail})] * 2
-    assert gated.calls == [1]  # the queued request's text was dropped, not tagged
-    assert (health["served"]["timed_out"], health["served"]["texts"], health["queue"]["requests"]) == (2, 1, 0)
-
-
-async def asgi_post(app: Any, body: bytes, client_leaves: bool) -> list[dict[str, Any]]:
-    """Send one POST /tag straight to the ASGI app; the client disconnects right after its body
-    when `client_leaves`, else it waits for the answer as a server would. Returns what the app sent."""
-    sent: list[dict[str, Any]] = []
-    answered = asyncio.Event()
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        if not client_leaves:
-            await answered.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            answered.set()
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/tag", "raw_path": b"/tag", "query_string": b"", "root_path": "",
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
-    await app(scope, receive, send)
-    return sent
-
-
-def test_texts_of_a_client_that_disconnected_are_not_tagged() -> None:
-    fake = FakeTag()
-
-    class Labels:  # what create_app reads of a tagger besides the tag function, which is replaced below
-        labels = ["O", "B-Chemical", "I-Chemical"]
-
-    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
-        app = tag_app(Labels(), ServiceLimits(batch_wait_ms=0))  # type: ignore[arg-type]
-        async with app.router.lifespan_context(app):
-            batcher = app.state.batchers["/tag"]
-            batcher.tag = lambda texts: [{"entities": []} for _ in fake(texts)]
-            staying = asyncio.create_task(asgi_post(app, b'{"texts": ["stays"]}', client_leaves=False))
-            await until(fake.entered.is_set)
-            leaving = await asgi_post(app, b'{"texts": ["leaves"]}', client_leaves=True)
-            fake.release.set()
-            stayed = await staying
-            return stayed, leaving, dict(batcher.counts)
-
-    stayed, leaving, counts = run_async(scenario)
-    assert fake.calls == [["stays"]]
-    assert [m["status"] for m in (stayed[0], leaving[0])] == [200, 499]
-    assert json.loads(stayed[1]["body"]) == {"results": [{"entities": []}], "model": ""}
-    assert (counts["requests"], counts["texts"], counts["disconnected"]) == (2, 1, 1)
 
 
 def test_deeply_nested_json_gets_a_422_naming_the_body(client: TestClient) -> None:

@@ -196,4 +196,5 @@ def test_a_sequential_run_that_crashed_in_phase_two_keeps_phase_one(word_backbon
     reference = train(experiment(word_backbone, mix_corpus, tmp_path / "reference", sources, strategy="sequential"))
     assert same(weights(resumed), weights(reference))
     assert resumed.summary["phases"][0] == reference.summary["phases"][0] | {
-        k: resumed.summary["phases"][0][k] for k in ("train_seconds", "dev_eval_seconds", "train_examples_per_second")}
+        k: resumed.summary["phases"][0][k]
+        for k in ("train_seconds", "dev_eval_seconds", "train_examples_per_second", "train_subwords_per_second")}
