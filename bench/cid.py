@@ -255,6 +255,20 @@ def _ner_test_f1(checkpoint: Path) -> float | None:
     return next(iter(test.values()), None)
 
 
+def _ner_recipe(checkpoint: Path) -> str:
+    """How the NER run was trained, from its config snapshot (name, head, learning rate, epochs, seed)."""
+    seed = checkpoint.parent.name.removeprefix("seed_")
+    if checkpoint.name != "best_model" or not seed.isdigit():
+        return "not a run folder's model"
+    paths = RunPaths(checkpoint.parents[3], checkpoint.parents[1].name, int(seed))
+    snapshot = paths.summary.parent / "config_snapshot.yaml"
+    if not snapshot.is_file():
+        return f"run {paths.name}, seed {seed}"
+    config = load_config(snapshot)
+    return (f"run {config.name}: head {config.model.head}, learning rate {config.training.learning_rate:g}, "
+            f"{config.training.epochs:g} epochs, seed {seed}")
+
+
 def _prf(score: dict[str, Any]) -> list[str]:
     return [f"{100 * score[k]:.2f}" for k in ("precision", "recall", "f1")]
 
@@ -284,7 +298,7 @@ def table(report: dict[str, Any]) -> str:
         f"seed {s['seed']}, {s['train_examples']} training candidates; dev F1 by epoch "
         f"({history}), the best kept. Training {s['train_seconds']:.0f} s (dev evaluation "
         f"{s['dev_eval_seconds']:.0f} s of it), {s['train_examples_per_second']:.1f} candidates/s.",
-        f"End to end: entities from the BC5CDR NER checkpoint (`configs/bc5cdr.yaml`, seed 42; its own CoNLL test "
+        f"End to end: entities from the BC5CDR NER checkpoint `{e2e['ner_checkpoint']}` ({_ner_recipe(Path(e2e['ner_checkpoint']))}; its own CoNLL test "
         f"span-F1 {_pct(e2e['ner_checkpoint_test_f1'])}), here on the abstracts as text: span-F1 "
         f"{100 * ner['micro']['f1']:.2f} (Chemical {100 * ner['per_type'].get('Chemical', {}).get('f1', 0):.2f}, "
         f"Disease {100 * ner['per_type'].get('Disease', {}).get('f1', 0):.2f}) against the gold test mentions. "
