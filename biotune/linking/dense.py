@@ -224,8 +224,12 @@ class DenseLinker:
 def check_fingerprints(folder: Path, types: Mapping[str, TypeRows], vocabularies: Mapping[str, Sequence[Vocabulary]]) -> None:
     """A `BiotuneError` naming the folder, the type and the vocabulary when the index was built from a
     vocabulary that `vocabularies` do not hold (same fingerprint). The linker may hold more
-    vocabularies than the index (a corpus's training mentions, looked up but not embedded)."""
+    vocabularies than the index (a corpus's training mentions, looked up but not embedded), and fewer
+    types: the rows of a type it does not link (a disease-only linker over an index that also holds
+    chemicals) are never searched, so they need no vocabulary."""
     for type_, rows in types.items():
+        if type_ not in vocabularies:
+            continue
         given = {v.fingerprint: v.source for v in vocabularies.get(type_, ())}
         for built in rows.vocabularies:
             if built["fingerprint"] not in given:

@@ -120,3 +120,15 @@ def test_fingerprint_mismatch_is_refused(trained: tuple[DenseLinker, Path]) -> N
                                                              "fingerprint": DISEASES.fingerprint}]
     with pytest.raises(BiotuneError, match=r"is not a dense linker folder \(no linker\.json\)"):
         DenseLinker.load(folder / "encoder")
+
+
+def test_a_linker_of_fewer_types_uses_the_index_for_its_own(trained: tuple[DenseLinker, Path]) -> None:
+    """A disease-only linker (NCBI-disease) over an index of diseases and chemicals: only the disease
+    vocabulary is checked, and its links stay within Disease."""
+    _, folder = trained
+    loaded = DenseLinker.load(folder, {"Disease": [DISEASES]})
+    disease_only = Linker.from_vocabularies({"Disease": [DISEASES]}, fuzzy=False, dense=loaded)
+    links = disease_only.link([("fits", "Disease"), ("hypotension", "Disease")])
+    assert [(link.id, link.stage) for link in links] == [("D2", "dense"), ("D1", "exact")]
+    with pytest.raises(BiotuneError, match="which the vocabularies given for Disease are not: none"):
+        DenseLinker.load(folder, {"Disease": [], "Chemical": [CHEMICALS]})
