@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import tempfile
 import time
@@ -95,15 +96,17 @@ def run(checkpoint: Path, onnx_folder: Path, sentences: list[Sentence], repeats:
     return rows
 
 
-def guidance(fastest: str) -> str:
+def guidance(fastest: str, trained: bool) -> str:
     """Which backend to use where: what the rows show, and what they cannot (a fresh head's near-tie logits)."""
+    caveat = ("int8's agreement and span-F1 above are a trained model's: measure your own model's the same way "
+              "(`onnx_report.json`, or `--sample` on your own text) before deploying it." if trained else
+              "a fresh head's near-tie logits make its agreement here a floor, not an estimate: check a trained "
+              "model's int8 agreement in `onnx_report.json` (or with `--sample` on your own text) before deploying it.")
     return (f"Which to use where: the fastest row here was {fastest}. Inside Python (biotune's tag jobs, `serve`, "
             "`predict`) keep torch: `--precision bf16` where the CPU has native bf16, `int8` where it has not. ONNX "
             "Runtime fp32 gives torch fp32's tags (100% equal here) without torch or Python: for deployments in "
             "C#/Java/JavaScript/C++ runtimes and small images. ONNX int8 (`biotune export --int8`) is the speed "
-            "option on CPUs without bf16; a fresh head's near-tie logits make its agreement here a floor, not an "
-            "estimate: check a trained model's int8 agreement in `onnx_report.json` (or with `--sample` on your "
-            "own text) before deploying it.")
+            f"option on CPUs without bf16; {caveat}")
 
 
 def main() -> None:
@@ -114,6 +117,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
     args = ap.parse_args()
+    load = os.getloadavg()[0]
     sentences = read_corpus_file(args.test)[: args.limit or None]
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = args.checkpoint or fresh_minilm(Path(scratch) / "minilm_ner")
@@ -143,8 +147,9 @@ def main() -> None:
         f"{args.repeats}; model: {result['checkpoint']} (MiniLM-L6). Export check on the built-in sample: fp32 "
         f"max |logit diff| {fp32['max_abs_diff']:.1e} ({100 * fp32['agreement']:.1f}% argmax agreement), int8 "
         f"{int8['max_abs_diff']:.1e} ({100 * int8['agreement']:.1f}%). Machine: {result['machine']}, "
-        f"{result['threads']} torch threads, run {result['date']}; other jobs shared the 2 cores, so ratios are "
-        "the reliable part, not the absolute rates.") + "\n\n" + guidance(max(rows, key=lambda n: rows[n]["sents_per_s"]))
+        f"{result['threads']} torch threads, run {result['date']}, load average {load:.1f} at start (other jobs on "
+        "the 2 cores lower the absolute rates; the ratios hold better).") + "\n\n" + guidance(
+            max(rows, key=lambda n: rows[n]["sents_per_s"]), args.checkpoint is not None)
     print(body)
     if not args.no_write:
         out = ROOT / "bench" / "runs" / "onnx_speed.json"
