@@ -56,6 +56,11 @@ def vocabulary_files(values: Sequence[str]) -> dict[str, list[str]]:
     return files
 
 
+def type_mapping(values: Sequence[str] | None) -> dict[str, str]:
+    """The `--type-map SOURCE=TYPE` options of `build` and `train` as a mapping."""
+    return dict(pairs(values or [], "--type-map", "SOURCE=TYPE (e.g. SpecificDisease=Disease)"))
+
+
 @link_app.command("build")
 @friendly
 def build(
@@ -81,7 +86,7 @@ def build(
         raise BiotuneError(f"linker folder {output} already exists: choose a new folder (or remove it to rebuild)")
     started = time.perf_counter()
     files = vocabulary_files(vocab)
-    mapping = dict(pairs(type_map or [], "--type-map", "SOURCE=TYPE (e.g. SpecificDisease=Disease)"))
+    mapping = type_mapping(type_map)
     first = mention_vocabularies(mentions or [], list(files), mapping, format)
     linker = Linker.from_files(files, dense, first=first, fuzzy=fuzzy, abbreviations=abbreviations,
                                fuzzy_threshold=fuzzy_threshold, dense_threshold=dense_threshold, type_map=mapping,
@@ -121,7 +126,7 @@ def train(
         raise BiotuneError(f"dense linker folder {output} already exists: choose a new folder")
     files = vocabulary_files(vocab)
     vocabularies = {type_: [read_vocabulary(path) for path in paths] for type_, paths in files.items()}
-    mapping = dict(pairs(type_map or [], "--type-map", "SOURCE=TYPE (e.g. SpecificDisease=Disease)"))
+    mapping = type_mapping(type_map)
     unknown = sorted(set(mapping.values()) - set(files))
     if unknown:
         raise BiotuneError(f"--type-map maps to {', '.join(unknown)}, which no --vocab names (types: {', '.join(files)})")
