@@ -108,6 +108,10 @@ def export_onnx(model_dir: str | Path, out: str | Path | None = None, int8: bool
     """
     folder = check_checkpoint(model_dir)
     target = Path(out) if out is not None else default_output(folder)
+    source, written = Path(folder).resolve(), target.resolve()
+    if written == source or source in written.parents or written in source.parents:
+        raise BiotuneError(f"--out {target} is the model folder {folder}, or inside or around it: the export would "
+                           "replace the model it reads; choose another folder")
     if target.exists() and not overwrite:
         raise BiotuneError(f"--out {target} exists; pass --overwrite to replace it")
     texts = _sample_texts(sample)

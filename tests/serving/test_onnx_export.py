@@ -112,6 +112,11 @@ def test_bad_input_is_one_line(word_backbone: Path, relation_folder: Path, tmp_p
     with pytest.raises(BiotuneError, match=r"^--sample .*one.txt: needs at least 2 non-blank lines"):
         export_onnx(relation_folder, tmp_path / "y", sample=one)
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    before = sorted(p.name for p in relation_folder.iterdir())
+    for inside in (relation_folder, relation_folder / "onnx", relation_folder.parent):  # even with --overwrite
+        with pytest.raises(BiotuneError, match=r"^--out .* is the model folder .*: the export would replace the model"):
+            export_onnx(relation_folder, inside, overwrite=True)
+    assert sorted(p.name for p in relation_folder.iterdir()) == before and not (relation_folder / "onnx").exists()
 
 
 def test_cli_export_prints_the_check_and_refuses_other_formats(relation_folder: Path, tmp_path: Path) -> None:
