@@ -201,6 +201,25 @@ def check_output(
     return path
 
 
+def check_output_folder(path: str | Path, inputs: Iterable[str | Path], what: str, overwrite: bool = False) -> Path:
+    """`path` as a folder a command may write (replacing it with `overwrite`), checked first.
+
+    Errors (`BiotuneError`, naming `what` and the path): one of `inputs` is the folder, inside it
+    or around it (resolved paths), so that replacing the folder would destroy an input, even with
+    `overwrite`; it exists and `overwrite` is False.
+    """
+    path = Path(path)
+    written = path.resolve()
+    for source in inputs:
+        read = Path(source).resolve()
+        if read == written or written in read.parents or read in written.parents:
+            raise BiotuneError(f"{what} {path} is, holds or lies inside the input {source}; writing it would "
+                               "destroy the input")
+    if path.exists() and not overwrite:
+        raise BiotuneError(f"{what} {path} exists; pass --overwrite to replace it")
+    return path
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: Path, busy: str, advice: str) -> Iterator[None]:
     """Hold an exclusive `fcntl.flock` on the lock file `path` while the block runs, so that one

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from biotune.corpora.registry import CORPORA, CorpusPaths, default_cache_dir, resolve_corpus
+from biotune.io import check_output_folder
 from biotune.errors import BiotuneError
 from biotune.formats.bigbio import check_kb_fields, kb_features, kb_record
 from biotune.formats.document_formats import DOCUMENT_EXTENSIONS, iter_documents
@@ -121,10 +122,10 @@ def export_corpus(name: str, folder: str | Path, data_dir: str | Path | None = N
     """
     import datasets
 
-    target = Path(folder)
-    if target.exists() and not overwrite:
-        raise BiotuneError(f"{target} exists; pass --overwrite to replace it")
+    target = check_output_folder(folder, [], "export folder", overwrite)
     paths = resolve_corpus(name, data_dir=data_dir, download=download)
+    check_output_folder(target, [p for p in (paths.folder, paths.train, paths.dev, paths.test) if p is not None],
+                        "export folder", overwrite)
     info = None if is_hf_spec(name) or Path(name).is_dir() else CORPORA.get(name)
     splits = {split: path for split, path in (("train", paths.train), ("dev", paths.dev), ("test", paths.test))
               if path is not None}

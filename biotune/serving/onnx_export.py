@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from biotune.io import check_output_folder
 from biotune.errors import BiotuneError
 from biotune.models.checkpoints import check_checkpoint
 from biotune.tasks import checkpoint_task, get_task
@@ -108,12 +109,7 @@ def export_onnx(model_dir: str | Path, out: str | Path | None = None, int8: bool
     """
     folder = check_checkpoint(model_dir)
     target = Path(out) if out is not None else default_output(folder)
-    source, written = Path(folder).resolve(), target.resolve()
-    if written == source or source in written.parents or written in source.parents:
-        raise BiotuneError(f"--out {target} is the model folder {folder}, or inside or around it: the export would "
-                           "replace the model it reads; choose another folder")
-    if target.exists() and not overwrite:
-        raise BiotuneError(f"--out {target} exists; pass --overwrite to replace it")
+    check_output_folder(target, [folder], "--out", overwrite)
     texts = _sample_texts(sample)
     task = checkpoint_task(folder)
     bundle = get_task(task).load(folder)

@@ -197,6 +197,12 @@ def test_export_refuses_pair_files_and_an_existing_folder(toy_corpus: Path, tmp_
     with pytest.raises(BiotuneError, match=r"taken exists; pass --overwrite"):
         export_corpus(str(toy_corpus), tmp_path / "taken")
     assert not (tmp_path / "gad_out").exists()
+    before = {p.name: p.read_bytes() for p in toy_corpus.iterdir()}
+    for target in (toy_corpus, toy_corpus / "export", toy_corpus.parent):  # the corpus's own files, even with --overwrite
+        with pytest.raises(BiotuneError, match=r"^export folder .* is, holds or lies inside the input .*; writing it "
+                                               r"would destroy the input$"):
+            export_corpus(str(toy_corpus), target, overwrite=True)
+    assert {p.name: p.read_bytes() for p in toy_corpus.iterdir()} == before
 
 
 def test_hf_splits_serve_as_sources_dev_and_test_sets(bigbio_folder: Path, toy_corpus: Path, tmp_path: Path,

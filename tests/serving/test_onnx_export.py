@@ -114,7 +114,7 @@ def test_bad_input_is_one_line(word_backbone: Path, relation_folder: Path, tmp_p
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
     before = sorted(p.name for p in relation_folder.iterdir())
     for inside in (relation_folder, relation_folder / "onnx", relation_folder.parent):  # even with --overwrite
-        with pytest.raises(BiotuneError, match=r"^--out .* is the model folder .*: the export would replace the model"):
+        with pytest.raises(BiotuneError, match=r"^--out .* is, holds or lies inside the input .*; writing it would destroy the input"):
             export_onnx(relation_folder, inside, overwrite=True)
     assert sorted(p.name for p in relation_folder.iterdir()) == before and not (relation_folder / "onnx").exists()
 
