@@ -5,8 +5,10 @@ The job knows no task: the checkpoint's task (`biotune.tasks.checkpoint_task`) r
 (`Task.write_records`) in the formats it declares. In two steps, so that everything that can be
 wrong with the input is found before a model loads:
 
-- `plan_prediction`: the input exists, the output is no input and replaces a file only with
-  `overwrite` (`biotune.io.check_output`), `format` is one the task declares, and the whole input
+- `plan_prediction`: the input exists (a file, or a folder where the task reads folders:
+  `Task.prediction_folders`, NER's brat standoff), the output is no input, lies outside an input
+  folder (a rerun would read it back as input) and replaces a file only with `overwrite`
+  (`biotune.io.check_output`), `format` is one the task declares, and the whole input
   is read once, so a bad record fails in seconds (naming its file and line) and the count is
   the progress total;
 - `run_prediction`: the input is read again, lazily, handed to the task in chunks
@@ -63,9 +65,14 @@ def plan_prediction(task: Task, input: str | Path, output: str | Path, format: s
     """Check a job before any model loads (see the module docstring). `option` and `what` are the
     names the errors give the format and the output (`--format`, `--output` for the CLI)."""
     input, output = Path(input), Path(output)
-    if not input.is_file():
-        problem = "is a folder, not a file" if input.is_dir() else "not found"
-        raise BiotuneError(f"input file {input} {problem}")
+    if input.is_dir():
+        if not task.prediction_folders:
+            raise BiotuneError(f"input file {input} is a folder, not a file")
+        if input.resolve() in output.resolve().parents:
+            raise BiotuneError(f"{what} {output} lies inside the input folder {input}; a rerun would read it as "
+                               "input: write it elsewhere")
+    elif not input.is_file():
+        raise BiotuneError(f"input file {input} not found")
     check_output(output, [input], overwrite, what=what)
     input_format, output_format = resolve_format(task, format, option)
     records = sum(1 for _ in task.read_records(input, input_format))

@@ -207,6 +207,9 @@ class Task(ABC):
     # inputs apart itself (by extension or content). An input name never means an output format:
     # `--format` picks an input format first, else an output format (`biotune.serving.predict_job`).
     prediction_inputs: tuple[str, ...] = ()
+    # Whether `read_records` also takes a folder (NER: a brat standoff folder of .txt/.ann pairs);
+    # otherwise `biotune predict` refuses a folder before reading it.
+    prediction_folders: bool = False
 
     def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
         """The input records of a prediction file, lazily, in file order; a bad record is a

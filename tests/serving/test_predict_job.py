@@ -116,7 +116,29 @@ def test_an_input_or_output_that_is_no_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BiotuneError, match=r"^input file .*missing.txt not found$"):
         plan_prediction(NER, tmp_path / "missing.txt", tmp_path / "out.jsonl")
     with pytest.raises(BiotuneError, match=r"^input file .* is a folder, not a file$"):
-        plan_prediction(NER, tmp_path, tmp_path / "out.jsonl")
+        plan_prediction(get_task("re"), tmp_path, tmp_path.parent / "out.jsonl")  # RE reads files only
+    with pytest.raises(BiotuneError, match=r"is a folder, not a file"):
+        plan_prediction(NER, tmp_path, tmp_path.parent / "out.jsonl")  # NER reads a folder only as brat
+
+
+def test_a_brat_folder_is_predicted_as_one_input(tagger: Any, tmp_path: Path) -> None:
+    brat = tmp_path / "brat"
+    brat.mkdir()
+    (brat / "d1.txt").write_text("Aspirin and severe tremor.\nHeparin helps.\n", encoding="utf-8")
+    (brat / "d1.ann").write_text("T1\tChemical 0 7\tAspirin\n", encoding="utf-8")
+    (brat / "d2.txt").write_text("Tremor again.\n", encoding="utf-8")
+    (brat / "d2.ann").write_text("", encoding="utf-8")
+    with pytest.raises(BiotuneError, match=r"lies inside the input folder"):
+        plan_prediction(NER, brat, brat / "out.jsonl")
+    plan = plan_prediction(NER, brat, tmp_path / "out.jsonl")
+    assert (plan.records, plan.input_format) == (3, None)
+    assert run_prediction(plan, tagger) == 3
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(o["sentence_id"], o["document"], o["offset"], o["text"]) for o in out] == [
+        ("d1:0", "d1", 0, "Aspirin and severe tremor."), ("d1:27", "d1", 27, "Heparin helps."),
+        ("d2:0", "d2", 0, "Tremor again.")]
+    assert all(isinstance(o["predictions"], list) for o in out)
+    assert sorted(p.name for p in brat.iterdir()) == ["d1.ann", "d1.txt", "d2.ann", "d2.txt"]  # inputs untouched
 
 
 @pytest.mark.parametrize(("task", "format", "expected"), [

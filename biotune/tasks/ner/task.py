@@ -109,6 +109,7 @@ class NerTask(Task):
         return Tagger(bundle.model, bundle.tokenizer, batch_size=batch_size, precision=precision, device=device)
 
     prediction_inputs = INPUT_FORMATS
+    prediction_folders = True  # a brat folder
 
     def read_records(self, path: Path, format: str | None = None) -> Iterator[dict[str, Any]]:
         return read_records(path, format)
