@@ -143,10 +143,12 @@ def corpora_export(
     download: Annotated[bool, typer.Option(help="download a registry corpus that is not found locally")] = False,
     overwrite: OverwriteOutputOption = False,
 ) -> None:
-    """Write a corpus as a Hugging Face datasets dataset: documents in BigBIO's KB schema, NER files as tokens/ner_tags."""
+    """Write a corpus as a Hugging Face datasets dataset: documents in BigBIO's KB schema, NER files as
+    tokens/ner_tags, any other registered corpus (relation pairs, QA, yes/no, sentence pairs, multi-label
+    texts) as its task's gold records: the input `biotune predict` takes plus the gold, labels a ClassLabel."""
     if to != "datasets":
         raise BiotuneError(f"--to {to!r}: corpora export to datasets only")
-    from biotune.corpora.hf_datasets import export_corpus
+    from biotune.tasks.gold_datasets import export_corpus
 
     written = export_corpus(name, folder, data_dir=data_dir, download=download, overwrite=overwrite)
     console.print(f"corpus {name} written to {written} (datasets.load_from_disk)")

@@ -9,10 +9,13 @@ other corpus's and the tasks read it through the document path (`biotune.formats
 tags from entities, RE candidates from relations, concept ids for linking). A folder of parquet
 files is read where it is.
 
-Out: `export_corpus` writes a registered corpus (or a corpus folder) as a `DatasetDict` with
-`save_to_disk`: documents (PubTator, BioC, brat, JSONL documents, BigBIO) in the `bigbio_kb`
-schema, NER sentence files (TSV/CoNLL, JSONL) as ``id, tokens, ner_tags`` with the tags a
-`ClassLabel`, the splits named train / validation / test as on the Hub.
+Out: `biotune.tasks.gold_datasets.export_corpus` (`biotune corpora export`) writes any registered
+corpus, a corpus folder or an ``hf:`` dataset as a `DatasetDict` with `save_to_disk`, the splits
+named train / validation / test as on the Hub. What needs no task is here: documents (PubTator,
+BioC, brat, JSONL documents, BigBIO) in the `bigbio_kb` schema, NER sentence files (TSV/CoNLL,
+JSONL) as ``id, tokens, ner_tags`` with the tags a `ClassLabel` (`file_datasets`), and the write
+itself (`save_datasets`). A registered corpus of another task's files (pre-masked relation pairs,
+QA, sentence pairs, multi-label texts) is read by its task, which sits above this package.
 """
 
 from __future__ import annotations
@@ -20,12 +23,11 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from biotune.corpora.registry import CORPORA, CorpusPaths, default_cache_dir, resolve_corpus
-from biotune.io import check_output_folder
+from biotune.corpora.registry import CorpusInfo, CorpusPaths, default_cache_dir
 from biotune.errors import BiotuneError
 from biotune.formats.bigbio import check_kb_fields, kb_features, kb_record
 from biotune.formats.document_formats import DOCUMENT_EXTENSIONS, iter_documents
@@ -112,44 +114,50 @@ def _materialise(spec: str, splits: Any) -> CorpusPaths:
     return CorpusPaths(spec, folder, files["train"], files.get("dev"), files["test"])
 
 
-def export_corpus(name: str, folder: str | Path, data_dir: str | Path | None = None, download: bool = False,
-                  overwrite: bool = False) -> Path:
-    """Write corpus `name` (registered, a folder, or ``hf:``) as a `datasets.DatasetDict` in `folder`.
+def split_files(paths: CorpusPaths) -> dict[str, Path]:
+    """The split files of a corpus by biotune's split names (train, dev, test), those it has."""
+    return {split: path for split, path in (("train", paths.train), ("dev", paths.dev), ("test", paths.test))
+            if path is not None}
 
-    Documents go out in the `bigbio_kb` schema, NER sentence files as ``id, tokens, ner_tags``;
-    other files (pre-masked relation pairs, QA) are a `BiotuneError` saying which exports exist.
-    Written under a temporary name and renamed, so an interrupted export leaves nothing.
-    """
+
+def file_datasets(name: str, paths: CorpusPaths, info: CorpusInfo | None) -> dict[str, Any] | None:
+    """Each split of corpus `name` as a `datasets.Dataset` when its files are documents (the `bigbio_kb`
+    schema) or NER sentences (``id, tokens, ner_tags``); None when they are its task's own files
+    (`info.task`'s: pre-masked pairs, QA, ...), which only that task reads. `info` is the registry
+    entry (None for a folder or an ``hf:`` dataset: documents or NER sentences)."""
     import datasets
 
-    target = check_output_folder(folder, [], "export folder", overwrite)
-    paths = resolve_corpus(name, data_dir=data_dir, download=download)
-    check_output_folder(target, [p for p in (paths.folder, paths.train, paths.dev, paths.test) if p is not None],
-                        "export folder", overwrite)
-    info = None if is_hf_spec(name) or Path(name).is_dir() else CORPORA.get(name)
-    splits = {split: path for split, path in (("train", paths.train), ("dev", paths.dev), ("test", paths.test))
-              if path is not None}
+    splits = split_files(paths)
     kinds = {split: _kind(path, info.format if info else None, info.task if info else "ner")
              for split, path in splits.items()}
-    if kinds["train"] is None or len(set(kinds.values())) != 1:
-        files = f"its {info.task} files" if info else "its files"
-        raise BiotuneError(f"corpus {name!r}: {files} ({paths.train.name}) have no datasets export; "
-                           "documents export as BigBIO KB, NER sentence files as tokens/ner_tags")
+    if len(set(kinds.values())) != 1:
+        found = ", ".join(f"{split} {kind or 'task files'} ({splits[split].name})" for split, kind in kinds.items())
+        raise BiotuneError(f"corpus {name!r}: its splits are files of different kinds ({found}); an export writes "
+                           "one schema for every split")
+    if kinds["train"] is None:
+        return None
     if kinds["train"] == "sentences":
         tags = sorted({tag for path in splits.values() for s in iter_corpus_file(path) for tag in s.tags or ()},
                       key=lambda tag: (tag != "O", tag[2:], tag))
         features = datasets.Features({"id": datasets.Value("string"),
                                       "tokens": datasets.Sequence(datasets.Value("string")),
                                       "ner_tags": datasets.Sequence(datasets.ClassLabel(names=tags))})
-        build = {split: datasets.Dataset.from_list(list(_sentence_rows(path)), features=features)
-                 for split, path in splits.items()}
-    else:
-        build = {split: datasets.Dataset.from_list(list(_document_rows(path, kinds[split])), features=kb_features())
-                 for split, path in splits.items()}
+        return {split: datasets.Dataset.from_list(list(_sentence_rows(path)), features=features)
+                for split, path in splits.items()}
+    return {split: datasets.Dataset.from_list(list(_document_rows(path, kinds[split])), features=kb_features())
+            for split, path in splits.items()}
+
+
+def save_datasets(splits: Mapping[str, Any], target: Path) -> Path:
+    """Write `{split: datasets.Dataset}` (biotune's split names) into `target` as a `DatasetDict` with
+    `save_to_disk`, the splits named as on the Hub; under a temporary name, then renamed, so an
+    interrupted export leaves nothing. `target` is checked already (`biotune.io.check_output_folder`)."""
+    import datasets
+
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        datasets.DatasetDict({HUB_SPLITS[split]: dataset for split, dataset in build.items()}).save_to_disk(
+        datasets.DatasetDict({HUB_SPLITS[split]: dataset for split, dataset in splits.items()}).save_to_disk(
             str(staging / "dataset"))
         shutil.rmtree(target, ignore_errors=True)
         (staging / "dataset").rename(target)
@@ -159,7 +167,7 @@ def export_corpus(name: str, folder: str | Path, data_dir: str | Path | None = N
 
 
 def _kind(path: Path, format: str | None, task: str) -> str | None:
-    """``sentences`` (an NER sentence file), a document format's name, or None (no export for this file)."""
+    """``sentences`` (an NER sentence file), a document format's name, or None (a file of `task`'s own, read by it)."""
     if format is not None and format not in EXTENSIONS.values():
         return format
     suffix = path.suffix.lower()

@@ -27,8 +27,9 @@ abstracts are also test abstracts (one with the same annotations); neither train
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from biotune.corpora.fetch import download_url, fetch_files, is_pinned
 from biotune.errors import BiotuneError
@@ -74,6 +75,10 @@ class CorpusInfo:
     format: str | None = None  # its files' format, when their extension does not say it (PubTator as .txt)
     # NER files whose tags carry no type (bare B/I/O, BLURB's convention): read as its one entity type
     untyped: bool = False
+    # keys of its task's config section that its files are read with, as its configs set them (bioasq_list: the
+    # list questions of its gold files, qa.type list); what reads the corpus without a config uses them
+    # (`biotune corpora export`)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def folder_in(self, root: str | Path) -> Path:
         """Its corpus folder inside the data folder `root` (`<root>/bc5cdr`, `<root>/gad/blurb`)."""
@@ -285,7 +290,7 @@ CORPORA: Registry[CorpusInfo] = Registry("corpus", {
             "Tsatsaronis et al. (2015), An overview of the BIOASQ large-scale biomedical semantic indexing and question "
             "answering competition, BMC Bioinformatics 16:138.",
             downloadable=False, task="qa", folder="bioasq/golden",
-            files=("[456]B[1-4]_golden.json", "[456]B5_golden.json", "7B_golden.json"),
+            files=("[456]B[1-4]_golden.json", "[456]B5_golden.json", "7B_golden.json"), settings={"type": "list"},
         ),
         CorpusInfo(
             "bioasq_yesno",

@@ -29,6 +29,9 @@ training loop), flair's `Model.forward_loss / evaluate -> Result(main_score)` an
     pipeline_tag, label_counts, card_usage
                               ->  the model card (`biotune.experiments.model_card`): the Hub's
                                   pipeline tag, a split's label distribution, a usage snippet
+    gold_records / gold_features
+                              ->  a split's gold as plain rows and their `datasets` schema
+                                  (`biotune corpora export`: `biotune.tasks.gold_datasets`)
 
 `training/` never imports a task's predictor or model code directly, and `config` never
 imports model code: they reach a task only through this contract and `biotune.tasks.get_task`.
@@ -48,6 +51,7 @@ from biotune.errors import BiotuneError
 from biotune.tasks.endpoints import Endpoint, records_endpoint
 
 if TYPE_CHECKING:
+    import datasets
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -272,6 +276,24 @@ class Task(ABC):
     @abstractmethod
     def render(self, results: Mapping[str, Mapping[str, Any]], title: str) -> str:
         """Markdown for the result files: `{test set: Result.to_dict() + recorded extras}`."""
+
+    # ---- gold data out ---------------------------------------------------------------------------
+    def gold_records(self, split: Split) -> Iterator[dict[str, Any]]:
+        """The gold of a split `read_split` read, as plain JSON-ready rows in file order: each row the
+        input record `read_records` gives for the same unit (a pair, a question, a text), same id,
+        plus the gold in the fields its output records hold (`label`, `labels`, `score`; extractive QA's
+        `exact_answer`, as its BioASQ submission output writes it).
+        What reading adds (loss weights, file, line) stays out. Why this shape: a corpus exported as a
+        `datasets` dataset (`biotune corpora export`, `biotune.tasks.gold_datasets`) is then input that
+        `biotune predict` takes as it is, and gold that its output records compare with field by field.
+        Default: a `BiotuneError` (NER's gold goes out as sentences or documents, not through here)."""
+        raise BiotuneError(f"task {self.name} gives no gold records")
+
+    def gold_features(self, labels: Sequence[str]) -> datasets.Features:
+        """The `datasets.Features` of `gold_records`' rows. `labels` is `label_space` over every split of the
+        corpus: a task with a closed label set makes its gold label a `datasets.ClassLabel` of them (a
+        list of them for several labels a row), as the Hub's own datasets of the task are."""
+        raise BiotuneError(f"task {self.name} gives no gold records")
 
     # ---- model card -----------------------------------------------------------------------------
     @abstractmethod

@@ -183,26 +183,215 @@ def test_export_of_an_ner_sentence_corpus_as_tokens_and_tags(toy_corpus: Path, t
     assert refused.exit_code == 2 and "--to 'csv'" in refused.output
 
 
-def test_export_refuses_pair_files_and_an_existing_folder(toy_corpus: Path, tmp_path: Path) -> None:
-    from biotune.corpora.hf_datasets import export_corpus
+def test_export_refuses_an_existing_folder_and_the_corpus_own(toy_corpus: Path, tmp_path: Path) -> None:
+    from biotune.tasks.gold_datasets import export_corpus
 
-    gad = tmp_path / "data" / "gad" / "blurb"
-    gad.mkdir(parents=True)
-    for split in ("train", "dev", "test"):
-        (gad / f"{split}.tsv").write_text("@GENE$ causes @DISEASE$ .\t1\n", encoding="utf-8")
-    with pytest.raises(BiotuneError, match=r"^corpus 'gad': its re files \(train.tsv\) have no datasets export; "
-                                           r"documents export as BigBIO KB, NER sentence files as tokens/ner_tags$"):
-        export_corpus("gad", tmp_path / "gad_out", data_dir=tmp_path / "data")
     (tmp_path / "taken").mkdir()
     with pytest.raises(BiotuneError, match=r"taken exists; pass --overwrite"):
         export_corpus(str(toy_corpus), tmp_path / "taken")
-    assert not (tmp_path / "gad_out").exists()
     before = {p.name: p.read_bytes() for p in toy_corpus.iterdir()}
     for target in (toy_corpus, toy_corpus / "export", toy_corpus.parent):  # the corpus's own files, even with --overwrite
         with pytest.raises(BiotuneError, match=r"^export folder .* is, holds or lies inside the input .*; writing it "
                                                r"would destroy the input$"):
             export_corpus(str(toy_corpus), target, overwrite=True)
     assert {p.name: p.read_bytes() for p in toy_corpus.iterdir()} == before
+
+
+# ---- registered corpora of the other tasks: their task's gold records ------------------------------------
+
+def write_files(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_text(content, encoding="utf-8")
+    return folder
+
+
+def export(name: str, data: Path, out: Path) -> datasets.DatasetDict:
+    """`biotune corpora export NAME --to datasets OUT --data-dir DATA`, read back with `load_from_disk`."""
+    result = CliRunner().invoke(app, ["corpora", "export", name, "--to", "datasets", str(out), "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]  # no staging folder left
+    return datasets.load_from_disk(str(out))
+
+
+def decoded(split: datasets.Dataset, field: str) -> list[dict[str, Any]]:
+    """The rows with `field`'s ClassLabel ids (or lists of them) written as their names."""
+    feature = split.features[field]
+    names = (feature.feature if isinstance(feature, datasets.List) else feature).names
+    return [{**row, field: [names[i] for i in row[field]] if isinstance(row[field], list) else names[row[field]]}
+            for row in split]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def without(rows: list[dict[str, Any]], *fields: str) -> list[dict[str, Any]]:
+    return [{key: value for key, value in row.items() if key not in fields} for row in rows]
+
+
+def test_export_of_relation_pairs_labels_them_in_label2id_order(tmp_path: Path) -> None:
+    """chemprot (BLURB's pre-masked rows, label ids decoded by its label2id.tsv): id, text, label as ClassLabel."""
+    from biotune.tasks import get_task
+    from biotune.tasks.re.examples import read_examples
+
+    write_files(tmp_path / "data" / "chemprot", {
+        "label2id.tsv": "false\t0\nCPR:3\t1\nCPR:4\t2\nCPR:9\t3\n",
+        "train.tsv": "@CHEMICAL$ inhibits @GENE$ .\t2\n@CHEMICAL$ and @GENE$ .\t0\n\n@GENE$ binds @CHEMICAL$ .\t1\n",
+        "dev.tsv": "@CHEM-GENE$ was seen .\t0\n",
+        "test.tsv": "index\tsentence\tlabel\n17\t@CHEMICAL$ activates @GENE$ .\t1\n18\t@GENE$ , @CHEMICAL$ .\t0\n"})
+    saved = export("chemprot", tmp_path / "data", tmp_path / "out")
+    assert list(saved) == ["train", "validation", "test"]
+    assert saved["train"].features["label"].names == ["false", "CPR:3", "CPR:4", "CPR:9"]  # CPR:9 in no split
+    assert saved["train"].to_list() == [
+        {"id": "train.tsv:1", "text": "@CHEMICAL$ inhibits @GENE$ .", "label": 2},
+        {"id": "train.tsv:2", "text": "@CHEMICAL$ and @GENE$ .", "label": 0},
+        {"id": "train.tsv:4", "text": "@GENE$ binds @CHEMICAL$ .", "label": 1}]
+    assert decoded(saved["test"], "label") == [{"id": "17", "text": "@CHEMICAL$ activates @GENE$ .", "label": "CPR:3"},
+                                               {"id": "18", "text": "@GENE$ , @CHEMICAL$ .", "label": "false"}]
+    assert saved["validation"]["text"] == ["@CHEM-GENE$ was seen ."]
+    # round trip: the rows as BioBERT's indexed TSV are the records `biotune predict` reads, and the same gold
+    rows = decoded(saved["test"], "label")
+    back = tmp_path / "back.tsv"
+    back.write_text("index\tsentence\tlabel\n" + "".join(f"{r['id']}\t{r['text']}\t{r['label']}\n" for r in rows),
+                    encoding="utf-8")
+    assert list(get_task("re").read_records(back)) == without(rows, "label")
+    assert [(e.id, e.label) for e in read_examples(back)] == [(r["id"], r["label"]) for r in rows]
+
+
+def test_export_of_yes_no_questions_orders_the_answers_yes_no_maybe(tmp_path: Path) -> None:
+    """pubmedqa (BLURB's TSV): id, question, context, label as ClassLabel(yes, no, maybe) whatever the file order."""
+    from biotune.tasks import get_task
+
+    def row(question: str, context: str, label: str) -> str:
+        return f"question: {question} context: {context}\t{label}\n"
+
+    write_files(tmp_path / "data" / "pubmedqa" / "blurb", {
+        "train.tsv": "sentence\tlabel\n" + row("Does lithium cause tremor?", "Tremor was seen.", "no")
+                     + row("Is aspirin safe?", "It was safe.", "yes"),
+        "dev.tsv": row("Does heparin bleed?", "Bleeding occurred.", "yes"),
+        "test.tsv": row("Can cisplatin harm kidneys?", "Possibly.", "maybe")})
+    saved = export("pubmedqa", tmp_path / "data", tmp_path / "out")
+    assert saved["train"].features["label"].names == ["yes", "no", "maybe"]
+    assert saved["train"].to_list() == [
+        {"id": "train_2", "question": "Does lithium cause tremor?", "context": "Tremor was seen.", "label": 1},
+        {"id": "train_3", "question": "Is aspirin safe?", "context": "It was safe.", "label": 0}]
+    assert saved["test"]["label"] == [2]
+    rows = decoded(saved["validation"], "label")
+    assert rows == [{"id": "dev_1", "question": "Does heparin bleed?", "context": "Bleeding occurred.", "label": "yes"}]
+    back = write_jsonl(tmp_path / "back.jsonl", rows)
+    assert list(get_task("yesno").read_records(back)) == without(rows, "label")
+
+
+def squad(items: list[tuple[str, str, str, list[tuple[str, int]]]]) -> str:
+    """A SQuAD-v1 file of (item id, question, context, [(answer, start)]) items, one paragraph each."""
+    return json.dumps({"data": [{"paragraphs": [
+        {"context": context, "qas": [{"id": id, "question": question,
+                                      "answers": [{"text": text, "answer_start": start} for text, start in answers]}]}
+        for id, question, context, answers in items]}]})
+
+
+def gold(questions: list[tuple[str, str, str, Any, list[str]]]) -> str:
+    """A BioASQ gold file of (id, type, body, exact_answer, snippet texts) questions."""
+    return json.dumps({"questions": [{"id": id, "type": type, "body": body, "exact_answer": exact,
+                                      "snippets": [{"text": text} for text in snippets]}
+                                     for id, type, body, exact, snippets in questions]})
+
+
+def test_export_of_extractive_questions_gives_contexts_exact_answers_and_spans(tmp_path: Path) -> None:
+    """bioasq_factoid (SQuAD items, the test's gold in golden/) and bioasq_list (gold files of every type, read
+    as its list questions): one row per question, the records `biotune predict` reads plus the gold."""
+    from biotune.tasks import get_task
+
+    bioasq = tmp_path / "data" / "bioasq"
+    write_files(bioasq / "squad", {
+        "BioASQ-train-factoid-7b.json": squad([
+            ("q1_001", "What does lithium cause?", "lithium causes tremor .", [("tremor", 15)]),
+            ("q1_002", "What does lithium cause?", "tremor after lithium .", [("tremor", 0)]),
+            ("q2_001", "Which drug was given?", "the patient was given aspirin .", [("aspirin", 22)])]),
+        "BioASQ-test-factoid-7b.json": squad([("t1_001", "Which drug bleeds?", "heparin and bleeding .", [])])})
+    write_files(bioasq / "golden", {
+        "7B_golden.json": gold([("t1", "factoid", "Which drug bleeds?", [["heparin", "Heparin sodium"]], ["x ."]),
+                                ("t2", "list", "Which drugs cause tremor?", [["lithium"], ["valproate", "VPA"]],
+                                 ["lithium and valproate .", "tremor ."]),
+                                ("t3", "yesno", "Is it?", "yes", ["yes ."])]),
+        "4B1_golden.json": gold([("f1", "factoid", "Which one?", [["aspirin"]], ["aspirin ."]),
+                                 ("l1", "list", "Which genes?", [["BRCA1"], ["TP53"]], ["BRCA1 and TP53 ."])]),
+        "4B5_golden.json": gold([("l2", "list", "Which ones?", [["KRAS"]], ["KRAS ."])])})
+
+    factoid = export("bioasq_factoid", tmp_path / "data", tmp_path / "factoid")
+    assert list(factoid) == ["train", "test"]  # the corpus has no dev split
+    assert factoid["train"].to_list() == [
+        {"id": "q1", "question": "What does lithium cause?",
+         "contexts": ["lithium causes tremor .", "tremor after lithium ."], "type": "factoid", "exact_answer": [["tremor"]],
+         "spans": [{"context": 0, "start": 15, "end": 21}, {"context": 1, "start": 0, "end": 6}]},
+        {"id": "q2", "question": "Which drug was given?", "contexts": ["the patient was given aspirin ."],
+         "type": "factoid", "exact_answer": [["aspirin"]], "spans": [{"context": 0, "start": 22, "end": 29}]}]
+    assert factoid["test"].to_list() == [{"id": "t1", "question": "Which drug bleeds?",
+                                          "contexts": ["heparin and bleeding ."], "type": "factoid",
+                                          "exact_answer": [["heparin", "Heparin sodium"]], "spans": []}]
+
+    listed = export("bioasq_list", tmp_path / "data", tmp_path / "list")
+    assert [(row["id"], row["type"], row["exact_answer"]) for split in listed.values() for row in split] == [
+        ("l1", "list", [["BRCA1"], ["TP53"]]), ("l2", "list", [["KRAS"]]),
+        ("t2", "list", [["lithium"], ["valproate", "VPA"]])]  # the list questions alone (CorpusInfo.settings)
+    rows = listed["test"].to_list()
+    assert rows[0]["contexts"] == ["lithium and valproate .", "tremor ."] and rows[0]["spans"] == []
+    records = factoid["train"].to_list() + rows
+    back = write_jsonl(tmp_path / "back.jsonl", records)
+    assert list(get_task("qa").read_records(back)) == without(records, "exact_answer", "spans")
+
+
+def test_export_of_sentence_pairs_keeps_the_scores_as_written(tmp_path: Path) -> None:
+    """blurb_biosses (BLURB's TSV): id, sentence1, sentence2, score as float64."""
+    from biotune.tasks import get_task
+    from biotune.tasks.similarity.reading import read_pairs
+
+    header = "sentence1\tsentence2\tscore\n"
+    write_files(tmp_path / "data" / "blurb" / "biosses", {
+        "train.tsv": header + "KRAS is common .\tKras is frequent .\t2.2\nA cell .\tA gene .\t0\n",
+        "dev.tsv": header + "TP53 binds .\tp53 binds DNA .\t3.4\n",
+        "test.tsv": header + "VEGF grows vessels .\tAngiogenesis needs VEGF .\t4.0\n"})
+    saved = export("blurb_biosses", tmp_path / "data", tmp_path / "out")
+    assert saved["train"].features["score"] == datasets.Value("float64")
+    assert saved["train"].to_list() == [
+        {"id": "train.tsv:2", "sentence1": "KRAS is common .", "sentence2": "Kras is frequent .", "score": 2.2},
+        {"id": "train.tsv:3", "sentence1": "A cell .", "sentence2": "A gene .", "score": 0.0}]
+    assert (saved["validation"]["score"], saved["test"]["score"]) == ([3.4], [4.0])
+    rows = saved["train"].to_list()
+    back = write_jsonl(tmp_path / "back.jsonl", rows)
+    assert list(get_task("similarity").read_records(back)) == rows  # JSONL records keep their gold score
+    assert [(p.id, p.score) for p in read_pairs(back)] == [(r["id"], r["score"]) for r in rows]
+
+
+def test_export_of_multi_label_texts_gives_a_list_of_class_labels(tmp_path: Path) -> None:
+    """blurb_hoc (BLURB's HoC TSV): id, text, document, labels as a list of ClassLabel over the ten hallmarks."""
+    from biotune.tasks import get_task
+    from biotune.tasks.multilabel.reading import HOC_LABELS, read_labelled
+
+    def vector(*marked: int) -> str:
+        return ",".join(f"{k}_{int(k in marked)}" for k in range(10))
+
+    header = "labels\tsentence\tindex\n"
+    write_files(tmp_path / "data" / "blurb" / "hoc", {
+        "train.tsv": header + f"{vector(6, 0)}\tVEGF drives angiogenesis and invasion .\t111_s0\n"
+                              f"{vector()}\tMethods were standard .\t111_s1\n",
+        "dev.tsv": header + f"{vector(9)}\tInflammation promotes tumours .\t222_s0\n",
+        "test.tsv": header + f"{vector(7, 8)}\tCells resist death and proliferate .\t333_s4\n"})
+    saved = export("blurb_hoc", tmp_path / "data", tmp_path / "out")
+    assert saved["train"].features["labels"] == datasets.List(datasets.ClassLabel(names=list(HOC_LABELS)))
+    assert saved["train"].to_list() == [
+        {"id": "111_s0", "text": "VEGF drives angiogenesis and invasion .", "document": "111", "labels": [0, 6]},
+        {"id": "111_s1", "text": "Methods were standard .", "document": "111", "labels": []}]
+    rows = decoded(saved["test"], "labels")
+    assert rows == [{"id": "333_s4", "text": "Cells resist death and proliferate .", "document": "333",
+                     "labels": ["resisting cell death", "sustaining proliferative signaling"]}]
+    back = write_jsonl(tmp_path / "back.jsonl", rows)  # a labelled JSONL split, and the records predict reads
+    assert list(get_task("multilabel").read_records(back)) == rows
+    examples, _ = read_labelled(back)
+    assert [(e.id, e.document, e.text, e.labels) for e in examples] == [
+        (r["id"], r["document"], r["text"], tuple(r["labels"])) for r in rows]
 
 
 def test_hf_splits_serve_as_sources_dev_and_test_sets(bigbio_folder: Path, toy_corpus: Path, tmp_path: Path,

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -47,6 +47,9 @@ from biotune.tasks.multilabel.predict import MultiLabelPredictor, pad_windows
 from biotune.tasks.multilabel.reading import RECORD_FORMATS, read_labelled, read_records
 from biotune.tasks.multilabel.stage import DocumentLabelStage
 from biotune.tasks.multilabel.windows import cut_windows, default_stride
+
+if TYPE_CHECKING:
+    import datasets
 
 
 class MultiLabelTask(Task):
@@ -190,6 +193,18 @@ class MultiLabelTask(Task):
                 raise BiotuneError(f"record {name!r}: 'text' must be a non-empty string")
         predictions = predictor.predict([record["text"] for record in given])
         return [{**record, "labels": list(p.labels), "scores": p.scores} for record, p in zip(given, predictions)]
+
+    def gold_records(self, split: Split) -> Iterator[dict[str, Any]]:
+        """``{"id", "text", "document", "labels"}`` per text: the record `read_records` reads, the abstract it is
+        scored with and its gold labels (in the file's label order): a labelled JSONL line of `reading`."""
+        return ({"id": e.id, "text": e.text, "document": e.document, "labels": list(e.labels)} for e in split.examples)
+
+    def gold_features(self, labels: Sequence[str]) -> datasets.Features:
+        import datasets
+
+        return datasets.Features({"id": datasets.Value("string"), "text": datasets.Value("string"),
+                                  "document": datasets.Value("string"),
+                                  "labels": datasets.List(datasets.ClassLabel(names=list(labels)))})
 
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> MultiLabelResult:
         """At the model's threshold; a model without one yet (training's dev evaluation) at the split's best."""

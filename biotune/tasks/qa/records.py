@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from biotune.errors import BiotuneError
 from biotune.formats.readers import existing_file, numbered_lines
-from biotune.tasks.qa.examples import DecisionExample, QaExample, RankedAnswer
+from biotune.tasks.qa.examples import DecisionExample, QaExample, QaQuestion, RankedAnswer
 from biotune.tasks.qa.reading import (decisions_from_gold, read_decisions_tsv, read_gold, read_pubmedqa_json,
                                       read_squad, sniff)
 
@@ -86,6 +86,25 @@ def _grouped(examples: Sequence[QaExample], questions: Mapping[str, Any]) -> Ite
     for qid, record in records.items():
         if qid in questions:
             record["type"] = questions[qid].type
+    return iter(records.values())
+
+
+def gold_questions(examples: Sequence[QaExample], questions: Mapping[str, QaQuestion]) -> Iterator[dict[str, Any]]:
+    """One record per question of a gold split, as `read_questions` gives it (``id, question, contexts, type``),
+    with its gold: ``exact_answer``, the exact answers, each a list of synonyms (BioASQ's form, in its gold files
+    and in the submissions `write_submission` writes; a factoid's one entry holds every synonym), and ``spans``,
+    the answer spans the file marks
+    (``{"context", "start", "end"}``, `context` indexing `contexts`: SQuAD training items; none where the gold
+    is exact answers alone). `questions` holds every question of `examples` (`QaTask.read_split` sees to it)."""
+    records: dict[str, dict[str, Any]] = {}
+    for example in examples:
+        gold = questions[example.question_id]
+        record = records.setdefault(gold.id, {
+            "id": gold.id, "question": example.question, "contexts": [], "type": gold.type,
+            "exact_answer": [list(names) for names in gold.answers], "spans": []})
+        record["spans"] += [{"context": len(record["contexts"]), "start": span.start, "end": span.end}
+                            for span in example.answers]
+        record["contexts"].append(example.context)
     return iter(records.values())
 
 

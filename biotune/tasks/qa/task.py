@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import torch
 
@@ -45,9 +45,13 @@ from biotune.tasks.qa.predict import DecisionPredictor, QaPredictor, collate_win
 from biotune.tasks.qa.settings import QaSettings
 from biotune.tasks.qa.reading import (decisions_from_gold, default_gold_files, expand, gold_index, read_decisions_tsv,
                                       read_gold, read_pubmedqa_json, read_squad, sniff)
-from biotune.tasks.qa.records import (OUTPUT_FORMATS, answer_submission, decision_submission, predict_answers,
-                                      predict_decisions, read_decision_questions, read_questions, write_submission)
+from biotune.tasks.qa.records import (OUTPUT_FORMATS, answer_submission, decision_submission, gold_questions,
+                                      predict_answers, predict_decisions, read_decision_questions, read_questions,
+                                      write_submission)
 from biotune.tasks.qa.windows import check_room, cut_windows
+
+if TYPE_CHECKING:
+    import datasets
 
 DECISION_ORDER = ("yes", "no", "maybe")
 
@@ -237,6 +241,18 @@ class QaTask(_WindowTask):
     def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return predict_answers(predictor, records)
 
+    def gold_records(self, split: Split) -> Iterator[dict[str, Any]]:
+        """One row per question: its contexts and type, its exact answers, the spans the file marks (`gold_questions`)."""
+        return gold_questions(split.examples, {q.id: q for q in split.documents or []})
+
+    def gold_features(self, labels: Sequence[str]) -> datasets.Features:
+        import datasets
+
+        string = datasets.Value("string")
+        span = {name: datasets.Value("int32") for name in ("context", "start", "end")}
+        return datasets.Features({"id": string, "question": string, "contexts": datasets.List(string), "type": string,
+                                  "exact_answer": datasets.List(datasets.List(string)), "spans": datasets.List(span)})
+
     def endpoint(self, settings: Mapping[str, Any]) -> Endpoint:
         """POST /qa: a question and its contexts in, the ranked answers out (`biotune.tasks.qa.endpoint`)."""
         return qa_endpoint()
@@ -373,6 +389,17 @@ class DecisionTask(_WindowTask):
 
     def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return predict_decisions(predictor, records)
+
+    def gold_records(self, split: Split) -> Iterator[dict[str, Any]]:
+        """``{"id", "question", "context", "label"}`` per question: the record `read_records` reads, with its answer."""
+        return ({"id": e.id, "question": e.question, "context": e.context, "label": e.label} for e in split.examples)
+
+    def gold_features(self, labels: Sequence[str]) -> datasets.Features:
+        import datasets
+
+        string = datasets.Value("string")
+        return datasets.Features({"id": string, "question": string, "context": string,
+                                  "label": datasets.ClassLabel(names=list(labels))})
 
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> DecisionResult:
         unknown = sorted({e.label for e in split.examples} - set(predictor.labels))

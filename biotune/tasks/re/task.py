@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -44,6 +44,9 @@ from biotune.tasks.re.metrics import RelationResult, render_markdown, score_rela
 from biotune.tasks.re.records import INPUT_FORMATS, predict_records, read_records
 from biotune.tasks.re.settings import RelationSettings
 from biotune.tasks.stages import DocumentStage
+
+if TYPE_CHECKING:
+    import datasets
 
 LABEL2ID_FILE = "label2id.tsv"
 log = logging.getLogger("biotune")
@@ -238,6 +241,20 @@ class RelationTask(Task):
 
     def predict_records(self, predictor: Any, records: Sequence[Mapping[str, Any] | str]) -> list[dict[str, Any]]:
         return predict_records(predictor, records)
+
+    def gold_records(self, split: Split) -> Iterator[dict[str, Any]]:
+        """``{"id", "text", "label"}`` per pair: the pre-masked sentence `read_records` reads, with its label.
+        A split of candidate pairs built from documents has no such sentences (its gold is the documents')."""
+        if split.documents is not None:
+            raise BiotuneError(f"{split.path}: pairs built from documents have no pre-masked sentence rows; "
+                               "their gold is the documents' relations")
+        return ({"id": e.id, "text": e.text, "label": e.label} for e in split.examples)
+
+    def gold_features(self, labels: Sequence[str]) -> datasets.Features:
+        import datasets
+
+        return datasets.Features({"id": datasets.Value("string"), "text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=list(labels))})
 
     def endpoint(self, settings: Mapping[str, Any]) -> Endpoint | None:
         """A model trained on documents (it records the candidate `pairs`) relates an NER model's

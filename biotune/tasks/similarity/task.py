@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -34,6 +34,9 @@ from biotune.tasks.similarity.metrics import SimilarityResult, render_markdown, 
 from biotune.tasks.similarity.model import build_similarity_model, load_similarity_model, save_similarity_model
 from biotune.tasks.similarity.predict import SimilarityPredictor, pad
 from biotune.tasks.similarity.reading import FORMATS, iter_records, read_pairs, record_pair
+
+if TYPE_CHECKING:
+    import datasets
 
 
 class SimilarityTask(Task):
@@ -130,6 +133,18 @@ class SimilarityTask(Task):
             pairs.append(record_pair(record, where, need_score=False, default_id=str(k)))
         scores = predictor.predict(pairs)
         return [{**record, "score": round(score, 6)} for record, score in zip(records, scores)]
+
+    def gold_records(self, split: Split) -> Iterator[dict[str, Any]]:
+        """``{"id", "sentence1", "sentence2", "score"}`` per pair: the record `read_records` reads, and its gold score."""
+        return ({"id": p.id, "sentence1": p.sentence1, "sentence2": p.sentence2, "score": p.score}
+                for p in split.examples)
+
+    def gold_features(self, labels: Sequence[str]) -> datasets.Features:
+        """The score a float64, so a gold score reads back as written (BIOSSES's 2.2, not 2.2000000477)."""
+        import datasets
+
+        return datasets.Features({"id": datasets.Value("string"), "sentence1": datasets.Value("string"),
+                                  "sentence2": datasets.Value("string"), "score": datasets.Value("float64")})
 
     def score(self, predictor: Any, split: Split, scope: tuple[str, ...] = ()) -> SimilarityResult:
         """Pearson, Spearman and MSE of the split's pairs (`read_split` gives every pair its gold score)."""
