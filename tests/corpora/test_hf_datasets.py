@@ -429,3 +429,28 @@ def test_hf_split_specs_name_the_split_and_list_the_ones_there_are(bigbio_folder
         locate(f"hf:{bigbio_folder}:valid", data)
     with pytest.raises(BiotuneError, match=rf"^split 'hf:{bigbio_folder}' names no split: .*\({'hf:' + str(bigbio_folder)}:test\)$"):
         locate(f"hf:{bigbio_folder}", data)
+
+
+def test_relations_train_and_evaluate_from_a_bigbio_dataset(bigbio_folder: Path, tmp_path: Path,
+                                                            word_backbone: Path) -> None:
+    """The dataset's relations through the document path: one candidate per (chemical id, disease id) of a
+    document, labelled from its CID relation, scored per document as BioCreative V does."""
+    from biotune.config import validate
+    from biotune.experiments.run import train
+
+    train(validate({"name": "toy", "output_dir": str(tmp_path / "out"), "task": "re",
+                    "model": {"backbone": str(word_backbone), "max_length": 32, "dropout": 0.1},
+                    "data": {"corpus": f"hf:{bigbio_folder}"},
+                    "re": {"pairs": [["Chemical", "Disease"]], "scope": "document"},
+                    "training": {"epochs": 1, "learning_rate": 5e-3, "batch_size": 8, "bf16": False}}, "test"))
+    run = tmp_path / "out" / "results" / "toy" / "seed_42"
+    summary = json.loads((run / "train_summary.json").read_text())
+    scores = json.loads((run / "eval_test.json").read_text())["test"]
+    counts = {d["role"]: d["counts"] for d in summary["data"]}
+    # 2 chemicals x 2 diseases per document, the CID one positive: 6 / 3 / 3 documents
+    assert counts == {"train": {"pairs": 24, "0": 18, "CID": 6}, "dev": {"pairs": 12, "0": 9, "CID": 3},
+                      "test": {"pairs": 12, "0": 9, "CID": 3}}
+    assert scores["candidates"] == {"built": 12, "too_far": 0, "too_far_related": 0}
+    documents = scores["documents"]
+    assert (documents["documents"], documents["tp"] + documents["fn"]) == (3, 3)  # every test CID pair is gold
+    assert scores["headline_key"] == "documents.f1"
