@@ -71,6 +71,7 @@ RECIPE_SEED = 42  # every recipe seeds itself with 42 (run_glue's habit)
 # A headline under this (5 points of F1 or correlation) is a model that found next to nothing: no comparison
 NEAR_ZERO = 0.05
 GIB_PER_KIB = 1 / 2**20
+CEILING = ROOT / "bench" / "runs" / "ceiling.json"  # bench/ceiling.py's record
 
 
 # ---- running ----------------------------------------------------------------------------------
@@ -284,6 +285,20 @@ def biotune_text(cell: Mapping[str, Any]) -> str:
     return value if cell["status"] == "complete" else f"{value} ({cell['n']}/{cell['planned']} seeds)"
 
 
+def read_ceiling() -> dict[str, Any] | None:
+    """`bench/ceiling.py`'s last measurement (bench/runs/ceiling.json), if there is one."""
+    return json.loads(CEILING.read_text()) if CEILING.is_file() else None
+
+
+def ceiling_share(subwords_per_s: float | None, length: int, ceiling: Mapping[str, Any] | None) -> str:
+    """A run's training subwords/s over the ceiling (forward + backward + optimizer step on full batches) at its
+    window length: what padding, evaluation and data handling leave of the machine."""
+    measured = ceiling and ceiling["lengths"].get(str(length))
+    if not subwords_per_s or not measured:
+        return "–"
+    return f"{100 * subwords_per_s / measured['with_optimizer_step']:.0f}%"
+
+
 def section(suite: SuiteConfig, runs: Sequence[PlannedRun], runs_dir: Path, args: argparse.Namespace) -> str:
     """The section's Markdown (see the module docstring): one table, then its notes."""
     board = build_leaderboard(suite.name, entries(suite, runs, {}), suite.families,
@@ -292,6 +307,7 @@ def section(suite: SuiteConfig, runs: Sequence[PlannedRun], runs_dir: Path, args
     biotune = board["backbones"][backbone]
     papers = board.get("published", {}).get("rows", {})
     rows, flags, recipe_scores, settings = [], [], {}, {}
+    ceiling = read_ceiling()
     for family in board["families"]:
         for dataset in (d for d, f in board["datasets"].items() if f == family):
             cell = biotune["datasets"][dataset]
@@ -317,13 +333,14 @@ def section(suite: SuiteConfig, runs: Sequence[PlannedRun], runs_dir: Path, args
                 difference,
                 _pair(ours["examples_per_s"], theirs and theirs["examples_per_s"]),
                 _pair(ours["subwords_per_s"], theirs and theirs["subwords_per_s"], 0),
+                ceiling_share(ours["subwords_per_s"], config.model.max_length, ceiling),
                 _pair(ours["wall_s"] and ours["wall_s"] / 60, theirs and theirs["wall_s"] / 60),
                 _pair(_gib(ours["peak_rss_kib"]), theirs and _gib(theirs["peak_rss_kib"]), 2),
                 *(_number(paper["scores"].get(dataset), 2) for paper in papers.values()),
             ])
     recipe = published_rows(Published("", "", (PublishedRow("recipe", "", recipe_scores),)), board["datasets"],
                             board["families"])["rows"]["recipe"]  # the leaderboard's arithmetic over a row of scores
-    blank = [""] * 5  # the difference, rate, wall and memory columns
+    blank = [""] * 6  # the difference, rate, ceiling share, wall and memory columns
     for family in board["families"]:
         mean = recipe["families"][family]
         planned = mean["planned"]
@@ -348,14 +365,15 @@ def section(suite: SuiteConfig, runs: Sequence[PlannedRun], runs_dir: Path, args
     table = markdown_table(
         ["dataset", "family", "metric", "epochs", f"biotune {backbone} (mean ± std)", f"HF recipe (seed {RECIPE_SEED})",
          "Δ (points)", "train examples/s (biotune / recipe)", "train subwords/s (biotune / recipe)",
-         "wall, min (biotune per seed / recipe)", "peak RSS, GiB (biotune / recipe)",
+         "biotune's share of the CPU ceiling", "wall, min (biotune per seed / recipe)", "peak RSS, GiB (biotune / recipe)",
          *(f"{label} (published)" for label in papers)],
-        rows, ["left", "left", "left", *["right"] * (8 + len(papers))])
+        rows, ["left", "left", "left", *["right"] * (9 + len(papers))])
     return table + "\n\n" + "\n".join(notes(suite, board, runs, runs_dir, args, settings, flags)) + "\n"
 
 
 def notes(suite: SuiteConfig, board: Mapping[str, Any], runs: Sequence[PlannedRun], runs_dir: Path,
           args: argparse.Namespace, settings: Mapping[str, str], flags: Sequence[str]) -> list[str]:
+    ceiling = read_ceiling()
     records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs_dir.glob("biotune_*.json"))]
     spent = sum(r["wall_s"] for rs in records for r in rs)
     trained = sum(len(r["runs"]) for rs in records for r in rs)
@@ -379,6 +397,12 @@ def notes(suite: SuiteConfig, board: Mapping[str, Any], runs: Sequence[PlannedRu
         "process; peak RSS: the peak resident memory of the process (biotune: the `biotune benchmark --only` "
         "invocation over its seeds; `–`: not recorded, e.g. runs trained before this script recorded them).",
         f"- biotune benchmark invocations so far: {trained} runs trained in {spent / 3600:.2f} h.",
+        "- Share of the CPU ceiling: biotune's training subwords/s over `bench/ceiling.py`'s bf16 forward + backward "
+        "+ fused AdamW step on full batches of the same window length (" + (", ".join(
+            f"{length} subwords: {m['with_optimizer_step']:,.0f}/s" for length, m in ceiling["lengths"].items())
+            + f"; measured {ceiling['date']}, load average {ceiling['load_average']} at start" if ceiling else
+            "not measured yet: run `python bench/ceiling.py`") + "). A share above 100% means the ceiling was "
+        "measured on a busier machine than the run.",
         "- Δ: biotune's mean minus the recipe, in points; `–` where either side has no score or judges nothing. "
         "Family means and the BLURB score: the mean of the datasets' means, then of the families (BLURB's rule, "
         "`biotune.experiments.leaderboard`), over complete datasets only; incomplete because EBM PICO (BLURB's "

@@ -8,12 +8,16 @@ dropout 0 so SDPA runs its fused kernel: `model.attention_dropout`), in train mo
 the optimizer the Trainer's fused AdamW.
 
     python bench/ceiling.py --lengths 128 512 --steps 5 [--write]
+
+Every run also keeps its numbers in bench/runs/ceiling.json, from which `bench/blurb.py` gives each
+dataset's share of the ceiling at its window length.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
 import time
 from pathlib import Path
@@ -29,6 +33,7 @@ from ner_core import write_section  # noqa: E402  (sibling scripts, not a packag
 from relation_extraction import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "bench" / "runs" / "ceiling.json"
 
 
 def tokens_per_second(length: int, rows: int, steps: int, optimizer_step: bool) -> float:
@@ -65,12 +70,16 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write the `ceiling` section of BENCHMARKS.md")
     args = ap.parse_args()
     started, load = time.perf_counter(), Path("/proc/loadavg").read_text().split()[0]
-    rows = []
+    rows, record = [], {}
     for length in args.lengths:
         batch = max(1, args.batch_tokens // length)
         both = [tokens_per_second(length, batch, args.steps, optimizer_step) for optimizer_step in (False, True)]
         rows.append(f"| {length} | {batch} | {both[0]:,.0f} | {both[1]:,.0f} |")
+        record[str(length)] = {"rows": batch, "forward_backward": both[0], "with_optimizer_step": both[1]}
         print(rows[-1], flush=True)
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    RECORD.write_text(json.dumps({"date": str(datetime.date.today()), "load_average": float(load),
+                                  "steps": args.steps, "lengths": record}, indent=2) + "\n")
     body = "\n".join([
         "bf16 forward + backward of the bundled MiniLM-L6 (22M parameters) on full batches, no padding, in subword "
         "tokens/s: the most a training run on this machine can reach.", "",
