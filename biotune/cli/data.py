@@ -27,8 +27,8 @@ def check_data(
     """Report what training would read, before training: counts per label, ill-formed input, long inputs, split overlap."""
     from pydantic import ValidationError
 
-    from biotune.config import DataConfig, ExperimentConfig, load_config
-    from biotune.corpora.splits import corpus_splits, corpus_task
+    from biotune.config import ExperimentConfig, load_config
+    from biotune.corpora.splits import corpus_config, corpus_splits
     from biotune.models.backbones import load_tokenizer
     from biotune.tasks import get_task
     from biotune.training.preflight import check_task_inputs
@@ -40,8 +40,7 @@ def check_data(
         specs = [cfg.data.train, *([cfg.data.dev] if cfg.data.dev else []), *cfg.data.test]  # as training reads them
         has_dev = bool(cfg.data.dev)
     else:
-        cfg = ExperimentConfig(task=corpus_task(target), data=DataConfig(corpus=target, data_dir=data_dir,
-                                                                         download=download))
+        cfg = corpus_config(target, data_dir, download)
         specs = corpus_splits(cfg.data)  # the dev file is optional
         has_dev = "dev" in specs
         if not has_dev:  # read as training would read it: without model selection

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from biotune.config import DataConfig
+from biotune.config import DataConfig, ExperimentConfig
 from biotune.corpora.hf_datasets import HF_PREFIX
 from biotune.corpora.registry import CORPORA, CorpusPaths, resolve_corpus
 from biotune.errors import BiotuneError
@@ -91,3 +91,15 @@ def corpus_task(corpus: str) -> str:
     split lookup then names what is wrong)."""
     info = CORPORA.get(corpus) if not Path(corpus).is_dir() else None
     return info.task if info else "ner"
+
+
+def corpus_config(corpus: str, data_dir: str | Path | None = None, download: bool = False) -> ExperimentConfig:
+    """The experiment that reads `corpus` as its configs would, for what reads a corpus without a config
+    (`biotune check-data NAME`, `biotune corpora export`): its task, and the task settings its registry
+    entry names (`CorpusInfo.settings`: bioasq_list's list questions)."""
+    task = corpus_task(corpus)
+    info = CORPORA.get(corpus) if not Path(corpus).is_dir() else None
+    settings = info.settings if info else {}
+    return ExperimentConfig.model_validate({
+        "task": task, **({task: settings} if settings else {}),
+        "data": {"corpus": corpus, "data_dir": None if data_dir is None else str(data_dir), "download": download}})

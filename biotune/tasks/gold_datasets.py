@@ -18,9 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from biotune.config import ExperimentConfig
 from biotune.corpora.hf_datasets import file_datasets, is_hf_spec, save_datasets, split_files
 from biotune.corpora.registry import CORPORA, CorpusInfo, resolve_corpus
+from biotune.corpora.splits import corpus_config
 from biotune.io import check_output_folder
 from biotune.tasks import get_task
 from biotune.tasks.contract import SourceExamples
@@ -49,9 +49,7 @@ def _gold_datasets(info: CorpusInfo, splits: dict[str, Path], data_dir: str | Pa
     """Each split read by the corpus's task and turned into its gold records, one schema for every split."""
     import datasets
 
-    config = ExperimentConfig.model_validate({
-        "task": info.task, **({info.task: info.settings} if info.settings else {}),
-        "data": {"corpus": info.name, "data_dir": None if data_dir is None else str(data_dir), "download": download}})
+    config = corpus_config(info.name, data_dir, download)
     task = get_task(info.task)
     read = {split: task.read_split(split, config) for split in splits}
     labels = task.label_space([SourceExamples(s.examples, s.annotated_types) for s in read.values()], None)
