@@ -48,3 +48,14 @@ def test_corpus_splits_list_dev_only_when_the_folder_has_one(tmp_path: Path) -> 
     assert corpus_splits(DataConfig(corpus=str(without))) == ["train", "test"]
     with pytest.raises(BiotuneError, match=r"has no 'dev' split .*set data.dev: null"):
         read_split("dev", DataConfig(corpus=str(without)))
+
+
+def test_a_corpus_read_without_a_config_gets_its_task_and_registry_settings(tmp_path: Path) -> None:
+    from biotune.corpora.splits import corpus_config
+
+    listed = corpus_config("bioasq_list", tmp_path)
+    assert (listed.task, listed.settings.type, listed.data.corpus, listed.data.data_dir) == (
+        "qa", "list", "bioasq_list", str(tmp_path))
+    assert corpus_config("bioasq_factoid").settings.type == "factoid"  # the same files, factoid questions
+    assert corpus_config("blurb_chemprot").task == "re"
+    assert corpus_config(str(tmp_path)).task == "ner"  # a folder names no task
