@@ -65,7 +65,8 @@ def test_extends_cycles_and_missing_parents_are_errors(tmp_path: Path) -> None:
         load_config(tmp_path / "c.yaml")
 
 
-NOT_EXPERIMENTS = ("pretrain", "search", "suites")  # configs/ folders of other config kinds, validated by their own tests
+# configs/ folders of other config kinds, validated by their own tests; presets are bases a config extends
+NOT_EXPERIMENTS = ("pretrain", "search", "suites", "presets")
 
 
 @pytest.mark.parametrize("path", sorted(p for p in (ROOT / "configs").rglob("*.yaml") if p.name != "base.yaml"
@@ -73,6 +74,19 @@ NOT_EXPERIMENTS = ("pretrain", "search", "suites")  # configs/ folders of other 
                          ids=lambda p: str(p.relative_to(ROOT / "configs")))
 def test_shipped_configs_validate(path: Path) -> None:
     load_config(path)
+
+
+def test_the_bert_base_preset_is_a_base_a_config_extends(tmp_path: Path) -> None:
+    """configs/presets/bert_base.yaml: BERT-base's recipe under the shipped defaults (base.yaml is MiniLM's)."""
+    folder = tmp_path / "configs" / "mine"
+    folder.mkdir(parents=True)
+    (folder / "exp.yaml").write_text(f"extends: {ROOT / 'configs' / 'presets' / 'bert_base.yaml'}\n"
+                                     "data: {corpus: bc5cdr}\n", encoding="utf-8")
+    config, shipped = load_config(folder / "exp.yaml"), load_config(ROOT / "configs" / "bc5cdr.yaml")
+    assert (config.training.learning_rate, config.training.batch_size, config.model.backbone) == (
+        5e-5, 32, "bert-base-uncased")
+    assert (shipped.training.learning_rate, shipped.model.backbone) == (3e-4, "minilm")
+    assert config.training.epochs == shipped.training.epochs == 3
 
 
 def test_run_paths_refuse_an_existing_run(tmp_path: Path) -> None:
