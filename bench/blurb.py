@@ -368,12 +368,12 @@ def section(suite: SuiteConfig, runs: Sequence[PlannedRun], runs_dir: Path, args
          "biotune's share of the CPU ceiling", "wall, min (biotune per seed / recipe)", "peak RSS, GiB (biotune / recipe)",
          *(f"{label} (published)" for label in papers)],
         rows, ["left", "left", "left", *["right"] * (9 + len(papers))])
-    return table + "\n\n" + "\n".join(notes(suite, board, runs, runs_dir, args, settings, flags)) + "\n"
+    return table + "\n\n" + "\n".join(notes(suite, board, runs, runs_dir, args, settings, flags, ceiling)) + "\n"
 
 
 def notes(suite: SuiteConfig, board: Mapping[str, Any], runs: Sequence[PlannedRun], runs_dir: Path,
-          args: argparse.Namespace, settings: Mapping[str, str], flags: Sequence[str]) -> list[str]:
-    ceiling = read_ceiling()
+          args: argparse.Namespace, settings: Mapping[str, str], flags: Sequence[str],
+          ceiling: Mapping[str, Any] | None) -> list[str]:
     records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs_dir.glob("biotune_*.json"))]
     spent = sum(r["wall_s"] for rs in records for r in rs)
     trained = sum(len(r["runs"]) for rs in records for r in rs)

@@ -15,7 +15,7 @@ from typing import Any
 
 from biotune.config import DataConfig, ExperimentConfig
 from biotune.corpora.hf_datasets import HF_PREFIX
-from biotune.corpora.registry import CORPORA, CorpusPaths, resolve_corpus
+from biotune.corpora.registry import CORPORA, CorpusInfo, CorpusPaths, resolve_corpus
 from biotune.errors import BiotuneError
 
 
@@ -89,17 +89,21 @@ def locate(spec: str, data: DataConfig) -> tuple[str, Path, str | None]:
 def corpus_task(corpus: str) -> str:
     """The task a registered corpus is for (`ner` for a folder or a name the registry lacks: the
     split lookup then names what is wrong)."""
-    info = CORPORA.get(corpus) if not Path(corpus).is_dir() else None
+    info = _registered(corpus)
     return info.task if info else "ner"
+
+
+def _registered(corpus: str) -> CorpusInfo | None:
+    """The registry entry of `corpus`, None for a folder or a name the registry lacks."""
+    return CORPORA.get(corpus) if not Path(corpus).is_dir() else None
 
 
 def corpus_config(corpus: str, data_dir: str | Path | None = None, download: bool = False) -> ExperimentConfig:
     """The experiment that reads `corpus` as its configs would, for what reads a corpus without a config
     (`biotune check-data NAME`, `biotune corpora export`): its task, and the task settings its registry
     entry names (`CorpusInfo.settings`: bioasq_list's list questions)."""
-    task = corpus_task(corpus)
-    info = CORPORA.get(corpus) if not Path(corpus).is_dir() else None
-    settings = info.settings if info else {}
+    info = _registered(corpus)
+    task, settings = (info.task, info.settings) if info else ("ner", {})
     return ExperimentConfig.model_validate({
         "task": task, **({task: settings} if settings else {}),
         "data": {"corpus": corpus, "data_dir": None if data_dir is None else str(data_dir), "download": download}})
