@@ -3,10 +3,10 @@
 `biotune export MODEL_DIR --format onnx [--int8]` writes, into one new folder:
 
 - ``model.onnx``: the task's network from token ids to its logits (NER's per-token tag scores,
-  RE's and the text classifiers' per-input class scores, QA's start/end scores), batch and
-  sequence length dynamic, exported with torch's dynamo exporter (``torch.onnx.export(...,
-  dynamo=True)``; the TorchScript tracer bakes the sample's padding into BERT's attention mask,
-  and its logits then differ wherever a batch is padded);
+  RE's and the text classifiers' per-input class scores, QA's start/end scores, similarity's
+  score), batch and sequence length dynamic, exported with torch's dynamo exporter
+  (``torch.onnx.export(..., dynamo=True)``; the TorchScript tracer bakes the sample's padding into
+  BERT's attention mask, and its logits then differ wherever a batch is padded);
 - ``model.int8.onnx`` with ``--int8``: onnxruntime's dynamic quantisation (int8 weights of every
   MatMul, activations quantised per batch), the ONNX twin of biotune's ``--precision int8``;
 - ``config.json`` (labels in ``id2label``, and ``biotune``: the task, its head, a CRF's scores,
@@ -19,7 +19,9 @@ decisions that agree: the argmax per real token (token-level outputs) or per inp
 outputs), the sign per label for a multi-label model; a single-score output (similarity) has
 no decision, only the difference. The check compares two implementations of one function, so
 the inputs need not be meaningful: RE's `entity_start` head reads its two marker positions
-from `entity_starts`, which the sample points at its first and last word pieces.
+from `entity_starts`, which the sample points at its first and last word pieces, and the similarity
+`biencoder` head reads a second sentence alone (`input_ids_2`, ...), for which the sample, rotated
+by one, serves again.
 
 What the graph leaves out is what biotune does around the network: word-to-subword alignment,
 windows, BIO repair, a CRF's Viterbi decoding (its scores are in ``config.json``), RE's marking
@@ -54,6 +56,7 @@ INT8_FILE = "model.int8.onnx"
 REPORT_FILE = "onnx_report.json"
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what a tokenizer gives and an encoder reads
 ENTITY_STARTS = "entity_starts"  # RE's entity_start head: (batch, 2) marker positions
+SECOND_TEXT = "_2"  # suffix of the token inputs of a second text read alone (the similarity bi-encoder's sentence2)
 TOKEN_SCORES = ("start_logits", "end_logits")  # one score per token (extractive QA): an input's decision is its best token
 OPSET = 18  # the dynamo exporter's own default; onnxruntime's quantiser and CPU kernels take it
 # The sample the check runs when none is given: plain and awkward text (unicode, a long word,
@@ -154,14 +157,22 @@ def _sample_texts(sample: str | Path | None) -> list[str]:
 
 
 def _model_inputs(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-    """The sample as the model's own keyword inputs, in its forward's order, padded to one batch."""
+    """The sample as the model's own keyword inputs, in its forward's order, padded to one batch; a model that
+    also reads a second text alone (inputs suffixed `SECOND_TEXT`) gets the sample rotated by one as that text."""
     accepted = inspect.signature(model.forward).parameters
     limit = getattr(model.config, "max_position_embeddings", None)
-    encoded = tokenizer(list(texts), padding=True, truncation=limit is not None, max_length=limit,
-                        return_tensors="pt")
-    inputs = {name: encoded[name] for name in accepted if name in TOKEN_INPUTS and name in encoded}
+
+    def encode(batch: Sequence[str], suffix: str) -> dict[str, torch.Tensor]:
+        encoded = tokenizer(list(batch), padding=True, truncation=limit is not None, max_length=limit,
+                            return_tensors="pt")
+        return {f"{name}{suffix}": encoded[name] for name in TOKEN_INPUTS if name in encoded}
+
+    found = encode(texts, "")
+    if f"input_ids{SECOND_TEXT}" in accepted:
+        found |= encode([*texts[1:], texts[0]], SECOND_TEXT)
+    inputs = {name: found[name] for name in accepted if name in found}
     if ENTITY_STARTS in accepted:
-        last = encoded["attention_mask"].sum(dim=1) - 2  # the last word piece before [SEP]
+        last = found["attention_mask"].sum(dim=1) - 2  # the last word piece before [SEP]
         inputs[ENTITY_STARTS] = torch.stack([torch.ones_like(last), last.clamp(min=1)], dim=1)  # (batch, 2)
     return inputs
 
@@ -189,11 +200,13 @@ class _Logits(torch.nn.Module):
 
 
 def _export(model: torch.nn.Module, inputs: dict[str, torch.Tensor], outputs: list[str], path: Path) -> None:
-    """Batch and length dynamic, the length up to the model's positions (the exporter proves no more)."""
+    """Batch and length dynamic, the length up to the model's positions (the exporter proves no more); a second
+    text's length is its own."""
     positions = getattr(model.config, "max_position_embeddings", None)
     batch = torch.export.Dim("batch")
-    length = torch.export.Dim("sequence", max=positions) if positions else torch.export.Dim("sequence")
-    shapes = tuple({0: batch} if name == ENTITY_STARTS else {0: batch, 1: length} for name in inputs)
+    lengths = {suffix: torch.export.Dim(f"sequence{suffix}", max=positions or None) for suffix in ("", SECOND_TEXT)}
+    shapes = tuple({0: batch} if name == ENTITY_STARTS else
+                   {0: batch, 1: lengths[SECOND_TEXT if name.endswith(SECOND_TEXT) else ""]} for name in inputs)
     quiet = io.StringIO()  # the exporter prints its progress; a failure's message carries what matters
     try:
         with contextlib.redirect_stdout(quiet):

@@ -57,7 +57,7 @@ TASKS: Registry[TaskSpec] = Registry("task", {spec.name: spec for spec in (
              "yes / no (/ maybe) answers from a question and its context (BioASQ yes/no, PubMedQA)",
              "--checkpoint of predict and evaluate, or a MODEL_DIR of serve (POST /yesno)", "QA",
              "biotune.tasks.qa.settings:QaSettings"),
-    TaskSpec("similarity", "biotune.tasks.similarity.task:SimilarityTask", ("cls",), 512,
+    TaskSpec("similarity", "biotune.tasks.similarity.task:SimilarityTask", ("cls", "biencoder"), 512,
              "regression score of how similar two sentences are, as BIOSSES rates them",
              "--checkpoint of predict and evaluate, or a MODEL_DIR of serve (POST /similarity)", "Similarity"),
     TaskSpec("multilabel", "biotune.tasks.multilabel.task:MultiLabelTask", ("sigmoid",), 256,

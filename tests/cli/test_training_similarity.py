@@ -1,5 +1,6 @@
 """The CLI on sentence similarity: train (dev selection, eval files, model card), evaluate, check-data;
-bad input exits 2 with one line naming file and line."""
+bad input exits 2 with one line naming file and line; the `biencoder` head trained, carded, checked and
+resumed."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from biotune.cli import app
+from biotune.config import load_config
+from biotune.tasks import get_task
 from tests.tasks.similarity.test_task import config_file
-from tests.tasks.similarity.toy import write_corpus, write_pairs
+from tests.tasks.similarity.toy import toy_pairs, write_corpus, write_pairs
 
 runner = CliRunner()
 
@@ -85,8 +89,6 @@ def test_check_data_and_train_refuse_a_bad_row_or_a_pair_too_long_with_one_line(
 
 
 def test_predict_writes_a_score_per_pair_as_predict_records_does(trained, tmp_path: Path) -> None:
-    from biotune.tasks import get_task
-
     outputs, corpus, _ = trained
     best = outputs / "checkpoints" / "toy_similarity" / "seed_5" / "best_model"
     task = get_task("similarity")
@@ -112,3 +114,96 @@ def test_predict_refuses_a_bad_row_before_the_model_loads(trained, tmp_path: Pat
     assert result.output.strip() == (f"error: {source}:2: expected sentence1<TAB>sentence2[<TAB>score], found 1 "
                                      "column: 'only one column'")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.fixture(scope="module")
+def biencoder_fit(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path) -> tuple[Path, Path, Path]:
+    """(best_model, train file, config) of one `biotune train` with `model.head: biencoder` on 8 pairs."""
+    root = tmp_path_factory.mktemp("biencoder_cli")
+    train_file = write_pairs(root / "train.tsv", toy_pairs(8))
+    config = config_file(root, word_backbone, f"{{corpus: toy, train: {train_file}, dev: null, test: [{train_file}], "
+                                              "allow_test_as_train: true}", head="biencoder", epochs=40)
+    result = runner.invoke(app, ["train", str(config), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    return root / "outputs" / "checkpoints" / "toy_similarity" / "seed_3" / "best_model", train_file, config
+
+
+def test_training_the_biencoder_fits_the_pairs(biencoder_fit, word_backbone: Path) -> None:
+    best, train_file, config_path = biencoder_fit
+    task, config = get_task("similarity"), load_config(config_path)
+    pairs = task.read_split(str(train_file), config).examples
+    torch.manual_seed(3)
+    losses = []
+    for bundle in (task.build_model(str(word_backbone), [], config, pairs), task.load(best)):
+        batch = task.collator(bundle, [])(task.featurise(pairs, bundle, [], config))
+        with torch.no_grad():
+            losses.append(float(task.loss(bundle.model.eval(), batch, batch.pop("weight"))[0]))
+    assert losses[1] < 0.1 * losses[0]  # from the untrained encoder's cosines, mapped to 0-4
+    result = task.score(task.predictor(task.load(best), precision="fp32", batch_size=8), task.read_split(str(train_file), config))
+    assert result.pearson > 0.95 and result.mse == pytest.approx(losses[1], rel=1e-4)
+
+
+def test_the_biencoder_card_shows_sentence_transformers_and_check_data_the_longest_sentence(biencoder_fit) -> None:
+    best, _, config = biencoder_fit
+    card = (best / "README.md").read_text()
+    scale = json.loads((best / "config.json").read_text())["biotune"]["scale"]
+    assert 'SentenceTransformer("' in card and f"{scale:.6g} * cosine" in card
+    assert 'pipeline("text-classification"' not in card and "SimilarityPredictor.from_checkpoint" in card
+    result = runner.invoke(app, ["check-data", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "subwords of a sentence with its special tokens" in result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("| train"))
+    assert [c.strip() for c in row.split("|")[5:7]] == ["10", "0"]  # the longest sentence alone, not the pair's 18
+
+
+def test_predict_with_a_biencoder_writes_what_predict_records_gives(biencoder_fit, tmp_path: Path) -> None:
+    best, train_file, _ = biencoder_fit
+    task = get_task("similarity")
+    expected = task.predict_records(task.predictor(task.load(best), precision="fp32", batch_size=32),
+                                    list(task.read_records(train_file)))
+    out = tmp_path / "scores.jsonl"
+    result = runner.invoke(app, ["predict", "--checkpoint", str(best), "--input", str(train_file), "--output", str(out),
+                                 "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert written == [{**r, "score": pytest.approx(r["score"], abs=1e-5)} for r in expected]
+    assert [r["id"] for r in written] == [f"train.tsv:{k}" for k in range(2, 10)]
+
+
+def test_a_crashed_biencoder_run_resumes_from_its_checkpoint_to_the_same_model(
+        tmp_path: Path, word_backbone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Trainer's checkpoints hold the whole bi-encoder (encoder, scale, shift): resumed after a crash in
+    epoch 2, with dev selecting the epoch, the run saves exactly the model of a run that never stopped."""
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    import biotune.training.trainer as trainer
+    from biotune.experiments.run import train
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args: object, state: object, control: object, **kwargs: object) -> None:
+            if state.global_step == 3:  # type: ignore[attr-defined]
+                raise RuntimeError("power cut")
+
+    init = trainer.TaskTrainer.__init__
+
+    def crashing(self: trainer.TaskTrainer, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)
+        self.add_callback(Crash())
+
+    corpus = write_corpus(tmp_path / "corpus")
+    config = config_file(tmp_path, word_backbone, f"{{corpus: {corpus}}}", head="biencoder", epochs=3)
+    monkeypatch.setattr(trainer.TaskTrainer, "__init__", crashing)
+    with pytest.raises(RuntimeError, match="power cut"):
+        train(load_config(config))
+    monkeypatch.undo()
+    resumed = train(load_config(config))
+    reference = train(load_config(config, {"output_dir": str(tmp_path / "reference")}))
+    assert resumed.summary["resumed_from_step"] == 2 and reference.summary["resumed_from_step"] == 0
+    weights = [load_file(str(run.paths.best_model / "model.safetensors")) for run in (resumed, reference)]
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    affine = [{k: v for k, v in json.loads((run.paths.best_model / "config.json").read_text())["biotune"].items()
+               if k in ("scale", "shift")} for run in (resumed, reference)]
+    assert affine[0] == affine[1] and len(affine[0]) == 2
+    assert resumed.summary["dev_history"] == reference.summary["dev_history"]
+    assert (resumed.paths.results / "eval_test.json").read_text() == (reference.paths.results / "eval_test.json").read_text()

@@ -52,6 +52,16 @@ def multilabel_folder(tmp_path_factory: pytest.TempPathFactory, word_backbone: P
     return folder
 
 
+@pytest.fixture(scope="module")
+def biencoder_folder(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path) -> Path:
+    from biotune.tasks.similarity.model import build_similarity_model, save_similarity_model
+
+    torch.manual_seed(3)
+    folder = tmp_path_factory.mktemp("biencoder_model")
+    save_similarity_model(build_similarity_model(str(word_backbone), "biencoder", 0.1, 0.0, [0.4, 3.6]), folder)
+    return folder
+
+
 def test_ner_export_agrees_with_torch_and_tags_the_same(ner_folder: Path, tmp_path: Path) -> None:
     """A tiny tagger: every real token's tag agrees, fp32 logits within float error, int8 further off."""
     from transformers import AutoTokenizer
@@ -99,6 +109,30 @@ def test_multilabel_decisions_are_sign_per_label(multilabel_folder: Path, tmp_pa
     (check,) = done.checks[MODEL_FILE]
     assert (check.decisions, check.agreement) == (3 * 3, 1.0)  # 3 inputs x 3 labels
     assert json.loads(done.report.read_text())["sample_inputs"] == 3
+
+
+def test_the_similarity_biencoder_reads_two_sentences_each_of_its_own_length(biencoder_folder: Path,
+                                                                             tmp_path: Path) -> None:
+    """The second sentence's inputs (`*_2`) are inputs of their own, with a length of their own."""
+    from transformers import AutoTokenizer
+
+    from biotune.tasks import get_task
+
+    done = export_onnx(biencoder_folder, tmp_path / "biencoder")
+    (check,) = done.checks[MODEL_FILE]
+    assert (check.output, check.decisions, check.agreement) == ("logits", 0, None) and check.max_abs_diff < 1e-4
+    session = onnx_session(done.folder / MODEL_FILE)
+    assert [i.name for i in session.get_inputs()] == ["input_ids", "attention_mask", "token_type_ids", "input_ids_2",
+                                                      "attention_mask_2", "token_type_ids_2"]
+    tokenizer = AutoTokenizer.from_pretrained(done.folder)
+    first = tokenizer(["the patient developed acute tremor after lithium .", "aspirin"], padding=True, return_tensors="np")
+    second = tokenizer(["heparin", "asthma and tremor"], padding=True, return_tensors="np")  # shorter than the first
+    feed = {**{name: first[name] for name in first}, **{f"{name}_2": second[name] for name in second}}
+    scores = session.run(None, feed)[0]  # (2, 1)
+    with torch.inference_mode():
+        expected = get_task("similarity").load(biencoder_folder).model(
+            **{name: torch.from_numpy(value) for name, value in feed.items()}).logits.numpy()
+    assert scores.shape == (2, 1) and np.abs(scores - expected).max() < 1e-4
 
 
 def test_bad_input_is_one_line(word_backbone: Path, relation_folder: Path, tmp_path: Path) -> None:

@@ -10,10 +10,13 @@ from biotune.tasks import TASKS, get_task
 from biotune.tasks.ner.factory import HEADS as NER_HEADS
 from biotune.tasks.re.heads import HEADS as RE_HEADS
 from biotune.tasks.re.settings import RelationSettings
+from biotune.tasks.similarity.encoding import READS_SEPARATELY
+from biotune.tasks.similarity.model import HEADS as SIMILARITY_HEADS
 
 
 def test_the_spec_names_exactly_the_heads_each_task_builds() -> None:
     assert set(TASKS["ner"].heads) == set(NER_HEADS) and set(TASKS["re"].heads) == set(RE_HEADS)
+    assert set(TASKS["similarity"].heads) == set(SIMILARITY_HEADS) == set(READS_SEPARATELY)
     assert [get_task(name).name for name in TASKS] == list(TASKS)
 
 

@@ -1,8 +1,9 @@
 """`check-data` for sentence similarity: what is worth knowing about pair files before training.
 
-Per split: pairs, the score's mean and range, the longest pair in subwords (special tokens
-included) against `max_length` and how many pairs do not fit (training would refuse them, with
-the message `encoding.too_long_message` gives), and dev/test pairs that are also in train (in
+Per split: pairs, the score's mean and range, the longest input in subwords (special tokens
+included: the pair read as one input for the ``cls`` head, a sentence read alone for
+``biencoder``) against `max_length` and how many pairs do not fit (training would refuse them,
+with the message `encoding.too_long_message` gives), and dev/test pairs that are also in train (in
 either order, ignoring case and spacing). Then the score distribution per split, in bins of one
 point of the scale. BIOSSES is tiny (64 / 16 / 20 pairs), so a small dev split gets a warning:
 the epoch it selects, and so the test score, move with the seed.
@@ -35,16 +36,18 @@ def score_bins(scores: Iterable[float]) -> dict[str, int]:
 
 
 def check_similarity(splits: Mapping[str, Split], tokenizer: PreTrainedTokenizerBase, max_length: int,
-                     dev: str | None) -> str:
+                     dev: str | None, separately: bool) -> str:
     """The Markdown report: a table of counts and lengths, the score distribution, then warnings.
-    `dev` names the split that selects the epoch (None: no selection)."""
+    `dev` names the split that selects the epoch (None: no selection); `separately`: the head reads
+    each sentence alone (`encoding.READS_SEPARATELY`), so a sentence, not the pair, must fit."""
     train_pairs = {_key(p) for p in splits[TRAIN].examples} if TRAIN in splits else set()
     rows, bins, warnings = [], {}, []
     for name, split in splits.items():
         pairs: list[SentencePair] = split.examples
         scores = [p.score for p in pairs if p.score is not None]
-        lengths = [len(item.input_ids) for item in encode_pairs(pairs, tokenizer, None, None)]
-        too_long = [(p, n) for p, n in zip(pairs, lengths) if n > max_length]
+        longest = [item.longest() for item in encode_pairs(pairs, tokenizer, None, None, separately)]
+        lengths = [n for _, n in longest]
+        too_long = [(p, part, n) for p, (part, n) in zip(pairs, longest) if n > max_length]
         overlap = sum(_key(p) in train_pairs for p in pairs) if name != TRAIN and train_pairs else None
         rows.append([name, str(len(pairs)), f"{sum(scores) / len(scores):.2f}" if scores else "-",
                      f"{min(scores):g}-{max(scores):g}" if scores else "-", str(max(lengths, default=0)),
@@ -58,9 +61,10 @@ def check_similarity(splits: Mapping[str, Split], tokenizer: PreTrainedTokenizer
             warnings.append(f"{name}: {len(pairs)} pairs select the epoch; with so few, the selected epoch and the "
                             "test scores move with the seed: compare settings over several seeds "
                             "(biotune run CONFIG --seeds ...)")
-    lines = ["# Sentence-similarity data check", "", f"max_length {max_length} (subwords of a pair with its special "
-             "tokens; a longer pair is refused, never cut)", "",
-             markdown_table(["split", "pairs", "mean score", "score range", "longest pair (subwords)",
+    unit = "sentence" if separately else "pair"
+    lines = ["# Sentence-similarity data check", "", f"max_length {max_length} (subwords of a {unit} with its special "
+             f"tokens; a longer {unit} is refused, never cut)", "",
+             markdown_table(["split", "pairs", "mean score", "score range", f"longest {unit} (subwords)",
                              "over max_length", "pairs in train"], rows,
                             ["left", "right", "right", "right", "right", "right", "right"]), "",
              markdown_table(["", *bins], [[label, *(str(bins[s][label]) for s in bins)]

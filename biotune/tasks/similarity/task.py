@@ -3,13 +3,15 @@
 BLURB's BIOSSES (100 pairs from biomedical papers, each the mean of five annotators' 0-4
 scores; 64 / 16 / 20 pairs) is the dataset it is built for. The map between the shared
 machinery and the building blocks: `reading` (BIOSSES TSV, JSON Lines), `encoding` (the pair
-as one text-pair input, never cut), `model` (a standard regression folder), `predict`,
-`metrics` (Pearson, the headline; Spearman; MSE), `checks`.
+as one text-pair input, or each sentence alone, never cut), `model` (the heads: ``cls``, a
+standard regression folder; ``biencoder`` in `biencoder`, a sentence-transformers folder),
+`predict`, `metrics` (Pearson, the headline; Spearman; MSE), `checks`.
 
 Loss: the squared error of the predicted score, weighted per pair by its source's weight,
 summed over the batch and divided by the batch size, as the other tasks reduce theirs. Scores
-are learnt on the gold scale (no rescaling), so the saved model's output is the score itself,
-in `transformers.pipeline` as in biotune. There is no label space: `label_space` is empty.
+are learnt on the gold scale (no rescaling), so the saved model's output is the score itself
+(the cross-encoder's in `transformers.pipeline` too; the bi-encoder's cosine in sentence-transformers
+maps to it by the scale and shift its config.json records). There is no label space: `label_space` is empty.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.models.backbones import backbone_config, position_limit
 from biotune.tasks.contract import Bundle, SourceExamples, Task, distinct
+from biotune.tasks.similarity.biencoder import HEAD as BIENCODER
 from biotune.tasks.similarity.checks import check_similarity, score_bins
-from biotune.tasks.similarity.encoding import encode_pairs
+from biotune.tasks.similarity.encoding import READS_SEPARATELY, encode_pairs
 from biotune.tasks.similarity.examples import SentencePair
 from biotune.tasks.similarity.metrics import SimilarityResult, render_markdown, score_similarity
-from biotune.tasks.similarity.model import build_similarity_model, load_similarity_model, save_similarity_model
+from biotune.tasks.similarity.model import (build_similarity_model, load_similarity_model, model_head,
+                                            save_similarity_model)
 from biotune.tasks.similarity.predict import SimilarityPredictor, pad
 from biotune.tasks.similarity.reading import FORMATS, iter_records, read_pairs, record_pair
 
@@ -69,25 +73,28 @@ class SimilarityTask(Task):
 
     def check_data(self, splits: Mapping[str, Split], tokenizer: Any, config: ExperimentConfig) -> str:
         dev = locate(config.data.dev, config.data)[0] if config.data.dev else None
-        return check_similarity(splits, tokenizer, config.model.max_length, dev)
+        return check_similarity(splits, tokenizer, config.model.max_length, dev, READS_SEPARATELY[config.model.head])
 
     def check_inputs(self, train: Sequence[Any], evaluated: Mapping[str, Split], labels: Sequence[str],
                      tokenizer: Any, config: ExperimentConfig) -> None:
-        """Every training, dev and test pair fits `model.max_length` whole (`encoding.too_long_message` otherwise)."""
+        """Every training, dev and test pair fits `model.max_length` whole, as the head reads it
+        (`encoding.too_long_message` otherwise)."""
         positions = position_limit(backbone_config(config.model.backbone))
         for pairs in (train, *(split.examples for split in evaluated.values())):
-            encode_pairs(pairs, tokenizer, config.model.max_length, positions)
+            encode_pairs(pairs, tokenizer, config.model.max_length, positions, READS_SEPARATELY[config.model.head])
 
     # ---- model and training -----------------------------------------------------------------
     def build_model(self, init: str, labels: Sequence[str], config: ExperimentConfig,
                     train_examples: Sequence[Any]) -> Bundle:
-        scores = [p.score for p in train_examples if p.score is not None]
         return build_similarity_model(init, config.model.head, config.model.dropout, config.model.attention_dropout,
-                                      sum(scores) / len(scores) if scores else 0.0)
+                                      [p.score for p in train_examples if p.score is not None])
 
     def featurise(self, examples: Sequence[Any], bundle: Bundle, labels: Sequence[str],
                   config: ExperimentConfig) -> list[dict[str, Any]]:
-        inputs = encode_pairs(examples, bundle.tokenizer, config.model.max_length, position_limit(bundle.model.config))
+        """Each pair's input as the model's head reads it; `input_ids` (both sentences' for the bi-encoder)
+        is what the trainer sorts and budgets batches by."""
+        inputs = encode_pairs(examples, bundle.tokenizer, config.model.max_length, position_limit(bundle.model.config),
+                              READS_SEPARATELY[model_head(bundle.model)])
         return [{"input_ids": item.input_ids, "pair": item, "score": pair.score, "weight": pair.weight}
                 for pair, item in zip(examples, inputs)]
 
@@ -162,21 +169,13 @@ class SimilarityTask(Task):
         return {"pairs": len(examples), **score_bins(p.score for p in examples if p.score is not None)}
 
     def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
-        return f"""The folder is a standard `AutoModelForSequenceClassification` regression model (one output,
-`problem_type: regression`): its output is the similarity score on the training data's scale
-(BIOSSES: 0 unrelated ... 4 equivalent), not a probability, and transformers gives it as it is:
-
-```python
-from transformers import pipeline
-
-similarity = pipeline("text-classification", model="{model}")
-print(similarity({{"text": "Oncogenic KRAS mutations are common in cancer.",
-                  "text_pair": "The oncogenic activity of mutant Kras appears dependent on functional Craf."}}))
-# {{'label': 'similarity', 'score': ...}}
-```
-
-With biotune (records in, records out; a pair is never cut, and one longer than the model's
-positions is refused):
+        """How the head's folder is used outside biotune (transformers for ``cls``, sentence-transformers for
+        ``biencoder``), then with biotune, then what the data's size means for its scores."""
+        outside = (_biencoder_usage(model, settings["scale"], settings["shift"]) if settings.get("head") == BIENCODER
+                   else _cross_encoder_usage(model))
+        return f"""{outside}
+With biotune (records in, records out; a sentence or pair is never cut, and one longer than the
+model's positions is refused):
 
 ```python
 from biotune.tasks import get_task
@@ -196,4 +195,45 @@ that selected the epoch holds a handful of pairs, and a Pearson correlation over
 moves by points from one seed to the next. Read a single run's scores with that in mind, and
 compare models over several seeds (`biotune run CONFIG --seeds ...`; the card of such a run shows
 the seeds' mean and standard deviation).
+"""
+
+
+EXAMPLE_PAIR = ("Oncogenic KRAS mutations are common in cancer.",
+                "The oncogenic activity of mutant Kras appears dependent on functional Craf.")
+
+
+def _cross_encoder_usage(model: str) -> str:
+    """The ``cls`` folder in `transformers.pipeline`: the score itself, the pair as one input."""
+    return f"""The folder is a standard `AutoModelForSequenceClassification` regression model (one output,
+`problem_type: regression`): its output is the similarity score on the training data's scale
+(BIOSSES: 0 unrelated ... 4 equivalent), not a probability, and transformers gives it as it is:
+
+```python
+from transformers import pipeline
+
+similarity = pipeline("text-classification", model="{model}")
+print(similarity({{"text": "{EXAMPLE_PAIR[0]}",
+                  "text_pair": "{EXAMPLE_PAIR[1]}"}}))
+# {{'label': 'similarity', 'score': ...}}
+```
+"""
+
+
+def _biencoder_usage(model: str, scale: float, shift: float) -> str:
+    """The ``biencoder`` folder in sentence-transformers: the cosine of two embeddings, mapped to the scale."""
+    return f"""The folder is a sentence-transformers bi-encoder (the encoder, then mean pooling; a standard
+`AutoModel` folder too): each sentence is embedded alone, and the similarity score on the training
+data's scale (BIOSSES: 0 unrelated ... 4 equivalent) is `shift + scale * cosine` of the two
+embeddings, with the trained `scale` {scale:.6g} and `shift` {shift:.6g} (`biotune` in config.json).
+sentence-transformers cuts a sentence longer than the model's positions, where biotune refuses it.
+
+```python
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{model}")
+embeddings = model.encode(["{EXAMPLE_PAIR[0]}",
+                           "{EXAMPLE_PAIR[1]}"])
+cosine = float(model.similarity(embeddings[0], embeddings[1]))  # its default: cosine
+print({shift:.6g} + {scale:.6g} * cosine)
+```
 """

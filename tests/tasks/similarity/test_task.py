@@ -20,13 +20,14 @@ from tests.tasks.similarity.toy import toy_pairs, write_pairs
 TASK = get_task("similarity")
 
 
-def config_file(folder: Path, backbone: Path, data: str, max_length: int = 32, **training: object) -> Path:
+def config_file(folder: Path, backbone: Path, data: str, max_length: int = 32, head: str = "cls",
+                **training: object) -> Path:
     """A `task: similarity` config on the tiny backbone; `data` is the YAML of its data section."""
     settings = {"epochs": 100, "learning_rate": 5.0e-3, "batch_size": 4, "warmup": 0.0, "bf16": False,
                 "logging_steps": 1000, **training}
     path = folder / "toy_similarity.yaml"
     path.write_text(f"task: similarity\nname: toy_similarity\noutput_dir: {folder / 'outputs'}\n"
-                    f"model: {{backbone: {backbone}, max_length: {max_length}, dropout: 0.0}}\n"
+                    f"model: {{backbone: {backbone}, head: {head}, max_length: {max_length}, dropout: 0.0}}\n"
                     f"data: {data}\ntraining: {settings}\n", encoding="utf-8")
     return path
 
