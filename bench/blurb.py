@@ -16,6 +16,8 @@ relations `bench/hf_re_recipe.py`, yes/no `bench/hf_decision_recipe.py`, similar
 `bench/hf_similarity_recipe.py`, multi-label `bench/hf_multilabel_recipe.py`. Each result is kept
 in `bench/runs/blurb/recipe_<dataset>.json` with the command that made it, and reused while the
 command is the same (rerun when, say, the config's epochs change).
+A run of biotune whose shipped config changed since (say, its learning rate) is not reported (the table says
+so and names the keys) until `--overwrite` retrains it.
 
 The section (`<!-- blurb -->` in BENCHMARKS.md, in place of the old BLURB-style `suite` section)
 is one table built from what exists, so it can be rebuilt at any time (`--report-only`): per
@@ -27,7 +29,7 @@ not run yet says so. A side that judges nothing (predictions collapsed to one cl
 or below what one answer for everything earns, or near zero) is flagged and gets no difference.
 
 usage: python bench/blurb.py [--datasets D ...] [--seeds 42 ...] [--only-biotune | --only-recipe | --report-only]
-           [--override KEY=VALUE ...] [--output-dir DIR] [--runs-dir DIR] [--markdown FILE]
+           [--override KEY=VALUE ...] [--overwrite] [--output-dir DIR] [--runs-dir DIR] [--markdown FILE]
 Run it under `flock /tmp/bench.lock` on a shared machine.
 """
 
@@ -53,7 +55,7 @@ from biotune.experiments.aggregate import read_evals
 from biotune.experiments.leaderboard import (Published, PublishedRow, blurb_text, build_leaderboard, family_text,
                                              published_rows, write_leaderboard)
 from biotune.experiments.seeds import parse_value
-from biotune.experiments.suite import PlannedRun, SuiteConfig, entries, load_suite, plan_suite
+from biotune.experiments.suite import PlannedRun, SuiteConfig, entries, load_suite, plan_suite, stale_keys
 from biotune.models.backbones import resolve_backbone
 from biotune.tables import markdown_table
 from biotune.tasks.qa.metrics import score_decisions
@@ -97,7 +99,8 @@ def measured(command: Sequence[str], log: Path) -> Measured:
 
 
 def finished(runs: Sequence[PlannedRun]) -> set[str]:
-    return {run.key for run in runs if run.paths.status() == "finished"}
+    """The runs finished with the config planned now (a run of another config is not counted)."""
+    return {run.key for run in runs if run.paths.status() == "finished" and not stale_keys(run)}
 
 
 def run_biotune(dataset: str, runs: Sequence[PlannedRun], args: argparse.Namespace, runs_dir: Path) -> None:
@@ -107,6 +110,7 @@ def run_biotune(dataset: str, runs: Sequence[PlannedRun], args: argparse.Namespa
     command = [str(Path(sys.executable).with_name("biotune")), "benchmark", str(SUITE), "--only", dataset,
                *(["--seeds", *map(str, args.seeds)] if args.seeds else []),
                *(["--output-dir", args.output_dir] if args.output_dir else []),
+               *(["--overwrite"] if args.overwrite else []),
                *(f"--override={item}" for item in args.override)]
     print(f"biotune {dataset}: {shlex.join(command)} (log: {runs_dir / f'biotune_{dataset}.log'})", flush=True)
     done = measured(command, runs_dir / f"biotune_{dataset}.log")
@@ -228,7 +232,7 @@ def judges_nothing(score: float, floor: float | None, collapse: str | None) -> s
 
 def biotune_side(runs: Sequence[PlannedRun], cell: Mapping[str, Any], runs_dir: Path, dataset: str) -> dict[str, Any]:
     """Speeds, wall time, collapses and peak RSS of a dataset's finished seeds."""
-    done = [run for run in runs if run.paths.status() == "finished"]
+    done = [run for run in runs if run.key in finished(runs)]
     summaries = [json.loads(run.paths.summary.read_text(encoding="utf-8")) for run in done]
     test = cell["test_set"]
     evaluation = read_evals(done[0].paths.results).get(test) if done else None
@@ -240,9 +244,10 @@ def biotune_side(runs: Sequence[PlannedRun], cell: Mapping[str, Any], runs_dir: 
         values = [s[key] for s in summaries if s.get(key) is not None]
         return statistics.fmean(values) if values else None
 
+    latest = {key: record for record in records for key in record["runs"]}  # a retrained run's newest record
     return {"examples_per_s": mean("train_examples_per_second"), "subwords_per_s": mean("train_subwords_per_second"),
             "wall_s": mean("train_seconds"), "collapse": "; ".join(collapses) or None, "floor": floor_of(evaluation),
-            "peak_rss_kib": max((r["peak_rss_kib"] for r in records), default=None)}
+            "peak_rss_kib": max((latest[run.key]["peak_rss_kib"] for run in done if run.key in latest), default=None)}
 
 
 def recipe_side(dataset: str, task: str, runs_dir: Path) -> dict[str, Any] | None:
@@ -280,7 +285,8 @@ def _gib(kib: int | None) -> float | None:
 
 def biotune_text(cell: Mapping[str, Any]) -> str:
     if not cell["n"]:
-        return "failed (see below)" if cell["errors"] else "not run yet"
+        return ("failed (see below)" if cell["errors"] else "config changed since its run: to rerun (see below)"
+                if cell["stale"] else "not run yet")
     value = f"{100 * cell['mean']:.2f}" + (f" ± {100 * cell['std']:.2f}" if cell["std"] is not None else "")
     return value if cell["status"] == "complete" else f"{value} ({cell['n']}/{cell['planned']} seeds)"
 
@@ -416,6 +422,11 @@ def notes(suite: SuiteConfig, board: Mapping[str, Any], runs: Sequence[PlannedRu
               for seed, error in cell["errors"].items()]
     if errors:
         lines += ["- Failed runs:", *errors]
+    stale = [f"  - {dataset} / seed {seed}: {why}" for dataset, cell in
+             board["backbones"][next(iter(board["backbones"]))]["datasets"].items()
+             for seed, why in cell["stale"].items()]
+    if stale:
+        lines += ["- Not reported (the shipped config changed since these runs; `--overwrite` retrains them):", *stale]
     if published:
         lines.append(f"- Published columns: {published['note']} Source: {published['source']}")
     return lines
@@ -447,6 +458,8 @@ def main() -> None:
                     help="a config key for every biotune run (`biotune benchmark --override`); training.epochs "
                          "reaches the recipes too")
     ap.add_argument("--output-dir", default=None, help="the suite's output_dir (default: the suite's)")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="retrain a run whose config changed since (`biotune benchmark --overwrite`)")
     ap.add_argument("--runs-dir", type=Path, default=ROOT / "bench" / "runs" / "blurb",
                     help="kept recipe results, logs, invocation records")
     ap.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md", help="where the section goes")

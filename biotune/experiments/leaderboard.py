@@ -54,6 +54,9 @@ class Entry:
     metric: str | None = None  # dotted key into the eval result; None = the result's headline_key
     test_set: str | None = None  # None = the run's first test set
     errors: Mapping[int, str] = field(default_factory=dict)  # seed -> error of a failed run
+    # seed -> the config keys a finished run's snapshot differs in from the planned config: its score is
+    # another config's, so it is not reported (it stays until the suite retrains it with --overwrite)
+    stale: Mapping[int, str] = field(default_factory=dict)
 
 
 def seed_value(paths: RunPaths, metric: str | None, test_set: str | None) -> tuple[float, str, str]:
@@ -75,27 +78,32 @@ def seed_value(paths: RunPaths, metric: str | None, test_set: str | None) -> tup
 
 
 def dataset_cell(entry: Entry) -> dict[str, Any]:
-    """The finished seeds' values of one (backbone, dataset), their mean and std, and its status."""
+    """The finished seeds' values of one (backbone, dataset), their mean and std, and its status: a seed
+    whose run was of another config is "stale", its value left out (a score is only ever reported
+    beside the config that made it)."""
     values: dict[str, float] = {}
     failed: dict[str, str] = {}
+    stale: dict[str, str] = {}
     missing: list[int] = []
     key = entry.metric
     test = entry.test_set
     for seed in entry.seeds:
         paths = RunPaths(entry.output_dir, entry.run_name, seed)
-        if paths.status() == "finished":
+        if seed in entry.stale:
+            stale[str(seed)] = f"run of another config (differs in {entry.stale[seed]}): retrain it with --overwrite"
+        elif paths.status() == "finished":
             values[str(seed)], key, test = seed_value(paths, entry.metric, entry.test_set)
         elif seed in entry.errors:
             failed[str(seed)] = entry.errors[seed]
         else:
             missing.append(seed)
     raw = list(values.values())
-    status = "failed" if failed else "missing" if missing else "complete"
+    status = "failed" if failed else "stale" if stale else "missing" if missing else "complete"
     return {"family": entry.family, "metric": key, "test_set": test, "run_name": entry.run_name,
             "status": status, "values": values, "n": len(raw), "planned": len(entry.seeds),
             "mean": statistics.fmean(raw) if raw else None,
             "std": statistics.stdev(raw) if len(raw) > 1 else None,
-            "errors": failed, "missing_seeds": missing}
+            "errors": failed, "stale": stale, "missing_seeds": missing}
 
 
 @dataclass(frozen=True)

@@ -369,7 +369,8 @@ def entries(suite: SuiteConfig, runs: Sequence[PlannedRun], failed: dict[str, st
             spec, first = suite.datasets[dataset], mine[0]
             out.append(Entry(backbone, dataset, family_of(spec, first.config.task), Path(first.config.output_dir),
                              first.config.run_name, tuple(r.seed for r in mine), spec.metric, spec.test_set,
-                             {r.seed: failed[r.key] for r in mine if r.key in failed}))
+                             {r.seed: failed[r.key] for r in mine if r.key in failed},
+                             {r.seed: ", ".join(keys) for r in mine if (keys := stale_keys(r))}))
     return out
 
 

@@ -165,3 +165,17 @@ def test_published_rows_are_rendered_beside_and_averaged_apart(board_inputs) -> 
     assert rows["**BLURB score**"][-2:] == ["72.50", "–"]
     assert rows["**BLURB score as published**"] == ["", "over all of the paper's families", "–", "–", "77.70", "–"]
     assert "Source: Gu et al. (2021), Table 4" in text and "PaperBERT: a base encoder" in text
+
+
+def test_a_run_of_another_config_is_not_reported(tmp_path: Path) -> None:
+    """Seed 1 finished under the old config (stale), seed 2 under the planned one: only seed 2's value counts,
+    the dataset is not complete (so no family mean takes it) and the stale seed says which keys changed."""
+    _run(tmp_path, "r", 1, {"test": _ner(0.30)})
+    _run(tmp_path, "r", 2, {"test": _ner(0.80)})
+    entry = Entry("a", "d", "NER", tmp_path, "r", (1, 2), stale={1: "training.learning_rate"})
+    board = build_leaderboard("s", [entry], families=["NER"])
+    cell = board["backbones"]["a"]["datasets"]["d"]
+    assert (cell["status"], cell["values"], cell["mean"]) == ("stale", {"2": 0.80}, 0.80)
+    assert cell["stale"] == {"1": "run of another config (differs in training.learning_rate): retrain it with --overwrite"}
+    assert "stale (1/2 seeds)" in render_markdown(board)
+    assert board["backbones"]["a"]["families"]["NER"]["mean"] is None

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import biotune.experiments.run as train_module
 from biotune.cli import app
 from biotune.errors import BiotuneError
-from biotune.experiments.suite import load_suite, plan_suite, restrict, run_suite
+from biotune.experiments.suite import entries, load_suite, plan_suite, restrict, run_suite
 from tests.conftest import _sentences, build_word_backbone, write_tsv
 
 SEEDS = [1, 2]
@@ -156,6 +156,9 @@ def test_a_changed_dataset_override_on_finished_runs_is_refused_naming_the_key(
                                            r"\(differs in training.learning_rate\); pass --overwrite"):
         run_suite(changed)
     assert trained == []
+    stale = {(e.backbone, e.dataset): dict(e.stale) for e in entries(changed, plan_suite(changed), {})}
+    assert stale[("small", "disease")] == {1: "training.learning_rate", 2: "training.learning_rate"}
+    assert stale[("small", "chem")] == {}  # untouched datasets keep reporting their runs
     outcome = run_suite(restrict(changed, ["disease", "small"]), overwrite=True)  # only the stale runs retrain
     assert sorted(trained) == ["tiny__small__disease/1", "tiny__small__disease/2"]
     assert outcome.trained == ["small/disease/seed_1", "small/disease/seed_2"]
