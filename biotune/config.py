@@ -39,10 +39,13 @@ class ModelConfig(Section):
     backbone: str = Field("minilm", description="hub id or local folder of the encoder; 'minilm' = the bundled MiniLM-L6")
     head: str = Field("softmax", description="head, by name; ner: softmax | crf (linear-chain CRF over words, learned "
                       "transitions); re: entity_start (the two entity-start markers' states, Zhou & Chen) | cls "
-                      "(first token); qa: span (start/end scores); yesno: cls; similarity: cls (a cross-encoder: "
+                      "(first token); qa: span (start/end scores); yesno: cls (the first token's pooled state) | mean "
+                      "(the mean of every real token's state, as sentence-embedding backbones such as the bundled "
+                      "MiniLM were trained; a folder biotune loads); similarity: cls (a cross-encoder: "
                       "one regression output over the pair) | biencoder (each sentence embedded alone, mean pooling, "
                       "cosine mapped to the gold scale by a learnt scale and shift; a sentence-transformers folder); "
-                      "multilabel: sigmoid (a score per label). Default: the task's first")
+                      "multilabel: sigmoid (a score per label from the first token's pooled state) | mean (a score "
+                      "per label from the mean of every real token's state, as for yesno). Default: the task's first")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, allow_inf_nan=False, description="dropout before the classifier")
     attention_dropout: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False, description="dropout on the encoder's "
                                      "attention probabilities while training; 0 lets SDPA run its fused kernel, which "

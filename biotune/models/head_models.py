@@ -5,12 +5,14 @@ one on a backbone, save it and load it back with biotune's checks.
 The folders stay standard (`transformers.pipeline` and `from_pretrained` read them); what a task
 adds lives in `config.json`: its head options (`num_labels`, `problem_type`, `id2label`) and
 ``biotune: {task, head, dropout, ...}``. Each task keeps only what differs: its model class, those
-options, and what its loaded config must hold.
+options, and what its loaded config must hold. A head module of biotune's own (`mean_classifier`) is
+saved the same way, by its own `save_pretrained`, and loaded as the class `load_head_model` finds for
+the head `config.json` records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,16 +52,19 @@ def save_head_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
 
 
 def load_head_model(model_class: Any, folder: str | Path, task: str,
-                    accepts: Callable[[PretrainedConfig], str | None] = lambda config: None) -> HeadModel:
-    """Load a folder written by `save_head_model` in eval mode; a `BiotuneError` names what is wrong:
-    not a folder of `task` (`config.json` lacks ``biotune.task``), a config `accepts` refuses (it
-    returns what is missing, or None), or weights that do not cover the model."""
+                    accepts: Callable[[PretrainedConfig], str | None] = lambda config: None,
+                    classes: Mapping[str, Any] | None = None) -> HeadModel:
+    """Load a folder written by `save_head_model` in eval mode, as `model_class` or, where `config.json` records
+    a head that `classes` names, as that head's class. A `BiotuneError` names what is wrong: not a folder of
+    `task` (`config.json` lacks ``biotune.task``), a config `accepts` refuses (it returns what is missing, or
+    None), or weights that do not cover the model."""
     folder = check_checkpoint(folder)
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
     problem = (f"its config.json has no biotune.task {task!r}"
                if (getattr(config, "biotune", None) or {}).get("task") != task else accepts(config))
     if problem:
         raise BiotuneError(f"checkpoint {folder} is not a biotune {task} model ({problem})")
+    model_class = (classes or {}).get(config.biotune.get("head"), model_class)
     model, info = model_class.from_pretrained(str(folder), config=config, trust_remote_code=False,
                                               output_loading_info=True)
     if info.get("missing_keys"):

@@ -6,6 +6,11 @@ mask 1), so a sentence's embedding does not depend on how much padding its batch
 pooling of all-MiniLM-L6-v2 (the bundled backbone) and of most sentence-transformers models:
 an encoder trained that way compares sentences by the cosine of these means, untouched.
 
+`MeanPooledEncoder` is the base of biotune's own head modules that read those means (the similarity
+bi-encoder, the mean-pooling classifier of `biotune.models.mean_classifier`): an `AutoModel`
+encoder wrapped as a `PreTrainedModel` of its own, so the Trainer saves, resumes and selects it
+as it does a stock head model.
+
 `write_sentence_transformers_files` writes, beside a standard `AutoModel` folder (config.json,
 weights, tokenizer), the three files `SentenceTransformer(folder)` reads to rebuild the same
 encoder + mean pooling: ``modules.json`` (a Transformer module on the folder itself, then a
@@ -18,6 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch import nn
+from transformers import PretrainedConfig, PreTrainedModel
 
 from biotune.io import write_json
 
@@ -31,6 +38,34 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     (a bf16 sum over hundreds of tokens loses the digits a cosine compares); (batch, dim)."""
     mask = attention_mask.unsqueeze(-1).float()  # (batch, tokens, 1)
     return (hidden.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)  # (batch, dim)
+
+
+class MeanPooledEncoder(PreTrainedModel):
+    """An encoder under a head that reads its mean-pooled states.
+
+    It shares the encoder's config (labels, ``biotune`` settings), so the task's loss, predictor and
+    precision options treat it as a stock head model, and its weights are named ``encoder.*`` beside the
+    head's own: what the Trainer's checkpoints hold, resume from and select the best epoch with.
+    """
+
+    base_model_prefix = "encoder"
+    _supports_sdpa = True  # lets the encoder keep the attention kernel it was built with
+
+    def __init__(self, config: PretrainedConfig, encoder: PreTrainedModel) -> None:
+        super().__init__(config)
+        self.encoder = encoder
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.get_input_embeddings()
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+              token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Each row's embedding, mean-pooled over its real tokens; (batch, hidden), fp32. Segment ids go in
+        only where the tokenizer gives them: some encoders (DistilBERT) take no such argument."""
+        segments = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              **segments).last_hidden_state  # (batch, tokens, hidden)
+        return mean_pool(hidden, attention_mask)
 
 
 def write_sentence_transformers_files(folder: str | Path, dimension: int, max_seq_length: int | None) -> None:

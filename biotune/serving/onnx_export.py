@@ -3,8 +3,8 @@
 `biotune export MODEL_DIR --format onnx [--int8]` writes, into one new folder:
 
 - ``model.onnx``: the task's network from token ids to its logits (NER's per-token tag scores,
-  RE's and the text classifiers' per-input class scores, QA's start/end scores, similarity's
-  score), batch and sequence length dynamic, exported with torch's dynamo exporter
+  RE's and the text classifiers' per-input class scores, over [CLS] or the mean-pooling head's
+  masked mean, QA's start/end scores, similarity's score), batch and sequence length dynamic, exported with torch's dynamo exporter
   (``torch.onnx.export(..., dynamo=True)``; the TorchScript tracer bakes the sample's padding into
   BERT's attention mask, and its logits then differ wherever a batch is padded);
 - ``model.int8.onnx`` with ``--int8``: onnxruntime's dynamic quantisation (int8 weights of every

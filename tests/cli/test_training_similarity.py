@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from biotune.cli import app
 from biotune.config import load_config
 from biotune.tasks import get_task
+from tests.resume import crashed_then_resumed, same_weights
 from tests.tasks.similarity.test_task import config_file
 from tests.tasks.similarity.toy import toy_pairs, write_corpus, write_pairs
 
@@ -174,34 +175,11 @@ def test_a_crashed_biencoder_run_resumes_from_its_checkpoint_to_the_same_model(
         tmp_path: Path, word_backbone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Trainer's checkpoints hold the whole bi-encoder (encoder, scale, shift): resumed after a crash in
     epoch 2, with dev selecting the epoch, the run saves exactly the model of a run that never stopped."""
-    from safetensors.torch import load_file
-    from transformers import TrainerCallback
-
-    import biotune.training.trainer as trainer
-    from biotune.experiments.run import train
-
-    class Crash(TrainerCallback):
-        def on_step_end(self, args: object, state: object, control: object, **kwargs: object) -> None:
-            if state.global_step == 3:  # type: ignore[attr-defined]
-                raise RuntimeError("power cut")
-
-    init = trainer.TaskTrainer.__init__
-
-    def crashing(self: trainer.TaskTrainer, *args: object, **kwargs: object) -> None:
-        init(self, *args, **kwargs)
-        self.add_callback(Crash())
-
     corpus = write_corpus(tmp_path / "corpus")
     config = config_file(tmp_path, word_backbone, f"{{corpus: {corpus}}}", head="biencoder", epochs=3)
-    monkeypatch.setattr(trainer.TaskTrainer, "__init__", crashing)
-    with pytest.raises(RuntimeError, match="power cut"):
-        train(load_config(config))
-    monkeypatch.undo()
-    resumed = train(load_config(config))
-    reference = train(load_config(config, {"output_dir": str(tmp_path / "reference")}))
+    resumed, reference = crashed_then_resumed(config, 3, tmp_path / "reference", monkeypatch)
     assert resumed.summary["resumed_from_step"] == 2 and reference.summary["resumed_from_step"] == 0
-    weights = [load_file(str(run.paths.best_model / "model.safetensors")) for run in (resumed, reference)]
-    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert same_weights(resumed.paths.best_model, reference.paths.best_model)
     affine = [{k: v for k, v in json.loads((run.paths.best_model / "config.json").read_text())["biotune"].items()
                if k in ("scale", "shift")} for run in (resumed, reference)]
     assert affine[0] == affine[1] and len(affine[0]) == 2

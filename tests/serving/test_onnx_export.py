@@ -53,6 +53,19 @@ def multilabel_folder(tmp_path_factory: pytest.TempPathFactory, word_backbone: P
 
 
 @pytest.fixture(scope="module")
+def mean_folder(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path) -> Path:
+    from biotune.tasks.qa.models import build_qa_model, save_qa_model
+
+    torch.manual_seed(4)
+    folder = tmp_path_factory.mktemp("yesno_mean_model")
+    bundle = build_qa_model("yesno", str(word_backbone), "mean", ["yes", "no", "maybe"], 0.1)
+    with torch.no_grad():
+        bundle.model.classifier.weight.mul_(50)  # logits far enough apart that the argmax says something
+    save_qa_model(bundle, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
 def biencoder_folder(tmp_path_factory: pytest.TempPathFactory, word_backbone: Path) -> Path:
     from biotune.tasks.similarity.model import build_similarity_model, save_similarity_model
 
@@ -109,6 +122,29 @@ def test_multilabel_decisions_are_sign_per_label(multilabel_folder: Path, tmp_pa
     (check,) = done.checks[MODEL_FILE]
     assert (check.decisions, check.agreement) == (3 * 3, 1.0)  # 3 inputs x 3 labels
     assert json.loads(done.report.read_text())["sample_inputs"] == 3
+
+
+def test_the_mean_head_exports_and_pools_over_the_real_tokens_of_a_padded_batch(mean_folder: Path,
+                                                                               tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from biotune.tasks import get_task
+
+    done = export_onnx(mean_folder, tmp_path / "mean")
+    assert done.task == "yesno"
+    (check,) = done.checks[MODEL_FILE]
+    assert (check.output, check.decisions, check.agreement) == ("logits", 6, 1.0) and check.max_abs_diff < 1e-4
+    assert json.loads((done.folder / "config.json").read_text())["biotune"]["head"] == "mean"
+    tokenizer = AutoTokenizer.from_pretrained(done.folder)
+    encoded = tokenizer(["patient developed tremor", "aspirin"], ["the patient developed acute tremor after lithium .",
+                                                                  "heparin"], padding=True, return_tensors="np")
+    logits = onnx_session(done.folder / MODEL_FILE).run(None, dict(encoded))[0]  # (2, 3)
+    with torch.inference_mode():
+        model = get_task("yesno").load(mean_folder).model
+        expected = model(**{name: torch.from_numpy(value) for name, value in encoded.items()}).logits.numpy()
+        alone = model(**{name: torch.from_numpy(value[1:, :5]) for name, value in encoded.items()}).logits.numpy()
+    assert logits.shape == (2, 3) and np.abs(logits - expected).max() < 1e-4
+    assert np.abs(logits[1:] - alone).max() < 1e-4  # the second pair unpadded: its 5 subwords alone
 
 
 def test_the_similarity_biencoder_reads_two_sentences_each_of_its_own_length(biencoder_folder: Path,

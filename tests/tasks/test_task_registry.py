@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from biotune.config import validate
+from biotune.config import load_config, validate
 from biotune.errors import BiotuneError
 from biotune.tasks import TASKS, get_task
 from biotune.tasks.ner.factory import HEADS as NER_HEADS
@@ -18,6 +20,19 @@ def test_the_spec_names_exactly_the_heads_each_task_builds() -> None:
     assert set(TASKS["ner"].heads) == set(NER_HEADS) and set(TASKS["re"].heads) == set(RE_HEADS)
     assert set(TASKS["similarity"].heads) == set(SIMILARITY_HEADS) == set(READS_SEPARATELY)
     assert [get_task(name).name for name in TASKS] == list(TASKS)
+
+
+def test_the_sequence_classifiers_keep_their_cls_head_first_and_take_mean() -> None:
+    for task, stock in (("multilabel", "sigmoid"), ("yesno", "cls")):
+        assert validate({"task": task, "data": {"corpus": "x"}}, task).model.head == stock  # the default
+        assert validate({"task": task, "data": {"corpus": "x"}, "model": {"head": "mean"}}, task).model.head == "mean"
+
+
+@pytest.mark.parametrize("shipped", ["multilabel/hoc.yaml", "qa/pubmedqa.yaml", "qa/bioasq_yesno.yaml"])
+def test_the_shipped_hoc_and_yesno_configs_train_the_mean_head(shipped: str) -> None:
+    """The bundled MiniLM's [CLS] state was never trained to stand for its input (the configs' comments)."""
+    config = load_config(Path(__file__).parents[2] / "configs" / shipped)
+    assert (config.model.head, config.model.backbone) == ("mean", "minilm")
 
 
 def test_a_config_without_task_is_ner_with_ner_defaults() -> None:
@@ -38,6 +53,10 @@ def test_task_re_takes_its_own_defaults_and_keeps_given_values() -> None:
     ({"task": "rel"}, r"^x: invalid config: task: .*unknown task 'rel' \(did you mean 're'\?\)"),
     ({"task": "re", "model": {"head": "softmax"}}, r"model\.head: unknown re head 'softmax'.*entity_start, cls"),
     ({"model": {"head": "entity_start"}}, r"model\.head: unknown ner head 'entity_start'"),
+    ({"task": "multilabel", "model": {"head": "meen"}},
+     r"model\.head: unknown multilabel head 'meen' \(did you mean 'mean'\?\); choose one of: sigmoid, mean$"),
+    ({"task": "yesno", "model": {"head": "biencoder"}},
+     r"model\.head: unknown yesno head 'biencoder'.*; choose one of: cls, mean$"),
     ({"re": {"negative_label": "none"}}, r"re: only task re reads this section"),
     ({"task": "re", "re": {"scope": "corpus"}}, r"re\.scope"),
 ])

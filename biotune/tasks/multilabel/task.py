@@ -37,6 +37,7 @@ from biotune.config import ExperimentConfig, SourceConfig
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.models.backbones import backbone_config, position_limit
+from biotune.models.mean_classifier import MEAN_HEAD, MEAN_HEAD_FOLDER
 from biotune.tasks.contract import Bundle, SourceExamples, Task
 from biotune.tasks.multilabel.checks import check_multilabel, refuse_unknown_labels
 from biotune.tasks.multilabel.examples import TextExample
@@ -235,20 +236,11 @@ class MultiLabelTask(Task):
                 **{label: counts[label] for label in sorted(counts)}}
 
     def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
+        """transformers' pipeline where the head is the stock one, then biotune's predictor and CLI."""
         threshold = settings.get("threshold", DEFAULT_THRESHOLD)
-        return f"""The folder is a standard `AutoModelForSequenceClassification` with
-`problem_type="multi_label_classification"`: one sigmoid probability per label (the names in
-`config.id2label`). A label is predicted when its probability reaches **{threshold:.4g}**, the
-threshold tuned on the dev split and recorded as `config.biotune["threshold"]`:
-
-```python
-from transformers import pipeline
-
-classify = pipeline("text-classification", model="{model}", top_k=None)
-scores = classify(["VEGF expression promoted tumour angiogenesis and metastasis ."])[0]  # every label's sigmoid
-print([s["label"] for s in scores if s["score"] >= {threshold!r}])
-```
-
+        outside = (_mean_usage(threshold) if settings.get("head") == MEAN_HEAD
+                   else _pipeline_usage(model, threshold))
+        return f"""{outside}
 biotune's predictor reads a text longer than `max_length` {settings.get("max_length")} subwords in
 overlapping windows (stride {settings.get("stride")}), each label's probability the highest over
 them, and applies the recorded threshold, as the evaluation above did:
@@ -264,4 +256,33 @@ for record in model.predict([{{"id": "s1", "text": "VEGF promoted angiogenesis .
 ```bash
 biotune predict --checkpoint {model} --input sentences.jsonl --output labels.jsonl   # {{"id", "text"}} per line
 ```
+"""
+
+
+def _threshold_note(threshold: float) -> str:
+    """How a label is decided, as the card says for either head."""
+    return (f"A label is predicted when its probability reaches **{threshold:.4g}**, the threshold tuned on the "
+            'dev split and recorded as `config.biotune["threshold"]`')
+
+
+def _pipeline_usage(model: str, threshold: float) -> str:
+    """The stock ``sigmoid`` folder in `transformers.pipeline`: every label's sigmoid, cut at the threshold."""
+    return f"""The folder is a standard `AutoModelForSequenceClassification` with
+`problem_type="multi_label_classification"`: one sigmoid probability per label (the names in
+`config.id2label`). {_threshold_note(threshold)}:
+
+```python
+from transformers import pipeline
+
+classify = pipeline("text-classification", model="{model}", top_k=None)
+scores = classify(["VEGF expression promoted tumour angiogenesis and metastasis ."])[0]  # every label's sigmoid
+print([s["label"] for s in scores if s["score"] >= {threshold!r}])
+```
+"""
+
+
+def _mean_usage(threshold: float) -> str:
+    """The ``mean`` folder, which only biotune loads: what it holds and how it decides."""
+    return f"""{MEAN_HEAD_FOLDER} Its output is one sigmoid probability per label (the names in
+`config.id2label`, `problem_type="multi_label_classification"`). {_threshold_note(threshold)}.
 """

@@ -32,6 +32,7 @@ from biotune.corpora.registry import GLOB_CHARACTERS
 from biotune.corpora.splits import Split, locate
 from biotune.errors import BiotuneError
 from biotune.models.backbones import backbone_config, position_limit
+from biotune.models.mean_classifier import MEAN_HEAD, MEAN_HEAD_FOLDER
 from biotune.tasks.contract import Bundle, SourceExamples, Task, distinct, refuse_unknown_labels
 from biotune.tasks.endpoints import Endpoint
 from biotune.tasks.qa.checks import check_qa
@@ -416,17 +417,11 @@ class DecisionTask(_WindowTask):
         return {"questions": len(examples), **{label: counts[label] for label in _ordered(set(counts))}}
 
     def card_usage(self, model: str, settings: Mapping[str, Any]) -> str:
-        return f"""The folder is a standard sequence-classification model over (question, context) pairs
-(labels in `config.id2label`):
-
-```python
-from transformers import pipeline
-
-decide = pipeline("text-classification", model="{model}", top_k=None)
-print(decide({{"text": "Does lithium cause tremor?", "text_pair": "Tremor is a common side effect of lithium."}}))
-```
-
-biotune also reads a context longer than one window (`max_length` {settings.get("max_length")},
+        """transformers' pipeline where the head is the stock ``cls``, then biotune's predictor and CLI."""
+        outside = (f"{MEAN_HEAD_FOLDER} It reads (question, context) pairs; its labels are in `config.id2label`.\n"
+                   if settings.get("head") == MEAN_HEAD else _pipeline_usage(model))
+        return f"""{outside}
+biotune reads a context longer than one window (`max_length` {settings.get("max_length")},
 stride {settings.get("stride")}) and averages its windows' probabilities, as the evaluation above did:
 
 ```python
@@ -439,6 +434,20 @@ print(decide.predict([{{"question": "Does lithium cause tremor?",
 
 ```bash
 biotune predict --checkpoint {model} --input questions.tsv --output decisions.jsonl
+```
+"""
+
+
+def _pipeline_usage(model: str) -> str:
+    """The stock ``cls`` folder in `transformers.pipeline`: each label's probability for one pair."""
+    return f"""The folder is a standard sequence-classification model over (question, context) pairs
+(labels in `config.id2label`):
+
+```python
+from transformers import pipeline
+
+decide = pipeline("text-classification", model="{model}", top_k=None)
+print(decide({{"text": "Does lithium cause tremor?", "text_pair": "Tremor is a common side effect of lithium."}}))
 ```
 """
 

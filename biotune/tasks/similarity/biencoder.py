@@ -33,7 +33,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from biotune.models.backbones import backbone_config, position_limit
 from biotune.models.head_models import build_head_model, load_head_model
-from biotune.models.sentence_encoders import mean_pool, write_sentence_transformers_files
+from biotune.models.sentence_encoders import MeanPooledEncoder, write_sentence_transformers_files
 from biotune.tasks.contract import Bundle
 from biotune.tasks.similarity import TASK
 from biotune.tasks.similarity.reading import SCORE_RANGE
@@ -41,37 +41,22 @@ from biotune.tasks.similarity.reading import SCORE_RANGE
 HEAD = "biencoder"
 
 
-class BiEncoderSimilarity(PreTrainedModel):
+class BiEncoderSimilarity(MeanPooledEncoder):
     """Encoder + mean pooling + cosine + ``shift + scale * cosine``; `logits` (batch, 1) is the score.
 
-    It shares the encoder's config (`config.biotune` holds the affine map's recorded values), so
-    the task's loss, the predictor and the precision options treat it as they treat the cross-encoder.
+    `config.biotune` holds the affine map's recorded values; the encoder's config is shared as
+    `MeanPooledEncoder` says, so the task's loss, the predictor and the precision options treat it
+    as they treat the cross-encoder.
     """
 
-    base_model_prefix = "encoder"
-    _supports_sdpa = True  # lets the encoder keep the attention kernel it was built with
-
     def __init__(self, encoder: PreTrainedModel) -> None:
-        super().__init__(encoder.config)
-        self.encoder = encoder
+        super().__init__(encoder.config, encoder)
         self.scale = nn.Parameter(torch.tensor(float(encoder.config.biotune["scale"])))
         self.shift = nn.Parameter(torch.tensor(float(encoder.config.biotune["shift"])))
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
         """Nothing to initialise: the encoder comes loaded, and the affine map from the config."""
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.encoder.get_input_embeddings()
-
-    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-              token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Each row's sentence embedding, mean-pooled over its real tokens; (batch, hidden), fp32. Segment ids
-        go in only where the tokenizer gives them: some encoders (DistilBERT) take no such argument."""
-        segments = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                              **segments).last_hidden_state  # (batch, tokens, hidden)
-        return mean_pool(hidden, attention_mask)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 input_ids_2: torch.Tensor | None = None, attention_mask_2: torch.Tensor | None = None,

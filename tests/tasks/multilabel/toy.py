@@ -75,11 +75,13 @@ def write_jsonl(path: Path, texts: list[str], sentences_per_document: int = 1, p
     return path
 
 
-def write_config(path: Path, backbone: Path, output_dir: Path, data: dict[str, Any], **training: Any) -> Path:
+def write_config(path: Path, backbone: Path, output_dir: Path, data: dict[str, Any], head: str = "sigmoid",
+                 **training: Any) -> Path:
     """A multilabel experiment config on the word-level test backbone (`training` overrides its settings)."""
     settings = {"epochs": 2, "learning_rate": 3.0e-3, "batch_size": 16, "warmup": 0.0, "seed": 7, "bf16": False,
                 "logging_steps": 1000, **training}
     config = {"task": "multilabel", "name": "toy_hoc", "output_dir": str(output_dir),
-              "model": {"backbone": str(backbone), "max_length": 32, "dropout": 0.0}, "data": data, "training": settings}
+              "model": {"backbone": str(backbone), "head": head, "max_length": 32, "dropout": 0.0}, "data": data,
+              "training": settings}
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
