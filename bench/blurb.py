@@ -5,7 +5,11 @@ biotune's side is the suite itself, run through the CLI one dataset at a time
 `biotune benchmark` resumes the same run folders (the suite's `output_dir`) and a suite that
 outlasts a session resumes in the next: finished runs are skipped, unfinished ones resume from
 their last checkpoint. Each invocation that trained something records its wall time and peak
-resident memory (`os.wait4`, the child's peak RSS) in `bench/runs/blurb/biotune_<dataset>.json`.
+resident memory (`os.wait4`, the child's peak RSS) in `bench/results/blurb/biotune_<dataset>.json`.
+The run folders go under `bench/results/blurb/suite/` (`--output-dir`), which git tracks except for the
+checkpoints, logs and prepared data (`bench/results/.gitignore`): a finished run's summary and evaluation
+files are committed, so the table survives a machine that loses everything git ignores, and a
+suite continued in a later session on a fresh checkout skips what was already trained.
 
 The recipe's side is the plain `transformers.Trainer` script of each task, one seed (42), on the
 same full split files (the registry's, as the suite's config resolves them) at the same epochs
@@ -14,7 +18,7 @@ batch 32, no model selection): NER `../shared/bench/hf_baseline.py` (BLURB's fil
 `-DOCSTART-` lines dropped, which it cannot read, and `dev.tsv` as the `devel.tsv` it expects),
 relations `bench/hf_re_recipe.py`, yes/no `bench/hf_decision_recipe.py`, similarity
 `bench/hf_similarity_recipe.py`, multi-label `bench/hf_multilabel_recipe.py`. Each result is kept
-in `bench/runs/blurb/recipe_<dataset>.json` with the command that made it, and reused while the
+in `bench/results/blurb/recipe_<dataset>.json` with the command that made it, and reused while the
 command is the same (rerun when, say, the config's epochs change).
 A run of biotune whose shipped config changed since (say, its learning rate) is not reported (the table says
 so and names the keys) until `--overwrite` retrains it.
@@ -73,7 +77,8 @@ RECIPE_SEED = 42  # every recipe seeds itself with 42 (run_glue's habit)
 # A headline under this (5 points of F1 or correlation) is a model that found next to nothing: no comparison
 NEAR_ZERO = 0.05
 GIB_PER_KIB = 1 / 2**20
-CEILING = ROOT / "bench" / "runs" / "ceiling.json"  # bench/ceiling.py's record
+RESULTS = ROOT / "bench" / "results" / "blurb"  # tracked: records, recipe results, finished runs' summaries
+CEILING = ROOT / "bench" / "results" / "ceiling.json"  # bench/ceiling.py's record
 
 
 # ---- running ----------------------------------------------------------------------------------
@@ -292,7 +297,7 @@ def biotune_text(cell: Mapping[str, Any]) -> str:
 
 
 def read_ceiling() -> dict[str, Any] | None:
-    """`bench/ceiling.py`'s last measurement (bench/runs/ceiling.json), if there is one."""
+    """`bench/ceiling.py`'s last measurement (bench/results/ceiling.json), if there is one."""
     return json.loads(CEILING.read_text()) if CEILING.is_file() else None
 
 
@@ -457,10 +462,11 @@ def main() -> None:
     ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                     help="a config key for every biotune run (`biotune benchmark --override`); training.epochs "
                          "reaches the recipes too")
-    ap.add_argument("--output-dir", default=None, help="the suite's output_dir (default: the suite's)")
+    ap.add_argument("--output-dir", default=str(RESULTS / "suite"),
+                    help="the suite's output_dir (default: bench/results/blurb/suite, tracked by git)")
     ap.add_argument("--overwrite", action="store_true",
                     help="retrain a run whose config changed since (`biotune benchmark --overwrite`)")
-    ap.add_argument("--runs-dir", type=Path, default=ROOT / "bench" / "runs" / "blurb",
+    ap.add_argument("--runs-dir", type=Path, default=RESULTS,
                     help="kept recipe results, logs, invocation records")
     ap.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md", help="where the section goes")
     args = ap.parse_args()

@@ -9,7 +9,7 @@ the optimizer the Trainer's fused AdamW.
 
     python bench/ceiling.py --lengths 128 512 --steps 5 [--write]
 
-Every run also keeps its numbers in bench/runs/ceiling.json, from which `bench/blurb.py` gives each
+Every run also keeps its numbers in bench/results/ceiling.json, from which `bench/blurb.py` gives each
 dataset's share of the ceiling at its window length.
 """
 
@@ -33,7 +33,7 @@ from ner_core import write_section  # noqa: E402  (sibling scripts, not a packag
 from relation_extraction import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORD = ROOT / "bench" / "runs" / "ceiling.json"
+RECORD = ROOT / "bench" / "results" / "ceiling.json"
 
 
 def tokens_per_second(length: int, rows: int, steps: int, optimizer_step: bool) -> float:
