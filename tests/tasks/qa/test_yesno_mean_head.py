@@ -98,7 +98,8 @@ def test_save_then_load_gives_identical_probabilities_in_every_precision(mean_fi
     questions = examples(config_path)
     before = TASK.predictor(TASK.load(best), precision="fp32", batch_size=4).probabilities(questions)
     TASK.save(TASK.load(best), tmp_path / "again")
-    assert np.array_equal(TASK.predictor(TASK.load(tmp_path / "again"), "fp32", 16).probabilities(questions), before)
+    # the same batches on both sides: a different batch size pads differently, which moves the last bit
+    assert np.array_equal(TASK.predictor(TASK.load(tmp_path / "again"), "fp32", 4).probabilities(questions), before)
     config = json.loads((tmp_path / "again" / "config.json").read_text())
     assert (config["biotune"]["task"], config["biotune"]["head"]) == ("yesno", "mean")
     assert config["id2label"] == {"0": "yes", "1": "no"} and config["label2id"] == {"yes": 0, "no": 1}
